@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sdworkbook/workbook/internal/auth"
+	"github.com/sdworkbook/workbook/internal/config"
+	"github.com/sdworkbook/workbook/internal/redis"
+	"github.com/sdworkbook/workbook/internal/store"
+	"github.com/sdworkbook/workbook/web"
+)
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFail   = 1
+	exitConfig = 2
+)
+
+// run is the whole program, callable from tests: it returns the exit code.
+func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, config.Usage())
+		return exitOK
+	case "serve", "migrate", "admin":
+	default:
+		fmt.Fprintf(stderr, "server: unknown command %q (try --help)\n", cmd)
+		return exitConfig
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "server: invalid configuration: %v\n", err)
+		return exitConfig
+	}
+	log := newLogger(cfg, stderr)
+	switch cmd {
+	case "migrate":
+		return migrate(ctx, cfg, log, stdout)
+	case "admin":
+		return admin(ctx, cfg, args, stdout, stderr)
+	}
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("server stopped", "err", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, error) {
+	st, err := store.Open(ctx, store.Options{PostgresURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	n, err := st.Migrate(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if n > 0 {
+		log.Info("migrations applied", "count", n, "dialect", st.Dialect())
+	}
+	return st, nil
+}
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	start := time.Now()
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rc, err := redis.Open(ctx, cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	app, err := web.New(web.Deps{Config: cfg, Store: st, Redis: rc.Client, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           app,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	go app.CleanSessions(bg, 10*time.Minute)
+
+	db := "sqlite " + cfg.SQLitePath()
+	if cfg.DatabaseURL != "" {
+		db = "postgres"
+	}
+	rd := "embedded " + rc.Addr()
+	if !rc.Embedded {
+		rd = rc.Addr()
+	}
+	log.Info("System Design Workbook is running", "url", publicURL(cfg, ln.Addr()),
+		"database", db, "redis", rd, "startup_ms", time.Since(start).Milliseconds())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests (10 s at most)")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped cleanly")
+	return nil
+}
+
+func publicURL(cfg config.Config, addr net.Addr) string {
+	if cfg.BaseURL != "" {
+		return cfg.BaseURL
+	}
+	host, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) int {
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		log.Error("migrate failed", "err", err)
+		return exitFail
+	}
+	defer st.Close()
+	if err := st.CheckSchema(); err != nil {
+		log.Error("schema check failed", "err", err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "database (%s) is up to date\n", st.Dialect())
+	return exitOK
+}
+
+func admin(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "create-user" {
+		fmt.Fprintln(stderr, "server admin: usage: server admin create-user --email E --password-file F [--role learner|instructor|admin]")
+		return exitConfig
+	}
+	fs := flag.NewFlagSet("create-user", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	email := fs.String("email", "", "email address of the new account")
+	pwFile := fs.String("password-file", "", "file holding the password (- for standard input)")
+	roleName := fs.String("role", "learner", "learner, instructor or admin")
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitConfig
+	}
+	role, ok := store.ParseRole(*roleName)
+	if !ok {
+		fmt.Fprintf(stderr, "server admin: --role %q is not learner, instructor or admin\n", *roleName)
+		return exitConfig
+	}
+	if *pwFile == "" {
+		fmt.Fprintln(stderr, "server admin: --password-file is required (the password never goes on the command line)")
+		return exitConfig
+	}
+	var raw []byte
+	var err error
+	if *pwFile == "-" {
+		raw, err = io.ReadAll(io.LimitReader(os.Stdin, 4096))
+	} else {
+		raw, err = os.ReadFile(*pwFile)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "server admin: reading the password: %v\n", err)
+		return exitConfig
+	}
+	creds, errs := auth.ParseRegistration(*email, strings.TrimRight(string(raw), "\r\n"))
+	if len(errs) > 0 {
+		for _, f := range []string{"email", "password"} {
+			if m := errs[f]; m != "" {
+				fmt.Fprintf(stderr, "server admin: %s: %s\n", f, m)
+			}
+		}
+		return exitConfig
+	}
+	log := newLogger(cfg, stderr)
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		log.Error("database unavailable", "err", err)
+		return exitFail
+	}
+	defer st.Close()
+	hash, err := auth.HashPassword(creds.Password)
+	if err != nil {
+		fmt.Fprintf(stderr, "server admin: %v\n", err)
+		return exitFail
+	}
+	u, err := st.CreateUser(ctx, creds.Email, hash, role)
+	if err != nil {
+		fmt.Fprintf(stderr, "server admin: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "created %s account %s (id %d)\n", u.Role, u.Email, u.ID)
+	return exitOK
+}

@@ -1,0 +1,225 @@
+// Package config reads the workbook's settings from typed environment
+// variables. Every variable can also be given as NAME_FILE, the path of a
+// file holding the value, so secrets can come from Docker or Kubernetes
+// secret mounts instead of the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the server's whole configuration.
+type Config struct {
+	Addr           string        // WORKBOOK_ADDR
+	DataDir        string        // WORKBOOK_DATA_DIR
+	DatabaseURL    string        // DATABASE_URL; empty means SQLite in DataDir
+	RedisURL       string        // REDIS_URL; empty means the embedded server
+	BaseURL        string        // WORKBOOK_BASE_URL; https makes cookies Secure with the __Host- prefix
+	PostgresImage  string        // WORKBOOK_POSTGRES_IMAGE
+	RedisImage     string        // WORKBOOK_REDIS_IMAGE
+	SessionIdle    time.Duration // WORKBOOK_SESSION_IDLE
+	SessionMax     time.Duration // WORKBOOK_SESSION_MAX
+	TrustedProxies []string      // WORKBOOK_TRUSTED_PROXIES
+	LogLevel       string        // WORKBOOK_LOG_LEVEL
+	LogFormat      string        // WORKBOOK_LOG_FORMAT
+	Dev            bool          // WORKBOOK_DEV
+}
+
+// Var describes one environment variable, for --help and the README.
+type Var struct {
+	Name    string
+	Default string
+	Help    string
+	Secret  bool
+}
+
+// Vars lists every variable the server reads, in the order --help shows them.
+var Vars = []Var{
+	{"WORKBOOK_ADDR", ":8080", "address to listen on", false},
+	{"WORKBOOK_DATA_DIR", "./data", "directory for the SQLite database and other local state", false},
+	{"DATABASE_URL", "", "PostgreSQL URL (postgres://user:pass@host:5432/db); empty: SQLite in the data dir", true},
+	{"REDIS_URL", "", "Redis URL (redis://host:6379/0); empty: an embedded Redis-protocol server on loopback", true},
+	{"WORKBOOK_BASE_URL", "", "public URL, e.g. https://workbook.example.org; https makes cookies Secure with the __Host- prefix", false},
+	{"WORKBOOK_POSTGRES_IMAGE", "postgres:15", "PostgreSQL container image for the grader and tests", false},
+	{"WORKBOOK_REDIS_IMAGE", "redis:7", "Redis container image for the grader and tests", false},
+	{"WORKBOOK_SESSION_IDLE", "72h", "a session ends after this long without a request", false},
+	{"WORKBOOK_SESSION_MAX", "720h", "a session ends this long after login, however active", false},
+	{"WORKBOOK_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed", false},
+	{"WORKBOOK_LOG_LEVEL", "info", "debug, info, warn or error", false},
+	{"WORKBOOK_LOG_FORMAT", "text", "text or json", false},
+	{"WORKBOOK_DEV", "false", "development mode: reload content and templates' data on change", false},
+}
+
+// Getenv looks up one variable; os.LookupEnv has this shape.
+type Getenv func(string) (string, bool)
+
+// MapEnv adapts a map to Getenv, for tests and for run(ctx, args, env).
+func MapEnv(m map[string]string) Getenv {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// Load reads the configuration. The error names the variable at fault and is
+// meant to be printed as one line.
+func Load(getenv Getenv) (Config, error) {
+	r := reader{getenv: getenv}
+	c := Config{
+		Addr:          r.str("WORKBOOK_ADDR"),
+		DataDir:       r.str("WORKBOOK_DATA_DIR"),
+		DatabaseURL:   r.str("DATABASE_URL"),
+		RedisURL:      r.str("REDIS_URL"),
+		BaseURL:       r.str("WORKBOOK_BASE_URL"),
+		PostgresImage: r.str("WORKBOOK_POSTGRES_IMAGE"),
+		RedisImage:    r.str("WORKBOOK_REDIS_IMAGE"),
+		SessionIdle:   r.duration("WORKBOOK_SESSION_IDLE"),
+		SessionMax:    r.duration("WORKBOOK_SESSION_MAX"),
+		LogLevel:      r.oneOf("WORKBOOK_LOG_LEVEL", "debug", "info", "warn", "error"),
+		LogFormat:     r.oneOf("WORKBOOK_LOG_FORMAT", "text", "json"),
+		Dev:           r.boolean("WORKBOOK_DEV"),
+	}
+	if p := r.str("WORKBOOK_TRUSTED_PROXIES"); p != "" {
+		for _, s := range strings.Split(p, ",") {
+			s = strings.TrimSpace(s)
+			if s == "" {
+				continue
+			}
+			if _, err := netip.ParsePrefix(s); err != nil {
+				if ip := net.ParseIP(s); ip == nil {
+					r.fail("WORKBOOK_TRUSTED_PROXIES", fmt.Errorf("%q is neither an IP nor a CIDR", s))
+				}
+			}
+			c.TrustedProxies = append(c.TrustedProxies, s)
+		}
+	}
+	if r.err != nil {
+		return Config{}, r.err
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return Config{}, fmt.Errorf("WORKBOOK_ADDR: %q is not host:port (%v)", c.Addr, err)
+	}
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return Config{}, errors.New("DATABASE_URL: must be a postgres:// URL")
+		}
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			return Config{}, errors.New("REDIS_URL: must be a redis:// or rediss:// URL")
+		}
+	}
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return Config{}, fmt.Errorf("WORKBOOK_BASE_URL: %q is not an http(s) URL", c.BaseURL)
+		}
+		c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	}
+	if c.SessionIdle <= 0 || c.SessionMax <= 0 {
+		return Config{}, errors.New("WORKBOOK_SESSION_IDLE and WORKBOOK_SESSION_MAX must be positive")
+	}
+	if c.DataDir == "" {
+		return Config{}, errors.New("WORKBOOK_DATA_DIR: must not be empty")
+	}
+	return c, nil
+}
+
+// SecureCookies reports whether the public URL is https, so cookies must be
+// Secure and carry the __Host- prefix.
+func (c Config) SecureCookies() bool { return strings.HasPrefix(c.BaseURL, "https://") }
+
+// SQLitePath is where the embedded database lives.
+func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "workbook.db") }
+
+// Usage is the text of `server --help`.
+func Usage() string {
+	var b strings.Builder
+	b.WriteString(`System Design Workbook server
+
+Usage:
+  server [serve]                    run the web server (default)
+  server migrate                    apply database migrations and exit
+  server admin create-user --email E --password-file F [--role learner|instructor|admin]
+  server --help                     this text
+
+Environment (each may also be given as NAME_FILE, a file holding the value):
+`)
+	for _, v := range Vars {
+		def := v.Default
+		if def == "" {
+			def = "(empty)"
+		}
+		fmt.Fprintf(&b, "  %-26s %-14s %s\n", v.Name, def, v.Help)
+	}
+	return b.String()
+}
+
+type reader struct {
+	getenv Getenv
+	err    error
+}
+
+func (r *reader) fail(name string, err error) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%s: %v", name, err)
+	}
+}
+
+func (r *reader) str(name string) string {
+	def := ""
+	for _, v := range Vars {
+		if v.Name == name {
+			def = v.Default
+		}
+	}
+	if v, ok := r.getenv(name); ok {
+		return strings.TrimSpace(v)
+	}
+	if path, ok := r.getenv(name + "_FILE"); ok && path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			r.fail(name+"_FILE", err)
+			return def
+		}
+		return strings.TrimSpace(string(b))
+	}
+	return def
+}
+
+func (r *reader) duration(name string) time.Duration {
+	s := r.str(name)
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		r.fail(name, fmt.Errorf("%q is not a duration like 30m or 72h", s))
+	}
+	return d
+}
+
+func (r *reader) boolean(name string) bool {
+	s := r.str(name)
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		r.fail(name, fmt.Errorf("%q is not true or false", s))
+	}
+	return b
+}
+
+func (r *reader) oneOf(name string, allowed ...string) string {
+	s := strings.ToLower(r.str(name))
+	for _, a := range allowed {
+		if s == a {
+			return s
+		}
+	}
+	r.fail(name, fmt.Errorf("%q is not one of %s", s, strings.Join(allowed, ", ")))
+	return allowed[0]
+}

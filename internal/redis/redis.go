@@ -1,0 +1,93 @@
+// Package redis connects the workbook to Redis: a real server from REDIS_URL,
+// or an embedded Redis-protocol server (miniredis) on loopback. Either way the
+// rest of the code talks to it through a go-redis client over TCP, so nothing
+// above this package knows which one it has.
+package redis
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Conn is a connected client and, when embedded, the server behind it.
+type Conn struct {
+	Client   *goredis.Client
+	Embedded bool
+	server   *miniredis.Miniredis
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+// Open connects to url, or starts the embedded server when url is empty.
+func Open(ctx context.Context, url string) (*Conn, error) {
+	if url == "" {
+		return openEmbedded(ctx)
+	}
+	opt, err := goredis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis: REDIS_URL: %w", err)
+	}
+	c := &Conn{Client: goredis.NewClient(opt)}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := c.Client.Ping(pctx).Err(); err != nil {
+		_ = c.Client.Close()
+		return nil, fmt.Errorf("redis: %s does not answer: %w", opt.Addr, err)
+	}
+	return c, nil
+}
+
+func openEmbedded(ctx context.Context) (*Conn, error) {
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("redis: embedded server: %w", err)
+	}
+	c := &Conn{
+		Client:   goredis.NewClient(&goredis.Options{Addr: m.Addr(), Protocol: 2}),
+		Embedded: true,
+		server:   m,
+		stop:     make(chan struct{}),
+	}
+	// miniredis keeps TTLs frozen until told time has passed; advance them
+	// with the wall clock so keys expire as they would on a real server.
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-c.stop:
+				return
+			case now := <-t.C:
+				m.FastForward(now.Sub(last))
+				last = now
+			}
+		}
+	}()
+	if err := c.Client.Ping(ctx).Err(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("redis: embedded server does not answer: %w", err)
+	}
+	return c, nil
+}
+
+// Addr is the server's host:port.
+func (c *Conn) Addr() string { return c.Client.Options().Addr }
+
+// Close closes the client and stops the embedded server.
+func (c *Conn) Close() error {
+	err := c.Client.Close()
+	if c.server != nil {
+		close(c.stop)
+		c.wg.Wait()
+		c.server.Close()
+	}
+	return err
+}

@@ -1,0 +1,87 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// CreateUser inserts an account. With an empty role the first account
+// becomes admin and every later one a learner.
+func (s *Store) CreateUser(ctx context.Context, email, passwordHash string, role Role) (User, error) {
+	u := User{Email: email, PasswordHash: passwordHash, Role: role}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if u.Role == "" {
+			var n int64
+			if err := tx.Model(&User{}).Limit(1).Count(&n).Error; err != nil {
+				return err
+			}
+			u.Role = RoleLearner
+			if n == 0 {
+				u.Role = RoleAdmin
+			}
+		}
+		return tx.Create(&u).Error
+	})
+	return u, mapErr(err, "account")
+}
+
+// UserByEmail finds an account by its normalised email.
+func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
+	var u User
+	err := s.db.WithContext(ctx).Where("email = ?", email).Take(&u).Error
+	return u, mapErr(err, "account")
+}
+
+// UserByID finds an account.
+func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {
+	var u User
+	err := s.db.WithContext(ctx).Take(&u, id).Error
+	return u, mapErr(err, "account")
+}
+
+// SetRole changes an account's role.
+func (s *Store) SetRole(ctx context.Context, id int64, role Role) error {
+	res := s.db.WithContext(ctx).Model(&User{}).Where("id = ?", id).
+		Updates(map[string]any{"role": role, "updated_at": time.Now().UTC()})
+	if res.Error == nil && res.RowsAffected == 0 {
+		return mapErr(gorm.ErrRecordNotFound, "account")
+	}
+	return mapErr(res.Error, "account")
+}
+
+// CreateSession stores a new session for a user.
+func (s *Store) CreateSession(ctx context.Context, id string, userID int64, now time.Time) error {
+	sess := Session{ID: id, UserID: userID, CreatedAt: now.UTC(), LastSeenAt: now.UTC()}
+	return mapErr(s.db.WithContext(ctx).Create(&sess).Error, "session")
+}
+
+// SessionWithUser loads a session and its account.
+func (s *Store) SessionWithUser(ctx context.Context, id string) (Session, User, error) {
+	var sess Session
+	if err := s.db.WithContext(ctx).Take(&sess, "id = ?", id).Error; err != nil {
+		return Session{}, User{}, mapErr(err, "session")
+	}
+	u, err := s.UserByID(ctx, sess.UserID)
+	return sess, u, err
+}
+
+// TouchSession records activity on a session.
+func (s *Store) TouchSession(ctx context.Context, id string, now time.Time) error {
+	return mapErr(s.db.WithContext(ctx).Model(&Session{}).Where("id = ?", id).
+		Update("last_seen_at", now.UTC()).Error, "session")
+}
+
+// DeleteSession ends a session; ending one that is gone is not an error.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	return mapErr(s.db.WithContext(ctx).Delete(&Session{}, "id = ?", id).Error, "session")
+}
+
+// DeleteExpiredSessions removes sessions idle since before idleBefore or
+// created before createdBefore, and returns how many went.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, idleBefore, createdBefore time.Time) (int64, error) {
+	res := s.db.WithContext(ctx).Where("last_seen_at < ? OR created_at < ?", idleBefore.UTC(), createdBefore.UTC()).
+		Delete(&Session{})
+	return res.RowsAffected, mapErr(res.Error, "session")
+}

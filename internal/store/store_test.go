@@ -1,0 +1,130 @@
+package store_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sdworkbook/workbook/internal/apperr"
+	"github.com/sdworkbook/workbook/internal/store"
+	"github.com/sdworkbook/workbook/internal/testenv"
+	"github.com/sdworkbook/workbook/migrations"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// MustOpen opens and migrates a store on backend b.
+func MustOpen(tb testing.TB, b testenv.Backend) *store.Store {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{PostgresURL: b.DatabaseURL, SQLitePath: filepath.Join(b.DataDir, "test.db")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return st
+}
+
+func TestMigrationsMatchModels(t *testing.T) {
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			st := MustOpen(t, b)
+			if err := st.CheckSchema(); err != nil {
+				t.Fatal(err)
+			}
+			// Migrating again is a no-op.
+			n, err := st.Migrate(context.Background())
+			if err != nil || n != 0 {
+				t.Fatalf("second migrate ran %d migrations, err %v", n, err)
+			}
+			v, err := migrations.Version(context.Background(), st.SQL(), st.Dialect())
+			if err != nil || v < 1 {
+				t.Fatalf("version %d, err %v", v, err)
+			}
+		})
+	}
+}
+
+func TestAccountsAndSessions(t *testing.T) {
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := context.Background()
+			st := MustOpen(t, b)
+
+			first, err := st.CreateUser(ctx, "first@example.org", "hash1", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first.Role != store.RoleAdmin {
+				t.Errorf("first account role = %s, want admin", first.Role)
+			}
+			second, err := st.CreateUser(ctx, "second@example.org", "hash2", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if second.Role != store.RoleLearner {
+				t.Errorf("second account role = %s, want learner", second.Role)
+			}
+			teacher, err := st.CreateUser(ctx, "teacher@example.org", "hash3", store.RoleInstructor)
+			if err != nil || teacher.Role != store.RoleInstructor {
+				t.Fatalf("explicit role: %v %v", teacher.Role, err)
+			}
+
+			_, err = st.CreateUser(ctx, "second@example.org", "other", "")
+			if !apperr.Is(err, apperr.Conflict) {
+				t.Errorf("duplicate email: got %v, want a conflict", err)
+			}
+			_, err = st.UserByEmail(ctx, "nobody@example.org")
+			if !apperr.Is(err, apperr.NotFound) {
+				t.Errorf("missing account: got %v, want not found", err)
+			}
+			if err := st.SetRole(ctx, 9999, store.RoleAdmin); !apperr.Is(err, apperr.NotFound) {
+				t.Errorf("SetRole on a missing account: %v", err)
+			}
+			if err := st.SetRole(ctx, second.ID, store.RoleInstructor); err != nil {
+				t.Fatal(err)
+			}
+
+			now := time.Now().UTC().Truncate(time.Second)
+			if err := st.CreateSession(ctx, "sess-a", second.ID, now.Add(-2*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.CreateSession(ctx, "sess-a", second.ID, now); !apperr.Is(err, apperr.Conflict) {
+				t.Errorf("duplicate session id: %v", err)
+			}
+			sess, u, err := st.SessionWithUser(ctx, "sess-a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.Email != "second@example.org" || u.Role != store.RoleInstructor || sess.UserID != second.ID {
+				t.Errorf("session user = %+v", u)
+			}
+			if !sess.CreatedAt.Equal(now.Add(-2 * time.Hour)) {
+				t.Errorf("created_at round trip: %v, want %v", sess.CreatedAt, now.Add(-2*time.Hour))
+			}
+			if err := st.TouchSession(ctx, "sess-a", now); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.CreateSession(ctx, "sess-old", first.ID, now.Add(-48*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			n, err := st.DeleteExpiredSessions(ctx, now.Add(-time.Hour), now.Add(-30*24*time.Hour))
+			if err != nil || n != 1 {
+				t.Fatalf("expired sessions removed = %d (%v), want 1", n, err)
+			}
+			if _, _, err := st.SessionWithUser(ctx, "sess-old"); !apperr.Is(err, apperr.NotFound) {
+				t.Errorf("expired session still there: %v", err)
+			}
+			if err := st.DeleteSession(ctx, "sess-a"); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := st.SessionWithUser(ctx, "sess-a"); !apperr.Is(err, apperr.NotFound) {
+				t.Errorf("deleted session still there: %v", err)
+			}
+		})
+	}
+}

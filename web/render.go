@@ -1,0 +1,76 @@
+package web
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strings"
+
+	"github.com/a-h/templ"
+	"github.com/gin-gonic/gin"
+
+	"github.com/sdworkbook/workbook/web/views"
+)
+
+// render writes a full page: the layout around body, with the nav filled
+// from the request's session.
+func (s *Server) render(c *gin.Context, status int, p views.Page, body templ.Component) {
+	p = s.page(c, p)
+	if p.Flash == nil {
+		p.Flash = s.takeFlash(c)
+	}
+	c.Header("Cache-Control", "no-store")
+	s.write(c, status, views.Layout(p, body))
+}
+
+// page fills the parts of a page model every page shares: the user and
+// asset URLs. Handlers whose body needs them call it before render.
+func (s *Server) page(c *gin.Context, p views.Page) views.Page {
+	if u := currentUser(c); u != nil {
+		p.User = &views.User{ID: u.ID, Email: u.Email, Role: string(u.Role)}
+	}
+	p.Asset = s.assets.url
+	return p
+}
+
+// fragment writes a component on its own, for htmx swaps.
+func (s *Server) fragment(c *gin.Context, status int, comp templ.Component) {
+	c.Header("Cache-Control", "no-store")
+	s.write(c, status, comp)
+}
+
+func (s *Server) write(c *gin.Context, status int, comp templ.Component) {
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Status(status)
+	if err := comp.Render(c.Request.Context(), c.Writer); err != nil {
+		_ = c.Error(err)
+		s.log.Error("render failed", "request_id", c.GetString(ctxRequestID), "err", err)
+	}
+}
+
+const flashCookie = "workbook_flash"
+
+// flash stores a message to show on the next page the browser opens.
+func (s *Server) flash(c *gin.Context, kind, msg string) {
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(kind + "|" + msg)),
+		Path: "/", MaxAge: 60, HttpOnly: true, Secure: s.cfg.SecureCookies(), SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (s *Server) takeFlash(c *gin.Context) *views.Flash {
+	ck, err := c.Request.Cookie(flashCookie)
+	if err != nil {
+		return nil
+	}
+	http.SetCookie(c.Writer, &http.Cookie{Name: flashCookie, Path: "/", MaxAge: -1, HttpOnly: true,
+		Secure: s.cfg.SecureCookies(), SameSite: http.SameSiteLaxMode})
+	raw, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	if err != nil || len(raw) > 300 {
+		return nil
+	}
+	kind, msg, ok := strings.Cut(string(raw), "|")
+	if !ok || (kind != "info" && kind != "success" && kind != "error") {
+		return nil
+	}
+	return &views.Flash{Kind: kind, Message: msg}
+}

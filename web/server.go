@@ -1,0 +1,119 @@
+// Package web is the HTTP face of the workbook: the route table, handlers,
+// middleware, templ views and embedded static files. It holds no business
+// logic; handlers call the store, auth, lessons and labs packages.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sdworkbook/workbook/internal/auth"
+	"github.com/sdworkbook/workbook/internal/config"
+	"github.com/sdworkbook/workbook/internal/store"
+)
+
+// Deps are what the handlers need. cmd/server builds them.
+type Deps struct {
+	Config config.Config
+	Store  *store.Store
+	Redis  *goredis.Client
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the web application.
+type Server struct {
+	cfg           config.Config
+	store         *store.Store
+	rdb           *goredis.Client
+	log           *slog.Logger
+	now           func() time.Time
+	assets        *assets
+	sessions      *sessions
+	loginThrottle *auth.Throttle
+	signupLimit   *auth.Throttle
+	handler       http.Handler
+}
+
+// New builds the application and its route table.
+func New(d Deps) (*Server, error) {
+	gin.SetMode(gin.ReleaseMode)
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	a, err := loadAssets()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:           d.Config,
+		store:         d.Store,
+		rdb:           d.Redis,
+		log:           d.Logger,
+		now:           now,
+		assets:        a,
+		loginThrottle: auth.NewThrottle(d.Redis, 10, 15*time.Minute),
+		signupLimit:   auth.NewThrottle(d.Redis, 20, time.Hour),
+	}
+	s.sessions = &sessions{
+		store:  d.Store,
+		idle:   d.Config.SessionIdle,
+		max:    d.Config.SessionMax,
+		secure: d.Config.SecureCookies(),
+		now:    now,
+	}
+	engine := gin.New()
+	engine.HandleMethodNotAllowed = true
+	engine.ContextWithFallback = true
+	if err := engine.SetTrustedProxies(d.Config.TrustedProxies); err != nil {
+		return nil, err
+	}
+	s.routes(engine)
+
+	// Cross-origin protection for every state-changing request: browsers
+	// send Sec-Fetch-Site (or Origin), and a cross-site POST is refused.
+	cop := http.NewCrossOriginProtection()
+	if d.Config.BaseURL != "" {
+		_ = cop.AddTrustedOrigin(d.Config.BaseURL)
+	}
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
+			"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+		securityHeaders(w.Header())
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte("403 Forbidden: cross-origin request refused\n"))
+	}))
+	s.handler = cop.Handler(engine)
+	return s, nil
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// CleanSessions deletes expired sessions every interval until ctx ends.
+func (s *Server) CleanSessions(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			now := s.now()
+			n, err := s.store.DeleteExpiredSessions(ctx, now.Add(-s.cfg.SessionIdle), now.Add(-s.cfg.SessionMax))
+			if err != nil {
+				s.log.Warn("session clean-up failed", "err", err)
+			} else if n > 0 {
+				s.log.Info("expired sessions removed", "count", n)
+			}
+		}
+	}
+}

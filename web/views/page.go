@@ -1,0 +1,53 @@
+// Package views holds the templ components and the view models they render.
+// View models are shaped like the screen; handlers fill them from the store.
+package views
+
+// User is the signed-in account as the nav shows it.
+type User struct {
+	ID    int64
+	Email string
+	Role  string
+}
+
+// IsStaff reports whether the user teaches or administers.
+func (u *User) IsStaff() bool { return u != nil && (u.Role == "instructor" || u.Role == "admin") }
+
+// Flash is a one-time message shown at the top of the next page.
+type Flash struct {
+	Kind    string // "info", "success" or "error"
+	Message string
+}
+
+// Page is what every full page passes to the layout.
+type Page struct {
+	Title   string
+	Section string // highlights the nav entry: home, lessons, questions, review, labs, progress
+	User    *User
+	Flash   *Flash
+	// Asset maps a static file name to its versioned URL.
+	Asset func(name string) string
+	// DueCards is the count of flashcards due, shown in the nav.
+	DueCards int
+	// Description is the page's meta description.
+	Description string
+}
+
+// FormErrors maps a field name to its message.
+type FormErrors map[string]string
+
+// AuthForm is the model of the login and registration forms.
+type AuthForm struct {
+	Email  string
+	Errors FormErrors
+	// Message is shown above the form (for example "Too many attempts").
+	Message string
+	Next    string
+}
+
+// ErrorPage is the model of the error page.
+type ErrorPage struct {
+	Status    int
+	Title     string
+	Message   string
+	RequestID string
+}
