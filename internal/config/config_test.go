@@ -1,0 +1,75 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(MapEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.DataDir != "./data" || c.DatabaseURL != "" || c.RedisURL != "" ||
+		c.PostgresImage != "postgres:15" || c.RedisImage != "redis:7" || c.SessionIdle != 72*time.Hour {
+		t.Errorf("defaults: %+v", c)
+	}
+	if c.SecureCookies() {
+		t.Error("secure cookies without an https base URL")
+	}
+}
+
+func TestFileVariants(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "db")
+	if err := os.WriteFile(p, []byte("postgres://u:secret@db:5432/workbook\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(MapEnv(map[string]string{"DATABASE_URL_FILE": p, "WORKBOOK_BASE_URL": "https://w.example.org/"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DatabaseURL != "postgres://u:secret@db:5432/workbook" {
+		t.Errorf("DATABASE_URL from file = %q", c.DatabaseURL)
+	}
+	if !c.SecureCookies() || c.BaseURL != "https://w.example.org" {
+		t.Errorf("base url %q", c.BaseURL)
+	}
+	// The plain variable wins over the file.
+	c, _ = Load(MapEnv(map[string]string{"DATABASE_URL": "postgres://x@y/z", "DATABASE_URL_FILE": p}))
+	if c.DatabaseURL != "postgres://x@y/z" {
+		t.Errorf("plain variable lost to the file: %q", c.DatabaseURL)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	for env, wantName := range map[[2]string]string{
+		{"WORKBOOK_ADDR", "8080"}:                           "WORKBOOK_ADDR",
+		{"DATABASE_URL", "mysql://x"}:                       "DATABASE_URL",
+		{"REDIS_URL", "http://x"}:                           "REDIS_URL",
+		{"WORKBOOK_SESSION_IDLE", "soon"}:                   "WORKBOOK_SESSION_IDLE",
+		{"WORKBOOK_SESSION_MAX", "-1h"}:                     "WORKBOOK_SESSION_MAX",
+		{"WORKBOOK_LOG_LEVEL", "loud"}:                      "WORKBOOK_LOG_LEVEL",
+		{"WORKBOOK_DEV", "maybe"}:                           "WORKBOOK_DEV",
+		{"WORKBOOK_TRUSTED_PROXIES", "10.0.0.0/8,nonsense"}: "WORKBOOK_TRUSTED_PROXIES",
+		{"WORKBOOK_BASE_URL", "ftp://x"}:                    "WORKBOOK_BASE_URL",
+		{"REDIS_URL_FILE", "/does/not/exist"}:               "REDIS_URL_FILE",
+	} {
+		_, err := Load(MapEnv(map[string]string{env[0]: env[1]}))
+		if err == nil || !strings.Contains(err.Error(), wantName) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s=%q: error %v should be one line naming %s", env[0], env[1], err, wantName)
+		}
+	}
+}
+
+func TestUsageListsEveryVariable(t *testing.T) {
+	u := Usage()
+	for _, v := range Vars {
+		if !strings.Contains(u, v.Name) {
+			t.Errorf("--help does not list %s", v.Name)
+		}
+	}
+}

@@ -1,0 +1,177 @@
+package web
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/sdworkbook/workbook/internal/config"
+	"github.com/sdworkbook/workbook/internal/redis"
+	"github.com/sdworkbook/workbook/internal/store"
+	"github.com/sdworkbook/workbook/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// testApp is a running workbook on one backend with a controllable clock.
+type testApp struct {
+	*httptest.Server
+	app   *Server
+	store *store.Store
+	redis *redis.Conn
+	mu    sync.Mutex
+	now   time.Time
+}
+
+func (a *testApp) clock() time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.now
+}
+
+func (a *testApp) advance(d time.Duration) {
+	a.mu.Lock()
+	a.now = a.now.Add(d)
+	a.mu.Unlock()
+}
+
+// MustStart runs the app on backend b. edit may change the configuration.
+func MustStart(tb testing.TB, b testenv.Backend, edit func(*config.Config)) *testApp {
+	tb.Helper()
+	ctx := context.Background()
+	env := map[string]string{"WORKBOOK_DATA_DIR": b.DataDir, "DATABASE_URL": b.DatabaseURL, "REDIS_URL": b.RedisURL}
+	cfg, err := config.Load(config.MapEnv(env))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	st, err := store.Open(ctx, store.Options{PostgresURL: cfg.DatabaseURL, SQLitePath: filepath.Join(b.DataDir, "web.db")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	rc, err := redis.Open(ctx, cfg.RedisURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a := &testApp{store: st, redis: rc, now: time.Now()}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	app, err := New(Deps{Config: cfg, Store: st, Redis: rc.Client, Logger: log, Now: a.clock})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a.app = app
+	a.Server = httptest.NewServer(app)
+	tb.Cleanup(func() {
+		a.Server.Close()
+		rc.Close()
+		st.Close()
+	})
+	return a
+}
+
+// browser is an HTTP client with a cookie jar that does not follow
+// redirects, so tests see each 303. It sends the headers a browser sends on
+// a same-origin form post.
+type browser struct {
+	tb   testing.TB
+	base string
+	c    *http.Client
+}
+
+func newBrowser(tb testing.TB, a *testApp) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{tb: tb, base: a.URL, c: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+func (b *browser) do(req *http.Request) *http.Response {
+	b.tb.Helper()
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.tb.Fatal(err)
+	}
+	b.tb.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func (b *browser) get(path string) *http.Response {
+	b.tb.Helper()
+	req, _ := http.NewRequest(http.MethodGet, b.base+path, nil)
+	req.Header.Set("Sec-Fetch-Site", "none")
+	return b.do(req)
+}
+
+func (b *browser) post(path string, form url.Values) *http.Response {
+	b.tb.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Origin", b.base)
+	return b.do(req)
+}
+
+func (b *browser) cookie(name string) *http.Cookie {
+	u, _ := url.Parse(b.base)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func doc(tb testing.TB, resp *http.Response) *goquery.Document {
+	tb.Helper()
+	d, err := goquery.NewDocumentFromReader(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return d
+}
+
+func testid(d *goquery.Document, id string) string {
+	return strings.TrimSpace(d.Find(`[data-testid="` + id + `"]`).Text())
+}
+
+func wantStatus(tb testing.TB, resp *http.Response, want int) {
+	tb.Helper()
+	if resp.StatusCode != want {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 2000))
+		tb.Fatalf("%s %s: status %d, want %d\n%s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, want, body)
+	}
+}
+
+const goodPassword = "correct horse battery"
+
+// MustRegister creates an account through the form and returns its browser.
+func MustRegister(tb testing.TB, a *testApp, email string) *browser {
+	tb.Helper()
+	b := newBrowser(tb, a)
+	resp := b.post("/register", url.Values{"email": {email}, "password": {goodPassword}})
+	wantStatus(tb, resp, http.StatusSeeOther)
+	return b
+}
+
+func httptestServer(tb testing.TB, h http.Handler) string {
+	srv := httptest.NewServer(h)
+	tb.Cleanup(srv.Close)
+	return srv.URL
+}
