@@ -10,6 +10,7 @@ import (
 	"io/fs"
 
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 )
 
 //go:embed postgres/*.sql sqlite/*.sql
@@ -29,11 +30,16 @@ func provider(db *sql.DB, d Dialect) (*goose.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	gd := goose.DialectPostgres
 	if d == SQLite {
-		gd = goose.DialectSQLite3
+		return goose.NewProvider(goose.DialectSQLite3, db, sub)
 	}
-	return goose.NewProvider(gd, db, sub)
+	// Replicas starting together must not migrate at once: a session-level
+	// advisory lock makes the second wait for the first.
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker))
 }
 
 // Up applies every pending migration and returns how many ran.

@@ -34,17 +34,17 @@ func statusOf(code apperr.Code) int {
 }
 
 var titles = map[int]string{
-	http.StatusBadRequest:           "That request could not be read",
-	http.StatusUnauthorized:         "Please log in",
-	http.StatusForbidden:            "You cannot open this page",
-	http.StatusNotFound:             "Page not found",
-	http.StatusMethodNotAllowed:     "Method not allowed",
-	http.StatusConflict:             "That conflicts with what is there",
+	http.StatusBadRequest:            "That request could not be read",
+	http.StatusUnauthorized:          "Please log in",
+	http.StatusForbidden:             "You cannot open this page",
+	http.StatusNotFound:              "Page not found",
+	http.StatusMethodNotAllowed:      "Method not allowed",
+	http.StatusConflict:              "That conflicts with what is there",
 	http.StatusRequestEntityTooLarge: "That request is too large",
-	http.StatusUnprocessableEntity:  "Please check your input",
-	http.StatusTooManyRequests:      "Slow down a little",
-	http.StatusInternalServerError:  "Something went wrong on our side",
-	http.StatusServiceUnavailable:   "A service we depend on is unavailable",
+	http.StatusUnprocessableEntity:   "Please check your input",
+	http.StatusTooManyRequests:       "Slow down a little",
+	http.StatusInternalServerError:   "Something went wrong on our side",
+	http.StatusServiceUnavailable:    "A service we depend on is unavailable",
 }
 
 // wantsJSON reports whether the client should get JSON rather than a page.

@@ -37,6 +37,8 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, config.Usage())
 		return exitOK
+	case "healthcheck":
+		return healthcheck(getenv, stderr)
 	case "serve", "migrate", "admin":
 	default:
 		fmt.Fprintf(stderr, "server: unknown command %q (try --help)\n", cmd)
@@ -236,5 +238,28 @@ func admin(ctx context.Context, cfg config.Config, args []string, stdout, stderr
 		return exitFail
 	}
 	fmt.Fprintf(stdout, "created %s account %s (id %d)\n", u.Role, u.Email, u.ID)
+	return exitOK
+}
+
+// healthcheck asks the local server's /readyz, for container health checks
+// in images that have no shell or curl.
+func healthcheck(getenv config.Getenv, stderr io.Writer) int {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "healthcheck: %v\n", err)
+		return exitConfig
+	}
+	_, port, _ := net.SplitHostPort(cfg.Addr)
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get("http://" + net.JoinHostPort("127.0.0.1", port) + "/readyz")
+	if err != nil {
+		fmt.Fprintf(stderr, "healthcheck: %v\n", err)
+		return exitFail
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "healthcheck: /readyz answered %s\n", resp.Status)
+		return exitFail
+	}
 	return exitOK
 }

@@ -148,6 +148,7 @@ func Usage() string {
 Usage:
   server [serve]                    run the web server (default)
   server migrate                    apply database migrations and exit
+  server healthcheck                exit 0 when the local server's /readyz answers 200
   server admin create-user --email E --password-file F [--role learner|instructor|admin]
   server --help                     this text
 

@@ -73,3 +73,15 @@ func TestUsageListsEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+func TestREADMEDocumentsEveryVariable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Vars {
+		if !strings.Contains(string(b), "| `"+v.Name+"` |") {
+			t.Errorf("README's configuration table lacks %s", v.Name)
+		}
+	}
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Runs every test of the workbook. On a fresh Debian machine it first
+# installs and starts what the tests need: the Docker engine (docker.io),
+# mmdebstrap to build container images without a registry, and Chromium for
+# the browser journeys. Safe to run again: it only does what is missing.
+#
+#   scripts/test.sh                 everything
+#   scripts/test.sh ./web/...       only some packages (passed to go test)
+#
+# Environment: WORKBOOK_POSTGRES_IMAGE / WORKBOOK_REDIS_IMAGE choose images
+# (default: the official postgres:15 and redis:7 when they can be pulled,
+# otherwise images built locally from Debian packages); FUZZTIME (default
+# 10s) bounds each fuzz target's run; set it to 0 to skip fuzzing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+t0=$(date +%s)
+
+sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# 1. Packages.
+missing=()
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
+command -v chromium >/dev/null 2>&1 || [ -n "${WORKBOOK_CHROMIUM:-}" ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+	log "installing ${missing[*]}"
+	sudo_ apt-get update -q
+	sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" ca-certificates
+fi
+command -v go >/dev/null 2>&1 || { echo "Go is required (see README)" >&2; exit 1; }
+
+# 2. The Docker engine.
+if ! docker info >/dev/null 2>&1; then
+	log "starting dockerd"
+	sudo_ sh -c 'nohup dockerd >/var/log/workbook-dockerd.log 2>&1 &'
+	for _ in $(seq 1 60); do
+		docker info >/dev/null 2>&1 && break
+		sleep 0.5
+	done
+	docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /var/log/workbook-dockerd.log" >&2; exit 1; }
+fi
+
+# 3. Images: the official ones when a registry answers, else local builds.
+pick_image() { # var official local
+	local var=$1 official=$2 local_tag=$3
+	if [ -n "${!var:-}" ]; then return; fi
+	if docker image inspect "$official" >/dev/null 2>&1 || timeout 30 docker pull -q "$official" >/dev/null 2>&1; then
+		export "$var=$official"
+	else
+		export "$var=$local_tag"
+	fi
+}
+pick_image WORKBOOK_POSTGRES_IMAGE postgres:15 workbook-local/postgres:15
+pick_image WORKBOOK_REDIS_IMAGE redis:7 workbook-local/redis:7
+if [[ "$WORKBOOK_POSTGRES_IMAGE $WORKBOOK_REDIS_IMAGE" == *workbook-local/* ]]; then
+	log "no registry: using images built from Debian packages"
+	LOCAL_POSTGRES_IMAGE=workbook-local/postgres:15 LOCAL_REDIS_IMAGE=workbook-local/redis:7 scripts/images.sh
+fi
+log "images: $WORKBOOK_POSTGRES_IMAGE, $WORKBOOK_REDIS_IMAGE"
+
+# 4. testcontainers: no reaper image without a registry, and mapped ports
+# are on this host even when it looks like a container.
+export TESTCONTAINERS_RYUK_DISABLED=true
+export TESTCONTAINERS_HOST_OVERRIDE=${TESTCONTAINERS_HOST_OVERRIDE:-127.0.0.1}
+export WORKBOOK_CHROMIUM=${WORKBOOK_CHROMIUM:-$(command -v chromium)}
+
+# 5. Static checks.
+log "go vet"
+go vet ./...
+log "templ output is up to date"
+go tool templ generate >/dev/null
+if [ -d .git ] && ! git diff --quiet -- '*_templ.go'; then
+	git --no-pager diff --stat -- '*_templ.go'
+	echo "generated templ code was stale: run 'go tool templ generate' and commit" >&2
+	exit 1
+fi
+
+# 6. Tests.
+pkgs=("$@")
+[ ${#pkgs[@]} -gt 0 ] || pkgs=(./...)
+log "go test ${pkgs[*]}"
+go test -count=1 -timeout 20m "${pkgs[@]}"
+
+# 7. A short fuzzing run of every parser of user input.
+fuzztime=${FUZZTIME:-10s}
+if [ "$fuzztime" != "0" ] && [ $# -eq 0 ]; then
+	for pkg in $(go list ./...); do
+		dir=$(go list -f '{{.Dir}}' "$pkg")
+		for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
+			log "fuzz $target ($fuzztime)"
+			if ! out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" 2>&1); then
+				printf '%s\n' "$out" >&2
+				exit 1
+			fi
+		done
+	done
+fi
+log "all tests passed in $(( $(date +%s) - t0 )) s"
