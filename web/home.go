@@ -11,5 +11,10 @@ import (
 func (s *Server) home(c *gin.Context) {
 	p := s.page(c, views.Page{Section: "home",
 		Description: "Learn system design by building, breaking and measuring real backends."})
-	s.render(c, http.StatusOK, p, views.HomeView(p, views.Home{}))
+	h, err := s.homeModel(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, p, views.HomeView(p, h))
 }

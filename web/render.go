@@ -15,6 +15,11 @@ import (
 // from the request's session.
 func (s *Server) render(c *gin.Context, status int, p views.Page, body templ.Component) {
 	p = s.page(c, p)
+	if u := currentUser(c); u != nil && p.DueCards == 0 && status < 400 {
+		if q, err := s.progress.ReviewQueue(c.Request.Context(), u.ID); err == nil {
+			p.DueCards = q.Total()
+		}
+	}
 	if p.Flash == nil {
 		p.Flash = s.takeFlash(c)
 	}

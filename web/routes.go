@@ -20,6 +20,22 @@ func (s *Server) routes(r *gin.Engine) {
 	app.POST("/login", s.login)
 	app.POST("/logout", s.logout)
 
+	app.GET("/lessons", s.lessonsIndex)
+	app.GET("/lessons/diagrams/:file", s.diagram)
+	app.GET("/lessons/:slug", s.lessonPage)
+	app.POST("/lessons/:slug/complete", s.requireUser, s.completeLesson)
+	app.GET("/lessons/:slug/quiz", s.quizPage)
+	app.POST("/lessons/:slug/quiz", s.gradeQuiz)
+	app.GET("/questions", s.questionsIndex)
+	app.GET("/questions/:slug", s.questionPage)
+	app.POST("/questions/:slug/answer", s.requireUser, s.answerQuestion)
+	app.POST("/questions/:slug/rate", s.requireUser, s.rateQuestion)
+	app.GET("/review", s.requireUser, s.reviewPage)
+	app.POST("/review", s.requireUser, s.reviewCard)
+	app.GET("/progress", s.requireUser, s.progressPage)
+	app.POST("/progress/outcomes", s.requireUser, s.tickOutcome)
+	app.GET("/search", s.search)
+
 	r.NoRoute(s.loadSession, s.notFound)
 	r.NoMethod(s.loadSession, s.methodNotAllowed)
 }

@@ -14,7 +14,9 @@ import (
 
 	"github.com/sdworkbook/workbook/internal/auth"
 	"github.com/sdworkbook/workbook/internal/config"
+	"github.com/sdworkbook/workbook/internal/progress"
 	"github.com/sdworkbook/workbook/internal/store"
+	"github.com/sdworkbook/workbook/lessons"
 )
 
 // Deps are what the handlers need. cmd/server builds them.
@@ -23,6 +25,8 @@ type Deps struct {
 	Store  *store.Store
 	Redis  *goredis.Client
 	Logger *slog.Logger
+	// Library is the lesson content.
+	Library *lessons.Library
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -38,6 +42,8 @@ type Server struct {
 	sessions      *sessions
 	loginThrottle *auth.Throttle
 	signupLimit   *auth.Throttle
+	library       *lessons.Library
+	progress      *progress.Service
 	handler       http.Handler
 }
 
@@ -61,7 +67,17 @@ func New(d Deps) (*Server, error) {
 		assets:        a,
 		loginThrottle: auth.NewThrottle(d.Redis, 10, 15*time.Minute),
 		signupLimit:   auth.NewThrottle(d.Redis, 20, time.Hour),
+		library:       d.Library,
 	}
+	if s.library == nil {
+		lib, err := lessons.OpenLibrary(false, "", d.Logger)
+		if err != nil {
+			return nil, err
+		}
+		s.library = lib
+	}
+	s.progress = &progress.Service{Catalog: s.library.Catalog, Store: d.Store, Now: now}
+	a.add("chroma.css", []byte(lessons.HighlightCSS()))
 	s.sessions = &sessions{
 		store:  d.Store,
 		idle:   d.Config.SessionIdle,

@@ -43,6 +43,13 @@ func loadAssets() (*assets, error) {
 	return a, err
 }
 
+// add registers a generated file (such as the highlighting stylesheet).
+func (a *assets) add(name string, b []byte) {
+	sum := sha256.Sum256(b)
+	a.files[name] = b
+	a.hash[name] = hex.EncodeToString(sum[:6])
+}
+
 // url is the versioned URL of a static file.
 func (a *assets) url(name string) string {
 	if h, ok := a.hash[name]; ok {

@@ -17,6 +17,7 @@ import (
 	"github.com/sdworkbook/workbook/internal/config"
 	"github.com/sdworkbook/workbook/internal/redis"
 	"github.com/sdworkbook/workbook/internal/store"
+	"github.com/sdworkbook/workbook/lessons"
 	"github.com/sdworkbook/workbook/web"
 )
 
@@ -101,7 +102,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer rc.Close()
-	app, err := web.New(web.Deps{Config: cfg, Store: st, Redis: rc.Client, Logger: log})
+	lib, err := lessons.OpenLibrary(cfg.Dev, "lessons/content", log)
+	if err != nil {
+		return err
+	}
+	app, err := web.New(web.Deps{Config: cfg, Store: st, Redis: rc.Client, Logger: log, Library: lib})
 	if err != nil {
 		return err
 	}

@@ -128,3 +128,32 @@ func TestAccountsAndSessions(t *testing.T) {
 		})
 	}
 }
+
+// Two replicas starting together both migrate; the advisory lock makes one
+// wait, and both end on the same schema.
+func TestConcurrentMigrationsOnPostgres(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	ctx := context.Background()
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			st, err := store.Open(ctx, store.Options{PostgresURL: url})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer st.Close()
+			_, err = st.Migrate(ctx)
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := MustOpen(t, testenv.Backend{DatabaseURL: url})
+	if err := st.CheckSchema(); err != nil {
+		t.Fatal(err)
+	}
+}

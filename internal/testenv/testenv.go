@@ -13,6 +13,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,12 +41,22 @@ func setDefault(k, v string) {
 	}
 }
 
-// Image returns the image named by env, or def.
+// Image returns the image named by env; else def when Docker has it or may
+// pull it, or the image scripts/images.sh built from Debian packages when
+// that one is present and def is not (a machine without a registry).
 func Image(env, def string) string {
 	if v := os.Getenv(env); v != "" {
 		return v
 	}
+	local := "workbook-local/" + def
+	if !hasImage(def) && hasImage(local) {
+		return local
+	}
 	return def
+}
+
+func hasImage(name string) bool {
+	return exec.Command("docker", "image", "inspect", name).Run() == nil
 }
 
 var (
