@@ -71,7 +71,7 @@ func (s *Server) lessonPage(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	cat := s.catalog()
-	m := views.LessonPage{Lesson: l, Prev: cat.Prev(l), Next: cat.Next(l), BestQuiz: -1, QuizSize: len(cat.Quizzes[l.Slug].Questions)}
+	m := views.LessonPage{Lesson: l, Prev: cat.Prev(l), Next: cat.Next(l), BestQuiz: -1, QuizSize: len(cat.Quizzes[l.Slug].Questions), LabsOpen: s.labsOpen}
 	for _, slug := range l.Questions {
 		if q, ok := cat.Question(slug); ok {
 			m.Questions = append(m.Questions, q)

@@ -34,6 +34,7 @@ func (s *Server) page(c *gin.Context, p views.Page) views.Page {
 		p.User = &views.User{ID: u.ID, Email: u.Email, Role: string(u.Role)}
 	}
 	p.Asset = s.assets.url
+	p.LabsOpen = s.labsOpen
 	return p
 }
 

@@ -43,6 +43,7 @@ type Server struct {
 	loginThrottle *auth.Throttle
 	signupLimit   *auth.Throttle
 	library       *lessons.Library
+	labsOpen      bool // the live labs are served (they arrive with the labs package)
 	progress      *progress.Service
 	handler       http.Handler
 }

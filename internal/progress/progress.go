@@ -312,7 +312,10 @@ func (s *Service) Dashboard(ctx context.Context, userID int64) (Dashboard, error
 				es.Label, es.Href = "Pass the quiz of “"+title(l, e.Ref)+"”", "/lessons/"+e.Ref+"/quiz"
 				es.Met = passed[e.Ref]
 			case "lab":
-				es.Label, es.Href = "Get a design graded in the "+e.Ref+" lab", "/labs/"+e.Ref
+				es.Label = "Get a design graded in the " + e.Ref + " lab"
+				if s.Labs != nil { // the labs are served: link them
+					es.Href = "/labs/" + e.Ref
+				}
 				es.Met = labs[e.Ref]
 			}
 			os.Evidence = os.Evidence && es.Met

@@ -30,6 +30,8 @@ type Page struct {
 	DueCards int
 	// Description is the page's meta description.
 	Description string
+	// LabsOpen says whether the live labs are served, so pages link them.
+	LabsOpen bool
 }
 
 // FormErrors maps a field name to its message.
