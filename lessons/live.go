@@ -17,13 +17,15 @@ type Library struct {
 	dir       string
 	stamp     time.Time
 	lastCheck time.Time
-	log       *slog.Logger
+	// every bounds how often a request looks at the files.
+	every time.Duration
+	log   *slog.Logger
 }
 
 // OpenLibrary loads the embedded content, or with dev set and dir present,
 // the content in dir, watched for changes.
 func OpenLibrary(dev bool, dir string, log *slog.Logger) (*Library, error) {
-	l := &Library{log: log}
+	l := &Library{log: log, every: time.Second}
 	if dev {
 		if st, err := os.Stat(dir); err == nil && st.IsDir() {
 			l.dir = dir
@@ -49,7 +51,7 @@ func OpenLibrary(dev bool, dir string, log *slog.Logger) (*Library, error) {
 func (l *Library) Catalog() *Catalog {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.dir == "" || time.Since(l.lastCheck) < time.Second {
+	if l.dir == "" || time.Since(l.lastCheck) < l.every {
 		return l.cat
 	}
 	l.lastCheck = time.Now()

@@ -1,0 +1,156 @@
+package progress
+
+import (
+	"context"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/sdworkbook/workbook/internal/apperr"
+	"github.com/sdworkbook/workbook/internal/srs"
+	"github.com/sdworkbook/workbook/internal/store"
+	"github.com/sdworkbook/workbook/lessons"
+)
+
+func mustService(tb testing.TB) (*Service, int64, *time.Time) {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{SQLitePath: filepath.Join(tb.TempDir(), "p.db")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	cat, err := lessons.Load(lessons.Embedded())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	u, err := st.CreateUser(ctx, "p@example.org", "x", store.RoleLearner)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	now := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	return &Service{Catalog: func() *lessons.Catalog { return cat }, Store: st, Now: func() time.Time { return now }}, u.ID, &now
+}
+
+func TestQueueLimitsNewCardsAndSchedules(t *testing.T) {
+	ctx := context.Background()
+	s, uid, now := mustService(t)
+	q, err := s.ReviewQueue(ctx, uid)
+	if err != nil || q.DeckSize != 0 || q.Next() != nil {
+		t.Fatalf("empty deck: %+v %v", q, err)
+	}
+	// Opening every lesson puts all their cards in the deck, but only
+	// NewCardsPerDay of them join today's queue.
+	total := 0
+	for _, l := range s.Catalog().Lessons {
+		total += len(l.Cards)
+		if err := s.Store.OpenLesson(ctx, uid, l.Slug, *now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q, _ = s.ReviewQueue(ctx, uid)
+	if q.DeckSize != total || len(q.New) != NewCardsPerDay || len(q.Due) != 0 {
+		t.Fatalf("deck %d (want %d), new %d, due %d", q.DeckSize, total, len(q.New), len(q.Due))
+	}
+	first := q.Next().ID
+	st, err := s.Review(ctx, uid, first, srs.Good)
+	if err != nil || st.IntervalDays != 1 {
+		t.Fatalf("review: %+v %v", st, err)
+	}
+	// Reviewed today: one fewer new card may join, and it is not due.
+	q, _ = s.ReviewQueue(ctx, uid)
+	if len(q.New) != NewCardsPerDay-1 || q.Total() != NewCardsPerDay-1 {
+		t.Errorf("after one review: new %d due %d", len(q.New), len(q.Due))
+	}
+	// Tomorrow it is due again, and fresh new cards are allowed.
+	*now = now.Add(25 * time.Hour)
+	q, _ = s.ReviewQueue(ctx, uid)
+	if len(q.Due) != 1 || q.Due[0].ID != first || len(q.New) != NewCardsPerDay {
+		t.Errorf("next day: due %v new %d", q.Due, len(q.New))
+	}
+	if _, err := s.Review(ctx, uid, "lesson/nope/1", srs.Good); !apperr.Is(err, apperr.NotFound) {
+		t.Errorf("foreign card: %v", err)
+	}
+	if _, err := s.Review(ctx, uid, first, 0); !apperr.Is(err, apperr.Invalid) {
+		t.Errorf("bad grade: %v", err)
+	}
+}
+
+func TestDashboardEvidenceAndContinue(t *testing.T) {
+	ctx := context.Background()
+	s, uid, now := mustService(t)
+	cat := s.Catalog()
+	d, err := s.Dashboard(ctx, uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Continue == nil || d.Continue.Slug != cat.Lessons[0].Slug {
+		t.Errorf("a new learner continues with %v", d.Continue)
+	}
+	// Find an outcome whose evidence is lessons and quizzes only.
+	var target lessons.Outcome
+	for _, o := range cat.Outcomes {
+		ok := len(o.Evidence) > 0
+		for _, e := range o.Evidence {
+			ok = ok && e.Kind != "lab"
+		}
+		if ok {
+			target = o
+			break
+		}
+	}
+	if target.ID == "" {
+		t.Fatal("no outcome without lab evidence")
+	}
+	for i, e := range target.Evidence {
+		switch e.Kind {
+		case "lesson":
+			if err := s.Store.SetLessonComplete(ctx, uid, e.Ref, true, now.Add(time.Duration(i)*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		case "quiz":
+			q := cat.Quizzes[e.Ref]
+			a := lessons.Answers{}
+			for _, qq := range q.Questions {
+				for _, c := range qq.Correct {
+					a[qq.ID] = append(a[qq.ID], itoa(c))
+				}
+				if qq.Kind == lessons.KindNumeric {
+					a[qq.ID] = []string{ftoa(qq.Answer)}
+				}
+			}
+			res, err := s.GradeQuiz(ctx, uid, e.Ref, a)
+			if err != nil || !res.Passed {
+				t.Fatalf("quiz %s: %+v %v", e.Ref, res.Score, err)
+			}
+		}
+	}
+	// Open another lesson later: continue points at it.
+	open := cat.Lessons[len(cat.Lessons)-1].Slug
+	if err := s.Store.OpenLesson(ctx, uid, open, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	d, _ = s.Dashboard(ctx, uid)
+	for _, o := range d.Outcomes {
+		if o.ID == target.ID && (!o.Evidence || !o.Done()) {
+			t.Errorf("outcome %s not ticked by its evidence: %+v", o.ID, o.Items)
+		}
+		if o.ID != target.ID && o.Done() && !o.Evidence {
+			t.Errorf("outcome %s done without evidence", o.ID)
+		}
+	}
+	if d.Continue == nil || d.Continue.Slug != open {
+		t.Errorf("continue with %v, want %s", d.Continue, open)
+	}
+	if d.QuizzesPassed == 0 || d.QuizAverage != 100 {
+		t.Errorf("quizzes passed %d average %d", d.QuizzesPassed, d.QuizAverage)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
