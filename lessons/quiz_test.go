@@ -68,7 +68,7 @@ func FuzzParseNumber(f *testing.F) {
 		if err == nil && (math.IsNaN(n) || math.IsInf(n, 0)) {
 			t.Fatalf("ParseNumber(%q) = %v", s, n)
 		}
-		if err == nil && len(s) > 40 {
+		if err == nil && len(strings.TrimSpace(s)) > 40 {
 			t.Fatalf("accepted a %d-byte answer", len(s))
 		}
 	})
