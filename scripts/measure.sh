@@ -11,7 +11,7 @@ runs=${1:-5}
 bin=$(mktemp -d)/server
 CGO_ENABLED=0 go build -trimpath -o "$bin" ./cmd/server
 port=18765
-ms() { date +%s%N | awk '{printf "%d", $1/1000000}'; }
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 base_total=0
 start_total=0

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -79,18 +80,23 @@ func (s *Server) lessonPage(c *gin.Context) {
 	}
 	if u := currentUser(c); u != nil {
 		m.SignedIn = true
-		if err := s.store.OpenLesson(ctx, u.ID, l.Slug, s.now()); err != nil {
-			s.fail(c, err)
-			return
-		}
 		rows, err := s.store.LessonProgressOf(ctx, u.ID)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
+		seen := false
 		for _, r := range rows {
 			if r.LessonSlug == l.Slug {
 				m.Completed = r.CompletedAt != nil
+				// A reload within a minute need not write again.
+				seen = s.now().Sub(r.LastOpenedAt) < time.Minute
+			}
+		}
+		if !seen {
+			if err := s.store.OpenLesson(ctx, u.ID, l.Slug, s.now()); err != nil {
+				s.fail(c, err)
+				return
 			}
 		}
 		attempts, err := s.store.QuizAttempts(ctx, u.ID, l.Slug)

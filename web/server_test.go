@@ -337,6 +337,15 @@ func TestStaticAssetsAreCached(t *testing.T) {
 		wantStatus(t, b.get(a.app.assets.url(vendored)), http.StatusOK)
 	}
 	wantStatus(t, b.get("/static/../go.mod"), http.StatusNotFound)
+
+	// Text is compressed for clients that accept it.
+	req, _ = http.NewRequest(http.MethodGet, a.URL+"/lessons/cap", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp = b.do(req)
+	wantStatus(t, resp, http.StatusOK)
+	if ce := resp.Header.Get("Content-Encoding"); ce != "gzip" {
+		t.Errorf("lesson page Content-Encoding %q", ce)
+	}
 }
 
 func TestPanicBecomesErrorPage(t *testing.T) {
