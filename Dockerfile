@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # Two ways to build the workbook image:
 #
 #   With a registry (pulls the Go toolchain image):

@@ -7,7 +7,8 @@
 #   scripts/test.sh                 everything
 #   scripts/test.sh ./web/...       only some packages (passed to go test)
 #
-# Environment: WORKBOOK_POSTGRES_IMAGE / WORKBOOK_REDIS_IMAGE choose images
+# Environment: WORKBOOK_SKIP_COMPOSE=1 skips the docker-compose smoke test
+# (it runs by default); WORKBOOK_POSTGRES_IMAGE / WORKBOOK_REDIS_IMAGE choose images
 # (default: the official postgres:15 and redis:7 when they can be pulled,
 # otherwise images built locally from Debian packages); FUZZTIME (default
 # 10s) bounds each fuzz target's run; set it to 0 to skip fuzzing.
@@ -22,6 +23,7 @@ sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v chromium >/dev/null 2>&1 || [ -n "${WORKBOOK_CHROMIUM:-}" ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
 	log "installing ${missing[*]}"
@@ -95,5 +97,10 @@ if [ "$fuzztime" != "0" ] && [ $# -eq 0 ]; then
 			fi
 		done
 	done
+fi
+# 8. The production shape: docker-compose with two replicas behind nginx.
+if [ $# -eq 0 ] && [ "${WORKBOOK_SKIP_COMPOSE:-}" != 1 ]; then
+	log "docker-compose smoke test"
+	scripts/compose-smoke.sh
 fi
 log "all tests passed in $(( $(date +%s) - t0 )) s"
