@@ -1,0 +1,169 @@
+// Package labs is the small framework every live lab is built on: a lab has
+// a design (knobs with defaults and validation), builds instances on the
+// Redis client and database it is handed, serves its own HTTP routes under
+// the instance, and reports metrics in 100 ms buckets and an event log that
+// the browser draws live. The Manager owns running instances: who owns them,
+// how many, how long they live, and the bounded load runs against them.
+//
+// Lab packages (labs/limiter, labs/breaker, labs/cache, …) import this one;
+// this one imports none of them and nothing of the web layer.
+package labs
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Lab is one kind of lab.
+type Lab interface {
+	// Info describes the lab for pages and GET /api/labs.
+	Info() Info
+	// Fields are the design's knobs, in the order the form shows them.
+	Fields() []Field
+	// Check validates a design whose fields already have the right types
+	// and ranges, for rules across fields; nil or empty when acceptable.
+	Check(d Design) FieldErrors
+	// New builds an instance of the design on env.
+	New(ctx context.Context, env Env, d Design) (Instance, error)
+}
+
+// Info is what a page says about a lab.
+type Info struct {
+	ID      string   `json:"id"`
+	Title   string   `json:"title"`
+	Summary string   `json:"summary"`
+	Lesson  string   `json:"lesson"`  // slug of the lesson that teaches it
+	Explain string   `json:"explain"` // a paragraph: what the lab is
+	Try     []string `json:"try"`     // things to try, in order
+	Charts  []Chart  `json:"charts"`
+}
+
+// Chart is one live chart of an instance: series drawn together.
+type Chart struct {
+	Title  string   `json:"title"`
+	Series []string `json:"series"`
+	// Kind is "count" (events per 100 ms bucket), "latency" (milliseconds)
+	// or "state" (a level, such as a breaker's state as 0, 1, 2).
+	Kind string `json:"kind"`
+	// Levels names a state chart's levels, lowest first.
+	Levels []string `json:"levels,omitempty"`
+}
+
+// Env is what an instance is built on. The web app hands it the app's Redis
+// and database; the grader hands it fresh containers. An instance keeps all
+// its Redis keys under Prefix and its rows under Instance, and removes them
+// on Close.
+type Env struct {
+	Redis    *goredis.Client
+	DB       *sql.DB
+	Dialect  string // "sqlite" or "postgres"
+	Instance string // unique id, safe in SQL and Redis keys: [a-z0-9]+
+	Prefix   string // "lab:<instance>:"
+	Metrics  *Metrics
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// Rebind turns ?-placeholders into $1, $2… for PostgreSQL.
+func (e Env) Rebind(q string) string {
+	if e.Dialect != "postgres" {
+		return q
+	}
+	out := make([]byte, 0, len(q)+8)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			out = append(out, '$')
+			out = strconv.AppendInt(out, int64(n), 10)
+			continue
+		}
+		out = append(out, q[i])
+	}
+	return string(out)
+}
+
+// Instance is a running lab.
+type Instance interface {
+	// Routes are the lab's own endpoints under the instance's URL.
+	Routes() []Route
+	// Hit performs one unit of the lab's work for a load run (one limiter
+	// decision, one breaker call, one cache read) for key, and returns the
+	// HTTP status the same request would get.
+	Hit(ctx context.Context, key string) (int, error)
+	// State is the instance's current state for GET …/instances/{id}.
+	State(ctx context.Context) (any, error)
+	// Close stops background work and removes the instance's keys and rows.
+	Close(ctx context.Context) error
+}
+
+// Route is one lab endpoint. Path is relative to the instance and may hold
+// {name} segments: "items/{item}". Handlers read them with Params.
+type Route struct {
+	Method string
+	Path   string
+	Handle func(w http.ResponseWriter, r *http.Request, p Params)
+}
+
+// Params are a route's path parameters.
+type Params map[string]string
+
+// match reports whether path (relative, no leading slash) matches pattern.
+func match(pattern, path string) (Params, bool) {
+	ps, ss := split(pattern), split(path)
+	if len(ps) != len(ss) {
+		return nil, false
+	}
+	p := Params{}
+	for i, seg := range ps {
+		if len(seg) > 2 && seg[0] == '{' && seg[len(seg)-1] == '}' {
+			if ss[i] == "" {
+				return nil, false
+			}
+			p[seg[1:len(seg)-1]] = ss[i]
+			continue
+		}
+		if seg != ss[i] {
+			return nil, false
+		}
+	}
+	return p, true
+}
+
+func split(s string) []string {
+	s = strings.Trim(s, "/")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "/")
+}
+
+// DeleteKeys removes every Redis key under prefix (an instance's keys when
+// it closes). It scans, so it never blocks Redis on a large keyspace.
+func DeleteKeys(ctx context.Context, rdb *goredis.Client, prefix string) error {
+	iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 500 {
+			if err := rdb.Unlink(ctx, batch...).Err(); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return err
+	}
+	if len(batch) > 0 {
+		return rdb.Unlink(ctx, batch...).Err()
+	}
+	return nil
+}

@@ -1,0 +1,169 @@
+package labs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// LoadSpec is a server-side load run: requests spread over keys, at most
+// concurrency in flight, paced to rate per second (0: as fast as allowed).
+type LoadSpec struct {
+	Requests    int `json:"requests"`
+	Concurrency int `json:"concurrency"`
+	RatePerS    int `json:"rate_per_s"`
+	Keys        int `json:"keys"`
+}
+
+// LoadSummary is what a load run observed.
+type LoadSummary struct {
+	Requests   int            `json:"requests"`
+	ByStatus   map[string]int `json:"by_status"`
+	Errors     int            `json:"errors"`
+	DurationMS float64        `json:"duration_ms"`
+	RatePerS   float64        `json:"achieved_rate_per_s"`
+	P50MS      float64        `json:"p50_ms"`
+	P99MS      float64        `json:"p99_ms"`
+	Stopped    string         `json:"stopped,omitempty"` // why it ended early
+}
+
+// Check validates a load spec against limits; the map names the fields.
+func (l Limits) Check(s LoadSpec) FieldErrors {
+	e := FieldErrors{}
+	if s.Requests < 1 || s.Requests > l.MaxRequests {
+		e["requests"] = fmt.Sprintf("Must be between 1 and %d.", l.MaxRequests)
+	}
+	if s.Concurrency < 1 || s.Concurrency > l.MaxConc {
+		e["concurrency"] = fmt.Sprintf("Must be between 1 and %d.", l.MaxConc)
+	}
+	if s.RatePerS < 0 || s.RatePerS > l.MaxRate {
+		e["rate_per_s"] = fmt.Sprintf("Must be between 0 (unpaced) and %d.", l.MaxRate)
+	}
+	if s.Keys < 1 || s.Keys > l.MaxKeys {
+		e["keys"] = fmt.Sprintf("Must be between 1 and %d.", l.MaxKeys)
+	}
+	if len(e) == 0 {
+		return nil
+	}
+	return e
+}
+
+// Load runs a load against owner's instance; one run at a time per instance.
+func (m *Manager) Load(ctx context.Context, r *Running, s LoadSpec) (LoadSummary, error) {
+	r.mu.Lock()
+	if r.loading {
+		r.mu.Unlock()
+		return LoadSummary{}, ErrBusy
+	}
+	r.loading = true
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.loading = false
+		r.lastUsed = m.now()
+		r.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(ctx, m.limits.MaxLoadTime)
+	defer cancel()
+	r.Metrics.Eventf("info", "load run: %d requests, concurrency %d, %s, %d keys",
+		s.Requests, s.Concurrency, rateText(s.RatePerS), s.Keys)
+	sum := RunLoad(ctx, r.inst, s)
+	r.Metrics.Eventf("info", "load run done: %s in %.0f ms (p99 %.1f ms)", statusText(sum.ByStatus), sum.DurationMS, sum.P99MS)
+	return sum, nil
+}
+
+func rateText(r int) string {
+	if r == 0 {
+		return "unpaced"
+	}
+	return strconv.Itoa(r) + "/s"
+}
+
+func statusText(m map[string]int) string {
+	s := ""
+	for _, code := range []string{"200", "201", "301", "302", "404", "409", "429", "500", "502", "503", "504"} {
+		if n := m[code]; n > 0 {
+			if s != "" {
+				s += ", "
+			}
+			s += fmt.Sprintf("%d × %s", n, code)
+		}
+	}
+	return s
+}
+
+// RunLoad drives inst.Hit: the grader uses it directly.
+func RunLoad(ctx context.Context, inst Instance, s LoadSpec) LoadSummary {
+	start := time.Now()
+	var (
+		next    atomic.Int64
+		mu      sync.Mutex
+		lats    = make([]float64, 0, s.Requests)
+		by      = map[string]int{}
+		errs    int
+		stopped string
+	)
+	var tick <-chan time.Time
+	if s.RatePerS > 0 {
+		// Pace by releasing one request per interval to whichever worker
+		// is free; a ticker coalesces when workers fall behind.
+		interval := time.Second / time.Duration(s.RatePerS)
+		t := time.NewTicker(max(interval, time.Microsecond))
+		defer t.Stop()
+		tick = t.C
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < s.Concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(s.Requests) || ctx.Err() != nil {
+					return
+				}
+				if tick != nil {
+					select {
+					case <-tick:
+					case <-ctx.Done():
+						return
+					}
+				}
+				key := "k" + strconv.FormatInt(i%int64(s.Keys), 10)
+				t0 := time.Now()
+				code, err := inst.Hit(ctx, key)
+				d := time.Since(t0)
+				mu.Lock()
+				lats = append(lats, float64(d.Microseconds())/1000)
+				if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+					errs++
+				}
+				if code == 0 {
+					code = http.StatusInternalServerError
+				}
+				by[strconv.Itoa(code)]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		stopped = "time limit reached"
+	}
+	elapsed := time.Since(start)
+	n := len(lats)
+	out := LoadSummary{Requests: n, ByStatus: by, Errors: errs, DurationMS: float64(elapsed.Microseconds()) / 1000,
+		P50MS: Percentile(lats, 50), P99MS: Percentile(lats, 99), Stopped: stopped}
+	if elapsed > 0 {
+		out.RatePerS = float64(n) / elapsed.Seconds()
+	}
+	if n == 0 {
+		out.P50MS, out.P99MS = 0, 0
+	}
+	return out
+}

@@ -1,0 +1,303 @@
+package labs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"database/sql"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Limits bound what one learner can make the server do.
+type Limits struct {
+	PerOwner    int           // running instances per learner
+	Total       int           // running instances on this server
+	Idle        time.Duration // an instance untouched this long is stopped
+	MaxRequests int           // per load run
+	MaxConc     int           // concurrency of a load run
+	MaxRate     int           // requests per second of a load run
+	MaxKeys     int           // distinct keys of a load run
+	MaxLoadTime time.Duration // a load run stops after this long
+}
+
+// DefaultLimits are the limits a server runs with.
+var DefaultLimits = Limits{PerOwner: 3, Total: 200, Idle: 30 * time.Minute,
+	MaxRequests: 5000, MaxConc: 200, MaxRate: 5000, MaxKeys: 1000, MaxLoadTime: 30 * time.Second}
+
+// Errors the manager returns; the web layer maps them to statuses.
+var (
+	ErrNotFound   = errors.New("no such instance")
+	ErrTooMany    = errors.New("too many running instances")
+	ErrBusy       = errors.New("a load run is already going on this instance")
+	ErrUnknownLab = errors.New("no such lab")
+)
+
+// Running is one live instance and what the manager knows of it.
+type Running struct {
+	ID       string
+	Lab      Lab
+	Owner    int64
+	Design   Design
+	Created  time.Time
+	Metrics  *Metrics
+	inst     Instance
+	env      Env
+	mu       sync.Mutex
+	lastUsed time.Time
+	loading  bool
+}
+
+// Instance returns the lab instance.
+func (r *Running) Instance() Instance { return r.inst }
+
+// Manager owns the running instances of one server process.
+type Manager struct {
+	labs    map[string]Lab
+	order   []string
+	redis   *goredis.Client
+	db      *sql.DB
+	dialect string
+	log     *slog.Logger
+	now     func() time.Time
+	limits  Limits
+
+	mu        sync.Mutex
+	instances map[string]*Running
+	stop      chan struct{}
+	stopOnce  sync.Once
+}
+
+// NewManager serves labs on the given Redis and database.
+func NewManager(rdb *goredis.Client, db *sql.DB, dialect string, log *slog.Logger, now func() time.Time, limits Limits, labs ...Lab) *Manager {
+	if now == nil {
+		now = time.Now
+	}
+	m := &Manager{labs: map[string]Lab{}, redis: rdb, db: db, dialect: dialect, log: log, now: now, limits: limits,
+		instances: map[string]*Running{}, stop: make(chan struct{})}
+	for _, l := range labs {
+		m.labs[l.Info().ID] = l
+		m.order = append(m.order, l.Info().ID)
+	}
+	return m
+}
+
+// Limits returns the manager's limits.
+func (m *Manager) Limits() Limits { return m.limits }
+
+// Labs lists the labs in registration order.
+func (m *Manager) Labs() []Lab {
+	out := make([]Lab, 0, len(m.order))
+	for _, id := range m.order {
+		out = append(out, m.labs[id])
+	}
+	return out
+}
+
+// Lab returns a lab by id.
+func (m *Manager) Lab(id string) (Lab, bool) { l, ok := m.labs[id]; return l, ok }
+
+func newID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Launch builds an instance of a validated design for owner.
+func (m *Manager) Launch(ctx context.Context, labID string, owner int64, d Design) (*Running, error) {
+	l, ok := m.labs[labID]
+	if !ok {
+		return nil, ErrUnknownLab
+	}
+	m.mu.Lock()
+	n := 0
+	for _, r := range m.instances {
+		if r.Owner == owner {
+			n++
+		}
+	}
+	if n >= m.limits.PerOwner || len(m.instances) >= m.limits.Total {
+		m.mu.Unlock()
+		return nil, ErrTooMany
+	}
+	id := newID()
+	r := &Running{ID: id, Lab: l, Owner: owner, Design: d, Created: m.now(), lastUsed: m.now()}
+	m.instances[id] = r // reserve the slot while building
+	m.mu.Unlock()
+
+	var series []string
+	for _, c := range l.Info().Charts {
+		if c.Kind == "count" {
+			series = append(series, c.Series...)
+		}
+	}
+	r.Metrics = NewMetrics(m.now, series...)
+	r.env = Env{Redis: m.redis, DB: m.db, Dialect: m.dialect, Instance: id, Prefix: "lab:" + id + ":",
+		Metrics: r.Metrics, Log: m.log.With("lab", labID, "instance", id), Now: m.now}
+	inst, err := l.New(ctx, r.env, d)
+	if err != nil {
+		r.Metrics.Close()
+		m.mu.Lock()
+		delete(m.instances, id)
+		m.mu.Unlock()
+		return nil, err
+	}
+	r.inst = inst
+	r.Metrics.Eventf("info", "launched %s with %s", labID, describe(d))
+	return r, nil
+}
+
+func describe(d Design) string {
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	s := ""
+	for i, k := range keys {
+		if i > 0 {
+			s += ", "
+		}
+		s += k + "=" + fmt.Sprint(d[k])
+	}
+	return s
+}
+
+// Get returns owner's instance id of lab labID; another owner's, an
+// unknown id, or a lab mismatch are all ErrNotFound.
+func (m *Manager) Get(labID, id string, owner int64) (*Running, error) {
+	m.mu.Lock()
+	r, ok := m.instances[id]
+	m.mu.Unlock()
+	if !ok || r.Owner != owner || r.Lab.Info().ID != labID || r.inst == nil {
+		return nil, ErrNotFound
+	}
+	r.mu.Lock()
+	r.lastUsed = m.now()
+	r.mu.Unlock()
+	return r, nil
+}
+
+// Owned lists owner's instances of a lab ("" for every lab), oldest first.
+func (m *Manager) Owned(labID string, owner int64) []*Running {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*Running
+	for _, r := range m.instances {
+		if r.Owner == owner && r.inst != nil && (labID == "" || r.Lab.Info().ID == labID) {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out
+}
+
+// Stop stops owner's instance.
+func (m *Manager) Stop(ctx context.Context, labID, id string, owner int64) error {
+	r, err := m.Get(labID, id, owner)
+	if err != nil {
+		return err
+	}
+	return m.remove(ctx, r)
+}
+
+func (m *Manager) remove(ctx context.Context, r *Running) error {
+	m.mu.Lock()
+	if m.instances[r.ID] != r {
+		m.mu.Unlock()
+		return nil
+	}
+	delete(m.instances, r.ID)
+	m.mu.Unlock()
+	r.Metrics.Eventf("info", "stopped")
+	err := r.inst.Close(ctx)
+	r.Metrics.Close()
+	return err
+}
+
+// Reconfigure replaces an instance's design: the old instance stops and a
+// new one with the same id starts on the new design.
+func (m *Manager) Reconfigure(ctx context.Context, labID, id string, owner int64, d Design) (*Running, error) {
+	r, err := m.Get(labID, id, owner)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if r.loading {
+		r.mu.Unlock()
+		return nil, ErrBusy
+	}
+	r.mu.Unlock()
+	if err := r.inst.Close(ctx); err != nil {
+		m.log.Warn("closing instance for reconfigure", "err", err)
+	}
+	inst, err := r.Lab.New(ctx, r.env, d)
+	if err != nil {
+		_ = m.remove(ctx, r)
+		return nil, err
+	}
+	m.mu.Lock()
+	r.inst, r.Design = inst, d
+	m.mu.Unlock()
+	r.Metrics.Eventf("info", "reconfigured: %s", describe(d))
+	return r, nil
+}
+
+// Reap stops instances idle longer than the limit; it returns how many.
+func (m *Manager) Reap(ctx context.Context) int {
+	cutoff := m.now().Add(-m.limits.Idle)
+	m.mu.Lock()
+	var idle []*Running
+	for _, r := range m.instances {
+		r.mu.Lock()
+		if r.inst != nil && !r.loading && r.lastUsed.Before(cutoff) {
+			idle = append(idle, r)
+		}
+		r.mu.Unlock()
+	}
+	m.mu.Unlock()
+	for _, r := range idle {
+		if err := m.remove(ctx, r); err != nil {
+			m.log.Warn("reaping instance", "instance", r.ID, "err", err)
+		}
+	}
+	return len(idle)
+}
+
+// RunReaper reaps every interval until ctx ends, then stops every instance.
+func (m *Manager) RunReaper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			m.StopAll(context.Background())
+			return
+		case <-t.C:
+			if n := m.Reap(ctx); n > 0 {
+				m.log.Info("idle lab instances stopped", "count", n)
+			}
+		}
+	}
+}
+
+// StopAll stops every instance (at shutdown).
+func (m *Manager) StopAll(ctx context.Context) {
+	m.mu.Lock()
+	all := make([]*Running, 0, len(m.instances))
+	for _, r := range m.instances {
+		if r.inst != nil {
+			all = append(all, r)
+		}
+	}
+	m.mu.Unlock()
+	for _, r := range all {
+		_ = m.remove(ctx, r)
+	}
+}
