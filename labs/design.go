@@ -3,6 +3,7 @@ package labs
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strings"
@@ -67,6 +68,9 @@ func ParseDesign(l Lab, raw []byte) (Design, FieldErrors) {
 		dec.UseNumber()
 		if err := dec.Decode(&m); err != nil {
 			return nil, FieldErrors{"design": "The design must be a JSON object: " + err.Error()}
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return nil, FieldErrors{"design": "The design must be one JSON object with nothing after it."}
 		}
 	}
 	return Validate(l, m)

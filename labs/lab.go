@@ -167,3 +167,12 @@ func DeleteKeys(ctx context.Context, rdb *goredis.Client, prefix string) error {
 	}
 	return nil
 }
+
+// MatchRoute reports whether a request's method and path (relative to the
+// instance) select route rt, with its path parameters.
+func MatchRoute(rt Route, method, path string) (Params, bool) {
+	if rt.Method != method {
+		return nil, false
+	}
+	return match(rt.Path, path)
+}

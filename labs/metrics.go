@@ -1,6 +1,7 @@
 package labs
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -218,4 +219,20 @@ func (p Point) MarshalJSON() ([]byte, error) {
 		}
 	}
 	return append(b, "}}"...), nil
+}
+
+// ErrTooManyWatchers is returned when an instance already has the most
+// live streams it allows.
+var ErrTooManyWatchers = errors.New("too many live streams on this instance")
+
+// TrySubscribe is Subscribe with a bound on concurrent subscribers.
+func (m *Metrics) TrySubscribe(limit int) (<-chan Message, []Point, []Event, func(), error) {
+	m.mu.Lock()
+	n := len(m.subs)
+	m.mu.Unlock()
+	if n >= limit {
+		return nil, nil, nil, nil, ErrTooManyWatchers
+	}
+	ch, pts, evs, cancel := m.Subscribe()
+	return ch, pts, evs, cancel, nil
 }

@@ -36,6 +36,18 @@ func (s *Server) routes(r *gin.Engine) {
 	app.POST("/progress/outcomes", s.requireUser, s.tickOutcome)
 	app.GET("/search", s.search)
 
+	app.GET("/labs", s.labsIndex)
+	app.GET("/labs/:lab", s.labPage)
+	app.POST("/labs/:lab", s.requireUser, s.launchFromForm)
+	app.POST("/labs/:lab/instances/:id/stop", s.requireUser, s.stopFromForm)
+
+	// The lab API: JSON, the same session cookie as the pages.
+	api := r.Group("/api", s.loadSession)
+	api.GET("/labs", s.apiLabs)
+	api.POST("/labs/:lab/instances", s.requireUser, s.apiLaunch)
+	api.Any("/labs/:lab/instances/:id", s.requireUser, s.apiInstance)
+	api.Any("/labs/:lab/instances/:id/*rest", s.requireUser, s.apiInstance)
+
 	r.NoRoute(s.loadSession, s.notFound)
 	r.NoMethod(s.loadSession, s.methodNotAllowed)
 }

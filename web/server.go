@@ -17,6 +17,7 @@ import (
 	"github.com/sdworkbook/workbook/internal/config"
 	"github.com/sdworkbook/workbook/internal/progress"
 	"github.com/sdworkbook/workbook/internal/store"
+	"github.com/sdworkbook/workbook/labs"
 	"github.com/sdworkbook/workbook/lessons"
 )
 
@@ -28,6 +29,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// Library is the lesson content.
 	Library *lessons.Library
+	// Labs runs the live labs; nil serves none.
+	Labs *labs.Manager
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -44,7 +47,8 @@ type Server struct {
 	loginThrottle *auth.Throttle
 	signupLimit   *auth.Throttle
 	library       *lessons.Library
-	labsOpen      bool // the live labs are served (they arrive with the labs package)
+	labs          *labs.Manager
+	labsOpen      bool // some live labs are served, so pages link them
 	progress      *progress.Service
 	handler       http.Handler
 }
@@ -78,6 +82,11 @@ func New(d Deps) (*Server, error) {
 		}
 		s.library = lib
 	}
+	s.labs = d.Labs
+	if s.labs == nil {
+		s.labs = labs.NewManager(d.Redis, nil, "", d.Logger, now, labs.DefaultLimits)
+	}
+	s.labsOpen = len(s.labs.Labs()) > 0
 	s.progress = &progress.Service{Catalog: s.library.Catalog, Store: d.Store, Now: now}
 	a.add("chroma.css", []byte(lessons.HighlightCSS()))
 	s.sessions = &sessions{
@@ -111,7 +120,7 @@ func New(d Deps) (*Server, error) {
 	}))
 	// Compress text responses (pages, CSS, JS, SVG, JSON) for clients
 	// that accept it; a lesson page shrinks to about a quarter.
-	gz, err := gzhttp.NewWrapper(gzhttp.MinSize(1024))
+	gz, err := gzhttp.NewWrapper(gzhttp.MinSize(1024), gzhttp.ExceptContentTypes([]string{"text/event-stream"}))
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,388 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sdworkbook/workbook/internal/apperr"
+	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/web/views"
+)
+
+// maxWatchers bounds the live streams one instance serves at once.
+const maxWatchers = 8
+
+// labErr maps the lab manager's errors to application errors.
+func labErr(err error) error {
+	switch {
+	case errors.Is(err, labs.ErrNotFound), errors.Is(err, labs.ErrUnknownLab):
+		return apperr.Wrap(err, apperr.NotFound, "There is no such lab instance, or it is not yours.")
+	case errors.Is(err, labs.ErrTooMany):
+		return apperr.Wrap(err, apperr.TooMany, "You have %d lab instances running; stop one before launching another.", labs.DefaultLimits.PerOwner)
+	case errors.Is(err, labs.ErrBusy):
+		return apperr.Wrap(err, apperr.Conflict, "A load run is already going on this instance; wait for it to finish.")
+	case errors.Is(err, labs.ErrTooManyWatchers):
+		return apperr.Wrap(err, apperr.TooMany, "This instance is already being watched in %d tabs.", maxWatchers)
+	}
+	return err
+}
+
+func (s *Server) labOr404(c *gin.Context) (labs.Lab, bool) {
+	l, ok := s.labs.Lab(c.Param("lab"))
+	if !ok {
+		s.notFound(c)
+	}
+	return l, ok
+}
+
+// instanceJSON is an instance as the API shows it.
+func instanceJSON(c *gin.Context, r *labs.Running) (gin.H, error) {
+	st, err := r.Instance().State(c.Request.Context())
+	if err != nil {
+		return nil, err
+	}
+	base := "/api/labs/" + r.Lab.Info().ID + "/instances/" + r.ID
+	return gin.H{"id": r.ID, "lab": r.Lab.Info().ID, "design": r.Design, "created_at": r.Created.UTC(),
+		"state": st, "events_url": base + "/events", "load_url": base + "/load"}, nil
+}
+
+// apiLabs lists the labs with their design schema and defaults.
+func (s *Server) apiLabs(c *gin.Context) {
+	out := []gin.H{}
+	for _, l := range s.labs.Labs() {
+		defaults := labs.Design{}
+		for _, f := range l.Fields() {
+			defaults[f.Name] = f.Default
+		}
+		out = append(out, gin.H{"id": l.Info().ID, "info": l.Info(), "fields": l.Fields(), "defaults": defaults})
+	}
+	c.JSON(http.StatusOK, gin.H{"labs": out, "limits": gin.H{
+		"instances_per_learner": s.labs.Limits().PerOwner, "idle_minutes": s.labs.Limits().Idle.Minutes(),
+		"load": gin.H{"requests": s.labs.Limits().MaxRequests, "concurrency": s.labs.Limits().MaxConc,
+			"rate_per_s": s.labs.Limits().MaxRate, "keys": s.labs.Limits().MaxKeys},
+	}})
+}
+
+func readJSONBody(c *gin.Context, limit int64) ([]byte, error) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	b, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
+		return nil, apperr.Wrap(err, apperr.Invalid, "The request body could not be read.")
+	}
+	return b, nil
+}
+
+func (s *Server) apiLaunch(c *gin.Context) {
+	l, ok := s.labOr404(c)
+	if !ok {
+		return
+	}
+	body, err := readJSONBody(c, 32<<10)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	d, ferrs := labs.ParseDesign(l, body)
+	if len(ferrs) > 0 {
+		s.fail(c, apperr.Fields(ferrs))
+		return
+	}
+	r, err := s.labs.Launch(c.Request.Context(), l.Info().ID, currentUser(c).ID, d)
+	if err != nil {
+		s.fail(c, labErr(err))
+		return
+	}
+	j, err := instanceJSON(c, r)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Location", "/api/labs/"+l.Info().ID+"/instances/"+r.ID)
+	c.JSON(http.StatusCreated, j)
+}
+
+// apiInstance serves everything under an instance: the instance itself
+// (GET, PATCH, DELETE), its event stream, load runs, and the lab's routes.
+func (s *Server) apiInstance(c *gin.Context) {
+	rest := strings.Trim(c.Param("rest"), "/")
+	r, err := s.labs.Get(c.Param("lab"), c.Param("id"), currentUser(c).ID)
+	if err != nil {
+		s.fail(c, labErr(err))
+		return
+	}
+	switch {
+	case rest == "" && c.Request.Method == http.MethodGet:
+		j, err := instanceJSON(c, r)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, j)
+	case rest == "" && c.Request.Method == http.MethodPatch:
+		s.apiReconfigure(c, r)
+	case rest == "" && c.Request.Method == http.MethodDelete:
+		if err := s.labs.Stop(c.Request.Context(), r.Lab.Info().ID, r.ID, r.Owner); err != nil {
+			s.fail(c, labErr(err))
+			return
+		}
+		c.Status(http.StatusNoContent)
+	case rest == "events" && c.Request.Method == http.MethodGet:
+		s.apiEvents(c, r)
+	case rest == "load" && c.Request.Method == http.MethodPost:
+		s.apiLoad(c, r)
+	default:
+		for _, rt := range r.Instance().Routes() {
+			if p, ok := labs.MatchRoute(rt, c.Request.Method, rest); ok {
+				c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 64<<10)
+				rt.Handle(c.Writer, c.Request, p)
+				return
+			}
+		}
+		s.fail(c, apperr.New(apperr.NotFound, "This lab has no %s %s endpoint.", c.Request.Method, rest))
+	}
+}
+
+func (s *Server) apiReconfigure(c *gin.Context, r *labs.Running) {
+	body, err := readJSONBody(c, 32<<10)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	// PATCH changes the named fields and keeps the others.
+	var patch map[string]any
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.UseNumber()
+	if err := dec.Decode(&patch); err != nil {
+		s.fail(c, apperr.Fields(map[string]string{"design": "The body must be a JSON object of design fields."}))
+		return
+	}
+	merged := map[string]any{}
+	for k, v := range r.Design {
+		merged[k] = v
+	}
+	for k, v := range patch {
+		merged[k] = v
+	}
+	d, ferrs := labs.Validate(r.Lab, merged)
+	if len(ferrs) > 0 {
+		s.fail(c, apperr.Fields(ferrs))
+		return
+	}
+	r, err = s.labs.Reconfigure(c.Request.Context(), r.Lab.Info().ID, r.ID, r.Owner, d)
+	if err != nil {
+		s.fail(c, labErr(err))
+		return
+	}
+	j, err := instanceJSON(c, r)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, j)
+}
+
+func (s *Server) apiLoad(c *gin.Context, r *labs.Running) {
+	body, err := readJSONBody(c, 4<<10)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	spec := labs.LoadSpec{Concurrency: 10, Keys: 1}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&spec); err != nil {
+		s.fail(c, apperr.Fields(map[string]string{"load": "Send {\"requests\", \"concurrency\", \"rate_per_s\", \"keys\"} as whole numbers: " + err.Error()}))
+		return
+	}
+	if ferrs := s.labs.Limits().Check(spec); len(ferrs) > 0 {
+		s.fail(c, apperr.Fields(ferrs))
+		return
+	}
+	sum, err := s.labs.Load(c.Request.Context(), r, spec)
+	if err != nil {
+		s.fail(c, labErr(err))
+		return
+	}
+	c.JSON(http.StatusOK, sum)
+}
+
+// apiEvents streams an instance's metrics and log as Server-Sent Events:
+// first an "init" event with the charts, history and log so far, then a
+// "point" every 100 ms and a "log" per event line.
+func (s *Server) apiEvents(c *gin.Context, r *labs.Running) {
+	ch, pts, evs, cancel, err := r.Metrics.TrySubscribe(maxWatchers)
+	if err != nil {
+		s.fail(c, labErr(err))
+		return
+	}
+	defer cancel()
+	w := c.Writer
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(event string, v any) bool {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return false
+		}
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
+			return false
+		}
+		w.Flush()
+		return true
+	}
+	if !send("init", gin.H{"charts": r.Lab.Info().Charts, "points": pts, "events": evs}) {
+		return
+	}
+	heartbeat := time.NewTicker(15 * time.Second)
+	defer heartbeat.Stop()
+	ctx := c.Request.Context()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-heartbeat.C:
+			if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil {
+				return
+			}
+			w.Flush()
+		case m, ok := <-ch:
+			if !ok {
+				send("end", gin.H{"reason": "the instance stopped"})
+				return
+			}
+			if m.Point != nil && !send("point", m.Point) {
+				return
+			}
+			if m.Event != nil && !send("log", m.Event) {
+				return
+			}
+		}
+	}
+}
+
+// Pages.
+
+func (s *Server) labsIndex(c *gin.Context) {
+	var cards []views.LabCard
+	for _, l := range s.labs.Labs() {
+		cards = append(cards, views.LabCard{Info: l.Info()})
+	}
+	s.render(c, http.StatusOK, views.Page{Title: "Labs", Section: "labs"}, views.LabsIndexView(cards))
+}
+
+func (s *Server) labPageModel(c *gin.Context, l labs.Lab) views.LabPage {
+	m := views.LabPage{Info: l.Info(), Fields: l.Fields(), Values: map[string]string{}, Pokes: pokes[l.Info().ID],
+		Limits: s.labs.Limits()}
+	if les, ok := s.catalog().Lesson(l.Info().Lesson); ok {
+		m.LessonTitle = les.Title
+	}
+	for _, f := range l.Fields() {
+		m.Values[f.Name] = fmt.Sprint(f.Default)
+	}
+	if u := currentUser(c); u != nil {
+		m.SignedIn = true
+		for _, r := range s.labs.Owned(l.Info().ID, u.ID) {
+			m.Instances = append(m.Instances, views.LabInstance{ID: r.ID, Design: r.Design, Created: r.Created})
+		}
+	}
+	return m
+}
+
+func (s *Server) labPage(c *gin.Context) {
+	l, ok := s.labOr404(c)
+	if !ok {
+		return
+	}
+	s.render(c, http.StatusOK, views.Page{Title: l.Info().Title, Section: "labs", Description: l.Info().Summary},
+		views.LabView(s.labPageModel(c, l)))
+}
+
+// launchFromForm launches an instance from the page's form; bad values
+// re-render the form with messages beside the fields.
+func (s *Server) launchFromForm(c *gin.Context) {
+	l, ok := s.labOr404(c)
+	if !ok {
+		return
+	}
+	if err := s.parseForm(c); err != nil {
+		s.fail(c, err)
+		return
+	}
+	raw := map[string]any{}
+	for _, f := range l.Fields() {
+		switch v := c.Request.PostForm.Get(f.Name); {
+		case f.Type == labs.Bool:
+			raw[f.Name] = v == "true" || v == "on"
+		case v != "":
+			raw[f.Name] = v
+		}
+	}
+	d, ferrs := labs.Validate(l, raw)
+	m := s.labPageModel(c, l)
+	if len(ferrs) > 0 {
+		for k, v := range raw {
+			m.Values[k] = fmt.Sprint(v)
+		}
+		m.Errors = ferrs
+		s.render(c, http.StatusUnprocessableEntity, views.Page{Title: l.Info().Title, Section: "labs"}, views.LabView(m))
+		return
+	}
+	r, err := s.labs.Launch(c.Request.Context(), l.Info().ID, currentUser(c).ID, d)
+	if err != nil {
+		if e, ok := apperr.As(labErr(err)); ok && e.Code != apperr.Internal {
+			m.Message = e.Message
+			s.render(c, statusOf(e.Code), views.Page{Title: l.Info().Title, Section: "labs"}, views.LabView(m))
+			return
+		}
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/labs/"+l.Info().ID+"#instance-"+r.ID)
+}
+
+func (s *Server) stopFromForm(c *gin.Context) {
+	if err := s.labs.Stop(c.Request.Context(), c.Param("lab"), c.Param("id"), currentUser(c).ID); err != nil {
+		s.fail(c, labErr(err))
+		return
+	}
+	s.flash(c, "info", "Instance stopped.")
+	c.Redirect(http.StatusSeeOther, "/labs/"+c.Param("lab"))
+}
+
+// pokes are the ready-made requests each lab's page offers; the browser
+// sends them to the lab's routes and shows the raw response.
+var pokes = map[string][]views.Poke{
+	"limiter": {
+		{Label: "Send one request", Method: "POST", Path: "request?key={key}", Params: []views.PokeParam{{Name: "key", Value: "alice"}}},
+		{Label: "Boundary burst", Method: "POST", Path: "boundary-burst?key={key}", Params: []views.PokeParam{{Name: "key", Value: "burst"}},
+			Help: "Sends the limit just before a window boundary and again just after."},
+	},
+	"breaker": {
+		{Label: "Call the downstream", Method: "POST", Path: "call"},
+		{Label: "Breaker state", Method: "GET", Path: "state"},
+		{Label: "Set the downstream", Method: "PUT", Path: "downstream",
+			Body: `{"error_rate": 0.5, "latency_ms": 20, "latency": "uniform", "outage": false}`},
+		{Label: "Start an outage", Method: "PUT", Path: "downstream", Body: `{"outage": true}`},
+		{Label: "End the outage", Method: "PUT", Path: "downstream", Body: `{"outage": false, "error_rate": 0}`},
+	},
+	"cache": {
+		{Label: "Read an item", Method: "GET", Path: "items/{item}", Params: []views.PokeParam{{Name: "item", Value: "1"}}},
+		{Label: "Write an item", Method: "PUT", Path: "items/{item}", Params: []views.PokeParam{{Name: "item", Value: "1"}}, Body: `{"price": 1999}`},
+		{Label: "Stampede", Method: "POST", Path: "stampede", Help: "Expires a hot key and sends 200 concurrent reads."},
+		{Label: "Crash the flusher", Method: "POST", Path: "crash-flusher", Help: "Write-behind only: which acknowledged writes were lost?"},
+	},
+}
