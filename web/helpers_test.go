@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/sdworkbook/workbook/internal/redis"
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/internal/testenv"
+	"github.com/sdworkbook/workbook/labs"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -48,6 +50,11 @@ func (a *testApp) advance(d time.Duration) {
 
 // MustStart runs the app on backend b. edit may change the configuration.
 func MustStart(tb testing.TB, b testenv.Backend, edit func(*config.Config)) *testApp {
+	return MustStartLabs(tb, b, edit)
+}
+
+// MustStartLabs runs the app on backend b serving the given labs.
+func MustStartLabs(tb testing.TB, b testenv.Backend, edit func(*config.Config), ls ...labs.Lab) *testApp {
 	tb.Helper()
 	ctx := context.Background()
 	env := map[string]string{"WORKBOOK_DATA_DIR": b.DataDir, "DATABASE_URL": b.DatabaseURL, "REDIS_URL": b.RedisURL}
@@ -71,13 +78,15 @@ func MustStart(tb testing.TB, b testenv.Backend, edit func(*config.Config)) *tes
 	}
 	a := &testApp{store: st, redis: rc, now: time.Now()}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	app, err := New(Deps{Config: cfg, Store: st, Redis: rc.Client, Logger: log, Now: a.clock})
+	mgr := labs.NewManager(rc.Client, st.SQL(), string(st.Dialect()), log, a.clock, labs.DefaultLimits, ls...)
+	app, err := New(Deps{Config: cfg, Store: st, Redis: rc.Client, Logger: log, Now: a.clock, Labs: mgr})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	a.app = app
 	a.Server = httptest.NewServer(app)
 	tb.Cleanup(func() {
+		mgr.StopAll(context.Background())
 		a.Server.Close()
 		rc.Close()
 		st.Close()
@@ -174,4 +183,23 @@ func httptestServer(tb testing.TB, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	tb.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// api sends a JSON request as the page's fetch would (same origin).
+func (b *browser) api(method, path, body string) *http.Response {
+	b.tb.Helper()
+	req, _ := http.NewRequest(method, b.base+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	return b.do(req)
+}
+
+func decodeJSON(tb testing.TB, resp *http.Response) map[string]any {
+	tb.Helper()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		tb.Fatalf("%s: not JSON: %v", resp.Request.URL.Path, err)
+	}
+	return m
 }
