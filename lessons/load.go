@@ -93,6 +93,26 @@ func splitFrontMatter(b []byte) (meta, body []byte, ok bool) {
 	return rest[:i+1], rest[i+5:], true
 }
 
+// readDoc reads a Markdown file's front matter into meta and returns its
+// body; problems are recorded and reported as not ok.
+func (p *problems) readDoc(fsys fs.FS, f string, meta any) ([]byte, bool) {
+	raw, err := fs.ReadFile(fsys, f)
+	if err != nil {
+		p.add(f, "%v", err)
+		return nil, false
+	}
+	metaB, body, ok := splitFrontMatter(raw)
+	if !ok {
+		p.add(f, "no front matter between --- lines")
+		return nil, false
+	}
+	if err := yaml.Unmarshal(metaB, meta); err != nil {
+		p.add(f, "front matter: %v", err)
+		return nil, false
+	}
+	return body, true
+}
+
 // Load reads, validates and renders all content in fsys.
 func Load(fsys fs.FS) (*Catalog, error) {
 	c := &Catalog{
@@ -131,19 +151,9 @@ func Load(fsys fs.FS) (*Catalog, error) {
 			p.add(f, "lesson files are named NN-slug.md")
 			continue
 		}
-		raw, err := fs.ReadFile(fsys, f)
-		if err != nil {
-			p.add(f, "%v", err)
-			continue
-		}
-		metaB, body, ok := splitFrontMatter(raw)
-		if !ok {
-			p.add(f, "no front matter between --- lines")
-			continue
-		}
 		var meta lessonMeta
-		if err := yaml.Unmarshal(metaB, &meta); err != nil {
-			p.add(f, "front matter: %v", err)
+		body, ok := p.readDoc(fsys, f, &meta)
+		if !ok {
 			continue
 		}
 		order, _ := strconv.Atoi(m[1])
@@ -233,19 +243,9 @@ func Load(fsys fs.FS) (*Catalog, error) {
 	qfiles, _ := fs.Glob(fsys, "questions/*.md")
 	sort.Strings(qfiles)
 	for _, f := range qfiles {
-		raw, err := fs.ReadFile(fsys, f)
-		if err != nil {
-			p.add(f, "%v", err)
-			continue
-		}
-		metaB, body, ok := splitFrontMatter(raw)
-		if !ok {
-			p.add(f, "no front matter between --- lines")
-			continue
-		}
 		var meta questionMeta
-		if err := yaml.Unmarshal(metaB, &meta); err != nil {
-			p.add(f, "front matter: %v", err)
+		body, ok := p.readDoc(fsys, f, &meta)
+		if !ok {
 			continue
 		}
 		if meta.Slug+".md" != path.Base(f) {
