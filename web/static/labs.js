@@ -67,6 +67,15 @@
   };
 
   Panel.prototype.add = function (pt, redraw) {
+    // Running totals per series, on the panel's element, for the page's
+    // readers and for tests: data-sum-allowed="37".
+    var root = this.root;
+    Object.keys(pt.v).forEach(function (name) {
+      var v = pt.v[name];
+      if (v == null || !isFinite(v)) return;
+      var key = "sum-" + name.replace(/[^a-z0-9]/gi, "-");
+      root.setAttribute("data-" + key, String((parseFloat(root.getAttribute("data-" + key)) || 0) + v));
+    });
     this.charts.forEach(function (c) {
       c.data[0].push(pt.t / 1000);
       c.spec.series.forEach(function (name, i) {

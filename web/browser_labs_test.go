@@ -1,0 +1,85 @@
+package web
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/sdworkbook/workbook/internal/testenv"
+	"github.com/sdworkbook/workbook/labs"
+)
+
+// labJourney drives one lab through Chromium: launch from the form, see the
+// live stream connect, poke it and read the raw response, run a burst of
+// load, and see a chart's series grow.
+type labJourney struct {
+	lab    labs.Lab
+	design map[string]string // form values to set before launching
+	poke   int               // index of the poke to send
+	status string            // its expected HTTP status
+	series string            // a count series that the load must make grow
+}
+
+func runLabJourney(t *testing.T, j labJourney) {
+	id := j.lab.Info().ID
+	a := MustStartLabs(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()}, nil, j.lab)
+	ctx := testenv.Browser(t, 2*time.Minute)
+	do := func(steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do(
+		chromedp.Navigate(a.URL+"/register"),
+		chromedp.WaitVisible(`#email`),
+		chromedp.SendKeys(`#email`, id+"@example.org"),
+		chromedp.SendKeys(`#password`, "a passphrase long enough"),
+		chromedp.Submit(`[data-testid="register-form"]`),
+		chromedp.WaitVisible(`[data-testid="nav-user"]`),
+		chromedp.Navigate(a.URL+"/labs/"+id),
+		chromedp.WaitVisible(`[data-testid="launch-form"]`),
+	)
+	for name, v := range j.design {
+		do(chromedp.SetValue(`#f-`+name, v))
+	}
+	do(
+		chromedp.Click(`[data-testid="launch"]`),
+		chromedp.WaitVisible(`[data-testid="instance"][data-live="true"]`),
+		chromedp.Click(`[data-testid="poke-`+strconv.Itoa(j.poke)+`"] button`),
+		chromedp.WaitVisible(`[data-testid="response"][data-status]`),
+	)
+	st, err := chromedp.Run(ctx, chromedp.AttributeValue(`[data-testid="response"]`, "data-status"))
+	if err != nil || st.Value != j.status {
+		t.Errorf("poke answered %q (%v), want %s", st.Value, err, j.status)
+	}
+	raw, _ := chromedp.Run(ctx, chromedp.Text(`[data-testid="response"]`))
+	if !strings.HasPrefix(raw, "HTTP/1.1 "+j.status) || !strings.Contains(strings.ToLower(raw), "content-type: application/json") {
+		t.Errorf("raw response lacks its status line or headers:\n%s", raw)
+	}
+	do(
+		chromedp.SetValue(`[data-testid="load-form"] input[name="requests"]`, "400"),
+		chromedp.SetValue(`[data-testid="load-form"] input[name="rate_per_s"]`, "0"),
+		chromedp.Click(`[data-testid="load"]`),
+		chromedp.WaitVisible(`[data-testid="load-result"][data-status="200"]`),
+	)
+	attr := "data-sum-" + j.series
+	grown, err := chromedp.Run(ctx, chromedp.Poll[bool](
+		`parseFloat(document.querySelector('[data-testid="instance"]').getAttribute('`+attr+`') || "0") > 0`,
+		chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil || !grown {
+		t.Errorf("series %s never grew on the chart (%v)", j.series, err)
+	}
+	// The event log shows the load run.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](
+		`document.querySelector('[data-testid="events"]').textContent.includes("load run done")`,
+		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Errorf("event log never showed the load run: %v", err)
+	}
+	testenv.Screenshot(t, ctx, "lab-"+id)
+	_ = context.Background
+}
