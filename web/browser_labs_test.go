@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,5 +80,4 @@ func runLabJourney(t *testing.T, j labJourney) {
 		t.Errorf("event log never showed the load run: %v", err)
 	}
 	testenv.Screenshot(t, ctx, "lab-"+id)
-	_ = context.Background
 }
