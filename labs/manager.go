@@ -137,7 +137,7 @@ func (m *Manager) Launch(ctx context.Context, labID string, owner int64, d Desig
 			series = append(series, c.Series...)
 		}
 	}
-	r.Metrics = NewMetrics(m.now, series...)
+	r.Metrics = NewMetrics(time.Now, series...) // charts plot wall-clock time, whatever clock the manager reaps by
 	r.env = Env{Redis: m.redis, DB: m.db, Dialect: m.dialect, Instance: id, Prefix: "lab:" + id + ":",
 		Metrics: r.Metrics, Log: m.log.With("lab", labID, "instance", id), Now: m.now}
 	inst, err := l.New(ctx, r.env, d)

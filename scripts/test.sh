@@ -82,7 +82,7 @@ fi
 pkgs=("$@")
 [ ${#pkgs[@]} -gt 0 ] || pkgs=(./...)
 log "go test ${pkgs[*]}"
-go test -count=1 -timeout 20m "${pkgs[@]}"
+go test -race -count=1 -timeout 20m "${pkgs[@]}"
 
 # 7. A short fuzzing run of every parser of user input.
 fuzztime=${FUZZTIME:-10s}

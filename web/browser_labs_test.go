@@ -10,6 +10,9 @@ import (
 
 	"github.com/sdworkbook/workbook/internal/testenv"
 	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/breaker"
+	"github.com/sdworkbook/workbook/labs/cache"
+	"github.com/sdworkbook/workbook/labs/limiter"
 )
 
 // labJourney drives one lab through Chromium: launch from the form, see the
@@ -44,7 +47,7 @@ func runLabJourney(t *testing.T, j labJourney) {
 		chromedp.WaitVisible(`[data-testid="launch-form"]`),
 	)
 	for name, v := range j.design {
-		do(chromedp.SetValue(`#f-`+name, v))
+		do(chromedp.SetValue(`#`+name, v))
 	}
 	do(
 		chromedp.Click(`[data-testid="launch"]`),
@@ -66,12 +69,13 @@ func runLabJourney(t *testing.T, j labJourney) {
 		chromedp.Click(`[data-testid="load"]`),
 		chromedp.WaitVisible(`[data-testid="load-result"][data-status="200"]`),
 	)
-	attr := "data-sum-" + j.series
+	attr := "data-sum-" + strings.ReplaceAll(j.series, "_", "-")
 	grown, err := chromedp.Run(ctx, chromedp.Poll[bool](
 		`parseFloat(document.querySelector('[data-testid="instance"]').getAttribute('`+attr+`') || "0") > 0`,
 		chromedp.WithPollingTimeout(30*time.Second)))
 	if err != nil || !grown {
-		t.Errorf("series %s never grew on the chart (%v)", j.series, err)
+		attrs, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`Array.from(document.querySelector('[data-testid="instance"]').attributes).map(a => a.name + "=" + a.value.slice(0, 80)).join("\n") + "\n" + document.querySelector('[data-testid="load-result"]').textContent`))
+		t.Errorf("series %s never grew on the chart (%v); panel:\n%s", j.series, err, attrs)
 	}
 	// The event log shows the load run.
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](
@@ -80,4 +84,16 @@ func runLabJourney(t *testing.T, j labJourney) {
 		t.Errorf("event log never showed the load run: %v", err)
 	}
 	testenv.Screenshot(t, ctx, "lab-"+id)
+}
+
+func TestBrowserLimiterLab(t *testing.T) {
+	runLabJourney(t, labJourney{lab: limiter.Lab, design: map[string]string{"f-limit": "20"}, poke: 0, status: "200", series: "rejected"})
+}
+
+func TestBrowserBreakerLab(t *testing.T) {
+	runLabJourney(t, labJourney{lab: breaker.Lab, poke: 0, status: "200", series: "downstream_calls"})
+}
+
+func TestBrowserCacheLab(t *testing.T) {
+	runLabJourney(t, labJourney{lab: cache.Lab, design: map[string]string{"f-db_latency_ms": "5"}, poke: 0, status: "200", series: "hits"})
 }

@@ -17,6 +17,10 @@ import (
 	"github.com/sdworkbook/workbook/internal/config"
 	"github.com/sdworkbook/workbook/internal/redis"
 	"github.com/sdworkbook/workbook/internal/store"
+	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/breaker"
+	"github.com/sdworkbook/workbook/labs/cache"
+	"github.com/sdworkbook/workbook/labs/limiter"
 	"github.com/sdworkbook/workbook/lessons"
 	"github.com/sdworkbook/workbook/web"
 )
@@ -106,7 +110,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	app, err := web.New(web.Deps{Config: cfg, Store: st, Redis: rc.Client, Logger: log, Library: lib})
+	mgr := labs.NewManager(rc.Client, st.SQL(), string(st.Dialect()), log, nil, labs.DefaultLimits,
+		limiter.Lab, breaker.Lab, cache.Lab)
+	app, err := web.New(web.Deps{Config: cfg, Store: st, Redis: rc.Client, Logger: log, Library: lib, Labs: mgr})
 	if err != nil {
 		return err
 	}
@@ -125,6 +131,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go app.CleanSessions(bg, 10*time.Minute)
+	reaperDone := make(chan struct{})
+	go func() { mgr.RunReaper(bg, time.Minute); close(reaperDone) }()
+	defer func() { stopBG(); <-reaperDone }() // stop every lab instance before the connections close
 
 	db := "sqlite " + cfg.SQLitePath()
 	if cfg.DatabaseURL != "" {

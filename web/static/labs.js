@@ -18,6 +18,7 @@
     this.id = root.getAttribute("data-id");
     this.base = "/api/labs/" + this.lab + "/instances/" + this.id;
     this.specs = JSON.parse(root.getAttribute("data-charts") || "[]");
+    root.__panel = this; // for debugging from the console
     this.charts = [];
     this.xs = [];
     this.buildCharts();
@@ -70,7 +71,7 @@
     // Running totals per series, on the panel's element, for the page's
     // readers and for tests: data-sum-allowed="37".
     var root = this.root;
-    Object.keys(pt.v).forEach(function (name) {
+    this.counted().forEach(function (name) {
       var v = pt.v[name];
       if (v == null || !isFinite(v)) return;
       var key = "sum-" + name.replace(/[^a-z0-9]/gi, "-");
@@ -85,6 +86,16 @@
       if (c.data[0].length > KEEP) c.data.forEach(function (arr) { arr.shift(); });
       if (redraw) c.u.setData(c.data);
     });
+  };
+
+  // counted lists the series of count charts: the ones worth a total.
+  Panel.prototype.counted = function () {
+    if (!this.countSeries) {
+      var out = [];
+      this.specs.forEach(function (s) { if (s.kind === "count") out = out.concat(s.series); });
+      this.countSeries = out;
+    }
+    return this.countSeries;
   };
 
   Panel.prototype.log = function (e) {

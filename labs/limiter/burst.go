@@ -1,0 +1,242 @@
+package limiter
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sdworkbook/workbook/labs"
+)
+
+const (
+	burstWorkers   = 16  // decisions in flight during a burst
+	burstListMax   = 200 // list every request up to this many
+	burstAfter     = 5 * time.Millisecond
+	burstMinLead   = 50 * time.Millisecond
+	burstLeadSlack = 20 * time.Millisecond
+)
+
+// BurstReport is the body of POST boundary-burst. Times are on the
+// limiter's clock (Redis TIME with redis storage), so what it counts is
+// what the limiter saw.
+type BurstReport struct {
+	Key       string `json:"key"`
+	Algorithm string `json:"algorithm"`
+	Limit     int64  `json:"limit"`
+	WindowMS  int64  `json:"window_ms"`
+	// BoundaryMS is the window boundary the bursts straddle, Unix ms.
+	BoundaryMS int64 `json:"boundary_ms"`
+	// LeadMS is how long before the boundary the first burst started.
+	LeadMS        int64 `json:"lead_ms"`
+	Sent          int   `json:"sent"`
+	Allowed       int   `json:"allowed"`
+	AllowedBefore int   `json:"allowed_before_boundary"`
+	AllowedAfter  int   `json:"allowed_after_boundary"`
+	// FirstBurstLate counts first-burst requests decided after the
+	// boundary: the burst did not fit in the lead time.
+	FirstBurstLate int `json:"first_burst_late"`
+	// SpanMS is the time from the first to the last admitted request.
+	SpanMS          int64          `json:"span_ms"`
+	WithinOneWindow bool           `json:"within_one_window"`
+	StoreErrors     int            `json:"store_errors"`
+	Summary         string         `json:"summary"`
+	Requests        []BurstRequest `json:"requests,omitempty"`
+}
+
+// BurstRequest is one request of a boundary burst.
+type BurstRequest struct {
+	Burst   int   `json:"burst"`   // 1 before the boundary, 2 after
+	AtMS    int64 `json:"at_ms"`   // decision time relative to the boundary
+	Allowed bool  `json:"allowed"` // admitted
+	Replica int   `json:"replica"`
+	Status  int   `json:"status"`
+	// StoreError: the store did not decide; on_store_error did.
+	StoreError bool `json:"store_error,omitempty"`
+}
+
+func (in *instance) handleBoundaryBurst(w http.ResponseWriter, r *http.Request, _ labs.Params) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "The query string could not be read.", "query", err.Error())
+		return
+	}
+	key := q.Get("key")
+	if key == "" {
+		// A fresh key, so earlier requests do not blur the demonstration.
+		key = "burst-" + strconv.FormatUint(in.bursts.Add(1), 10)
+	} else if msg := checkKey(key); msg != "" {
+		writeError(w, http.StatusBadRequest, "The key is not valid.", "key", msg)
+		return
+	}
+	if in.cfg.window > maxBurstWindow {
+		writeError(w, http.StatusUnprocessableEntity, "The boundary burst waits for a window boundary, so it needs a short window.",
+			"window_ms", fmt.Sprintf("At most %d for a boundary burst; this instance has %d.", maxBurstWindow, in.cfg.window))
+		return
+	}
+	in.mu.Lock()
+	switch {
+	case in.closed:
+		in.mu.Unlock()
+		writeError(w, http.StatusServiceUnavailable, "This instance is stopping.", "", "")
+		return
+	case in.busy:
+		in.mu.Unlock()
+		writeError(w, http.StatusConflict, "A boundary burst is already running on this instance.", "", "")
+		return
+	}
+	in.busy = true
+	in.wg.Add(1)
+	in.mu.Unlock()
+	defer func() {
+		in.mu.Lock()
+		in.busy = false
+		in.mu.Unlock()
+		in.wg.Done()
+	}()
+
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(in.ctx, cancel) // Close ends the burst
+	defer stop()
+	rep, err := in.boundaryBurst(ctx, key)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "The boundary burst could not run: "+err.Error(), "", "")
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+// boundaryBurst sends limit requests for key just before a window boundary
+// and limit more just after it.
+func (in *instance) boundaryBurst(ctx context.Context, key string) (BurstReport, error) {
+	n := int(in.cfg.limit)
+	window := time.Duration(in.cfg.window) * time.Millisecond
+
+	// Map the limiter's clock onto the local one, to sleep until a boundary.
+	t0 := time.Now()
+	clock, err := in.store.now(ctx)
+	if err != nil {
+		return BurstReport{}, err
+	}
+	rtt := time.Since(t0)
+	local := func(ms int64) time.Time { return t0.Add(rtt/2 + time.Duration(ms-clock)*time.Millisecond) }
+
+	// Leave the first burst time for its requests, with room to spare: a
+	// decision costs about a round trip, burstWorkers at a time.
+	rounds := time.Duration((n + burstWorkers - 1) / burstWorkers)
+	lead := min(max(3*rtt*rounds+burstLeadSlack, burstMinLead), window/2)
+	boundary := (clock/in.cfg.window + 1) * in.cfg.window
+	if local(boundary).Add(-lead).Before(time.Now().Add(burstLeadSlack)) {
+		boundary += in.cfg.window
+	}
+
+	reqs := make([]BurstRequest, 2*n)
+	if err := sleepUntil(ctx, local(boundary).Add(-lead)); err != nil {
+		return BurstReport{}, err
+	}
+	in.fire(ctx, key, 1, reqs[:n])
+	if err := sleepUntil(ctx, local(boundary).Add(burstAfter)); err != nil {
+		return BurstReport{}, err
+	}
+	in.fire(ctx, key, 2, reqs[n:])
+	if err := ctx.Err(); err != nil {
+		return BurstReport{}, err
+	}
+
+	rep := BurstReport{Key: key, Algorithm: in.cfg.algorithm, Limit: in.cfg.capacity(), WindowMS: in.cfg.window,
+		BoundaryMS: boundary, LeadMS: lead.Milliseconds(), Sent: len(reqs)}
+	first, last, timed := int64(0), int64(0), 0
+	for i := range reqs {
+		q := &reqs[i]
+		if q.StoreError {
+			// No decision time: it passed or not by on_store_error alone.
+			rep.StoreErrors++
+			if q.Allowed {
+				rep.Allowed++
+			}
+			continue
+		}
+		at := q.AtMS
+		q.AtMS -= boundary
+		if q.Burst == 1 && q.AtMS >= 0 {
+			rep.FirstBurstLate++
+		}
+		if !q.Allowed {
+			continue
+		}
+		if timed == 0 || at < first {
+			first = at
+		}
+		if timed == 0 || at > last {
+			last = at
+		}
+		timed++
+		rep.Allowed++
+		if q.AtMS < 0 {
+			rep.AllowedBefore++
+		} else {
+			rep.AllowedAfter++
+		}
+	}
+	rep.SpanMS = last - first
+	rep.WithinOneWindow = timed > 0 && rep.SpanMS < in.cfg.window
+	rep.Summary = fmt.Sprintf("%d of %d requests passed (%d before the boundary, %d after) within %d ms; the limit is %d per %d ms.",
+		rep.Allowed, rep.Sent, rep.AllowedBefore, rep.AllowedAfter, rep.SpanMS, in.cfg.capacity(), in.cfg.window)
+	if rep.Allowed > int(in.cfg.capacity()) && rep.WithinOneWindow {
+		rep.Summary += " More than the limit passed within one window's span: the boundary burst."
+	}
+	if rep.FirstBurstLate > 0 {
+		rep.Summary += fmt.Sprintf(" %d requests of the first burst were decided after the boundary; the limiter was slower than the lead time allowed.", rep.FirstBurstLate)
+	}
+	if rep.StoreErrors > 0 {
+		rep.Summary += fmt.Sprintf(" %d decisions failed in the store and followed on_store_error.", rep.StoreErrors)
+	}
+	if len(reqs) <= burstListMax {
+		rep.Requests = reqs
+	}
+	in.env.Metrics.Eventf("info", "boundary burst on key %q: %s", key, rep.Summary)
+	return rep, nil
+}
+
+// fire makes len(out) decisions for key, burstWorkers at a time, and records
+// each in out. AtMS is the limiter's clock at the decision.
+func (in *instance) fire(ctx context.Context, key string, burst int, out []BurstRequest) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(burstWorkers, len(out)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(out) || ctx.Err() != nil {
+					return
+				}
+				res := in.decide(ctx, key)
+				out[i] = BurstRequest{Burst: burst, AtMS: res.at, Allowed: res.allowed, Replica: res.replica,
+					Status: res.status(in.cfg), StoreError: res.err != nil}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
