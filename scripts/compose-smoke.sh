@@ -38,6 +38,22 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -c "$jar" -b "$jar" -H "Origin: $b
 for i in $(seq 1 20); do
 	curl -fs -b "$jar" "$base/progress" | grep -q 'smoke@example.org' || { echo "view $i lost the session" >&2; exit 1; }
 done
+# A lab instance lives in the replica that launched it; nginx keeps the
+# session's lab traffic on that replica, so every poke finds it.
+id=$(curl -fs -b "$jar" -H "Origin: $base" -H 'Content-Type: application/json' \
+	-d '{"limit": 5, "window_ms": 60000}' "$base/api/labs/limiter/instances" | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
+[ -n "$id" ] || { echo "could not launch a lab instance" >&2; exit 1; }
+allowed=0
+for i in $(seq 1 12); do
+	code=$(curl -s -o /dev/null -w '%{http_code}' -b "$jar" -H "Origin: $base" -X POST "$base/api/labs/limiter/instances/$id/request?key=smoke")
+	case $code in
+	200) allowed=$((allowed + 1)) ;;
+	429) ;;
+	*) echo "poke $i answered $code: the instance was not found on the replica nginx chose" >&2; exit 1 ;;
+	esac
+done
+[ "$allowed" -eq 5 ] || { echo "limiter admitted $allowed of 12, want 5" >&2; exit 1; }
+echo "lab instance $id: 12 pokes through nginx, 5 allowed"
 replicas=$(compose ps -q app | wc -l)
 served=$(compose logs --no-color app | grep -c '"path":"/progress"' || true)
 per=$(for c in $(compose ps -q app); do docker logs "$c" 2>&1 | grep -c '"path":"/progress"' || true; done | tr '\n' ' ')
