@@ -49,7 +49,7 @@ for i in $(seq 1 12); do
 	case $code in
 	200) allowed=$((allowed + 1)) ;;
 	429) ;;
-	*) echo "poke $i answered $code: the instance was not found on the replica nginx chose" >&2; exit 1 ;;
+	*) echo "poke $i answered $code: the instance was not found on the replica nginx chose" >&2; curl -s -b "$jar" -H "Origin: $base" -X POST "$base/api/labs/limiter/instances/$id/request?key=smoke" >&2; echo "id=$id" >&2; exit 1 ;;
 	esac
 done
 [ "$allowed" -eq 5 ] || { echo "limiter admitted $allowed of 12, want 5" >&2; exit 1; }
