@@ -72,7 +72,7 @@ func (m *Manager) Load(ctx context.Context, r *Running, s LoadSpec) (LoadSummary
 	defer cancel()
 	r.Metrics.Eventf("info", "load run: %d requests, concurrency %d, %s, %d keys",
 		s.Requests, s.Concurrency, rateText(s.RatePerS), s.Keys)
-	sum := RunLoad(ctx, r.inst, s)
+	sum := RunLoad(ctx, r.Instance(), s)
 	r.Metrics.Eventf("info", "load run done: %s in %.0f ms (p99 %.1f ms)", statusText(sum.ByStatus), sum.DurationMS, sum.P99MS)
 	return sum, nil
 }

@@ -54,8 +54,19 @@ type Running struct {
 	loading  bool
 }
 
-// Instance returns the lab instance.
-func (r *Running) Instance() Instance { return r.inst }
+// Instance returns the lab instance (it changes on Reconfigure).
+func (r *Running) Instance() Instance {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.inst
+}
+
+// CurrentDesign returns the design the instance runs now.
+func (r *Running) CurrentDesign() Design {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.Design
+}
 
 // Manager owns the running instances of one server process.
 type Manager struct {
@@ -148,7 +159,9 @@ func (m *Manager) Launch(ctx context.Context, labID string, owner int64, d Desig
 		m.mu.Unlock()
 		return nil, err
 	}
+	r.mu.Lock()
 	r.inst = inst
+	r.mu.Unlock()
 	r.Metrics.Eventf("info", "launched %s with %s", labID, describe(d))
 	return r, nil
 }
@@ -175,7 +188,7 @@ func (m *Manager) Get(labID, id string, owner int64) (*Running, error) {
 	m.mu.Lock()
 	r, ok := m.instances[id]
 	m.mu.Unlock()
-	if !ok || r.Owner != owner || r.Lab.Info().ID != labID || r.inst == nil {
+	if !ok || r.Owner != owner || r.Lab.Info().ID != labID || r.Instance() == nil {
 		return nil, ErrNotFound
 	}
 	r.mu.Lock()
@@ -190,7 +203,7 @@ func (m *Manager) Owned(labID string, owner int64) []*Running {
 	defer m.mu.Unlock()
 	var out []*Running
 	for _, r := range m.instances {
-		if r.Owner == owner && r.inst != nil && (labID == "" || r.Lab.Info().ID == labID) {
+		if r.Owner == owner && r.Instance() != nil && (labID == "" || r.Lab.Info().ID == labID) {
 			out = append(out, r)
 		}
 	}
@@ -216,7 +229,7 @@ func (m *Manager) remove(ctx context.Context, r *Running) error {
 	delete(m.instances, r.ID)
 	m.mu.Unlock()
 	r.Metrics.Eventf("info", "stopped")
-	err := r.inst.Close(ctx)
+	err := r.Instance().Close(ctx)
 	r.Metrics.Close()
 	return err
 }
@@ -233,18 +246,31 @@ func (m *Manager) Reconfigure(ctx context.Context, labID, id string, owner int64
 		r.mu.Unlock()
 		return nil, ErrBusy
 	}
+	r.loading = true // no load run may start while the instance is swapped
+	old := r.inst
 	r.mu.Unlock()
-	if err := r.inst.Close(ctx); err != nil {
+	defer func() {
+		r.mu.Lock()
+		r.loading = false
+		r.mu.Unlock()
+	}()
+	if err := old.Close(ctx); err != nil {
 		m.log.Warn("closing instance for reconfigure", "err", err)
 	}
 	inst, err := r.Lab.New(ctx, r.env, d)
 	if err != nil {
-		_ = m.remove(ctx, r)
+		// The old instance is closed already: drop the entry without
+		// closing it twice.
+		m.mu.Lock()
+		delete(m.instances, r.ID)
+		m.mu.Unlock()
+		r.Metrics.Eventf("error", "reconfigure failed; instance stopped: %v", err)
+		r.Metrics.Close()
 		return nil, err
 	}
-	m.mu.Lock()
+	r.mu.Lock()
 	r.inst, r.Design = inst, d
-	m.mu.Unlock()
+	r.mu.Unlock()
 	r.Metrics.Eventf("info", "reconfigured: %s", describe(d))
 	return r, nil
 }
@@ -256,7 +282,7 @@ func (m *Manager) Reap(ctx context.Context) int {
 	var idle []*Running
 	for _, r := range m.instances {
 		r.mu.Lock()
-		if r.inst != nil && !r.loading && r.lastUsed.Before(cutoff) {
+		if r.inst != nil && !r.loading && r.lastUsed.Before(cutoff) { // r.mu held
 			idle = append(idle, r)
 		}
 		r.mu.Unlock()
@@ -292,7 +318,7 @@ func (m *Manager) StopAll(ctx context.Context) {
 	m.mu.Lock()
 	all := make([]*Running, 0, len(m.instances))
 	for _, r := range m.instances {
-		if r.inst != nil {
+		if r.Instance() != nil {
 			all = append(all, r)
 		}
 	}

@@ -49,7 +49,7 @@ func instanceJSON(c *gin.Context, r *labs.Running) (gin.H, error) {
 		return nil, err
 	}
 	base := "/api/labs/" + r.Lab.Info().ID + "/instances/" + r.ID
-	return gin.H{"id": r.ID, "lab": r.Lab.Info().ID, "design": r.Design, "created_at": r.Created.UTC(),
+	return gin.H{"id": r.ID, "lab": r.Lab.Info().ID, "design": r.CurrentDesign(), "created_at": r.Created.UTC(),
 		"state": st, "events_url": base + "/events", "load_url": base + "/load"}, nil
 }
 
@@ -168,7 +168,7 @@ func (s *Server) apiReconfigure(c *gin.Context, r *labs.Running) {
 		return
 	}
 	merged := map[string]any{}
-	for k, v := range r.Design {
+	for k, v := range r.CurrentDesign() {
 		merged[k] = v
 	}
 	for k, v := range patch {
@@ -296,7 +296,7 @@ func (s *Server) labPageModel(c *gin.Context, l labs.Lab) views.LabPage {
 	if u := currentUser(c); u != nil {
 		m.SignedIn = true
 		for _, r := range s.labs.Owned(l.Info().ID, u.ID) {
-			m.Instances = append(m.Instances, views.LabInstance{ID: r.ID, Design: r.Design, Created: r.Created})
+			m.Instances = append(m.Instances, views.LabInstance{ID: r.ID, Design: r.CurrentDesign(), Created: r.Created})
 		}
 	}
 	return m
