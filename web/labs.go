@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/sdworkbook/workbook/internal/apperr"
 	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/lessons"
 	"github.com/sdworkbook/workbook/web/views"
 )
 
@@ -37,6 +39,13 @@ func labErr(err error) error {
 func (s *Server) labOr404(c *gin.Context) (labs.Lab, bool) {
 	l, ok := s.labs.Lab(c.Param("lab"))
 	if !ok {
+		if slices.Contains(lessons.LabIDs, c.Param("lab")) {
+			// Lessons name every lab of the module; say plainly when this
+			// server does not run one of them (yet).
+			s.failWith(c, http.StatusNotFound, string(apperr.NotFound),
+				"The "+c.Param("lab")+" lab is not available on this server yet. The other labs are on the Labs page.", nil)
+			return nil, false
+		}
 		s.notFound(c)
 	}
 	return l, ok

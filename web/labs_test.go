@@ -3,6 +3,10 @@ package web
 import (
 	"bufio"
 	"context"
+	"github.com/PuerkitoBio/goquery"
+	"github.com/sdworkbook/workbook/labs/breaker"
+	"github.com/sdworkbook/workbook/labs/cache"
+	"github.com/sdworkbook/workbook/labs/limiter"
 	"io"
 	"net/http"
 	"net/url"
@@ -204,5 +208,30 @@ func TestLabPages(t *testing.T) {
 	wantStatus(t, b.post("/labs/counter/instances/"+id+"/stop", nil), http.StatusSeeOther)
 	if doc(t, b.get("/labs/counter")).Find(`[data-testid="instance"]`).Length() != 0 {
 		t.Error("stopped instance still shown")
+	}
+}
+
+// Every lab link on every lesson page leads to a lab this server runs.
+func TestLessonLabLinksResolve(t *testing.T) {
+	a := MustStartLabs(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()}, nil, limiter.Lab, breaker.Lab, cache.Lab)
+	b := newBrowser(t, a)
+	links := 0
+	for _, l := range a.app.catalog().Lessons {
+		d := doc(t, b.get("/lessons/"+l.Slug))
+		d.Find(`.practice-card.lab`).Each(func(_ int, sel *goquery.Selection) {
+			links++
+			href, _ := sel.Attr("href")
+			if resp := b.get(href); resp.StatusCode != http.StatusOK {
+				t.Errorf("%s links %s: %d", l.Slug, href, resp.StatusCode)
+			}
+		})
+	}
+	if links < 5 {
+		t.Errorf("only %d lab links found on lesson pages", links)
+	}
+	resp := b.get("/labs/shop")
+	wantStatus(t, resp, http.StatusNotFound)
+	if !strings.Contains(doc(t, resp).Text(), "not available on this server yet") {
+		t.Error("a planned lab's page does not say it is not here yet")
 	}
 }

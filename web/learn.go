@@ -72,7 +72,12 @@ func (s *Server) lessonPage(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	cat := s.catalog()
-	m := views.LessonPage{Lesson: l, Prev: cat.Prev(l), Next: cat.Next(l), BestQuiz: -1, QuizSize: len(cat.Quizzes[l.Slug].Questions), LabsOpen: s.labsOpen}
+	m := views.LessonPage{Lesson: l, Prev: cat.Prev(l), Next: cat.Next(l), BestQuiz: -1, QuizSize: len(cat.Quizzes[l.Slug].Questions)}
+	for _, id := range l.Labs {
+		if _, ok := s.labs.Lab(id); ok {
+			m.Labs = append(m.Labs, id)
+		}
+	}
 	for _, slug := range l.Questions {
 		if q, ok := cat.Question(slug); ok {
 			m.Questions = append(m.Questions, q)

@@ -39,8 +39,8 @@ type LessonPage struct {
 	Completed bool
 	BestQuiz  int
 	QuizSize  int
-	// LabsOpen says whether the lesson's labs can be linked.
-	LabsOpen bool
+	// Labs are the lesson's labs that this server runs.
+	Labs []string
 }
 
 // QuizPage is the model of a quiz form or its result.
@@ -144,11 +144,4 @@ func ratingLabel(v int) string {
 		}
 	}
 	return ""
-}
-
-func labsIf(open bool, labs []string) []string {
-	if open {
-		return labs
-	}
-	return nil
 }

@@ -539,7 +539,7 @@ func LessonView(m LessonPage) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		for _, lab := range labsIf(m.LabsOpen, m.Lesson.Labs) {
+		for _, lab := range m.Labs {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 52, "<a class=\"practice-card lab\" href=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
