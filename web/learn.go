@@ -471,6 +471,9 @@ func (s *Server) homeModel(c *gin.Context) (views.Home, error) {
 			h.Continue = &views.HomeLesson{Slug: d.Continue.Slug, Title: d.Continue.Title}
 		}
 	}
+	for _, l := range s.labs.Labs() {
+		h.Labs = append(h.Labs, views.HomeLab{ID: l.Info().ID, Title: l.Info().Title, Summary: l.Info().Summary})
+	}
 	for _, l := range cat.Lessons {
 		h.Lessons = append(h.Lessons, views.HomeLesson{Slug: l.Slug, Title: l.Title, Summary: l.Summary, Minutes: l.Minutes, Done: done[l.Slug]})
 	}
