@@ -112,12 +112,6 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 func topicTitle(id string) string { return lessons.TopicTitle(id) }
 
-func pct(n, of int) int {
-	if of == 0 {
-		return 0
-	}
-	return n * 100 / of
-}
 
 func contains(xs []int, x int) bool {
 	for _, v := range xs {
