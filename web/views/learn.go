@@ -112,7 +112,6 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 func topicTitle(id string) string { return lessons.TopicTitle(id) }
 
-
 func contains(xs []int, x int) bool {
 	for _, v := range xs {
 		if v == x {
