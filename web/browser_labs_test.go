@@ -30,12 +30,7 @@ func runLabJourney(t *testing.T, j labJourney) {
 	id := j.lab.Info().ID
 	a := MustStartLabs(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()}, nil, j.lab)
 	ctx := testenv.Browser(t, 2*time.Minute)
-	do := func(steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	do, _ := chromeSteps(t, ctx)
 	do(
 		chromedp.Navigate(a.URL+"/register"),
 		chromedp.WaitVisible(`#email`),

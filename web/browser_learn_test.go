@@ -19,20 +19,7 @@ import (
 func TestBrowserLearningJourney(t *testing.T) {
 	a := MustStart(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()}, nil)
 	ctx := testenv.Browser(t, 2*time.Minute)
-	do := func(steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(sel))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return strings.TrimSpace(s)
-	}
+	do, text := chromeSteps(t, ctx)
 
 	do(
 		chromedp.Navigate(a.URL+"/register"),

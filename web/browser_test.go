@@ -16,20 +16,7 @@ func TestBrowserAccountJourney(t *testing.T) {
 	a := MustStart(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()}, nil)
 	ctx := testenv.Browser(t, 90*time.Second)
 
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(sel))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return strings.TrimSpace(s)
-	}
-	do := func(steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	do, text := chromeSteps(t, ctx)
 
 	do(chromedp.Navigate(a.URL+"/"), chromedp.WaitVisible(`a[href="/register"]`))
 	testenv.Screenshot(t, ctx, "home-anonymous")

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/chromedp/chromedp"
 
 	"github.com/sdworkbook/workbook/internal/config"
 	"github.com/sdworkbook/workbook/internal/redis"
@@ -202,4 +203,24 @@ func decodeJSON(tb testing.TB, resp *http.Response) map[string]any {
 		tb.Fatalf("%s: not JSON: %v", resp.Request.URL.Path, err)
 	}
 	return m
+}
+
+// chromeSteps returns helpers that run chromedp steps against ctx and fail
+// the test on the first error: do runs steps, text reads an element's text.
+func chromeSteps(t *testing.T, ctx context.Context) (do func(...chromedp.Action[chromedp.Void]), text func(string) string) {
+	do = func(steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text = func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(sel))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return strings.TrimSpace(s)
+	}
+	return do, text
 }

@@ -297,6 +297,12 @@ func (b *Breaker) State() State {
 // Snapshot is a consistent view of a breaker for display.
 type Snapshot struct {
 	State State `json:"state"`
+	Counts
+	Transitions []Transition `json:"transitions"`
+}
+
+// Counts are a breaker's inner counters.
+type Counts struct {
 	// ConsecutiveFailures counts toward failure_threshold (consecutive mode).
 	ConsecutiveFailures int `json:"consecutive_failures"`
 	// WindowCalls and WindowFailures are the rate mode's window.
@@ -306,8 +312,7 @@ type Snapshot struct {
 	ProbesInFlight  int `json:"probes_in_flight"`
 	ProbesSucceeded int `json:"probes_succeeded"`
 	// HalfOpenAt is when an open breaker will admit probes.
-	HalfOpenAt  *time.Time   `json:"half_open_at,omitempty"`
-	Transitions []Transition `json:"transitions"`
+	HalfOpenAt *time.Time `json:"half_open_at,omitempty"`
 }
 
 // Snapshot returns the breaker's state and its last MaxTransitions
@@ -318,8 +323,8 @@ func (b *Breaker) Snapshot() Snapshot {
 	if b.state == Open {
 		b.maybeHalfOpen()
 	}
-	s := Snapshot{State: b.state, ConsecutiveFailures: b.consecutive, WindowCalls: b.filled, WindowFailures: b.failures,
-		ProbesInFlight: b.inFlight, ProbesSucceeded: b.succeeded,
+	s := Snapshot{State: b.state, Counts: Counts{ConsecutiveFailures: b.consecutive, WindowCalls: b.filled,
+		WindowFailures: b.failures, ProbesInFlight: b.inFlight, ProbesSucceeded: b.succeeded},
 		Transitions: append([]Transition{}, b.transitions...)}
 	if b.state == Open {
 		at := b.openedAt.Add(b.cfg.OpenTimeout)

@@ -73,20 +73,10 @@ type StateView struct {
 	RetriesDeniedByBreaker int64 `json:"retries_denied_by_breaker"`
 	// Transitions are the last MaxTransitions state changes, oldest first.
 	Transitions []Transition `json:"transitions"`
-	Breaker     BreakerView  `json:"breaker"`
+	Breaker     Counts       `json:"breaker"`
 	RetryBudget BudgetView   `json:"retry_budget"`
 	Design      labs.Design  `json:"design"`
 	Downstream  Settings     `json:"downstream"`
-}
-
-// BreakerView is the breaker's inner counts.
-type BreakerView struct {
-	ConsecutiveFailures int        `json:"consecutive_failures"`
-	WindowCalls         int        `json:"window_calls"`
-	WindowFailures      int        `json:"window_failures"`
-	ProbesInFlight      int        `json:"probes_in_flight"`
-	ProbesSucceeded     int        `json:"probes_succeeded"`
-	HalfOpenAt          *time.Time `json:"half_open_at,omitempty"`
 }
 
 // BudgetView is the retry budget's window.
@@ -106,8 +96,7 @@ func (i *instance) view() StateView {
 		Rejected: i.rejected.Load(), Retries: i.retried.Load(),
 		RetriesDeniedByBudget: i.deniedByBudget.Load(), RetriesDeniedByBreaker: i.deniedByBreaker.Load(),
 		Transitions: s.Transitions,
-		Breaker: BreakerView{ConsecutiveFailures: s.ConsecutiveFailures, WindowCalls: s.WindowCalls, WindowFailures: s.WindowFailures,
-			ProbesInFlight: s.ProbesInFlight, ProbesSucceeded: s.ProbesSucceeded, HalfOpenAt: s.HalfOpenAt},
+		Breaker:     s.Counts,
 		RetryBudget: BudgetView{Ratio: i.design.Float("retry_budget"), WindowSeconds: int(BudgetWindow / time.Second),
 			FirstAttempts: reqs, Retries: rets},
 		Design:     i.design,
