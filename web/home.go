@@ -11,7 +11,7 @@ import (
 func (s *Server) home(c *gin.Context) {
 	p := s.page(c, views.Page{Section: "home",
 		Description: "Learn system design by building, breaking and measuring real backends."})
-	h, err := s.homeModel(c)
+	h, err := s.homeModel(c, &p)
 	if err != nil {
 		s.fail(c, err)
 		return

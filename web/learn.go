@@ -34,6 +34,7 @@ func (s *Server) lessonsIndex(c *gin.Context) {
 	cat := s.catalog()
 	m := views.LessonIndex{Total: len(cat.Lessons)}
 	status := map[string]views.LessonRow{}
+	page := views.Page{Title: "Lessons", Section: "lessons"}
 	if u := currentUser(c); u != nil {
 		m.SignedIn = true
 		d, err := s.progress.Dashboard(ctx, u.ID)
@@ -41,6 +42,7 @@ func (s *Server) lessonsIndex(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
+		page.DueCards, page.DueKnown = d.ReviewsDue, true
 		m.Completed = d.Completed
 		for _, ls := range d.Lessons {
 			status[ls.Lesson.Slug] = views.LessonRow{Opened: ls.Opened, Completed: ls.Completed, BestQuiz: ls.BestQuiz}
@@ -62,7 +64,7 @@ func (s *Server) lessonsIndex(c *gin.Context) {
 			m.Groups = append(m.Groups, g)
 		}
 	}
-	s.render(c, http.StatusOK, views.Page{Title: "Lessons", Section: "lessons"}, views.LessonIndexView(m))
+	s.render(c, http.StatusOK, page, views.LessonIndexView(m))
 }
 
 func (s *Server) lessonPage(c *gin.Context) {
@@ -395,7 +397,7 @@ func (s *Server) reviewPage(c *gin.Context) {
 			m.Source, m.SourceURL = "Interview question", "/questions/"+m.Card.Source
 		}
 	}
-	s.render(c, http.StatusOK, views.Page{Title: "Review", Section: "review", DueCards: q.Total()}, views.ReviewView(m))
+	s.render(c, http.StatusOK, views.Page{Title: "Review", Section: "review", DueCards: q.Total(), DueKnown: true}, views.ReviewView(m))
 }
 
 func (s *Server) reviewCard(c *gin.Context) {
@@ -420,7 +422,7 @@ func (s *Server) progressPage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, views.Page{Title: "Progress", Section: "progress", DueCards: d.ReviewsDue}, views.ProgressView(views.ProgressPage{D: d}))
+	s.render(c, http.StatusOK, views.Page{Title: "Progress", Section: "progress", DueCards: d.ReviewsDue, DueKnown: true}, views.ProgressView(views.ProgressPage{D: d}))
 }
 
 func (s *Server) tickOutcome(c *gin.Context) {
@@ -453,8 +455,9 @@ func (s *Server) search(c *gin.Context) {
 	s.render(c, http.StatusOK, views.Page{Title: "Search"}, views.SearchView(m))
 }
 
-// homeModel fills the home page's lessons and, for a learner, progress.
-func (s *Server) homeModel(c *gin.Context) (views.Home, error) {
+// homeModel fills the home page's lessons and labs and, for a learner,
+// progress; it also sets the page's due-card count when it has it.
+func (s *Server) homeModel(c *gin.Context, p *views.Page) (views.Home, error) {
 	cat := s.catalog()
 	var h views.Home
 	done := map[string]bool{}
@@ -467,6 +470,7 @@ func (s *Server) homeModel(c *gin.Context) (views.Home, error) {
 			done[ls.Lesson.Slug] = ls.Completed
 		}
 		h.Done = d.Completed
+		p.DueCards, p.DueKnown = d.ReviewsDue, true
 		if d.Continue != nil {
 			h.Continue = &views.HomeLesson{Slug: d.Continue.Slug, Title: d.Continue.Title}
 		}

@@ -15,7 +15,7 @@ import (
 // from the request's session.
 func (s *Server) render(c *gin.Context, status int, p views.Page, body templ.Component) {
 	p = s.page(c, p)
-	if u := currentUser(c); u != nil && p.DueCards == 0 && status < 400 {
+	if u := currentUser(c); u != nil && !p.DueKnown && status < 400 {
 		if q, err := s.progress.ReviewQueue(c.Request.Context(), u.ID); err == nil {
 			p.DueCards = q.Total()
 		}

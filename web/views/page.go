@@ -26,8 +26,10 @@ type Page struct {
 	Flash   *Flash
 	// Asset maps a static file name to its versioned URL.
 	Asset func(name string) string
-	// DueCards is the count of flashcards due, shown in the nav.
+	// DueCards is the count of flashcards due, shown in the nav; render
+	// counts it unless DueKnown says the handler already has.
 	DueCards int
+	DueKnown bool
 	// Description is the page's meta description.
 	Description string
 	// LabsOpen says whether the live labs are served, so pages link them.
