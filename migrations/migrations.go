@@ -11,6 +11,9 @@ import (
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
 )
 
 //go:embed postgres/*.sql sqlite/*.sql
@@ -52,7 +55,49 @@ func Up(ctx context.Context, db *sql.DB, d Dialect) (int, error) {
 	if err != nil {
 		return len(res), fmt.Errorf("migrations: %w", err)
 	}
-	return len(res), nil
+	n, err := riverUp(ctx, db, d)
+	if err != nil {
+		return len(res) + n, fmt.Errorf("migrations: job queue: %w", err)
+	}
+	return len(res) + n, nil
+}
+
+// riverLockKey is the advisory lock replicas take while migrating the job
+// queue's tables, so two starting together do not both create them.
+const riverLockKey = 0x5742_5256 // "WBRV"
+
+// riverUp applies the job queue's own migrations (River ships them as
+// code, per driver) and returns how many ran.
+func riverUp(ctx context.Context, db *sql.DB, d Dialect) (int, error) {
+	if d == Postgres {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return 0, err
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", riverLockKey); err != nil {
+			return 0, err
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", riverLockKey) //nolint:errcheck // the session ends with the conn anyway
+		m, err := rivermigrate.New(riverdatabasesql.New(db), nil)
+		if err != nil {
+			return 0, err
+		}
+		res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		if err != nil {
+			return 0, err
+		}
+		return len(res.Versions), nil
+	}
+	m, err := rivermigrate.New(riversqlite.New(db), nil)
+	if err != nil {
+		return 0, err
+	}
+	res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return 0, err
+	}
+	return len(res.Versions), nil
 }
 
 // Version returns the schema version the database is at.

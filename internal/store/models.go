@@ -104,8 +104,63 @@ type OutcomeTick struct {
 	TickedAt  time.Time
 }
 
+// Submission statuses. queued and running are on the way; the others are
+// terminal, and a submission reaches exactly one of them.
+const (
+	StatusQueued      = "queued"
+	StatusRunning     = "running"
+	StatusGraded      = "graded"
+	StatusNotGradable = "not_gradable"
+	StatusTimedOut    = "timed_out"
+)
+
+// Submission is a design submitted for a lab exercise. Its design and
+// notes never change; its grading state does, until it is terminal.
+type Submission struct {
+	ID          string `gorm:"primaryKey"`
+	UserID      int64
+	Lab         string
+	Exercise    string
+	Number      int // per learner and exercise, from 1
+	Design      string
+	Notes       string
+	Status      string
+	Score       *int
+	MaxScore    int
+	Environment string
+	Message     string // why it is not gradable or timed out
+	Run         int    // grading runs started; check rows carry the run
+	CreatedAt   time.Time
+	StartedAt   *time.Time
+	FinishedAt  *time.Time
+}
+
+// Terminal reports whether grading is over.
+func (s Submission) Terminal() bool {
+	return s.Status == StatusGraded || s.Status == StatusNotGradable || s.Status == StatusTimedOut
+}
+
+// Counts reports whether the submission counts as an attempt: one the
+// infrastructure failed to grade does not.
+func (s Submission) Counts() bool { return s.Status != StatusNotGradable }
+
+// SubmissionCheck is one check's result in one grading run.
+type SubmissionCheck struct {
+	SubmissionID string `gorm:"primaryKey"`
+	Run          int    `gorm:"primaryKey"`
+	Seq          int    `gorm:"primaryKey"`
+	Name         string
+	Requirement  string
+	Passed       bool
+	Points       int
+	MaxPoints    int
+	Message      string
+	DurationMS   float64 `gorm:"column:duration_ms"`
+	Chart        string  // JSON, or "" for none
+}
+
 // Models lists every model, for the schema check.
 func Models() []any {
 	return []any{&User{}, &Session{}, &LessonProgress{}, &QuizAttempt{}, &QuestionAnswer{},
-		&CardState{}, &CardReview{}, &OutcomeTick{}}
+		&CardState{}, &CardReview{}, &OutcomeTick{}, &Submission{}, &SubmissionCheck{}}
 }

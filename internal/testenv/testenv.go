@@ -13,7 +13,6 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +22,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/sdworkbook/workbook/internal/containers"
 	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
 	tcredis "github.com/testcontainers/testcontainers-go/modules/redis"
 )
@@ -41,23 +42,9 @@ func setDefault(k, v string) {
 	}
 }
 
-// Image returns the image named by env; else def when Docker has it or may
-// pull it, or the image scripts/images.sh built from Debian packages when
-// that one is present and def is not (a machine without a registry).
-func Image(env, def string) string {
-	if v := os.Getenv(env); v != "" {
-		return v
-	}
-	local := "workbook-local/" + def
-	if !hasImage(def) && hasImage(local) {
-		return local
-	}
-	return def
-}
-
-func hasImage(name string) bool {
-	return exec.Command("docker", "image", "inspect", name).Run() == nil
-}
+// Image returns the image named by env, else def or its locally built
+// copy (see containers.Image).
+func Image(env, def string) string { return containers.Image(context.Background(), env, def) }
 
 var (
 	mu         sync.Mutex
@@ -91,47 +78,13 @@ func Terminate() {
 // StartPostgres starts a PostgreSQL container from WORKBOOK_POSTGRES_IMAGE
 // and returns it with its admin URL. The caller terminates it.
 func StartPostgres(ctx context.Context) (*tcpostgres.PostgresContainer, string, error) {
-	c, err := tcpostgres.Run(ctx, Image("WORKBOOK_POSTGRES_IMAGE", "postgres:15"),
-		tcpostgres.WithDatabase("workbook"),
-		tcpostgres.WithUsername("workbook"),
-		tcpostgres.WithPassword("workbook"),
-		tcpostgres.BasicWaitStrategies(),
-	)
-	if err != nil {
-		if c != nil {
-			_ = testcontainers.TerminateContainer(c)
-		}
-		return nil, "", err
-	}
-	url, err := c.ConnectionString(ctx, "sslmode=disable")
-	if err != nil {
-		_ = testcontainers.TerminateContainer(c)
-		return nil, "", err
-	}
-	return c, url, nil
+	return containers.StartPostgres(ctx, Image("WORKBOOK_POSTGRES_IMAGE", containers.DefaultPostgresImage))
 }
 
 // StartRedis starts a Redis container from WORKBOOK_REDIS_IMAGE and returns
 // it with its host:port. The caller terminates it.
 func StartRedis(ctx context.Context) (*tcredis.RedisContainer, string, error) {
-	c, err := tcredis.Run(ctx, Image("WORKBOOK_REDIS_IMAGE", "redis:7"))
-	if err != nil {
-		if c != nil {
-			_ = testcontainers.TerminateContainer(c)
-		}
-		return nil, "", err
-	}
-	host, err := c.Host(ctx)
-	if err == nil {
-		var port string
-		p, perr := c.MappedPort(ctx, "6379/tcp")
-		port, err = p.Port(), perr
-		if err == nil {
-			return c, host + ":" + port, nil
-		}
-	}
-	_ = testcontainers.TerminateContainer(c)
-	return nil, "", err
+	return containers.StartRedis(ctx, Image("WORKBOOK_REDIS_IMAGE", containers.DefaultRedisImage))
 }
 
 // PostgresURL returns the URL of a new, empty database in the package's

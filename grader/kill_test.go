@@ -1,0 +1,128 @@
+package grader_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sdworkbook/workbook/grader"
+	"github.com/sdworkbook/workbook/internal/redis"
+	"github.com/sdworkbook/workbook/internal/store"
+	"github.com/sdworkbook/workbook/internal/testenv"
+)
+
+// The test binary doubles as a grader worker process when these are set.
+const (
+	childPG     = "GRADER_TEST_CHILD_POSTGRES"
+	childSQLite = "GRADER_TEST_CHILD_SQLITE"
+	childRedis  = "GRADER_TEST_CHILD_REDIS"
+)
+
+// childMain runs a worker until the process is killed, when the test
+// binary was started as one.
+func childMain() bool {
+	pg, lite := os.Getenv(childPG), os.Getenv(childSQLite)
+	if pg == "" && lite == "" {
+		return false
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{PostgresURL: pg, SQLitePath: lite})
+	if err != nil {
+		panic(err)
+	}
+	rc, err := redis.Open(ctx, os.Getenv(childRedis))
+	if err != nil {
+		panic(err)
+	}
+	g, err := grader.New(st, rc.Client, quiet(), grader.Options{Workers: 1, Environment: grader.EnvEmbedded,
+		PollInterval: 100 * time.Millisecond}, testLab{})
+	if err != nil {
+		panic(err)
+	}
+	if err := g.Start(ctx); err != nil {
+		panic(err)
+	}
+	select {} // until killed
+}
+
+// A worker killed in the middle of a job (SIGKILL: no shutdown, no
+// cleanup) leaves the job marked running; the queue rescues it, another
+// worker grades it, and the submission ends with exactly one result.
+func TestKilledWorkerStillGradesOnce(t *testing.T) {
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			r := MustRig(t, b, grader.Options{Workers: 0}, testLab{})
+			sub := r.submit(t, "probe", map[string]any{"quality": "good"})
+
+			marker := filepath.Join(t.TempDir(), "running")
+			child := exec.Command(os.Args[0], "-test.run=^$")
+			child.Env = append(os.Environ(), blockEnv+"="+marker, childRedis+"="+b.RedisURL)
+			if b.DatabaseURL != "" {
+				child.Env = append(child.Env, childPG+"="+b.DatabaseURL)
+			} else {
+				child.Env = append(child.Env, childSQLite+"="+filepath.Join(b.DataDir, "wb.db"))
+			}
+			child.Stdout, child.Stderr = os.Stderr, os.Stderr
+			if err := child.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				if _, err := os.Stat(marker); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the worker process never started the job")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			mid, err := r.st.SubmissionByID(context.Background(), sub.ID)
+			if err != nil || mid.Status != store.StatusRunning || mid.Run != 1 {
+				t.Fatalf("mid-job: %+v %v", mid, err)
+			}
+			if err := child.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			_ = child.Wait()
+
+			// A new worker takes over; it rescues jobs running longer than
+			// RescueAfter once it leads the queue's maintenance.
+			MustGrader(t, r.st, r.rc, grader.Options{Workers: 1, Environment: grader.EnvEmbedded,
+				JobTimeout: 5 * time.Second, RescueAfter: 10 * time.Second}, testLab{})
+			res := r.wait(t, sub.ID, 120*time.Second)
+			if res.Status != store.StatusGraded || res.Score == nil || *res.Score != 15 || len(res.Checks) != 3 {
+				t.Fatalf("after the kill: %s score %v, %d checks", res.Status, res.Score, len(res.Checks))
+			}
+			final, _ := r.st.SubmissionByID(context.Background(), sub.ID)
+			if final.Run != 2 {
+				t.Errorf("grading runs: %d, want 2 (the killed one and its retry)", final.Run)
+			}
+			if old, _ := r.st.Checks(context.Background(), sub.ID, 1); len(old) != 0 {
+				t.Errorf("the killed run's %d check rows were kept beside the result", len(old))
+			}
+			var (
+				n, attempt int
+				state      string
+			)
+			// The job completes just after the result is recorded.
+			for range 100 {
+				err := r.st.SQL().QueryRow("SELECT COUNT(*), MAX(state), MAX(attempt) FROM river_job").Scan(&n, &state, &attempt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if state == "completed" {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if n != 1 || state != "completed" || attempt != 2 {
+				t.Errorf("queue: %d jobs, %s on attempt %d; want one, completed on its second attempt", n, state, attempt)
+			}
+		})
+	}
+}

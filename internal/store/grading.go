@@ -1,0 +1,172 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// NewSubmissionID returns a random id: ids are in URLs, and a guessable one
+// would tell a stranger how many submissions there are.
+func NewSubmissionID() string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// CreateSubmission numbers and inserts sub, then calls enqueue with the same
+// transaction, so the submission and its grading job commit together or not
+// at all.
+func (s *Store) CreateSubmission(ctx context.Context, sub *Submission, enqueue func(ctx context.Context, tx *sql.Tx) error) error {
+	sub.CreatedAt = sub.CreatedAt.UTC()
+	var err error
+	// Two submissions of one exercise at once can pick the same number;
+	// the unique index refuses the second, which then tries again.
+	for range 3 {
+		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			var n sql.NullInt64
+			if err := tx.Model(&Submission{}).Select("MAX(number)").
+				Where("user_id = ? AND exercise = ?", sub.UserID, sub.Exercise).Scan(&n).Error; err != nil {
+				return err
+			}
+			sub.Number = int(n.Int64) + 1
+			if err := tx.Create(sub).Error; err != nil {
+				return err
+			}
+			sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+			if !ok {
+				return errors.New("store: submission: no SQL transaction to enqueue in")
+			}
+			return enqueue(ctx, sqlTx)
+		})
+		if err == nil || !(errors.Is(err, gorm.ErrDuplicatedKey) || isUniqueViolation(err)) {
+			break
+		}
+	}
+	return mapErr(err, "submission")
+}
+
+// SubmissionOf returns a user's submission; someone else's is not found.
+func (s *Store) SubmissionOf(ctx context.Context, id string, userID int64) (Submission, error) {
+	var sub Submission
+	err := s.db.WithContext(ctx).Where("id = ? AND user_id = ?", id, userID).Take(&sub).Error
+	return sub, mapErr(err, "submission")
+}
+
+// SubmissionByID returns any submission, for the grader.
+func (s *Store) SubmissionByID(ctx context.Context, id string) (Submission, error) {
+	var sub Submission
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&sub).Error
+	return sub, mapErr(err, "submission")
+}
+
+// Submissions returns a learner's submissions of an exercise (every
+// exercise when it is ""), newest first.
+func (s *Store) Submissions(ctx context.Context, userID int64, exercise string) ([]Submission, error) {
+	q := s.db.WithContext(ctx).Where("user_id = ?", userID)
+	if exercise != "" {
+		q = q.Where("exercise = ?", exercise)
+	}
+	var rows []Submission
+	err := q.Order("created_at DESC, number DESC").Limit(500).Find(&rows).Error
+	return rows, mapErr(err, "submissions")
+}
+
+// PendingSubmissions counts a learner's submissions not yet graded.
+func (s *Store) PendingSubmissions(ctx context.Context, userID int64) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Submission{}).
+		Where("user_id = ? AND status IN ?", userID, []string{StatusQueued, StatusRunning}).Count(&n).Error
+	return n, mapErr(err, "submissions")
+}
+
+// StartRun begins a grading run: it bumps the run number and marks the
+// submission running. ok is false when the submission is already terminal
+// (a retried job whose earlier run recorded the result).
+func (s *Store) StartRun(ctx context.Context, id string, now time.Time) (sub Submission, ok bool, err error) {
+	now = now.UTC()
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Submission{}).Where("id = ? AND status IN ?", id, []string{StatusQueued, StatusRunning}).
+			Updates(map[string]any{"status": StatusRunning, "run": gorm.Expr("run + 1"), "started_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		ok = res.RowsAffected == 1
+		return tx.Where("id = ?", id).Take(&sub).Error
+	})
+	return sub, ok, mapErr(err, "submission")
+}
+
+// AddCheck records one check's result of a run as soon as it is known, so
+// a page opened mid-run shows it.
+func (s *Store) AddCheck(ctx context.Context, c SubmissionCheck) error {
+	return mapErr(s.db.WithContext(ctx).Create(&c).Error, "check")
+}
+
+// Outcome is how a grading run ended.
+type Outcome struct {
+	Status      string
+	Score       *int
+	MaxScore    int
+	Environment string
+	Message     string
+	At          time.Time
+}
+
+// FinishRun records a run's outcome, once: only the run that is current and
+// still running may, and rows of other runs go. ok is false when another run
+// got there first.
+func (s *Store) FinishRun(ctx context.Context, id string, run int, o Outcome) (ok bool, err error) {
+	at := o.At.UTC()
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Submission{}).Where("id = ? AND run = ? AND status = ?", id, run, StatusRunning).
+			Updates(map[string]any{"status": o.Status, "score": o.Score, "max_score": o.MaxScore,
+				"environment": o.Environment, "message": o.Message, "finished_at": at})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return nil
+		}
+		ok = true
+		return tx.Where("submission_id = ? AND run <> ?", id, run).Delete(&SubmissionCheck{}).Error
+	})
+	return ok, mapErr(err, "submission")
+}
+
+// Checks returns a run's check results in order.
+func (s *Store) Checks(ctx context.Context, id string, run int) ([]SubmissionCheck, error) {
+	var rows []SubmissionCheck
+	err := s.db.WithContext(ctx).Where("submission_id = ? AND run = ?", id, run).Order("seq").Find(&rows).Error
+	return rows, mapErr(err, "checks")
+}
+
+// BestScore is a learner's best graded result on one exercise.
+type BestScore struct {
+	Lab      string
+	Exercise string
+	Score    int
+	MaxScore int
+	Attempts int // every attempt that counts, graded or on its way
+	Graded   int // attempts graded
+}
+
+// BestScores returns, per exercise a learner attempted, the best score and
+// the number of attempts that count (not those the grader could not grade).
+func (s *Store) BestScores(ctx context.Context, userID int64) ([]BestScore, error) {
+	var rows []BestScore
+	err := s.db.WithContext(ctx).Model(&Submission{}).
+		Select("lab, exercise, COALESCE(MAX(score), 0) AS score, MAX(max_score) AS max_score, COUNT(*) AS attempts, "+
+			"SUM(CASE WHEN status = ? THEN 1 ELSE 0 END) AS graded", StatusGraded).
+		Where("user_id = ? AND status <> ?", userID, StatusNotGradable).
+		Group("lab, exercise").Scan(&rows).Error
+	if err != nil {
+		return nil, mapErr(err, "scores")
+	}
+	return rows, nil
+}

@@ -1,0 +1,295 @@
+package labs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// Graded is a lab with exercises: requirement cards whose check suites the
+// grader runs against a submitted design.
+type Graded interface {
+	Exercises() []Exercise
+}
+
+// ExercisesOf lists a lab's exercises, or none.
+func ExercisesOf(l Lab) []Exercise {
+	if g, ok := l.(Graded); ok {
+		return g.Exercises()
+	}
+	return nil
+}
+
+// Exercise is a graded task on a lab: a requirements card and the checks
+// that verify a design meets it.
+type Exercise struct {
+	ID    string `json:"id"` // unique across labs: [a-z0-9-]+
+	Lab   string `json:"lab"`
+	Title string `json:"title"`
+	// Card is the requirements card, one requirement per line.
+	Card []string `json:"card"`
+	// Scale says how the requirements were scaled in time so the suite
+	// finishes in seconds ("" when they were not).
+	Scale string `json:"scale,omitempty"`
+	// Hint points at what to read before designing.
+	Hint string `json:"hint,omitempty"`
+	// NeedsDB asks the grader for a database (PostgreSQL in containers),
+	// not only Redis.
+	NeedsDB bool    `json:"needs_db"`
+	Checks  []Check `json:"checks"`
+}
+
+// MaxScore is the sum of the checks' points.
+func (e Exercise) MaxScore() int {
+	n := 0
+	for _, c := range e.Checks {
+		n += c.Points
+	}
+	return n
+}
+
+// Check is one property of a design, verified by running it.
+type Check struct {
+	Name        string `json:"name"`
+	Requirement string `json:"requirement"`
+	// Points is what passing earns; 0 for a check that only reports a
+	// measurement (it passes unless the environment failed).
+	Points int `json:"points"`
+	// Run exercises instances launched through t and says what it saw.
+	Run func(ctx context.Context, t *Trial) Outcome `json:"-"`
+}
+
+// Outcome is what a check observed.
+type Outcome struct {
+	Passed bool
+	// Message explains the result with the observed numbers.
+	Message string
+	Chart   *CheckChart
+	// Err is a failure of the environment, not of the design (Redis did
+	// not answer, an instance could not be built): the submission is then
+	// not gradable rather than failed.
+	Err error
+}
+
+// Pass and Fail build outcomes with a formatted message.
+func Pass(format string, args ...any) Outcome {
+	return Outcome{Passed: true, Message: fmt.Sprintf(format, args...)}
+}
+
+// Fail is an outcome that did not meet the requirement.
+func Fail(format string, args ...any) Outcome {
+	return Outcome{Message: fmt.Sprintf(format, args...)}
+}
+
+// Broken is an outcome for an environment failure.
+func Broken(err error) Outcome { return Outcome{Err: err} }
+
+// CheckChart is a small chart of what a check observed, drawn under its
+// result: one x axis, one or more series.
+type CheckChart struct {
+	Title  string        `json:"title"`
+	XLabel string        `json:"x_label"`
+	YLabel string        `json:"y_label"`
+	X      []float64     `json:"x"`
+	Series []ChartSeries `json:"series"`
+	// Limit, when set, is drawn as a horizontal line: the requirement.
+	Limit *float64 `json:"limit,omitempty"`
+}
+
+// ChartSeries is one line of a check chart.
+type ChartSeries struct {
+	Name   string    `json:"name"`
+	Values []float64 `json:"values"`
+}
+
+// CheckResult is a check's result, as the grader stores and shows it.
+type CheckResult struct {
+	Name        string      `json:"name"`
+	Requirement string      `json:"requirement"`
+	Passed      bool        `json:"passed"`
+	Points      int         `json:"points"`
+	MaxPoints   int         `json:"max_points"`
+	Message     string      `json:"message"`
+	DurationMS  float64     `json:"duration_ms"`
+	Chart       *CheckChart `json:"chart,omitempty"`
+}
+
+// ErrEnvironment marks an error as the grading environment's fault.
+var ErrEnvironment = errors.New("grading environment failed")
+
+// Run runs an exercise's checks, in order, against design d on base (whose
+// Redis, DB, Dialect and Log are used; Instance, Prefix and Metrics are set
+// per instance). onCheck, when set, hears each result as it is made. It
+// returns early with an error wrapping ErrEnvironment when the environment
+// fails, or ctx's error when ctx ends.
+func Run(ctx context.Context, l Lab, ex Exercise, d Design, base Env, onCheck func(i int, r CheckResult)) ([]CheckResult, error) {
+	var out []CheckResult
+	for i, c := range ex.Checks {
+		r, err := RunCheck(ctx, l, c, d, base)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+		if onCheck != nil {
+			onCheck(i, r)
+		}
+	}
+	return out, nil
+}
+
+// RunCheck runs one check on fresh instances and closes them afterwards.
+func RunCheck(ctx context.Context, l Lab, c Check, d Design, base Env) (res CheckResult, err error) {
+	if err := ctx.Err(); err != nil {
+		return CheckResult{}, err
+	}
+	t := &Trial{Lab: l, Design: d, base: base}
+	start := time.Now()
+	var o Outcome
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				o = Broken(fmt.Errorf("check %q panicked: %v\n%s", c.Name, p, debug.Stack()))
+			}
+		}()
+		o = c.Run(ctx, t)
+	}()
+	elapsed := time.Since(start)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	closeErr := t.closeAll(cctx)
+	cancel()
+	if err := ctx.Err(); err != nil {
+		return CheckResult{}, err
+	}
+	if o.Err != nil {
+		return CheckResult{}, fmt.Errorf("%w: %s: %w", ErrEnvironment, c.Name, o.Err)
+	}
+	if closeErr != nil {
+		return CheckResult{}, fmt.Errorf("%w: %s: closing instances: %w", ErrEnvironment, c.Name, closeErr)
+	}
+	res = CheckResult{Name: c.Name, Requirement: c.Requirement, Passed: o.Passed, MaxPoints: c.Points,
+		Message: o.Message, DurationMS: float64(elapsed.Microseconds()) / 1000, Chart: o.Chart}
+	if o.Passed {
+		res.Points = c.Points
+	}
+	return res, nil
+}
+
+// Score sums points earned and available.
+func Score(rs []CheckResult) (score, max int) {
+	for _, r := range rs {
+		score += r.Points
+		max += r.MaxPoints
+	}
+	return score, max
+}
+
+// Trial is what a check runs against: it launches instances of the
+// submitted design on the grading environment and closes them when the
+// check ends.
+type Trial struct {
+	Lab    Lab
+	Design Design
+	base   Env
+	probes []*Probe
+}
+
+// Launch builds a fresh instance of the design with changes applied (values
+// in the design's own types: int, float64, bool, string). Each instance has
+// its own id, key prefix and rows.
+func (t *Trial) Launch(ctx context.Context, changes map[string]any) (*Probe, error) {
+	d := maps.Clone(t.Design)
+	maps.Copy(d, changes)
+	id := newID()
+	var series []string
+	for _, c := range t.Lab.Info().Charts {
+		if c.Kind == "count" {
+			series = append(series, c.Series...)
+		}
+	}
+	env := t.base
+	env.Instance = id
+	env.Prefix = "lab:" + id + ":"
+	env.Metrics = NewMetrics(time.Now, series...)
+	if env.Log == nil {
+		env.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	inst, err := t.Lab.New(ctx, env, d)
+	if err != nil {
+		env.Metrics.Close()
+		return nil, err
+	}
+	p := &Probe{Instance: inst, Metrics: env.Metrics, Design: d, Env: env}
+	t.probes = append(t.probes, p)
+	return p, nil
+}
+
+func (t *Trial) closeAll(ctx context.Context) error {
+	var errs []error
+	for _, p := range t.probes {
+		if err := p.Instance.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		p.Metrics.Close()
+	}
+	t.probes = nil
+	return errors.Join(errs...)
+}
+
+// Probe is a launched instance a check drives through its HTTP routes, as
+// a learner's browser would.
+type Probe struct {
+	Instance Instance
+	Metrics  *Metrics
+	Design   Design
+	Env      Env
+}
+
+// Reply is a route's answer.
+type Reply struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the reply's body into v.
+func (r Reply) JSON(v any) error { return json.Unmarshal(r.Body, v) }
+
+// Do sends a request to one of the instance's routes. path is relative to
+// the instance and may carry a query ("request?key=a"); body, when not nil,
+// is sent as JSON. An unknown route answers 404.
+func (p *Probe) Do(ctx context.Context, method, path string, body any) Reply {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return Reply{Status: http.StatusBadRequest, Body: []byte(err.Error())}
+		}
+		rd = bytes.NewReader(b)
+	}
+	req := httptest.NewRequestWithContext(ctx, method, "/"+strings.TrimPrefix(path, "/"), rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rel, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "?")
+	w := httptest.NewRecorder()
+	for _, rt := range p.Instance.Routes() {
+		if params, ok := MatchRoute(rt, method, rel); ok {
+			rt.Handle(w, req, params)
+			return Reply{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
+		}
+	}
+	return Reply{Status: http.StatusNotFound, Body: []byte("no route " + method + " " + rel)}
+}
