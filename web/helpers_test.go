@@ -18,6 +18,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/chromedp/chromedp"
 
+	"github.com/sdworkbook/workbook/grader"
 	"github.com/sdworkbook/workbook/internal/config"
 	"github.com/sdworkbook/workbook/internal/redis"
 	"github.com/sdworkbook/workbook/internal/store"
@@ -54,8 +55,21 @@ func MustStart(tb testing.TB, b testenv.Backend, edit func(*config.Config)) *tes
 	return MustStartLabs(tb, b, edit)
 }
 
-// MustStartLabs runs the app on backend b serving the given labs.
+// MustStartLabs runs the app on backend b serving the given labs; it takes
+// submissions but grades none.
 func MustStartLabs(tb testing.TB, b testenv.Backend, edit func(*config.Config), ls ...labs.Lab) *testApp {
+	tb.Helper()
+	return startApp(tb, b, edit, grader.Options{}, ls...)
+}
+
+// MustStartGrading runs the app on backend b with grader workers in the
+// embedded environment (the grader's own tests cover containers).
+func MustStartGrading(tb testing.TB, b testenv.Backend, ls ...labs.Lab) *testApp {
+	tb.Helper()
+	return startApp(tb, b, nil, grader.Options{Workers: 2, Environment: grader.EnvEmbedded, PollInterval: 100 * time.Millisecond}, ls...)
+}
+
+func startApp(tb testing.TB, b testenv.Backend, edit func(*config.Config), gopts grader.Options, ls ...labs.Lab) *testApp {
 	tb.Helper()
 	ctx := context.Background()
 	env := map[string]string{"WORKBOOK_DATA_DIR": b.DataDir, "DATABASE_URL": b.DatabaseURL, "REDIS_URL": b.RedisURL}
@@ -80,13 +94,23 @@ func MustStartLabs(tb testing.TB, b testenv.Backend, edit func(*config.Config), 
 	a := &testApp{store: st, redis: rc, now: time.Now()}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	mgr := labs.NewManager(rc.Client, st.SQL(), string(st.Dialect()), log, a.clock, labs.DefaultLimits, ls...)
-	app, err := New(Deps{Config: cfg, Store: st, Redis: rc.Client, Logger: log, Now: a.clock, Labs: mgr})
+	gr, err := grader.New(st, rc.Client, log, gopts, ls...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := gr.Start(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	app, err := New(Deps{Config: cfg, Store: st, Redis: rc.Client, Logger: log, Now: a.clock, Labs: mgr, Grader: gr})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	a.app = app
 	a.Server = httptest.NewServer(app)
 	tb.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		_ = gr.Stop(sctx)
+		cancel()
 		mgr.StopAll(context.Background())
 		a.Server.Close()
 		rc.Close()

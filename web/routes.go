@@ -40,6 +40,10 @@ func (s *Server) routes(r *gin.Engine) {
 	app.GET("/labs/:lab", s.labPage)
 	app.POST("/labs/:lab", s.requireUser, s.launchFromForm)
 	app.POST("/labs/:lab/instances/:id/stop", s.requireUser, s.stopFromForm)
+	app.GET("/labs/:lab/exercises/:exercise", s.exercisePage)
+	app.POST("/labs/:lab/exercises/:exercise", s.requireUser, s.submitFromForm)
+	app.GET("/submissions/:id", s.requireUser, s.submissionPage)
+	app.GET("/submissions/:id/results", s.requireUser, s.submissionResults)
 
 	// The lab API: JSON, the same session cookie as the pages.
 	api := r.Group("/api", s.loadSession)
@@ -47,6 +51,9 @@ func (s *Server) routes(r *gin.Engine) {
 	api.POST("/labs/:lab/instances", s.requireUser, s.apiLaunch)
 	api.Any("/labs/:lab/instances/:id", s.requireUser, s.apiInstance)
 	api.Any("/labs/:lab/instances/:id/*rest", s.requireUser, s.apiInstance)
+	api.POST("/labs/:lab/submissions", s.requireUser, s.apiSubmit)
+	api.GET("/submissions/:id", s.requireUser, s.apiSubmission)
+	api.GET("/submissions/:id/events", s.requireUser, s.apiSubmissionEvents)
 
 	r.NoRoute(s.loadSession, s.notFound)
 	r.NoMethod(s.loadSession, s.methodNotAllowed)

@@ -17,6 +17,7 @@ import (
 	"github.com/sdworkbook/workbook/internal/config"
 	"github.com/sdworkbook/workbook/internal/progress"
 	"github.com/sdworkbook/workbook/internal/store"
+	"github.com/sdworkbook/workbook/grader"
 	"github.com/sdworkbook/workbook/labs"
 	"github.com/sdworkbook/workbook/lessons"
 )
@@ -31,6 +32,8 @@ type Deps struct {
 	Library *lessons.Library
 	// Labs runs the live labs; nil serves none.
 	Labs *labs.Manager
+	// Grader takes submissions; nil offers no exercises.
+	Grader *grader.Grader
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -48,6 +51,7 @@ type Server struct {
 	signupLimit   *auth.Throttle
 	library       *lessons.Library
 	labs          *labs.Manager
+	grader        *grader.Grader
 	labsOpen      bool // some live labs are served, so pages link them
 	progress      *progress.Service
 	handler       http.Handler
@@ -87,7 +91,11 @@ func New(d Deps) (*Server, error) {
 		s.labs = labs.NewManager(d.Redis, nil, "", d.Logger, now, labs.DefaultLimits)
 	}
 	s.labsOpen = len(s.labs.Labs()) > 0
+	s.grader = d.Grader
 	s.progress = &progress.Service{Catalog: s.library.Catalog, Store: d.Store, Now: now}
+	if s.grader != nil {
+		s.progress.Labs = s.grader.LabEvidence
+	}
 	a.add("chroma.css", []byte(lessons.HighlightCSS()))
 	s.sessions = &sessions{
 		store:  d.Store,

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sdworkbook/workbook/grader"
 	"github.com/sdworkbook/workbook/internal/auth"
 	"github.com/sdworkbook/workbook/internal/config"
 	"github.com/sdworkbook/workbook/internal/redis"
@@ -44,7 +45,7 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 		return exitOK
 	case "healthcheck":
 		return healthcheck(getenv, stderr)
-	case "serve", "migrate", "admin":
+	case "serve", "migrate", "admin", "grader":
 	default:
 		fmt.Fprintf(stderr, "server: unknown command %q (try --help)\n", cmd)
 		return exitConfig
@@ -60,6 +61,12 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 		return migrate(ctx, cfg, log, stdout)
 	case "admin":
 		return admin(ctx, cfg, args, stdout, stderr)
+	case "grader":
+		if err := graderOnly(ctx, cfg, log); err != nil {
+			log.Error("grader stopped", "err", err)
+			return exitFail
+		}
+		return exitOK
 	}
 	if err := serve(ctx, cfg, log); err != nil {
 		log.Error("server stopped", "err", err)
@@ -110,12 +117,27 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	mgr := labs.NewManager(rc.Client, st.SQL(), string(st.Dialect()), log, nil, labs.DefaultLimits,
-		limiter.Lab, breaker.Lab, cache.Lab)
-	app, err := web.New(web.Deps{Config: cfg, Store: st, Redis: rc.Client, Logger: log, Library: lib, Labs: mgr})
+	mgr := labs.NewManager(rc.Client, st.SQL(), string(st.Dialect()), log, nil, labs.DefaultLimits, allLabs...)
+	gr, err := newGrader(cfg, st, rc, log, cfg.GraderWorkers)
 	if err != nil {
 		return err
 	}
+	app, err := web.New(web.Deps{Config: cfg, Store: st, Redis: rc.Client, Logger: log, Library: lib, Labs: mgr, Grader: gr})
+	if err != nil {
+		return err
+	}
+	if err := gr.Start(ctx); err != nil {
+		return fmt.Errorf("grader: %w", err)
+	}
+	// Stop grading before the database closes: a job still running after
+	// 20 s is cancelled and runs again on another worker.
+	defer func() {
+		gctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := gr.Stop(gctx); err != nil {
+			log.Warn("stopping the grader", "err", err)
+		}
+	}()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -144,7 +166,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		rd = rc.Addr()
 	}
 	log.Info("System Design Workbook is running", "url", publicURL(cfg, ln.Addr()),
-		"database", db, "redis", rd, "startup_ms", time.Since(start).Milliseconds())
+		"database", db, "redis", rd, "grader_workers", cfg.GraderWorkers, "startup_ms", time.Since(start).Milliseconds())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -164,6 +186,47 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("stopped cleanly")
 	return nil
+}
+
+// allLabs are the labs this build serves and grades.
+var allLabs = []labs.Lab{limiter.Lab, breaker.Lab, cache.Lab}
+
+func newGrader(cfg config.Config, st *store.Store, rc *redis.Conn, log *slog.Logger, workers int) (*grader.Grader, error) {
+	return grader.New(st, rc.Client, log.With("component", "grader"), grader.Options{
+		Workers: workers, JobTimeout: cfg.GraderTimeout, Environment: cfg.GraderEnv,
+		PostgresImage: cfg.PostgresImage, RedisImage: cfg.RedisImage,
+	}, allLabs...)
+}
+
+// graderOnly grades submissions until ctx ends, without a web server: a
+// worker process on another machine that shares the database and Redis.
+func graderOnly(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if cfg.GraderWorkers < 1 {
+		return errors.New("WORKBOOK_GRADER_WORKERS must be at least 1 for `server grader`")
+	}
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rc, err := redis.Open(ctx, cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	gr, err := newGrader(cfg, st, rc, log, cfg.GraderWorkers)
+	if err != nil {
+		return err
+	}
+	if err := gr.Start(ctx); err != nil {
+		return err
+	}
+	log.Info("grader is running", "workers", cfg.GraderWorkers, "environment", gr.Environment(ctx), "timeout", cfg.GraderTimeout)
+	<-ctx.Done()
+	log.Info("grader stopping: finishing jobs (20 s at most)")
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return gr.Stop(sctx)
 }
 
 func publicURL(cfg config.Config, addr net.Addr) string {

@@ -32,6 +32,9 @@ type Config struct {
 	LogLevel       string        // WORKBOOK_LOG_LEVEL
 	LogFormat      string        // WORKBOOK_LOG_FORMAT
 	Dev            bool          // WORKBOOK_DEV
+	GraderWorkers  int           // WORKBOOK_GRADER_WORKERS
+	GraderTimeout  time.Duration // WORKBOOK_GRADER_TIMEOUT
+	GraderEnv      string        // WORKBOOK_GRADER_ENVIRONMENT
 }
 
 // Var describes one environment variable, for --help and the README.
@@ -57,6 +60,9 @@ var Vars = []Var{
 	{"WORKBOOK_LOG_LEVEL", "info", "debug, info, warn or error", false},
 	{"WORKBOOK_LOG_FORMAT", "text", "text or json", false},
 	{"WORKBOOK_DEV", "false", "development mode: reload content and templates' data on change", false},
+	{"WORKBOOK_GRADER_WORKERS", "2", "submissions this process grades at once; 0: only enqueue (separate `server grader` processes grade)", false},
+	{"WORKBOOK_GRADER_TIMEOUT", "90s", "time limit for grading one submission, environment start included", false},
+	{"WORKBOOK_GRADER_ENVIRONMENT", "auto", "where to grade: containers, embedded, or auto (containers when a Docker engine answers)", false},
 }
 
 // Getenv looks up one variable; os.LookupEnv has this shape.
@@ -84,6 +90,9 @@ func Load(getenv Getenv) (Config, error) {
 		LogLevel:      r.oneOf("WORKBOOK_LOG_LEVEL", "debug", "info", "warn", "error"),
 		LogFormat:     r.oneOf("WORKBOOK_LOG_FORMAT", "text", "json"),
 		Dev:           r.boolean("WORKBOOK_DEV"),
+		GraderWorkers: r.integer("WORKBOOK_GRADER_WORKERS", 0, 64),
+		GraderTimeout: r.duration("WORKBOOK_GRADER_TIMEOUT"),
+		GraderEnv:     r.oneOf("WORKBOOK_GRADER_ENVIRONMENT", "auto", "containers", "embedded"),
 	}
 	if p := r.str("WORKBOOK_TRUSTED_PROXIES"); p != "" {
 		for _, s := range strings.Split(p, ",") {
@@ -127,6 +136,9 @@ func Load(getenv Getenv) (Config, error) {
 	if c.SessionIdle <= 0 || c.SessionMax <= 0 {
 		return Config{}, errors.New("WORKBOOK_SESSION_IDLE and WORKBOOK_SESSION_MAX must be positive")
 	}
+	if c.GraderTimeout < 5*time.Second || c.GraderTimeout > time.Hour {
+		return Config{}, errors.New("WORKBOOK_GRADER_TIMEOUT: must be between 5s and 1h")
+	}
 	if c.DataDir == "" {
 		return Config{}, errors.New("WORKBOOK_DATA_DIR: must not be empty")
 	}
@@ -148,6 +160,7 @@ func Usage() string {
 Usage:
   server [serve]                    run the web server (default)
   server migrate                    apply database migrations and exit
+  server grader                     grade submissions only (no web server), sharing the database and Redis
   server healthcheck                exit 0 when the local server's /readyz answers 200
   server admin create-user --email E --password-file F [--role learner|instructor|admin]
   server --help                     this text
@@ -223,4 +236,14 @@ func (r *reader) oneOf(name string, allowed ...string) string {
 	}
 	r.fail(name, fmt.Errorf("%q is not one of %s", s, strings.Join(allowed, ", ")))
 	return allowed[0]
+}
+
+func (r *reader) integer(name string, lo, hi int) int {
+	s := r.str(name)
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		r.fail(name, fmt.Errorf("%q is not a whole number from %d to %d", s, lo, hi))
+		return lo
+	}
+	return n
 }

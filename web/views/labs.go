@@ -52,6 +52,7 @@ type LabPage struct {
 	Instances   []LabInstance
 	Pokes       []Poke
 	Limits      labs.Limits
+	Exercises   []ExerciseSummary
 }
 
 func designSummary(d labs.Design) string {

@@ -1,0 +1,311 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sdworkbook/workbook/grader"
+	"github.com/sdworkbook/workbook/internal/apperr"
+	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/web/views"
+)
+
+// maxSubmissionStreams bounds the live submission streams one replica
+// holds open; each is a Redis subscription.
+const maxSubmissionStreams = 500
+
+// gradingOn reports whether this server takes submissions.
+func (s *Server) gradingOn() bool { return s.grader != nil }
+
+// apiSubmit takes a submission: 202 with its id, 422 naming the fields of
+// an invalid design, and nothing stored unless it is accepted.
+func (s *Server) apiSubmit(c *gin.Context) {
+	if !s.gradingOn() {
+		s.notFound(c)
+		return
+	}
+	body, err := readJSONBody(c, 64<<10)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var req grader.Request
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		s.fail(c, apperr.Fields(map[string]string{"body": `The body must be a JSON object {"exercise": "…", "design": {…}, "notes": "…"}: ` + err.Error()}))
+		return
+	}
+	sub, err := s.grader.Submit(c.Request.Context(), currentUser(c).ID, c.Param("lab"), req)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Location", "/api/submissions/"+sub.ID)
+	c.JSON(http.StatusAccepted, gin.H{"id": sub.ID, "number": sub.Number, "exercise": sub.Exercise, "status": sub.Status,
+		"url": "/api/submissions/" + sub.ID, "page": "/submissions/" + sub.ID, "events_url": "/api/submissions/" + sub.ID + "/events"})
+}
+
+// apiSubmission is a submission's status and results.
+func (s *Server) apiSubmission(c *gin.Context) {
+	res, ok := s.submissionOr404(c)
+	if !ok {
+		return
+	}
+	c.JSON(http.StatusOK, res)
+}
+
+func (s *Server) submissionOr404(c *gin.Context) (grader.Result, bool) {
+	if !s.gradingOn() {
+		s.notFound(c)
+		return grader.Result{}, false
+	}
+	res, err := s.grader.Submission(c.Request.Context(), c.Param("id"), currentUser(c).ID)
+	if err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			s.notFound(c)
+		} else {
+			s.fail(c, err)
+		}
+		return grader.Result{}, false
+	}
+	return res, true
+}
+
+var submissionStreams atomic.Int64
+
+// apiSubmissionEvents streams a submission's progress: an "update" event
+// with the whole result whenever it changes, and "done" when it is
+// terminal. The state is read after subscribing, so no change is missed.
+func (s *Server) apiSubmissionEvents(c *gin.Context) {
+	res, ok := s.submissionOr404(c)
+	if !ok {
+		return
+	}
+	if submissionStreams.Add(1) > maxSubmissionStreams {
+		submissionStreams.Add(-1)
+		s.fail(c, apperr.New(apperr.TooMany, "Too many live streams are open; reload the page in a moment."))
+		return
+	}
+	defer submissionStreams.Add(-1)
+	ctx := c.Request.Context()
+	w := c.Writer
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	send := func(event string, v any) bool {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return false
+		}
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
+			return false
+		}
+		w.Flush()
+		return true
+	}
+	if res.Terminal() {
+		w.WriteHeader(http.StatusOK)
+		send("done", res)
+		return
+	}
+	changes, stop, err := s.grader.Watch(ctx, res.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	defer stop()
+	w.WriteHeader(http.StatusOK)
+	user := currentUser(c).ID
+	// Re-read: a change between the first read and the subscription
+	// would otherwise be lost.
+	last := ""
+	emit := func() bool {
+		r, err := s.grader.Submission(context.WithoutCancel(ctx), res.ID, user)
+		if err != nil {
+			return false
+		}
+		b, _ := json.Marshal(r)
+		if string(b) == last {
+			return true
+		}
+		last = string(b)
+		if r.Terminal() {
+			send("done", r)
+			return false
+		}
+		return send("update", r)
+	}
+	if !emit() {
+		return
+	}
+	heartbeat := time.NewTicker(15 * time.Second)
+	defer heartbeat.Stop()
+	// A slow poll covers a lost message (a Redis hiccup between the worker
+	// and this replica).
+	poll := time.NewTicker(5 * time.Second)
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-heartbeat.C:
+			if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil {
+				return
+			}
+			w.Flush()
+		case <-poll.C:
+			if !emit() {
+				return
+			}
+		case _, ok := <-changes:
+			if !ok || !emit() {
+				return
+			}
+		}
+	}
+}
+
+// Pages.
+
+func (s *Server) exerciseOr404(c *gin.Context) (labs.Lab, labs.Exercise, bool) {
+	if !s.gradingOn() {
+		s.notFound(c)
+		return nil, labs.Exercise{}, false
+	}
+	l, ex, ok := s.grader.Exercise(c.Param("exercise"))
+	if !ok || ex.Lab != c.Param("lab") {
+		s.notFound(c)
+		return nil, labs.Exercise{}, false
+	}
+	return l, ex, true
+}
+
+func (s *Server) exerciseModel(c *gin.Context, l labs.Lab, ex labs.Exercise) (views.ExercisePage, error) {
+	m := views.ExercisePage{Lab: l.Info(), Exercise: ex, Fields: l.Fields(), Values: map[string]string{}}
+	for _, f := range l.Fields() {
+		m.Values[f.Name] = fmt.Sprint(f.Default)
+	}
+	u := currentUser(c)
+	if u == nil {
+		return m, nil
+	}
+	m.SignedIn = true
+	subs, err := s.grader.Submissions(c.Request.Context(), u.ID, ex.ID)
+	if err != nil {
+		return m, err
+	}
+	m.Attempts = subs
+	// Start from the latest design, or the one being revised.
+	from := c.Query("from")
+	for _, sub := range subs {
+		if from == "" || sub.ID == from {
+			var d labs.Design
+			if json.Unmarshal([]byte(sub.Design), &d) == nil {
+				for k, v := range d {
+					m.Values[k] = fmt.Sprint(v)
+				}
+				m.Notes = sub.Notes
+			}
+			break
+		}
+	}
+	return m, nil
+}
+
+func (s *Server) exercisePage(c *gin.Context) {
+	l, ex, ok := s.exerciseOr404(c)
+	if !ok {
+		return
+	}
+	m, err := s.exerciseModel(c, l, ex)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, views.Page{Title: ex.Title, Section: "labs", Description: l.Info().Title + " exercise"}, views.ExerciseView(m))
+}
+
+// submitFromForm submits the page's design; bad values re-render the form
+// with the messages beside the fields and the learner's input kept.
+func (s *Server) submitFromForm(c *gin.Context) {
+	l, ex, ok := s.exerciseOr404(c)
+	if !ok {
+		return
+	}
+	if err := s.parseForm(c); err != nil {
+		s.fail(c, err)
+		return
+	}
+	raw := map[string]any{}
+	for _, f := range l.Fields() {
+		if v := c.Request.PostForm.Get(f.Name); v != "" {
+			raw[f.Name] = v
+		}
+	}
+	design, _ := json.Marshal(raw)
+	notes := c.Request.PostForm.Get("notes")
+	sub, err := s.grader.Submit(c.Request.Context(), currentUser(c).ID, l.Info().ID,
+		grader.Request{Exercise: ex.ID, Design: design, Notes: notes})
+	if err != nil {
+		e, isApp := apperr.As(err)
+		if !isApp || e.Code == apperr.Internal {
+			s.fail(c, err)
+			return
+		}
+		m, merr := s.exerciseModel(c, l, ex)
+		if merr != nil {
+			s.fail(c, merr)
+			return
+		}
+		for k, v := range raw {
+			m.Values[k] = fmt.Sprint(v)
+		}
+		m.Notes = notes
+		m.Errors = e.Fields
+		if len(e.Fields) == 0 {
+			m.Message = e.Message
+		}
+		s.render(c, statusOf(e.Code), views.Page{Title: ex.Title, Section: "labs"}, views.ExerciseView(m))
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/submissions/"+sub.ID)
+}
+
+func (s *Server) submissionModel(res grader.Result) views.SubmissionPage {
+	m := views.SubmissionPage{Result: res}
+	if l, ex, ok := s.grader.Exercise(res.Exercise); ok {
+		m.Exercise, m.Lab, m.Fields = ex, l.Info(), l.Fields()
+	}
+	return m
+}
+
+func (s *Server) submissionPage(c *gin.Context) {
+	res, ok := s.submissionOr404(c)
+	if !ok {
+		return
+	}
+	m := s.submissionModel(res)
+	s.render(c, http.StatusOK, views.Page{Title: fmt.Sprintf("Submission %d: %s", res.Number, m.Exercise.Title), Section: "labs"},
+		views.SubmissionView(m))
+}
+
+// submissionResults is the results fragment the page swaps in as checks
+// finish.
+func (s *Server) submissionResults(c *gin.Context) {
+	res, ok := s.submissionOr404(c)
+	if !ok {
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	s.fragment(c, http.StatusOK, views.SubmissionResults(s.submissionModel(res)))
+}
