@@ -57,9 +57,13 @@ func (e *environments) images(ctx context.Context) (pg, rd string) {
 	pg, rd = e.opts.PostgresImage, e.opts.RedisImage
 	if pg == "" {
 		pg = containers.Image(ctx, "WORKBOOK_POSTGRES_IMAGE", containers.DefaultPostgresImage)
+	} else {
+		pg = containers.Resolve(ctx, pg)
 	}
 	if rd == "" {
 		rd = containers.Image(ctx, "WORKBOOK_REDIS_IMAGE", containers.DefaultRedisImage)
+	} else {
+		rd = containers.Resolve(ctx, rd)
 	}
 	return pg, rd
 }

@@ -140,10 +140,10 @@ func TestExerciseFormKeepsInputOnError(t *testing.T) {
 	b := MustRegister(t, a, "form@example.com")
 
 	d := doc(t, b.get("/labs/limiter"))
-	if d.Find(`[data-testid="exercise-` + limiterExercise + `"] a`).Length() != 1 {
+	if d.Find(`[data-testid="exercise-`+limiterExercise+`"] a`).Length() != 1 {
 		t.Fatal("the lab page does not list its exercise")
 	}
-	d = doc(t, b.get("/labs/limiter/exercises/" + limiterExercise))
+	d = doc(t, b.get("/labs/limiter/exercises/"+limiterExercise))
 	if !strings.Contains(d.Find(`[data-testid="requirements"]`).Text(), "20") {
 		t.Errorf("requirements card: %q", d.Find(`[data-testid="requirements"]`).Text())
 	}
@@ -180,11 +180,11 @@ func TestExerciseFormKeepsInputOnError(t *testing.T) {
 		t.Errorf("pending checks shown: %d", d.Find(`.check.pending`).Length())
 	}
 	// Revising starts from the submitted design.
-	d = doc(t, b.get("/labs/limiter/exercises/" + limiterExercise + "?from=" + strings.TrimPrefix(loc, "/submissions/")))
+	d = doc(t, b.get("/labs/limiter/exercises/"+limiterExercise+"?from="+strings.TrimPrefix(loc, "/submissions/")))
 	if v, _ := d.Find(`#f-limit`).Attr("value"); v != "20" {
 		t.Errorf("revise form limit %q", v)
 	}
-	d = doc(t, b.get("/labs/limiter/exercises/" + limiterExercise))
+	d = doc(t, b.get("/labs/limiter/exercises/"+limiterExercise))
 	if testid(d, "attempts") == "" {
 		t.Error("attempts table missing")
 	}

@@ -13,11 +13,11 @@ import (
 	"github.com/klauspost/compress/gzhttp"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/sdworkbook/workbook/grader"
 	"github.com/sdworkbook/workbook/internal/auth"
 	"github.com/sdworkbook/workbook/internal/config"
 	"github.com/sdworkbook/workbook/internal/progress"
 	"github.com/sdworkbook/workbook/internal/store"
-	"github.com/sdworkbook/workbook/grader"
 	"github.com/sdworkbook/workbook/labs"
 	"github.com/sdworkbook/workbook/lessons"
 )

@@ -31,10 +31,16 @@ func Image(ctx context.Context, env, def string) string {
 	if v := os.Getenv(env); v != "" {
 		return v
 	}
-	if !HasImage(ctx, def) && HasImage(ctx, LocalPrefix+def) {
-		return LocalPrefix + def
+	return Resolve(ctx, def)
+}
+
+// Resolve returns image, or the locally built LocalPrefix+image when Docker
+// has only that one.
+func Resolve(ctx context.Context, image string) string {
+	if !HasImage(ctx, image) && HasImage(ctx, LocalPrefix+image) {
+		return LocalPrefix + image
 	}
-	return def
+	return image
 }
 
 // HasImage reports whether the Docker engine has image locally.
