@@ -57,9 +57,12 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			return nil, fmt.Errorf("store: data dir: %w", err)
 		}
 		q := url.Values{}
+		// busy_timeout first: the pragmas after it (journal_mode takes a
+		// lock) would otherwise fail at once on a connection opened while
+		// another one writes.
+		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "synchronous(NORMAL)")
 		q.Set("_txlock", "immediate")
 		q.Set("_time_format", "sqlite")
