@@ -13,6 +13,7 @@ export WORKBOOK_APP_IMAGE=workbook-smoke:latest
 export WORKBOOK_POSTGRES_IMAGE=${WORKBOOK_POSTGRES_IMAGE:-workbook-local/postgres:15}
 export WORKBOOK_REDIS_IMAGE=${WORKBOOK_REDIS_IMAGE:-workbook-local/redis:7}
 export WORKBOOK_NGINX_IMAGE=${WORKBOOK_NGINX_IMAGE:-workbook-local/nginx:1.27}
+export TESTCONTAINERS_RYUK_DISABLED=true # the reaper's image cannot be pulled here
 compose() { docker-compose --compatibility -p workbook-smoke "$@"; }
 docker_cli=$(command -v /usr/bin/docker || command -v docker)
 
@@ -20,7 +21,7 @@ scripts/images.sh nginx
 CGO_ENABLED=0 go build -trimpath -o bin/server ./cmd/server
 DOCKER_BUILDKIT=1 "$docker_cli" build -q --target prebuilt -t "$WORKBOOK_APP_IMAGE" . >/dev/null
 
-trap 'compose logs --no-color app > /tmp/workbook-smoke-app.log 2>&1 || true; compose down -v >/dev/null 2>&1 || true' EXIT
+trap 'compose logs --no-color app grader > /tmp/workbook-smoke-app.log 2>&1 || true; compose down -v >/dev/null 2>&1 || true' EXIT
 compose up -d
 base=http://127.0.0.1:$port
 for _ in $(seq 1 120); do
@@ -60,4 +61,20 @@ per=$(for c in $(compose ps -q app); do docker logs "$c" 2>&1 | grep -c '"path":
 echo "replicas: $replicas; /progress served per replica: $per(total $served)"
 [ "$replicas" -ge 2 ] || { echo "expected two app replicas" >&2; exit 1; }
 for n in $per; do [ "$n" -gt 0 ] || { echo "a replica served no request" >&2; exit 1; }; done
+# A submission made through a web replica is graded by the grader service,
+# in containers it starts beside the stack.
+sub=$(curl -fs -b "$jar" -H "Origin: $base" -H 'Content-Type: application/json' \
+	-d '{"design": {"algorithm": "sliding_log", "limit": 20, "window_ms": 2000}, "notes": "smoke"}' \
+	"$base/api/labs/limiter/submissions" | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
+[ -n "$sub" ] || { echo "could not submit a design" >&2; exit 1; }
+status=
+for _ in $(seq 1 240); do
+	res=$(curl -fs -b "$jar" "$base/api/submissions/$sub")
+	status=$(printf '%s' "$res" | sed -n 's/.*"status":"\([a-z_]*\)".*/\1/p')
+	case $status in graded | not_gradable | timed_out) break ;; esac
+	sleep 0.5
+done
+printf '%s' "$res" | grep -q '"score":100' || { echo "submission ended $status: $res" >&2; exit 1; }
+printf '%s' "$res" | grep -q '"environment":"containers' || { echo "not graded in containers: $res" >&2; exit 1; }
+echo "submission $sub graded by the grader service in containers: 100/100"
 echo "compose smoke test passed"
