@@ -10,7 +10,10 @@
 package grader
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -225,27 +228,9 @@ func (g *Grader) Submit(ctx context.Context, userID int64, labID string, req Req
 	if !ok {
 		return store.Submission{}, apperr.New(apperr.NotFound, "no lab %q", labID)
 	}
-	exs := labs.ExercisesOf(l)
-	if len(exs) == 0 {
-		return store.Submission{}, apperr.New(apperr.NotFound, "lab %q has no exercises", labID)
-	}
-	ex := exs[0]
-	if req.Exercise != "" {
-		e, ok := g.exs[req.Exercise]
-		if !ok || e.ex.Lab != labID {
-			return store.Submission{}, apperr.Fields(map[string]string{"exercise": fmt.Sprintf("No exercise %q in the %s lab; it has %s.", req.Exercise, labID, exerciseIDs(exs))})
-		}
-		ex = e.ex
-	}
-	d, ferrs := labs.ParseDesign(l, req.Design)
-	notes := strings.TrimSpace(req.Notes)
-	if !utf8.ValidString(notes) {
-		ferrs = addField(ferrs, "notes", "The notes must be text (UTF-8).")
-	} else if n := utf8.RuneCountInString(notes); n > MaxNotes {
-		ferrs = addField(ferrs, "notes", fmt.Sprintf("At most %d characters; these notes have %d.", MaxNotes, n))
-	}
-	if len(ferrs) > 0 {
-		return store.Submission{}, apperr.Fields(ferrs)
+	ex, d, notes, err := Validate(l, req)
+	if err != nil {
+		return store.Submission{}, err
 	}
 	pending, err := g.st.PendingSubmissions(ctx, userID)
 	if err != nil {
@@ -270,6 +255,59 @@ func (g *Grader) Submit(ctx context.Context, userID int64, labID string, req Req
 	}
 	g.log.Info("submission queued", "submission", sub.ID, "user", userID, "exercise", ex.ID, "number", sub.Number)
 	return sub, nil
+}
+
+// ParseRequest decodes a submission's JSON body; anything but one object
+// of the known fields is an apperr naming "body".
+func ParseRequest(body []byte) (Request, error) {
+	var req Request
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&req)
+	if err == nil {
+		if _, tail := dec.Token(); tail != io.EOF {
+			err = errors.New("one JSON object with nothing after it")
+		}
+	}
+	if err != nil {
+		return Request{}, apperr.Fields(map[string]string{"body": `The body must be a JSON object {"exercise": "…", "design": {…}, "notes": "…"}: ` + err.Error()})
+	}
+	return req, nil
+}
+
+// Validate checks a submission for lab l: the exercise (default the lab's
+// first), the design and the notes. It returns them ready to store, or an
+// apperr naming the fields at fault.
+func Validate(l labs.Lab, req Request) (labs.Exercise, labs.Design, string, error) {
+	labID := l.Info().ID
+	exs := labs.ExercisesOf(l)
+	if len(exs) == 0 {
+		return labs.Exercise{}, nil, "", apperr.New(apperr.NotFound, "lab %q has no exercises", labID)
+	}
+	ex := exs[0]
+	if req.Exercise != "" {
+		found := false
+		for _, e := range exs {
+			if e.ID == req.Exercise {
+				ex, found = e, true
+			}
+		}
+		if !found {
+			return labs.Exercise{}, nil, "", apperr.Fields(map[string]string{"exercise": fmt.Sprintf(
+				"No exercise %q in the %s lab; it has %s.", req.Exercise, labID, exerciseIDs(exs))})
+		}
+	}
+	d, ferrs := labs.ParseDesign(l, req.Design)
+	notes := strings.TrimSpace(req.Notes)
+	if !utf8.ValidString(notes) {
+		ferrs = addField(ferrs, "notes", "The notes must be text (UTF-8).")
+	} else if n := utf8.RuneCountInString(notes); n > MaxNotes {
+		ferrs = addField(ferrs, "notes", fmt.Sprintf("At most %d characters; these notes have %d.", MaxNotes, n))
+	}
+	if len(ferrs) > 0 {
+		return labs.Exercise{}, nil, "", apperr.Fields(ferrs)
+	}
+	return ex, d, notes, nil
 }
 
 func addField(f labs.FieldErrors, k, v string) labs.FieldErrors {

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -37,11 +36,9 @@ func (s *Server) apiSubmit(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	var req grader.Request
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		s.fail(c, apperr.Fields(map[string]string{"body": `The body must be a JSON object {"exercise": "…", "design": {…}, "notes": "…"}: ` + err.Error()}))
+	req, err := grader.ParseRequest(body)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
 	sub, err := s.grader.Submit(c.Request.Context(), currentUser(c).ID, c.Param("lab"), req)
