@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sdworkbook/workbook/grader"
+	"github.com/sdworkbook/workbook/internal/config"
+	"github.com/sdworkbook/workbook/internal/redis"
+	"github.com/sdworkbook/workbook/internal/store"
+	"github.com/sdworkbook/workbook/internal/testenv"
+)
+
+// `server grader` on its own grades what a web replica enqueued, through
+// the shared PostgreSQL and Redis, and stops cleanly.
+func TestGraderCommandGradesWhatTheWebEnqueues(t *testing.T) {
+	dbURL, redisURL := testenv.PostgresURL(t), testenv.RedisURL(t)
+	env := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redisURL, "WORKBOOK_DATA_DIR": t.TempDir(),
+		"WORKBOOK_GRADER_WORKERS": "1", "WORKBOOK_GRADER_ENVIRONMENT": "embedded"}
+
+	var errb syncBuffer
+	bad := map[string]string{}
+	for k, v := range env {
+		bad[k] = v
+	}
+	bad["WORKBOOK_GRADER_WORKERS"] = "0"
+	if code := run(context.Background(), []string{"grader"}, config.MapEnv(bad), io.Discard, &errb); code != exitFail ||
+		!strings.Contains(errb.String(), "WORKBOOK_GRADER_WORKERS") {
+		t.Errorf("grader with no workers: exit %d, %q", code, errb.String())
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"grader"}, config.MapEnv(env), io.Discard, &logs) }()
+
+	// The web side: the same database and Redis, enqueueing only.
+	st, err := store.Open(context.Background(), store.Options{PostgresURL: dbURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// Both sides migrate at start, as replicas do; the locks keep them apart.
+	if _, err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := redis.Open(context.Background(), redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	web, err := grader.New(st, rc.Client, slog.New(slog.NewTextHandler(io.Discard, nil)), grader.Options{Workers: 0}, allLabs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.CreateUser(context.Background(), "worker@example.com", "x", store.RoleLearner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	design, _ := json.Marshal(map[string]any{"algorithm": "sliding_log", "limit": 20, "window_ms": 2000})
+	sub, err := web.Submit(context.Background(), u.ID, "limiter", grader.Request{Design: design})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, stop, err := web.Watch(context.Background(), sub.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	heard := 0
+	deadline := time.Now().Add(2 * time.Minute)
+	var res grader.Result
+	for {
+		select {
+		case <-changes:
+			heard++
+		case <-time.After(200 * time.Millisecond):
+		}
+		if res, err = web.Submission(context.Background(), sub.ID, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if res.Terminal() || time.Now().After(deadline) {
+			break
+		}
+	}
+	if res.Status != store.StatusGraded || *res.Score != 100 || !strings.HasPrefix(res.Environment, "embedded") {
+		t.Fatalf("graded by the grader process: %s %v %q\n%s", res.Status, res.Score, res.Environment, logs.String())
+	}
+	if heard < 2 {
+		t.Errorf("heard %d progress messages over Redis from the grader process", heard)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Errorf("grader exit %d:\n%s", code, logs.String())
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("the grader did not stop")
+	}
+}
