@@ -107,6 +107,13 @@ func TestSubmissionAPI(t *testing.T) {
 				t.Errorf("weak design scored %v", score)
 			}
 
+			// A graded design is evidence on the progress checklist.
+			pd := doc(t, b.get("/progress"))
+			met := pd.Find(`ul.evidence li.met a[href="/labs/limiter"]`).Length()
+			if met == 0 {
+				t.Error("the progress checklist does not count the graded limiter design")
+			}
+
 			// The stream of a finished submission says so at once.
 			resp = b.api("GET", "/api/submissions/"+id+"/events", "")
 			wantStatus(t, resp, http.StatusOK)
