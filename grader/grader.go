@@ -12,11 +12,11 @@ package grader
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -63,6 +63,9 @@ type Options struct {
 	RescueAfter time.Duration
 	// PollInterval is how often idle workers look for jobs.
 	PollInterval time.Duration
+	// SweepEvery is how often workers look for submissions whose job
+	// ended without a result; 0 means 30 s.
+	SweepEvery time.Duration
 	// ID names this worker process in the queue's tables; "" lets the
 	// queue pick one.
 	ID string
@@ -87,6 +90,9 @@ type Grader struct {
 	river *river.Client[*sql.Tx]
 	envs  *environments
 	now   func() time.Time
+
+	stopSweep context.CancelFunc
+	sweepDone chan struct{}
 }
 
 type exercise struct {
@@ -106,6 +112,9 @@ func New(st *store.Store, rdb *goredis.Client, log *slog.Logger, opts Options, a
 	// The queue's own job deadline is a backstop behind the worker's.
 	queueTimeout := opts.JobTimeout + 5*time.Second
 	opts.RescueAfter = max(opts.RescueAfter, queueTimeout)
+	if opts.SweepEvery <= 0 {
+		opts.SweepEvery = 30 * time.Second
+	}
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 500 * time.Millisecond
 	}
@@ -157,12 +166,56 @@ func New(st *store.Store, rdb *goredis.Client, log *slog.Logger, opts Options, a
 	return g, nil
 }
 
-// Start starts the workers, if any.
+// Start starts the workers, if any, and the sweep for lost submissions.
 func (g *Grader) Start(ctx context.Context) error {
 	if g.opts.Workers == 0 {
 		return nil
 	}
-	return g.river.Start(ctx)
+	if err := g.river.Start(ctx); err != nil {
+		return err
+	}
+	sweepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	g.stopSweep = stop
+	g.sweepDone = make(chan struct{})
+	go func() {
+		defer close(g.sweepDone)
+		t := time.NewTicker(g.opts.SweepEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-sweepCtx.Done():
+				return
+			case <-t.C:
+				g.sweep(sweepCtx)
+			}
+		}
+	}()
+	return nil
+}
+
+// sweep ends submissions whose job the queue gave up on (a job interrupted
+// on its every try, as when workers keep being stopped mid-job), so every
+// submission reaches a terminal state.
+func (g *Grader) sweep(ctx context.Context) {
+	lost, err := g.st.LostSubmissions(ctx, 100)
+	if err != nil {
+		if ctx.Err() == nil {
+			g.log.Warn("looking for lost submissions", "err", err)
+		}
+		return
+	}
+	for _, sub := range lost {
+		ok, err := g.st.GiveUp(ctx, sub.ID, fmt.Sprintf("Grading was interrupted %d times (workers stopped mid-job), so it was given up; "+
+			"this does not count as an attempt. Please submit again.", maxAttempts), g.now())
+		if err != nil {
+			g.log.Warn("giving up a lost submission", "submission", sub.ID, "err", err)
+			continue
+		}
+		if ok {
+			g.log.Warn("submission given up: its grading job ended without a result", "submission", sub.ID)
+			g.publish(ctx, sub.ID, store.StatusNotGradable)
+		}
+	}
 }
 
 // Stop lets running jobs finish until ctx ends, then cancels them; a
@@ -170,6 +223,10 @@ func (g *Grader) Start(ctx context.Context) error {
 func (g *Grader) Stop(ctx context.Context) error {
 	if g.opts.Workers == 0 {
 		return nil
+	}
+	if g.stopSweep != nil {
+		g.stopSweep()
+		<-g.sweepDone
 	}
 	soft, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -246,9 +303,12 @@ func (g *Grader) Submit(ctx context.Context, userID int64, labID string, req Req
 	}
 	sub := store.Submission{ID: store.NewSubmissionID(), UserID: userID, Lab: labID, Exercise: ex.ID,
 		Design: string(design), Notes: notes, Status: store.StatusQueued, MaxScore: ex.MaxScore(), CreatedAt: g.now()}
-	err = g.st.CreateSubmission(ctx, &sub, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := g.river.InsertTx(ctx, tx, gradeArgs{Submission: sub.ID}, &river.InsertOpts{Queue: queue, MaxAttempts: maxAttempts})
-		return err
+	err = g.st.CreateSubmission(ctx, &sub, func(ctx context.Context, tx *sql.Tx) (int64, error) {
+		res, err := g.river.InsertTx(ctx, tx, gradeArgs{Submission: sub.ID}, &river.InsertOpts{Queue: queue, MaxAttempts: maxAttempts})
+		if err != nil {
+			return 0, err
+		}
+		return res.Job.ID, nil
 	})
 	if err != nil {
 		return store.Submission{}, err

@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,6 +124,30 @@ func TestKilledWorkerStillGradesOnce(t *testing.T) {
 			}
 			if n != 1 || state != "completed" || attempt != 2 {
 				t.Errorf("queue: %d jobs, %s on attempt %d; want one, completed on its second attempt", n, state, attempt)
+			}
+		})
+	}
+}
+
+// A job the queue gave up on (interrupted on every try) leaves no
+// submission waiting forever: the sweep ends it as not gradable.
+func TestSubmissionOfAGivenUpJobEnds(t *testing.T) {
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			r := MustRig(t, b, grader.Options{Workers: 0}, testLab{})
+			sub := r.submit(t, "probe", map[string]any{})
+			if sub.JobID == nil {
+				t.Fatal("the submission does not know its job")
+			}
+			// What the queue does after a job's last try fails.
+			if _, err := r.st.SQL().Exec("UPDATE river_job SET state = 'discarded', finalized_at = created_at WHERE id = "+
+				strconv.FormatInt(*sub.JobID, 10)); err != nil {
+				t.Fatal(err)
+			}
+			MustGrader(t, r.st, r.rc, grader.Options{Workers: 1, Environment: grader.EnvEmbedded, SweepEvery: 100 * time.Millisecond}, testLab{})
+			res := r.wait(t, sub.ID, 30*time.Second)
+			if res.Status != store.StatusNotGradable || res.Counts || !strings.Contains(res.Message, "interrupted") {
+				t.Fatalf("given-up job: %s %q", res.Status, res.Message)
 			}
 		})
 	}

@@ -20,9 +20,9 @@ func NewSubmissionID() string {
 }
 
 // CreateSubmission numbers and inserts sub, then calls enqueue with the same
-// transaction, so the submission and its grading job commit together or not
-// at all.
-func (s *Store) CreateSubmission(ctx context.Context, sub *Submission, enqueue func(ctx context.Context, tx *sql.Tx) error) error {
+// transaction and records the job id it returns, so the submission and its
+// grading job commit together or not at all.
+func (s *Store) CreateSubmission(ctx context.Context, sub *Submission, enqueue func(ctx context.Context, tx *sql.Tx) (int64, error)) error {
 	sub.CreatedAt = sub.CreatedAt.UTC()
 	var err error
 	// Two submissions of one exercise at once can pick the same number;
@@ -42,7 +42,12 @@ func (s *Store) CreateSubmission(ctx context.Context, sub *Submission, enqueue f
 			if !ok {
 				return errors.New("store: submission: no SQL transaction to enqueue in")
 			}
-			return enqueue(ctx, sqlTx)
+			job, err := enqueue(ctx, sqlTx)
+			if err != nil {
+				return err
+			}
+			sub.JobID = &job
+			return tx.Model(sub).Update("job_id", job).Error
 		})
 		if err == nil || !(errors.Is(err, gorm.ErrDuplicatedKey) || isUniqueViolation(err)) {
 			break
@@ -169,4 +174,24 @@ func (s *Store) BestScores(ctx context.Context, userID int64) ([]BestScore, erro
 		return nil, mapErr(err, "scores")
 	}
 	return rows, nil
+}
+
+// LostSubmissions returns submissions still queued or running whose grading
+// job the queue has given up on (discarded after its last try, cancelled)
+// or finished without a result: nothing will ever grade them.
+func (s *Store) LostSubmissions(ctx context.Context, limit int) ([]Submission, error) {
+	var rows []Submission
+	err := s.db.WithContext(ctx).Model(&Submission{}).
+		Joins("JOIN river_job ON river_job.id = submissions.job_id").
+		Where("submissions.status IN ? AND river_job.state IN ?", []string{StatusQueued, StatusRunning},
+			[]string{"discarded", "cancelled", "completed"}).
+		Limit(limit).Find(&rows).Error
+	return rows, mapErr(err, "submissions")
+}
+
+// GiveUp ends a lost submission as not gradable, unless it ended meanwhile.
+func (s *Store) GiveUp(ctx context.Context, id, message string, now time.Time) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&Submission{}).Where("id = ? AND status IN ?", id, []string{StatusQueued, StatusRunning}).
+		Updates(map[string]any{"status": StatusNotGradable, "message": message, "finished_at": now.UTC()})
+	return res.RowsAffected == 1, mapErr(res.Error, "submission")
 }

@@ -130,6 +130,7 @@ type Submission struct {
 	Environment string
 	Message     string // why it is not gradable or timed out
 	Run         int    // grading runs started; check rows carry the run
+	JobID       *int64 // the grading job in the queue
 	CreatedAt   time.Time
 	StartedAt   *time.Time
 	FinishedAt  *time.Time

@@ -15,6 +15,7 @@ CREATE TABLE submissions (
     environment TEXT NOT NULL DEFAULT '',
     message     TEXT NOT NULL DEFAULT '',
     run         INTEGER NOT NULL DEFAULT 0,
+    job_id      BIGINT,
     created_at  TIMESTAMPTZ NOT NULL,
     started_at  TIMESTAMPTZ,
     finished_at TIMESTAMPTZ,

@@ -15,6 +15,7 @@ CREATE TABLE submissions (
     environment TEXT NOT NULL DEFAULT '',
     message     TEXT NOT NULL DEFAULT '',
     run         INTEGER NOT NULL DEFAULT 0,
+    job_id      INTEGER,
     created_at  DATETIME NOT NULL,
     started_at  DATETIME,
     finished_at DATETIME,
