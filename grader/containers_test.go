@@ -82,3 +82,15 @@ func TestContainersPerSubmissionAndRemovedAfter(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// In auto mode, containers that cannot start (here: an image nobody has)
+// fall back to the embedded environment, and the result says why.
+func TestAutoFallsBackToEmbedded(t *testing.T) {
+	r := MustRig(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()},
+		grader.Options{Workers: 1, Environment: grader.EnvAuto, RedisImage: "workbook-local/no-such-image:0"}, testLab{})
+	sub := r.submit(t, "probe", map[string]any{})
+	res := r.wait(t, sub.ID, time.Minute)
+	if res.Status != store.StatusGraded || !strings.HasPrefix(res.Environment, "embedded") || !strings.Contains(res.Environment, "containers did not start") {
+		t.Fatalf("auto without a usable image: %s %q", res.Status, res.Environment)
+	}
+}

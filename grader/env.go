@@ -70,11 +70,32 @@ func (e *environments) images(ctx context.Context) (pg, rd string) {
 
 // acquire starts an environment; release removes everything it started,
 // whatever happened in between. A failure wraps labs.ErrEnvironment.
+// In auto mode, containers that fail to start (no image, and no registry
+// to pull one from) fall back to the embedded environment, and the result
+// names it with the reason.
 func (e *environments) acquire(ctx context.Context, needDB bool) (env, func(), error) {
-	if e.useContainers(ctx) {
-		return e.containers(ctx, needDB)
+	if !e.useContainers(ctx) {
+		return e.embedded(ctx, needDB)
 	}
-	return e.embedded(ctx, needDB)
+	out, release, err := e.containers(ctx, needDB)
+	if err == nil || e.opts.Environment != EnvAuto || ctx.Err() != nil {
+		return out, release, err
+	}
+	e.log.Warn("grading containers did not start; grading embedded", "err", err)
+	out, release, err2 := e.embedded(ctx, needDB)
+	if err2 != nil {
+		return env{}, nil, errors.Join(err, err2)
+	}
+	out.name += " (containers did not start: " + firstLine(err.Error()) + ")"
+	return out, release, nil
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 160 {
+		s = s[:160] + "…"
+	}
+	return s
 }
 
 // containers starts a fresh Redis, and PostgreSQL when the lab needs a
