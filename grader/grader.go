@@ -303,13 +303,7 @@ func (g *Grader) Submit(ctx context.Context, userID int64, labID string, req Req
 	}
 	sub := store.Submission{ID: store.NewSubmissionID(), UserID: userID, Lab: labID, Exercise: ex.ID,
 		Design: string(design), Notes: notes, Status: store.StatusQueued, MaxScore: ex.MaxScore(), CreatedAt: g.now()}
-	err = g.st.CreateSubmission(ctx, &sub, func(ctx context.Context, tx *sql.Tx) (int64, error) {
-		res, err := g.river.InsertTx(ctx, tx, gradeArgs{Submission: sub.ID}, &river.InsertOpts{Queue: queue, MaxAttempts: maxAttempts})
-		if err != nil {
-			return 0, err
-		}
-		return res.Job.ID, nil
-	})
+	err = g.st.CreateSubmission(ctx, &sub, g.enqueue(sub.ID))
 	if err != nil {
 		return store.Submission{}, err
 	}
@@ -368,6 +362,28 @@ func Validate(l labs.Lab, req Request) (labs.Exercise, labs.Design, string, erro
 		return labs.Exercise{}, nil, "", apperr.Fields(ferrs)
 	}
 	return ex, d, notes, nil
+}
+
+// enqueue inserts submission id's grading job in a transaction.
+func (g *Grader) enqueue(id string) func(ctx context.Context, tx *sql.Tx) (int64, error) {
+	return func(ctx context.Context, tx *sql.Tx) (int64, error) {
+		res, err := g.river.InsertTx(ctx, tx, gradeArgs{Submission: id}, &river.InsertOpts{Queue: queue, MaxAttempts: maxAttempts})
+		if err != nil {
+			return 0, err
+		}
+		return res.Job.ID, nil
+	}
+}
+
+// Regrade grades a finished submission again, replacing its result; a
+// submission still queued or running is left alone (ok false).
+func (g *Grader) Regrade(ctx context.Context, id string) (bool, error) {
+	ok, err := g.st.Requeue(ctx, id, g.enqueue(id))
+	if ok {
+		g.log.Info("submission requeued", "submission", id)
+		g.publish(ctx, id, store.StatusQueued)
+	}
+	return ok, err
 }
 
 func addField(f labs.FieldErrors, k, v string) labs.FieldErrors {

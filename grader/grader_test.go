@@ -249,3 +249,24 @@ func TestPanicAndBrokenEnvironmentAreNotGradable(t *testing.T) {
 		t.Fatalf("missing image: %s %q", res.Status, res.Message)
 	}
 }
+
+// A regraded submission is graded again, once more, and keeps its number.
+func TestRegrade(t *testing.T) {
+	b := testenv.Backends(t)[0]
+	r := MustRig(t, b, grader.Options{Workers: 1, Environment: grader.EnvEmbedded}, testLab{})
+	sub := r.submit(t, "probe", map[string]any{"quality": "bad"})
+	first := r.wait(t, sub.ID, 30*time.Second)
+	if ok, err := r.g.Regrade(context.Background(), sub.ID); !ok || err != nil {
+		t.Fatalf("regrade: %v %v", ok, err)
+	}
+	again := r.wait(t, sub.ID, 30*time.Second)
+	stored, _ := r.st.SubmissionByID(context.Background(), sub.ID)
+	if again.Status != store.StatusGraded || *again.Score != *first.Score || again.Number != 1 || stored.Run != 2 || len(again.Checks) != 3 {
+		t.Fatalf("regraded: %s %v #%d run %d, %d checks", again.Status, again.Score, again.Number, stored.Run, len(again.Checks))
+	}
+	// Not while it is on its way.
+	slow := r.submit(t, "probe", map[string]any{"sleep_ms": 3000})
+	if ok, _ := r.g.Regrade(context.Background(), slow.ID); ok {
+		t.Error("a queued submission was requeued")
+	}
+}

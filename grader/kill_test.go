@@ -140,7 +140,7 @@ func TestSubmissionOfAGivenUpJobEnds(t *testing.T) {
 				t.Fatal("the submission does not know its job")
 			}
 			// What the queue does after a job's last try fails.
-			if _, err := r.st.SQL().Exec("UPDATE river_job SET state = 'discarded', finalized_at = created_at WHERE id = "+
+			if _, err := r.st.SQL().Exec("UPDATE river_job SET state = 'discarded', finalized_at = created_at WHERE id = " +
 				strconv.FormatInt(*sub.JobID, 10)); err != nil {
 				t.Fatal(err)
 			}

@@ -195,3 +195,31 @@ func (s *Store) GiveUp(ctx context.Context, id, message string, now time.Time) (
 		Updates(map[string]any{"status": StatusNotGradable, "message": message, "finished_at": now.UTC()})
 	return res.RowsAffected == 1, mapErr(res.Error, "submission")
 }
+
+// Requeue sends a finished submission back to be graded again (its suite
+// changed, or an instructor asked): its result and checks are cleared and
+// enqueue adds the new job in the same transaction. ok is false when the
+// submission is still on its way.
+func (s *Store) Requeue(ctx context.Context, id string, enqueue func(ctx context.Context, tx *sql.Tx) (int64, error)) (ok bool, err error) {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Submission{}).Where("id = ? AND status IN ?", id, []string{StatusGraded, StatusNotGradable, StatusTimedOut}).
+			Updates(map[string]any{"status": StatusQueued, "score": nil, "environment": "", "message": "", "finished_at": nil})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		ok = true
+		if err := tx.Where("submission_id = ?", id).Delete(&SubmissionCheck{}).Error; err != nil {
+			return err
+		}
+		sqlTx, isTx := tx.Statement.ConnPool.(*sql.Tx)
+		if !isTx {
+			return errors.New("store: requeue: no SQL transaction to enqueue in")
+		}
+		job, err := enqueue(ctx, sqlTx)
+		if err != nil {
+			return err
+		}
+		return tx.Model(&Submission{}).Where("id = ?", id).Update("job_id", job).Error
+	})
+	return ok, mapErr(err, "submission")
+}

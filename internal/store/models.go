@@ -163,5 +163,6 @@ type SubmissionCheck struct {
 // Models lists every model, for the schema check.
 func Models() []any {
 	return []any{&User{}, &Session{}, &LessonProgress{}, &QuizAttempt{}, &QuestionAnswer{},
-		&CardState{}, &CardReview{}, &OutcomeTick{}, &Submission{}, &SubmissionCheck{}}
+		&CardState{}, &CardReview{}, &OutcomeTick{}, &Submission{}, &SubmissionCheck{},
+		&Class{}, &ClassMember{}, &Assignment{}, &SubmissionReview{}}
 }

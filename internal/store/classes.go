@@ -1,0 +1,235 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Class is a cohort an instructor runs through the module.
+type Class struct {
+	ID           int64 `gorm:"primaryKey"`
+	InstructorID int64
+	Name         string
+	JoinCode     string
+	CreatedAt    time.Time
+}
+
+// ClassMember is a learner in a class.
+type ClassMember struct {
+	ClassID  int64 `gorm:"primaryKey"`
+	UserID   int64 `gorm:"primaryKey"`
+	JoinedAt time.Time
+}
+
+// Assignment kinds.
+const (
+	AssignExercise = "exercise" // Ref is a lab exercise id
+	AssignQuiz     = "quiz"     // Ref is a lesson slug
+)
+
+// Assignment is a lab exercise or a quiz set for a class.
+type Assignment struct {
+	ID        int64 `gorm:"primaryKey"`
+	ClassID   int64
+	Kind      string
+	Ref       string
+	DueAt     *time.Time
+	CreatedAt time.Time
+}
+
+// Late reports whether something done at t missed the due date.
+func (a Assignment) Late(t time.Time) bool { return a.DueAt != nil && t.After(*a.DueAt) }
+
+// SubmissionReview is an instructor's override and feedback on a
+// submission; the grader's score stays on the submission beside it.
+type SubmissionReview struct {
+	SubmissionID  string `gorm:"primaryKey"`
+	OverrideScore *int
+	Reason        string
+	Feedback      string
+	ReviewerID    *int64
+	UpdatedAt     time.Time
+}
+
+// joinAlphabet avoids letters and digits that read alike (0/O, 1/I/L).
+const joinAlphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+func newJoinCode() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = joinAlphabet[int(b[i])%len(joinAlphabet)]
+	}
+	return string(b)
+}
+
+// CreateClass creates a class with a fresh join code.
+func (s *Store) CreateClass(ctx context.Context, instructorID int64, name string, now time.Time) (Class, error) {
+	var err error
+	for range 5 { // a code collision is unlikely; try another
+		c := Class{InstructorID: instructorID, Name: name, JoinCode: newJoinCode(), CreatedAt: now.UTC()}
+		if err = s.db.WithContext(ctx).Create(&c).Error; err == nil {
+			return c, nil
+		}
+		if !(errors.Is(err, gorm.ErrDuplicatedKey) || isUniqueViolation(err)) {
+			break
+		}
+	}
+	return Class{}, mapErr(err, "class")
+}
+
+// ClassByID returns a class.
+func (s *Store) ClassByID(ctx context.Context, id int64) (Class, error) {
+	var c Class
+	return c, mapErr(s.db.WithContext(ctx).Where("id = ?", id).Take(&c).Error, "class")
+}
+
+// ClassByCode returns the class a join code opens.
+func (s *Store) ClassByCode(ctx context.Context, code string) (Class, error) {
+	var c Class
+	return c, mapErr(s.db.WithContext(ctx).Where("join_code = ?", code).Take(&c).Error, "class")
+}
+
+// ClassesTaught returns an instructor's classes; instructorID 0 returns
+// every class (for an admin).
+func (s *Store) ClassesTaught(ctx context.Context, instructorID int64) ([]Class, error) {
+	q := s.db.WithContext(ctx)
+	if instructorID != 0 {
+		q = q.Where("instructor_id = ?", instructorID)
+	}
+	var rows []Class
+	return rows, mapErr(q.Order("created_at DESC, id DESC").Limit(1000).Find(&rows).Error, "classes")
+}
+
+// ClassesJoined returns the classes a learner is in.
+func (s *Store) ClassesJoined(ctx context.Context, userID int64) ([]Class, error) {
+	var rows []Class
+	err := s.db.WithContext(ctx).Joins("JOIN class_members ON class_members.class_id = classes.id").
+		Where("class_members.user_id = ?", userID).Order("classes.name").Find(&rows).Error
+	return rows, mapErr(err, "classes")
+}
+
+// JoinClass adds a learner to a class; joining twice changes nothing.
+func (s *Store) JoinClass(ctx context.Context, classID, userID int64, now time.Time) error {
+	m := ClassMember{ClassID: classID, UserID: userID, JoinedAt: now.UTC()}
+	return mapErr(s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&m).Error, "class member")
+}
+
+// LeaveClass removes a learner from a class.
+func (s *Store) LeaveClass(ctx context.Context, classID, userID int64) error {
+	return mapErr(s.db.WithContext(ctx).Where("class_id = ? AND user_id = ?", classID, userID).Delete(&ClassMember{}).Error, "class member")
+}
+
+// Member is a learner of a class with when they joined.
+type Member struct {
+	User
+	JoinedAt time.Time
+}
+
+// Members returns a class's learners by email.
+func (s *Store) Members(ctx context.Context, classID int64) ([]Member, error) {
+	var rows []Member
+	err := s.db.WithContext(ctx).Model(&User{}).Select("users.*, class_members.joined_at").
+		Joins("JOIN class_members ON class_members.user_id = users.id").
+		Where("class_members.class_id = ?", classID).Order("users.email").Scan(&rows).Error
+	return rows, mapErr(err, "members")
+}
+
+// Teaches reports whether instructorID runs a class learnerID is in.
+func (s *Store) Teaches(ctx context.Context, instructorID, learnerID int64) (bool, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&ClassMember{}).
+		Joins("JOIN classes ON classes.id = class_members.class_id").
+		Where("classes.instructor_id = ? AND class_members.user_id = ?", instructorID, learnerID).Count(&n).Error
+	return n > 0, mapErr(err, "classes")
+}
+
+// AddAssignment sets an exercise or quiz for a class; setting it again
+// changes its due date.
+func (s *Store) AddAssignment(ctx context.Context, a *Assignment) error {
+	a.CreatedAt = a.CreatedAt.UTC()
+	if a.DueAt != nil {
+		d := a.DueAt.UTC()
+		a.DueAt = &d
+	}
+	return mapErr(s.db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "class_id"}, {Name: "kind"}, {Name: "ref"}},
+		DoUpdates: clause.AssignmentColumns([]string{"due_at"}),
+	}).Create(a).Error, "assignment")
+}
+
+// DeleteAssignment removes an assignment of a class.
+func (s *Store) DeleteAssignment(ctx context.Context, classID, id int64) error {
+	res := s.db.WithContext(ctx).Where("class_id = ? AND id = ?", classID, id).Delete(&Assignment{})
+	if res.Error == nil && res.RowsAffected == 0 {
+		return mapErr(gorm.ErrRecordNotFound, "assignment")
+	}
+	return mapErr(res.Error, "assignment")
+}
+
+// Assignments returns a class's assignments, earliest due first.
+func (s *Store) Assignments(ctx context.Context, classID int64) ([]Assignment, error) {
+	var rows []Assignment
+	err := s.db.WithContext(ctx).Where("class_id = ?", classID).Order("due_at IS NULL, due_at, id").Find(&rows).Error
+	return rows, mapErr(err, "assignments")
+}
+
+// SubmissionsOf returns the submissions of some learners to some
+// exercises, oldest first.
+func (s *Store) SubmissionsOf(ctx context.Context, userIDs []int64, exercises []string) ([]Submission, error) {
+	if len(userIDs) == 0 || len(exercises) == 0 {
+		return nil, nil
+	}
+	var rows []Submission
+	err := s.db.WithContext(ctx).Where("user_id IN ? AND exercise IN ?", userIDs, exercises).
+		Order("created_at, number").Find(&rows).Error
+	return rows, mapErr(err, "submissions")
+}
+
+// QuizAttemptsOf returns the attempts of some learners at some quizzes,
+// oldest first.
+func (s *Store) QuizAttemptsOf(ctx context.Context, userIDs []int64, slugs []string) ([]QuizAttempt, error) {
+	if len(userIDs) == 0 || len(slugs) == 0 {
+		return nil, nil
+	}
+	var rows []QuizAttempt
+	err := s.db.WithContext(ctx).Where("user_id IN ? AND lesson_slug IN ?", userIDs, slugs).
+		Order("created_at, id").Find(&rows).Error
+	return rows, mapErr(err, "quiz attempts")
+}
+
+// SaveReview records an instructor's override and feedback.
+func (s *Store) SaveReview(ctx context.Context, r SubmissionReview) error {
+	r.UpdatedAt = r.UpdatedAt.UTC()
+	return mapErr(s.db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "submission_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"override_score", "reason", "feedback", "reviewer_id", "updated_at"}),
+	}).Create(&r).Error, "review")
+}
+
+// Reviews returns the reviews of some submissions by submission id.
+func (s *Store) Reviews(ctx context.Context, ids []string) (map[string]SubmissionReview, error) {
+	out := map[string]SubmissionReview{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []SubmissionReview
+	if err := s.db.WithContext(ctx).Where("submission_id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, mapErr(err, "reviews")
+	}
+	for _, r := range rows {
+		out[r.SubmissionID] = r
+	}
+	return out, nil
+}
+
+// Users returns every account by email, for the admin.
+func (s *Store) Users(ctx context.Context) ([]User, error) {
+	var rows []User
+	return rows, mapErr(s.db.WithContext(ctx).Order("email").Limit(5000).Find(&rows).Error, "accounts")
+}
