@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/sdworkbook/workbook/migrations"
 )
 
 // NewSubmissionID returns a random id: ids are in URLs, and a guessable one
@@ -29,6 +31,13 @@ func (s *Store) CreateSubmission(ctx context.Context, sub *Submission, enqueue f
 	// the unique index refuses the second, which then tries again.
 	for range 3 {
 		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			// One numbering at a time per learner: PostgreSQL locks the
+			// learner's row; SQLite's IMMEDIATE transactions are serial.
+			if s.dialect == migrations.Postgres {
+				if err := tx.Exec("SELECT 1 FROM users WHERE id = ? FOR UPDATE", sub.UserID).Error; err != nil {
+					return err
+				}
+			}
 			var n sql.NullInt64
 			if err := tx.Model(&Submission{}).Select("MAX(number)").
 				Where("user_id = ? AND exercise = ?", sub.UserID, sub.Exercise).Scan(&n).Error; err != nil {

@@ -64,9 +64,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
-		q.Set("_txlock", "immediate")
 		q.Set("_time_format", "sqlite")
-		dial, dialect = sqlite.Open("file:"+o.SQLitePath+"?"+q.Encode()), migrations.SQLite
+		registerSQLite()
+		dial = &sqlite.Dialector{DriverName: sqliteDriver, DSN: "file:" + o.SQLitePath + "?" + q.Encode()}
+		dialect = migrations.SQLite
 	}
 	db, err := gorm.Open(dial, cfg)
 	if err != nil {

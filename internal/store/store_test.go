@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -155,5 +157,55 @@ func TestConcurrentMigrationsOnPostgres(t *testing.T) {
 	st := MustOpen(t, testenv.Backend{DatabaseURL: url})
 	if err := st.CheckSchema(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Many submissions at once on SQLite: each transaction reads the next
+// number and then writes, which a deferred transaction cannot do while
+// another connection writes (SQLITE_BUSY at once). Every one must land,
+// numbered without gaps or repeats.
+func TestConcurrentSubmissionsAreNumbered(t *testing.T) {
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			st := MustOpen(t, b)
+			ctx := context.Background()
+			u, err := st.CreateUser(ctx, "many@example.com", "x", store.RoleLearner)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 40
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			for range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					sub := store.Submission{ID: store.NewSubmissionID(), UserID: u.ID, Lab: "limiter", Exercise: "ex", Design: "{}",
+						Status: store.StatusQueued, MaxScore: 10, CreatedAt: time.Now()}
+					errs <- st.CreateSubmission(ctx, &sub, func(ctx context.Context, tx *sql.Tx) (int64, error) {
+						var one int64
+						return one, tx.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+					})
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			subs, err := st.Submissions(ctx, u.ID, "ex")
+			if err != nil || len(subs) != n {
+				t.Fatalf("%d submissions stored (%v)", len(subs), err)
+			}
+			seen := map[int]bool{}
+			for _, s := range subs {
+				if seen[s.Number] || s.Number < 1 || s.Number > n {
+					t.Fatalf("number %d repeated or out of range", s.Number)
+				}
+				seen[s.Number] = true
+			}
+		})
 	}
 }
