@@ -13,6 +13,7 @@ import (
 
 	"github.com/sdworkbook/workbook/grader"
 	"github.com/sdworkbook/workbook/internal/apperr"
+	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/labs"
 	"github.com/sdworkbook/workbook/web/views"
 )
@@ -51,13 +52,37 @@ func (s *Server) apiSubmit(c *gin.Context) {
 		"url": "/api/submissions/" + sub.ID, "page": "/submissions/" + sub.ID, "events_url": "/api/submissions/" + sub.ID + "/events"})
 }
 
-// apiSubmission is a submission's status and results.
+// apiSubmission is a submission's status and results, with an
+// instructor's review when there is one.
 func (s *Server) apiSubmission(c *gin.Context) {
 	res, ok := s.submissionOr404(c)
 	if !ok {
 		return
 	}
-	c.JSON(http.StatusOK, res)
+	rv, err := s.review(c, res.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if rv == nil {
+		c.JSON(http.StatusOK, res)
+		return
+	}
+	c.JSON(http.StatusOK, struct {
+		grader.Result
+		Review any `json:"review"`
+	}{res, gin.H{"override_score": rv.OverrideScore, "reason": rv.Reason, "feedback": rv.Feedback, "updated_at": rv.UpdatedAt}})
+}
+
+func (s *Server) review(c *gin.Context, id string) (*store.SubmissionReview, error) {
+	rs, err := s.store.Reviews(c.Request.Context(), []string{id})
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := rs[id]; ok {
+		return &r, nil
+	}
+	return nil, nil
 }
 
 func (s *Server) submissionOr404(c *gin.Context) (grader.Result, bool) {
@@ -292,6 +317,12 @@ func (s *Server) submissionPage(c *gin.Context) {
 		return
 	}
 	m := s.submissionModel(res)
+	rv, err := s.review(c, res.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	m.Review = rv
 	s.render(c, http.StatusOK, views.Page{Title: fmt.Sprintf("Submission %d: %s", res.Number, m.Exercise.Title), Section: "labs"},
 		views.SubmissionView(m))
 }

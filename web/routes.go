@@ -1,6 +1,10 @@
 package web
 
-import "github.com/gin-gonic/gin"
+import (
+	"github.com/gin-gonic/gin"
+
+	"github.com/sdworkbook/workbook/internal/store"
+)
 
 // routes is the one table of every route the application serves.
 func (s *Server) routes(r *gin.Engine) {
@@ -42,6 +46,23 @@ func (s *Server) routes(r *gin.Engine) {
 	app.POST("/labs/:lab/instances/:id/stop", s.requireUser, s.stopFromForm)
 	app.GET("/labs/:lab/exercises/:exercise", s.exercisePage)
 	app.POST("/labs/:lab/exercises/:exercise", s.requireUser, s.submitFromForm)
+	app.GET("/classes", s.requireUser, s.classesPage)
+	app.POST("/classes", s.requireUser, s.createClass)
+	app.POST("/classes/join", s.requireUser, s.joinClass)
+	app.GET("/join/:code", s.joinPage)
+	app.POST("/join/:code", s.requireUser, s.joinClass)
+	app.GET("/classes/:id", s.requireUser, s.classPage)
+	app.POST("/classes/:id/assignments", s.requireUser, s.addAssignment)
+	app.POST("/classes/:id/assignments/:aid/delete", s.requireUser, s.deleteAssignment)
+	app.POST("/classes/:id/assignments/:aid/regrade", s.requireUser, s.regradeAssignment)
+	app.GET("/classes/:id/gradebook.csv", s.requireUser, s.gradebookCSV)
+	app.GET("/classes/:id/results.json", s.requireUser, s.resultsJSON)
+	app.GET("/classes/:id/submissions/:sid", s.requireUser, s.submissionReviewPage)
+	app.POST("/classes/:id/submissions/:sid/review", s.requireUser, s.saveReview)
+	app.POST("/classes/:id/submissions/:sid/regrade", s.requireUser, s.regradeOne)
+	app.GET("/admin/users", s.requireRole(store.RoleAdmin), s.adminUsers)
+	app.POST("/admin/users/:uid/role", s.requireRole(store.RoleAdmin), s.setRole)
+
 	app.GET("/submissions/:id", s.requireUser, s.submissionPage)
 	app.GET("/submissions/:id/results", s.requireUser, s.submissionResults)
 

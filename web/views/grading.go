@@ -58,6 +58,9 @@ type SubmissionPage struct {
 	Exercise labs.Exercise
 	Lab      labs.Info
 	Fields   []labs.Field
+	// Review is an instructor's override and feedback, shown to the
+	// learner; nil when there is none.
+	Review *store.SubmissionReview
 }
 
 // statusLabel is how a submission status reads on a page.

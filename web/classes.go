@@ -1,0 +1,604 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sdworkbook/workbook/internal/apperr"
+	"github.com/sdworkbook/workbook/internal/gradebook"
+	"github.com/sdworkbook/workbook/internal/store"
+	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/web/views"
+)
+
+const (
+	maxClassName = 120
+	maxFeedback  = 4000
+	// dueLayout is what an <input type="datetime-local"> sends.
+	dueLayout = "2006-01-02T15:04"
+)
+
+func isStaff(u *store.User) bool {
+	return u != nil && (u.Role == store.RoleInstructor || u.Role == store.RoleAdmin)
+}
+
+// classOr404 loads the class in the path if the user runs it (or is an
+// admin); anyone else gets 404, as if it did not exist.
+func (s *Server) classOr404(c *gin.Context) (store.Class, bool) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		s.notFound(c)
+		return store.Class{}, false
+	}
+	cl, err := s.store.ClassByID(c.Request.Context(), id)
+	u := currentUser(c)
+	if err != nil || u == nil || !(u.Role == store.RoleAdmin || (u.Role == store.RoleInstructor && cl.InstructorID == u.ID)) {
+		if err != nil && !apperr.Is(err, apperr.NotFound) {
+			s.fail(c, err)
+			return store.Class{}, false
+		}
+		s.notFound(c)
+		return store.Class{}, false
+	}
+	return cl, true
+}
+
+func (s *Server) joinURL(c *gin.Context, code string) string {
+	base := s.cfg.BaseURL
+	if base == "" {
+		scheme := "http"
+		if c.Request.TLS != nil {
+			scheme = "https"
+		}
+		base = scheme + "://" + c.Request.Host
+	}
+	return base + "/join/" + code
+}
+
+func (s *Server) classesModel(c *gin.Context) (views.ClassesPage, error) {
+	u := currentUser(c)
+	m := views.ClassesPage{Staff: isStaff(u), Admin: u.Role == store.RoleAdmin}
+	joined, err := s.store.ClassesJoined(c.Request.Context(), u.ID)
+	if err != nil {
+		return m, err
+	}
+	m.Joined = joined
+	if m.Staff {
+		id := u.ID
+		if m.Admin {
+			id = 0
+		}
+		if m.Taught, err = s.store.ClassesTaught(c.Request.Context(), id); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+func (s *Server) classesPage(c *gin.Context) {
+	m, err := s.classesModel(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, views.Page{Title: "Classes", Section: "classes"}, views.ClassesView(m))
+}
+
+func (s *Server) createClass(c *gin.Context) {
+	if !isStaff(currentUser(c)) {
+		s.fail(c, apperr.New(apperr.Forbidden, "Only instructors create classes."))
+		return
+	}
+	if err := s.parseForm(c); err != nil {
+		s.fail(c, err)
+		return
+	}
+	name := strings.TrimSpace(c.Request.PostForm.Get("name"))
+	if name == "" || utf8.RuneCountInString(name) > maxClassName || !utf8.ValidString(name) {
+		m, err := s.classesModel(c)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		m.Name, m.NameError = name, fmt.Sprintf("A class needs a name of 1 to %d characters.", maxClassName)
+		s.render(c, http.StatusUnprocessableEntity, views.Page{Title: "Classes", Section: "classes"}, views.ClassesView(m))
+		return
+	}
+	cl, err := s.store.CreateClass(c.Request.Context(), currentUser(c).ID, name, s.now())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/classes/"+strconv.FormatInt(cl.ID, 10))
+}
+
+// joinPage shows which class a join link opens.
+func (s *Server) joinPage(c *gin.Context) {
+	cl, err := s.store.ClassByCode(c.Request.Context(), strings.ToUpper(c.Param("code")))
+	if err != nil {
+		s.failWith(c, http.StatusNotFound, string(apperr.NotFound), "This join link does not open any class. Check it with your instructor.", nil)
+		return
+	}
+	s.render(c, http.StatusOK, views.Page{Title: "Join " + cl.Name, Section: "classes"},
+		views.JoinView(views.JoinPage{Class: cl, SignedIn: currentUser(c) != nil}))
+}
+
+func (s *Server) joinClass(c *gin.Context) {
+	code := c.Param("code")
+	if code == "" {
+		if err := s.parseForm(c); err != nil {
+			s.fail(c, err)
+			return
+		}
+		code = c.Request.PostForm.Get("code")
+	}
+	code = strings.ToUpper(strings.TrimSpace(code))
+	cl, err := s.store.ClassByCode(c.Request.Context(), code)
+	if err != nil {
+		if !apperr.Is(err, apperr.NotFound) {
+			s.fail(c, err)
+			return
+		}
+		m, merr := s.classesModel(c)
+		if merr != nil {
+			s.fail(c, merr)
+			return
+		}
+		m.Code, m.CodeError = code, "No class has this join code. Codes are 8 letters and digits, like K7QM2XPA."
+		s.render(c, http.StatusUnprocessableEntity, views.Page{Title: "Classes", Section: "classes"}, views.ClassesView(m))
+		return
+	}
+	if err := s.store.JoinClass(c.Request.Context(), cl.ID, currentUser(c).ID, s.now()); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.flash(c, "success", "You joined "+cl.Name+".")
+	c.Redirect(http.StatusSeeOther, "/classes/"+strconv.FormatInt(cl.ID, 10))
+}
+
+// classPage is the gradebook for the class's instructor, and the
+// assignment list for its learners.
+func (s *Server) classPage(c *gin.Context) {
+	u := currentUser(c)
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		s.notFound(c)
+		return
+	}
+	cl, err := s.store.ClassByID(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if u.Role == store.RoleAdmin || (u.Role == store.RoleInstructor && cl.InstructorID == u.ID) {
+		s.gradebookPage(c, cl)
+		return
+	}
+	joined, err := s.store.ClassesJoined(c.Request.Context(), u.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	for _, j := range joined {
+		if j.ID == cl.ID {
+			s.learnerClassPage(c, cl)
+			return
+		}
+	}
+	s.notFound(c)
+}
+
+func (s *Server) gradebookSources() gradebook.Sources {
+	return gradebook.Sources{Store: s.store, Progress: s.progress, Catalog: s.catalog(),
+		Exercise: func(id string) (labs.Exercise, bool) {
+			if s.grader == nil {
+				return labs.Exercise{}, false
+			}
+			_, ex, ok := s.grader.Exercise(id)
+			return ex, ok
+		}}
+}
+
+func (s *Server) gradebookPage(c *gin.Context, cl store.Class) {
+	book, err := gradebook.Build(c.Request.Context(), s.gradebookSources(), cl)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	q, only, sortKey := c.Query("q"), c.Query("only"), c.Query("sort")
+	if only != "late" && only != "missing" {
+		only = ""
+	}
+	book.Filter(q, only)
+	book.Sort(sortKey, c.Query("dir") == "desc")
+	m := views.GradebookPage{Book: book, JoinURL: s.joinURL(c, cl.JoinCode), Query: q, Only: only, Sort: sortKey,
+		Desc: c.Query("dir") == "desc", Now: s.now()}
+	m.Options = s.assignmentOptions()
+	s.render(c, http.StatusOK, views.Page{Title: cl.Name, Section: "classes"}, views.GradebookView(m))
+}
+
+// assignmentOptions are the exercises and quizzes an instructor can set.
+func (s *Server) assignmentOptions() []views.AssignOption {
+	var out []views.AssignOption
+	if s.grader != nil {
+		for _, l := range s.grader.Labs() {
+			for _, ex := range labs.ExercisesOf(l) {
+				out = append(out, views.AssignOption{Value: store.AssignExercise + ":" + ex.ID, Label: l.Info().Title + " lab: " + ex.Title})
+			}
+		}
+	}
+	cat := s.catalog()
+	for _, l := range cat.Lessons {
+		if _, ok := cat.Quizzes[l.Slug]; ok {
+			out = append(out, views.AssignOption{Value: store.AssignQuiz + ":" + l.Slug, Label: "Quiz: " + l.Title})
+		}
+	}
+	return out
+}
+
+func (s *Server) learnerClassPage(c *gin.Context, cl store.Class) {
+	u := currentUser(c)
+	as, err := s.store.Assignments(c.Request.Context(), cl.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	// The learner's own row of the gradebook, computed the same way.
+	book, err := gradebook.Build(c.Request.Context(), s.gradebookSources(), cl)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	m := views.LearnerClassPage{Class: cl, Assignments: as, Now: s.now()}
+	for _, r := range book.Rows {
+		if r.UserID == u.ID {
+			row := r
+			m.Row = &row
+		}
+	}
+	m.Columns = book.Columns
+	s.render(c, http.StatusOK, views.Page{Title: cl.Name, Section: "classes"}, views.LearnerClassView(m))
+}
+
+func (s *Server) addAssignment(c *gin.Context) {
+	cl, ok := s.classOr404(c)
+	if !ok {
+		return
+	}
+	if err := s.parseForm(c); err != nil {
+		s.fail(c, err)
+		return
+	}
+	back := "/classes/" + strconv.FormatInt(cl.ID, 10)
+	kind, ref, _ := strings.Cut(c.Request.PostForm.Get("assignment"), ":")
+	valid := false
+	for _, o := range s.assignmentOptions() {
+		if o.Value == kind+":"+ref {
+			valid = true
+		}
+	}
+	if !valid {
+		s.flash(c, "error", "Pick an exercise or a quiz from the list.")
+		c.Redirect(http.StatusSeeOther, back+"#assignments")
+		return
+	}
+	a := store.Assignment{ClassID: cl.ID, Kind: kind, Ref: ref, CreatedAt: s.now()}
+	if due := strings.TrimSpace(c.Request.PostForm.Get("due")); due != "" {
+		t, err := time.ParseInLocation(dueLayout, due, time.UTC)
+		if err != nil {
+			s.flash(c, "error", "The due date must be a date and time, like 2026-12-01T17:00 (UTC).")
+			c.Redirect(http.StatusSeeOther, back+"#assignments")
+			return
+		}
+		a.DueAt = &t
+	}
+	if err := s.store.AddAssignment(c.Request.Context(), &a); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.flash(c, "success", "Assignment saved.")
+	c.Redirect(http.StatusSeeOther, back+"#assignments")
+}
+
+func (s *Server) deleteAssignment(c *gin.Context) {
+	cl, ok := s.classOr404(c)
+	if !ok {
+		return
+	}
+	aid, _ := strconv.ParseInt(c.Param("aid"), 10, 64)
+	if err := s.store.DeleteAssignment(c.Request.Context(), cl.ID, aid); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.flash(c, "success", "Assignment removed; the submissions stay.")
+	c.Redirect(http.StatusSeeOther, "/classes/"+strconv.FormatInt(cl.ID, 10)+"#assignments")
+}
+
+// regradeAssignment regrades every finished submission of the class's
+// learners to an exercise, after its suite changed.
+func (s *Server) regradeAssignment(c *gin.Context) {
+	cl, ok := s.classOr404(c)
+	if !ok {
+		return
+	}
+	aid, _ := strconv.ParseInt(c.Param("aid"), 10, 64)
+	as, err := s.store.Assignments(c.Request.Context(), cl.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var a *store.Assignment
+	for i := range as {
+		if as[i].ID == aid && as[i].Kind == store.AssignExercise {
+			a = &as[i]
+		}
+	}
+	if a == nil || s.grader == nil {
+		s.notFound(c)
+		return
+	}
+	members, err := s.store.Members(c.Request.Context(), cl.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ids := make([]int64, len(members))
+	for i, m := range members {
+		ids[i] = m.ID
+	}
+	subs, err := s.store.SubmissionsOf(c.Request.Context(), ids, []string{a.Ref})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	n := 0
+	for _, sub := range subs {
+		ok, err := s.grader.Regrade(c.Request.Context(), sub.ID)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if ok {
+			n++
+		}
+	}
+	s.flash(c, "success", fmt.Sprintf("%d submissions queued to be graded again.", n))
+	c.Redirect(http.StatusSeeOther, "/classes/"+strconv.FormatInt(cl.ID, 10)+"#assignments")
+}
+
+// memberSubmission loads a submission of one of the class's learners.
+func (s *Server) memberSubmission(c *gin.Context) (store.Class, store.Submission, bool) {
+	cl, ok := s.classOr404(c)
+	if !ok {
+		return cl, store.Submission{}, false
+	}
+	sub, err := s.store.SubmissionByID(c.Request.Context(), c.Param("sid"))
+	if err == nil {
+		var members []store.Member
+		members, err = s.store.Members(c.Request.Context(), cl.ID)
+		in := false
+		for _, m := range members {
+			in = in || m.ID == sub.UserID
+		}
+		if err == nil && in {
+			return cl, sub, true
+		}
+	}
+	if err != nil && !apperr.Is(err, apperr.NotFound) {
+		s.fail(c, err)
+	} else {
+		s.notFound(c)
+	}
+	return cl, store.Submission{}, false
+}
+
+func (s *Server) reviewModel(c *gin.Context, cl store.Class, sub store.Submission) (views.SubmissionReviewPage, error) {
+	res, err := s.grader.Submission(c.Request.Context(), sub.ID, sub.UserID)
+	if err != nil {
+		return views.SubmissionReviewPage{}, err
+	}
+	learner, err := s.store.UserByID(c.Request.Context(), sub.UserID)
+	if err != nil {
+		return views.SubmissionReviewPage{}, err
+	}
+	reviews, err := s.store.Reviews(c.Request.Context(), []string{sub.ID})
+	if err != nil {
+		return views.SubmissionReviewPage{}, err
+	}
+	m := views.SubmissionReviewPage{Class: cl, Learner: learner, Submission: s.submissionModel(res), Review: reviews[sub.ID]}
+	if rid := m.Review.ReviewerID; rid != nil {
+		if r, err := s.store.UserByID(c.Request.Context(), *rid); err == nil {
+			m.Reviewer = r.Email
+		}
+	}
+	if m.Review.OverrideScore != nil {
+		m.Score = strconv.Itoa(*m.Review.OverrideScore)
+	}
+	m.Reason, m.Feedback = m.Review.Reason, m.Review.Feedback
+	return m, nil
+}
+
+func (s *Server) submissionReviewPage(c *gin.Context) {
+	cl, sub, ok := s.memberSubmission(c)
+	if !ok {
+		return
+	}
+	m, err := s.reviewModel(c, cl, sub)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, views.Page{Title: "Review: submission " + strconv.Itoa(sub.Number), Section: "labs"}, views.SubmissionReviewView(m))
+}
+
+// saveReview records an override (with its reason) and feedback; bad
+// input re-renders the form with the messages and the input kept.
+func (s *Server) saveReview(c *gin.Context) {
+	cl, sub, ok := s.memberSubmission(c)
+	if !ok {
+		return
+	}
+	if err := s.parseForm(c); err != nil {
+		s.fail(c, err)
+		return
+	}
+	f := c.Request.PostForm
+	score, reason, feedback := strings.TrimSpace(f.Get("score")), strings.TrimSpace(f.Get("reason")), strings.TrimSpace(f.Get("feedback"))
+	errs := map[string]string{}
+	r := store.SubmissionReview{SubmissionID: sub.ID, Reason: reason, Feedback: feedback, UpdatedAt: s.now()}
+	uid := currentUser(c).ID
+	r.ReviewerID = &uid
+	if score != "" {
+		n, err := strconv.Atoi(score)
+		if err != nil || n < 0 || n > sub.MaxScore {
+			errs["score"] = fmt.Sprintf("A whole number from 0 to %d, or empty to keep the grader's score.", sub.MaxScore)
+		} else {
+			r.OverrideScore = &n
+			if reason == "" {
+				errs["reason"] = "Say why you override the grader's score; the learner sees it."
+			}
+		}
+	}
+	if utf8.RuneCountInString(reason) > maxFeedback || !utf8.ValidString(reason) {
+		errs["reason"] = fmt.Sprintf("At most %d characters.", maxFeedback)
+	}
+	if utf8.RuneCountInString(feedback) > maxFeedback || !utf8.ValidString(feedback) {
+		errs["feedback"] = fmt.Sprintf("At most %d characters.", maxFeedback)
+	}
+	if len(errs) > 0 {
+		m, err := s.reviewModel(c, cl, sub)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		m.Score, m.Reason, m.Feedback, m.Errors = score, reason, feedback, errs
+		s.render(c, http.StatusUnprocessableEntity, views.Page{Title: "Review", Section: "labs"}, views.SubmissionReviewView(m))
+		return
+	}
+	if err := s.store.SaveReview(c.Request.Context(), r); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.flash(c, "success", "Review saved; the learner sees it on the submission.")
+	c.Redirect(http.StatusSeeOther, c.Request.URL.Path[:strings.LastIndex(c.Request.URL.Path, "/")])
+}
+
+func (s *Server) regradeOne(c *gin.Context) {
+	_, sub, ok := s.memberSubmission(c)
+	if !ok {
+		return
+	}
+	queued, err := s.grader.Regrade(c.Request.Context(), sub.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if queued {
+		s.flash(c, "success", "Queued to be graded again.")
+	} else {
+		s.flash(c, "info", "It is still being graded; regrade it once it has finished.")
+	}
+	c.Redirect(http.StatusSeeOther, c.Request.URL.Path[:strings.LastIndex(c.Request.URL.Path, "/")])
+}
+
+func (s *Server) gradebookCSV(c *gin.Context) {
+	cl, ok := s.classOr404(c)
+	if !ok {
+		return
+	}
+	book, err := gradebook.Build(c.Request.Context(), s.gradebookSources(), cl)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	book.Sort("email", false)
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-gradebook.csv"; filename*=UTF-8''%s-gradebook.csv`,
+		fileSafe(cl.Name), url.PathEscape(cl.Name)))
+	c.Status(http.StatusOK)
+	if err := book.WriteCSV(c.Writer); err != nil {
+		_ = c.Error(err)
+	}
+}
+
+// resultsJSON is a class's results: learners, assignments, every counted
+// submission with its score, override and late flag.
+func (s *Server) resultsJSON(c *gin.Context) {
+	cl, ok := s.classOr404(c)
+	if !ok {
+		return
+	}
+	book, err := gradebook.Build(c.Request.Context(), s.gradebookSources(), cl)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	book.Sort("email", false)
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-results.json"`, fileSafe(cl.Name)))
+	c.Header("Content-Type", "application/json")
+	enc := json.NewEncoder(c.Writer)
+	enc.SetIndent("", "  ")
+	c.Status(http.StatusOK)
+	_ = enc.Encode(gin.H{"class": gin.H{"id": cl.ID, "name": cl.Name, "created_at": cl.CreatedAt}, "exported_at": s.now().UTC(),
+		"assignments": book.Columns, "learners": book.Rows, "lessons_total": book.Lessons})
+}
+
+func fileSafe(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
+			b.WriteByte('-')
+		}
+	}
+	out := strings.Trim(b.String(), "-")
+	if out == "" {
+		return "class"
+	}
+	return out
+}
+
+// Admin.
+
+func (s *Server) adminUsers(c *gin.Context) {
+	users, err := s.store.Users(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, views.Page{Title: "Users", Section: "admin"}, views.UsersView(views.UsersPage{Users: users, Me: currentUser(c).ID}))
+}
+
+func (s *Server) setRole(c *gin.Context) {
+	if err := s.parseForm(c); err != nil {
+		s.fail(c, err)
+		return
+	}
+	uid, _ := strconv.ParseInt(c.Param("uid"), 10, 64)
+	role, ok := store.ParseRole(c.Request.PostForm.Get("role"))
+	if !ok {
+		s.fail(c, apperr.Fields(map[string]string{"role": "learner, instructor or admin"}))
+		return
+	}
+	if uid == currentUser(c).ID && role != store.RoleAdmin {
+		s.flash(c, "error", "You cannot take away your own admin role; ask another admin.")
+		c.Redirect(http.StatusSeeOther, "/admin/users")
+		return
+	}
+	if err := s.store.SetRole(c.Request.Context(), uid, role); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.flash(c, "success", "Role changed.")
+	c.Redirect(http.StatusSeeOther, "/admin/users")
+}

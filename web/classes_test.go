@@ -1,0 +1,223 @@
+package web
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sdworkbook/workbook/internal/store"
+	"github.com/sdworkbook/workbook/internal/testenv"
+	"github.com/sdworkbook/workbook/labs/limiter"
+)
+
+// classID reads the class id from a redirect to /classes/{id}.
+func classID(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	wantStatus(t, resp, http.StatusSeeOther)
+	loc := resp.Header.Get("Location")
+	id := strings.TrimPrefix(loc, "/classes/")
+	if _, err := strconv.Atoi(id); err != nil {
+		t.Fatalf("redirect to %q", loc)
+	}
+	return id
+}
+
+// An instructor runs a class: learners join by code and link, an exercise
+// and a quiz are assigned, submissions show in the gradebook with late
+// marks, the instructor overrides a score with a reason and feedback the
+// learner sees, regrades, and exports the gradebook.
+func TestInstructorRunsAClass(t *testing.T) {
+	for _, be := range testenv.Backends(t) {
+		t.Run(be.Name, func(t *testing.T) {
+			a := MustStartGrading(t, be, limiter.Lab)
+			ctx := context.Background()
+			admin := MustRegister(t, a, "admin@example.com") // the first account is the admin
+			teacher := MustRegister(t, a, "teacher@example.com")
+			ada := MustRegister(t, a, "ada@example.com")
+			bob := MustRegister(t, a, "bob@example.com")
+			rival := MustRegister(t, a, "rival@example.com")
+
+			// Only instructors create classes; the admin makes them.
+			resp := teacher.post("/classes", url.Values{"name": {"Spring"}})
+			wantStatus(t, resp, http.StatusForbidden)
+			wantStatus(t, ada.get("/admin/users"), http.StatusForbidden)
+			users, _ := a.store.Users(ctx)
+			ids := map[string]int64{}
+			for _, u := range users {
+				ids[u.Email] = u.ID
+			}
+			for _, who := range []string{"teacher@example.com", "rival@example.com"} {
+				wantStatus(t, admin.post("/admin/users/"+strconv.FormatInt(ids[who], 10)+"/role", url.Values{"role": {"instructor"}}), http.StatusSeeOther)
+			}
+			wantStatus(t, admin.post("/admin/users/"+strconv.FormatInt(ids["admin@example.com"], 10)+"/role", url.Values{"role": {"learner"}}), http.StatusSeeOther)
+			if u, _ := a.store.UserByID(ctx, ids["admin@example.com"]); u.Role != store.RoleAdmin {
+				t.Error("the admin demoted themself")
+			}
+
+			resp = teacher.post("/classes", url.Values{"name": {"  "}})
+			wantStatus(t, resp, http.StatusUnprocessableEntity)
+			if testid(doc(t, resp), "error-name") == "" {
+				t.Error("no message for an empty class name")
+			}
+			id := classID(t, teacher.post("/classes", url.Values{"name": {"Spring cohort"}}))
+			other := classID(t, teacher.post("/classes", url.Values{"name": {"Evening"}}))
+			page := doc(t, teacher.get("/classes/"+id))
+			code := testid(page, "join-code")
+			if len(code) != 8 || !strings.HasSuffix(testid(page, "join-url"), "/join/"+code) {
+				t.Fatalf("join code %q, link %q", code, testid(page, "join-url"))
+			}
+
+			// Learners join: by the link, and by typing the code (any case).
+			if !strings.Contains(doc(t, ada.get("/join/"+code)).Text(), "Spring cohort") {
+				t.Error("the join link does not name the class")
+			}
+			wantStatus(t, ada.post("/join/"+code, nil), http.StatusSeeOther)
+			resp = bob.post("/classes/join", url.Values{"code": {"NOPE1234"}})
+			wantStatus(t, resp, http.StatusUnprocessableEntity)
+			if testid(doc(t, resp), "error-code") == "" {
+				t.Error("no message for a wrong code")
+			}
+			wantStatus(t, bob.post("/classes/join", url.Values{"code": {strings.ToLower(code)}}), http.StatusSeeOther)
+			otherCode := testid(doc(t, teacher.get("/classes/"+other)), "join-code")
+			wantStatus(t, ada.post("/join/"+otherCode, nil), http.StatusSeeOther) // in two classes
+			if n := doc(t, ada.get("/classes")).Find(`[data-testid="classes-joined"] li`).Length(); n != 2 {
+				t.Errorf("ada is in %d classes, want 2", n)
+			}
+
+			// Nobody else sees the class's gradebook.
+			wantStatus(t, rival.get("/classes/"+id), http.StatusNotFound)
+			wantStatus(t, rival.get("/classes/"+id+"/gradebook.csv"), http.StatusNotFound)
+			if doc(t, ada.get("/classes/"+id)).Find(`[data-testid="gradebook"]`).Length() != 0 {
+				t.Error("a learner sees the gradebook")
+			}
+			wantStatus(t, admin.get("/classes/"+id), http.StatusOK) // an admin sees every class
+
+			// Assignments: the exercise was due an hour ago, the quiz has no date.
+			due := time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04")
+			wantStatus(t, teacher.post("/classes/"+id+"/assignments", url.Values{"assignment": {"exercise:" + limiterExercise}, "due": {due}}), http.StatusSeeOther)
+			wantStatus(t, teacher.post("/classes/"+id+"/assignments", url.Values{"assignment": {"quiz:cap"}}), http.StatusSeeOther)
+			wantStatus(t, teacher.post("/classes/"+id+"/assignments", url.Values{"assignment": {"exercise:nope"}}), http.StatusSeeOther)
+			wantStatus(t, rival.post("/classes/"+id+"/assignments", url.Values{"assignment": {"quiz:cap"}}), http.StatusNotFound)
+			as, _ := a.store.Assignments(ctx, mustInt(t, id))
+			if len(as) != 2 {
+				t.Fatalf("%d assignments, want 2", len(as))
+			}
+
+			// Ada submits (late); Bob takes the quiz.
+			resp = ada.api("POST", "/api/labs/limiter/submissions",
+				`{"design": {"algorithm": "fixed_window", "limit": 20, "window_ms": 2000}, "notes": "simple"}`)
+			wantStatus(t, resp, http.StatusAccepted)
+			sub := decodeJSON(t, resp)["id"].(string)
+			graded := waitGraded(t, ada, sub)
+			auto := int(graded["score"].(float64))
+			if err := a.store.AddQuizAttempt(ctx, &store.QuizAttempt{UserID: ids["bob@example.com"], LessonSlug: "cap", Score: 7,
+				MaxScore: 10, Passed: true, Answers: "{}", CreatedAt: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			page = doc(t, teacher.get("/classes/"+id))
+			adaRow := page.Find(`[data-testid="gb-row"][data-email="ada@example.com"]`)
+			if cell := strings.Join(strings.Fields(adaRow.Find(`[data-testid="gb-cell"]`).First().Text()), " "); cell != strconv.Itoa(auto)+" late 1×" {
+				t.Errorf("ada's exercise cell %q, want %d late 1×", cell, auto)
+			}
+			if cell := strings.Fields(page.Find(`[data-testid="gb-row"][data-email="bob@example.com"] [data-testid="gb-cell"]`).Eq(1).Text()); len(cell) == 0 || cell[0] != "70" {
+				t.Errorf("bob's quiz cell %q, want 70", cell)
+			}
+			// Sorted by the exercise, highest first; filtered to late ones.
+			sorted := doc(t, teacher.get("/classes/"+id+"?sort=a"+strconv.FormatInt(as[0].ID, 10)+"&dir=desc"))
+			if first, _ := sorted.Find(`[data-testid="gb-row"]`).First().Attr("data-email"); first != "ada@example.com" {
+				t.Errorf("sorted by the exercise, first row is %s", first)
+			}
+			if n := doc(t, teacher.get("/classes/"+id+"?only=late")).Find(`[data-testid="gb-row"]`).Length(); n != 1 {
+				t.Errorf("late filter shows %d rows, want 1", n)
+			}
+
+			// The instructor reviews: an override needs a reason.
+			review := "/classes/" + id + "/submissions/" + sub
+			wantStatus(t, rival.get(review), http.StatusNotFound)
+			rp := doc(t, teacher.get(review))
+			if testid(rp, "learner-notes") != "simple" {
+				t.Error("the review page lacks the learner's reasoning")
+			}
+			resp = teacher.post(review+"/review", url.Values{"score": {"95"}, "feedback": {"Close."}})
+			wantStatus(t, resp, http.StatusUnprocessableEntity)
+			if testid(doc(t, resp), "error-reason") == "" {
+				t.Error("an override without a reason was accepted")
+			}
+			resp = teacher.post(review+"/review", url.Values{"score": {"101"}, "reason": {"x"}})
+			wantStatus(t, resp, http.StatusUnprocessableEntity)
+			wantStatus(t, teacher.post(review+"/review", url.Values{"score": {"95"}, "reason": {"The span check is too strict for this class."},
+				"feedback": {"Good reasoning; try a sliding log next."}}), http.StatusSeeOther)
+			rp = doc(t, teacher.get(review))
+			if testid(rp, "override-score") != "95" || testid(rp, "auto-score") != strconv.Itoa(auto)+" / 100" {
+				t.Errorf("review page: override %q, grader %q", testid(rp, "override-score"), testid(rp, "auto-score"))
+			}
+			lp := doc(t, ada.get("/submissions/"+sub))
+			if !strings.Contains(testid(lp, "override-score"), "95 / 100") || testid(lp, "feedback") != "Good reasoning; try a sliding log next." {
+				t.Errorf("the learner does not see the review: %q %q", testid(lp, "override-score"), testid(lp, "feedback"))
+			}
+			resp = ada.api("GET", "/api/submissions/"+sub, "")
+			if rv, _ := decodeJSON(t, resp)["review"].(map[string]any); rv == nil || rv["override_score"] != 95.0 {
+				t.Errorf("API review: %v", rv)
+			}
+
+			// Exports.
+			resp = teacher.get("/classes/" + id + "/gradebook.csv")
+			wantStatus(t, resp, http.StatusOK)
+			rows, err := csv.NewReader(resp.Body).ReadAll()
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != 4 || rows[0][0] != "Email" || rows[1][0] != "Points possible" || rows[1][1] != "100" {
+				t.Fatalf("CSV head: %v", rows[:min(2, len(rows))])
+			}
+			if rows[2][0] != "ada@example.com" || rows[2][1] != "95" || rows[3][0] != "bob@example.com" || rows[3][2] != "70" {
+				t.Errorf("CSV rows: %v", rows[2:])
+			}
+			resp = teacher.get("/classes/" + id + "/results.json")
+			wantStatus(t, resp, http.StatusOK)
+			var res struct {
+				Learners []struct {
+					Email       string
+					Assignments []struct {
+						Score      *int
+						Late       bool
+						Overridden bool
+					}
+				}
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if len(res.Learners) != 2 || !res.Learners[0].Assignments[0].Late || !res.Learners[0].Assignments[0].Overridden {
+				t.Errorf("JSON results: %+v", res)
+			}
+
+			// Regrade: the submission is graded again, to the same score.
+			wantStatus(t, teacher.post(review+"/regrade", nil), http.StatusSeeOther)
+			again := waitGraded(t, ada, sub)
+			if int(again["score"].(float64)) != auto {
+				t.Errorf("regraded to %v, was %d", again["score"], auto)
+			}
+			if s, _ := a.store.SubmissionByID(ctx, sub); s.Run != 2 {
+				t.Errorf("runs after a regrade: %d", s.Run)
+			}
+		})
+	}
+}
+
+func mustInt(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

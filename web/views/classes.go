@@ -1,0 +1,112 @@
+package views
+
+import (
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/sdworkbook/workbook/internal/gradebook"
+	"github.com/sdworkbook/workbook/internal/store"
+)
+
+// ClassesPage is the model of /classes.
+type ClassesPage struct {
+	Staff, Admin    bool
+	Taught, Joined  []store.Class
+	Name, NameError string
+	Code, CodeError string
+}
+
+// JoinPage is the model of /join/{code}.
+type JoinPage struct {
+	Class    store.Class
+	SignedIn bool
+}
+
+// AssignOption is an exercise or quiz an instructor can set.
+type AssignOption struct{ Value, Label string }
+
+// GradebookPage is the model of /classes/{id} for its instructor.
+type GradebookPage struct {
+	Book        gradebook.Book
+	JoinURL     string
+	Query, Only string
+	Sort        string
+	Desc        bool
+	Options     []AssignOption
+	Now         time.Time
+}
+
+// sortLink is the URL that sorts the gradebook by key, flipping the
+// direction when it already is.
+func (m GradebookPage) sortLink(key string) string {
+	q := url.Values{}
+	q.Set("sort", key)
+	if m.Sort == key && !m.Desc {
+		q.Set("dir", "desc")
+	}
+	if m.Query != "" {
+		q.Set("q", m.Query)
+	}
+	if m.Only != "" {
+		q.Set("only", m.Only)
+	}
+	return "/classes/" + strconv.FormatInt(m.Book.Class.ID, 10) + "?" + q.Encode()
+}
+
+func (m GradebookPage) ariaSort(key string) string {
+	if m.Sort != key && !(key == "email" && m.Sort == "") {
+		return "none"
+	}
+	if m.Desc {
+		return "descending"
+	}
+	return "ascending"
+}
+
+// LearnerClassPage is the model of /classes/{id} for a learner in it.
+type LearnerClassPage struct {
+	Class       store.Class
+	Assignments []store.Assignment
+	Columns     []gradebook.Column
+	Row         *gradebook.Row
+	Now         time.Time
+}
+
+// SubmissionReviewPage is the model of an instructor's view of a submission.
+type SubmissionReviewPage struct {
+	Class      store.Class
+	Learner    store.User
+	Submission SubmissionPage
+	Review     store.SubmissionReview
+	Reviewer   string
+	Score      string
+	Reason     string
+	Feedback   string
+	Errors     map[string]string
+}
+
+// UsersPage is the model of /admin/users.
+type UsersPage struct {
+	Users []store.User
+	Me    int64
+}
+
+func classURL(c store.Class) string { return "/classes/" + strconv.FormatInt(c.ID, 10) }
+
+func dueText(t *time.Time) string {
+	if t == nil {
+		return "no due date"
+	}
+	return "due " + t.UTC().Format("2 Jan 2006 15:04 UTC")
+}
+
+func cellText(c gradebook.Cell) string {
+	if c.Score == nil {
+		if c.Attempts > 0 {
+			return "0"
+		}
+		return "–"
+	}
+	return strconv.Itoa(*c.Score)
+}
