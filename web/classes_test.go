@@ -209,6 +209,14 @@ func TestInstructorRunsAClass(t *testing.T) {
 			if s, _ := a.store.SubmissionByID(ctx, sub); s.Run != 2 {
 				t.Errorf("runs after a regrade: %d", s.Run)
 			}
+			// Every submission of the exercise, after its suite changed.
+			resp = teacher.post("/classes/"+id+"/assignments/"+strconv.FormatInt(as[0].ID, 10)+"/regrade", nil)
+			wantStatus(t, resp, http.StatusSeeOther)
+			waitGraded(t, ada, sub)
+			if s, _ := a.store.SubmissionByID(ctx, sub); s.Run != 3 {
+				t.Errorf("runs after regrading the exercise: %d", s.Run)
+			}
+			wantStatus(t, rival.post("/classes/"+id+"/assignments/"+strconv.FormatInt(as[0].ID, 10)+"/regrade", nil), http.StatusNotFound)
 		})
 	}
 }

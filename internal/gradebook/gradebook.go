@@ -171,11 +171,11 @@ func Build(ctx context.Context, src Sources, class store.Class) (Book, error) {
 			r.Cells = append(r.Cells, cell)
 		}
 		if src.Progress != nil {
-			d, err := src.Progress.Dashboard(ctx, m.ID)
+			sum, err := src.Progress.Summary(ctx, m.ID)
 			if err != nil {
 				return Book{}, err
 			}
-			r.Lessons, r.QuizAverage, r.Streak = d.Completed, d.QuizAverage, d.Streak
+			r.Lessons, r.QuizAverage, r.Streak = sum.Completed, sum.QuizAverage, sum.Streak
 		}
 		b.Rows = append(b.Rows, r)
 	}

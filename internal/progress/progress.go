@@ -355,3 +355,56 @@ func (s *Service) GradeQuiz(ctx context.Context, userID int64, slug string, a le
 		MaxScore: res.Max, Passed: res.Passed, Answers: string(raw), CreatedAt: s.Now()})
 	return res, err
 }
+
+// Summary is the part of a learner's progress a gradebook shows.
+type Summary struct {
+	Completed   int // lessons completed
+	QuizAverage int // mean of best quiz scores, percent, over attempted quizzes
+	Streak      int // review streak in days
+}
+
+// Summary computes a learner's summary with three queries, for pages that
+// show many learners at once.
+func (s *Service) Summary(ctx context.Context, userID int64) (Summary, error) {
+	cat := s.Catalog()
+	lp, err := s.Store.LessonProgressOf(ctx, userID)
+	if err != nil {
+		return Summary{}, err
+	}
+	attempts, err := s.Store.QuizAttempts(ctx, userID, "")
+	if err != nil {
+		return Summary{}, err
+	}
+	now := s.Now()
+	reviews, err := s.Store.ReviewTimes(ctx, userID, now.AddDate(0, 0, -400))
+	if err != nil {
+		return Summary{}, err
+	}
+	out := Summary{Streak: srs.Streak(reviews, now, time.UTC)}
+	for _, p := range lp {
+		if _, ok := cat.Lesson(p.LessonSlug); ok && p.CompletedAt != nil {
+			out.Completed++
+		}
+	}
+	best := map[string]int{}
+	for _, a := range attempts {
+		if _, ok := cat.Lesson(a.LessonSlug); !ok {
+			continue
+		}
+		pct := 0
+		if a.MaxScore > 0 {
+			pct = a.Score * 100 / a.MaxScore
+		}
+		if b, ok := best[a.LessonSlug]; !ok || pct > b {
+			best[a.LessonSlug] = pct
+		}
+	}
+	if len(best) > 0 {
+		sum := 0
+		for _, b := range best {
+			sum += b
+		}
+		out.QuizAverage = sum / len(best)
+	}
+	return out, nil
+}

@@ -146,6 +146,10 @@ func TestDashboardEvidenceAndContinue(t *testing.T) {
 	if d.Continue == nil || d.Continue.Slug != open {
 		t.Errorf("continue with %v, want %s", d.Continue, open)
 	}
+	// The gradebook's summary agrees with the dashboard.
+	if sum, err := s.Summary(ctx, uid); err != nil || sum.Completed != d.Completed || sum.QuizAverage != d.QuizAverage || sum.Streak != d.Streak {
+		t.Errorf("summary %+v (%v), dashboard completed %d quiz %d streak %d", sum, err, d.Completed, d.QuizAverage, d.Streak)
+	}
 	if d.QuizzesPassed == 0 || d.QuizAverage != 100 {
 		t.Errorf("quizzes passed %d average %d", d.QuizzesPassed, d.QuizAverage)
 	}
