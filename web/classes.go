@@ -542,13 +542,50 @@ func (s *Server) resultsJSON(c *gin.Context) {
 		return
 	}
 	book.Sort("email", false)
+	// Every attempt, not only the best: what an LMS or a spreadsheet
+	// cannot rebuild from the gradebook.
+	ids := make([]int64, len(book.Rows))
+	email := map[int64]string{}
+	for i, r := range book.Rows {
+		ids[i], email[r.UserID] = r.UserID, r.Email
+	}
+	var exIDs []string
+	due := map[string]store.Assignment{}
+	for _, col := range book.Columns {
+		if col.Kind == store.AssignExercise {
+			exIDs = append(exIDs, col.Ref)
+			due[col.Ref] = col.Assignment
+		}
+	}
+	subs, err := s.store.SubmissionsOf(c.Request.Context(), ids, exIDs)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	subIDs := make([]string, len(subs))
+	for i, sub := range subs {
+		subIDs[i] = sub.ID
+	}
+	reviews, err := s.store.Reviews(c.Request.Context(), subIDs)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	attempts := []gin.H{}
+	for _, sub := range subs {
+		rv := reviews[sub.ID]
+		attempts = append(attempts, gin.H{"id": sub.ID, "learner": email[sub.UserID], "exercise": sub.Exercise, "number": sub.Number,
+			"status": sub.Status, "score": sub.Score, "max_score": sub.MaxScore, "override_score": rv.OverrideScore,
+			"override_reason": rv.Reason, "feedback": rv.Feedback, "late": due[sub.Exercise].Late(sub.CreatedAt),
+			"counts_as_attempt": sub.Counts(), "created_at": sub.CreatedAt})
+	}
 	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-results.json"`, fileSafe(cl.Name)))
 	c.Header("Content-Type", "application/json")
 	enc := json.NewEncoder(c.Writer)
 	enc.SetIndent("", "  ")
 	c.Status(http.StatusOK)
 	_ = enc.Encode(gin.H{"class": gin.H{"id": cl.ID, "name": cl.Name, "created_at": cl.CreatedAt}, "exported_at": s.now().UTC(),
-		"assignments": book.Columns, "learners": book.Rows, "lessons_total": book.Lessons})
+		"assignments": book.Columns, "learners": book.Rows, "lessons_total": book.Lessons, "submissions": attempts})
 }
 
 func fileSafe(s string) string {

@@ -183,6 +183,11 @@ func TestInstructorRunsAClass(t *testing.T) {
 			resp = teacher.get("/classes/" + id + "/results.json")
 			wantStatus(t, resp, http.StatusOK)
 			var res struct {
+				Submissions []struct {
+					Learner       string
+					OverrideScore *int `json:"override_score"`
+					Late          bool
+				}
 				Learners []struct {
 					Email       string
 					Assignments []struct {
@@ -196,6 +201,10 @@ func TestInstructorRunsAClass(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
+			if len(res.Submissions) != 1 || res.Submissions[0].Learner != "ada@example.com" || !res.Submissions[0].Late ||
+				res.Submissions[0].OverrideScore == nil || *res.Submissions[0].OverrideScore != 95 {
+				t.Errorf("JSON submissions: %+v", res.Submissions)
+			}
 			if len(res.Learners) != 2 || !res.Learners[0].Assignments[0].Late || !res.Learners[0].Assignments[0].Overridden {
 				t.Errorf("JSON results: %+v", res)
 			}
