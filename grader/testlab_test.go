@@ -3,7 +3,6 @@ package grader_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"time"
@@ -116,5 +115,3 @@ func (l testLab) Exercises() []labs.Exercise {
 		},
 	}}
 }
-
-var _ = fmt.Sprint
