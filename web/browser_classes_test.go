@@ -73,7 +73,7 @@ func TestBrowserInstructorAndLearner(t *testing.T) {
 		chromedp.Click(`[data-testid="submit"]`),
 		chromedp.WaitVisible(`[data-testid="submission"]`),
 	)
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('#results').getAttribute('data-status') === 'graded'`,
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](graded,
 		chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
 		t.Fatalf("never graded: %v", err)
 	}

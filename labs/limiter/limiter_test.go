@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -207,11 +208,20 @@ func TestBoundaryBurst(t *testing.T) {
 					t.Parallel() // distinct instances; each mostly waits for a boundary
 					in := launch(t, withID(e.Env, "boundary"+short(alg)), designFor(alg, limit, window, 0, 2, StorageRedis))
 					var rep BurstReport
-					rec := do(t, in, http.MethodPost, "boundary-burst?key=b", &rep)
-					if rec.Code != http.StatusOK {
-						t.Fatalf("status %d: %s", rec.Code, rec.Body)
+					// A loaded machine can make the first burst miss its lead
+					// time and land after the boundary; that run shows
+					// nothing, so try again on a fresh key.
+					for try := range 3 {
+						rep = BurstReport{}
+						rec := do(t, in, http.MethodPost, "boundary-burst?key=b"+strconv.Itoa(try), &rep)
+						if rec.Code != http.StatusOK {
+							t.Fatalf("status %d: %s", rec.Code, rec.Body)
+						}
+						t.Log(rep.Summary)
+						if rep.FirstBurstLate == 0 {
+							break
+						}
 					}
-					t.Log(rep.Summary)
 					if rep.Sent != 2*limit || len(rep.Requests) != 2*limit || rep.StoreErrors != 0 {
 						t.Fatalf("report %+v", rep)
 					}

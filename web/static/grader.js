@@ -43,8 +43,10 @@
     var results = box.getAttribute("data-results");
     if (!events || !results || typeof EventSource === "undefined") return;
     var es = new EventSource(events);
-    var busy = false, again = false;
-    function refresh(final) {
+    // One fetch at a time; a change heard meanwhile fetches once more after
+    // it. "done" marks the page finished once the last fetch has landed.
+    var busy = false, again = false, finished = false;
+    function refresh() {
       if (busy) { again = true; return; }
       busy = true;
       fetch(results, { headers: { "Accept": "text/html" }, credentials: "same-origin" })
@@ -61,12 +63,12 @@
         })
         .finally(function () {
           busy = false;
-          if (again) { again = false; refresh(final); }
-          else if (final) box.setAttribute("data-live", "done");
+          if (again) { again = false; refresh(); }
+          else if (finished) box.setAttribute("data-live", "done");
         });
     }
-    es.addEventListener("update", function () { refresh(false); });
-    es.addEventListener("done", function () { es.close(); refresh(true); });
+    es.addEventListener("update", refresh);
+    es.addEventListener("done", function () { finished = true; es.close(); refresh(); });
     box.setAttribute("data-live", "on");
   }
 
