@@ -1,0 +1,603 @@
+package shortener
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/limiter"
+)
+
+// Errors a creation can end with; the handler maps them to statuses.
+var (
+	errAliasTaken = errors.New("alias taken")
+	errSpaceFull  = errors.New("code space used up")
+	errNoFreeCode = errors.New("no free code")
+)
+
+// Tiers a lookup can be served by.
+const (
+	tierLocal = "local"
+	tierRedis = "redis"
+	tierDB    = "database"
+)
+
+// instance is a running shortener.
+type instance struct {
+	env   labs.Env
+	cfg   config
+	rdb   *goredis.Client
+	tab   tables
+	limit *limiter.Limiter
+
+	layoutMu sync.RWMutex // read: a database lookup or insert; write: a reshard
+	layout   layout
+
+	seqMu            sync.Mutex
+	seqNext, seqEnd  uint64
+	seqFull          bool
+	space            uint64
+	local            *localCache // redis_and_local only
+	flights          singleflight.Group
+	hot              []string // the demo links' codes, by number
+	rebuilt          bool     // built on existing tables
+	clicks           *clickCounter
+	reshardMu        sync.Mutex
+	batchMu          sync.Mutex
+	batches          atomic.Int64
+	lastReshard      atomic.Pointer[ReshardResult]
+	warnSpace, warnR throttle
+
+	created, existing, collisions, exhausted, rejected, rateLimited atomic.Int64
+	redirects, notFound, gone, localHits, redisHits, dbHits         atomic.Int64
+	redisErrors, keysMoved                                          atomic.Int64
+
+	closeOnce sync.Once
+	closeErr  error
+	halted    atomic.Bool
+}
+
+func newInstance(ctx context.Context, env labs.Env, cfg config) (*instance, error) {
+	in := &instance{env: env, cfg: cfg, rdb: env.Redis, tab: tablesFor(env.Instance), space: space(cfg.codeLen),
+		warnSpace: throttle{every: time.Second}, warnR: throttle{every: time.Second}}
+	if cfg.cache == CacheLocal {
+		in.local = newLocalCache(localCapacity)
+	}
+	if err := in.createBaseTables(ctx); err != nil {
+		return nil, fmt.Errorf("shortener: %w", err)
+	}
+	l, found, err := in.readLayout(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("shortener: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok && !found {
+			_ = in.dropTables(context.WithoutCancel(ctx))
+		}
+	}()
+	if found {
+		// A restart on the same database: the tables say where links live.
+		in.layout, in.rebuilt = l, true
+		if err := in.createShardTables(ctx, env.DB, l.shards); err != nil {
+			return nil, fmt.Errorf("shortener: %w", err)
+		}
+		if in.hot, err = in.seedCodes(ctx, l.shards); err != nil {
+			return nil, fmt.Errorf("shortener: %w", err)
+		}
+	} else {
+		in.layout = newLayout(cfg.shards, cfg.sharding)
+		if err := in.seed(ctx); err != nil {
+			return nil, fmt.Errorf("shortener: seed demo links: %w", err)
+		}
+	}
+	// The creation limiter keeps its keys under the instance's prefix, so
+	// Close removes them with the rest.
+	lenv := env
+	lenv.Prefix = env.Prefix + "create:"
+	if in.limit, err = limiter.New(ctx, lenv, createAlgorithm, createLimit, createWindowMS); err != nil {
+		return nil, fmt.Errorf("shortener: creation limiter: %w", err)
+	}
+	if cfg.analytics {
+		in.clicks = newClickCounter(in)
+	}
+	ok = true
+	if in.rebuilt {
+		counts, err := in.countLinks(ctx, in.layout.shards)
+		total := int64(0)
+		for _, n := range counts {
+			total += n
+		}
+		if err == nil {
+			env.Metrics.Eventf("info", "rebuilt from the database: %d links in %d shards (%s); the caches start empty", total, in.layout.shards, in.layout.sharding)
+		}
+	} else {
+		env.Metrics.Eventf("info", "created %d shard tables and %d demo links (codes %s…%s for load keys k0…k%d)",
+			in.layout.shards, len(in.hot), in.hot[0], in.hot[len(in.hot)-1], len(in.hot)-1)
+	}
+	return in, nil
+}
+
+// seed creates the shard tables, writes the layout and adds the demo
+// links, all in one transaction.
+func (in *instance) seed(ctx context.Context) error {
+	now := in.nowMS()
+	rows := make([]link, seedLinks)
+	taken := make(map[string]bool, seedLinks)
+	var first uint64
+	if in.cfg.codegen == GenSequence {
+		var err error
+		if first, err = in.allocateIDs(ctx, seedLinks); err != nil {
+			return err
+		}
+	}
+	for i := range rows {
+		u := demoURL(i)
+		var code string
+		switch in.cfg.codegen {
+		case GenSequence:
+			code = encode(first+uint64(i), in.cfg.codeLen)
+		case GenRandom:
+			for code = randomCode(in.cfg.codeLen); taken[code]; code = randomCode(in.cfg.codeLen) {
+			}
+		default:
+			attempt := 0
+			for code = hashCode(u, 0, in.cfg.codeLen); taken[code]; code = hashCode(u, attempt, in.cfg.codeLen) {
+				attempt++
+			}
+		}
+		taken[code] = true
+		rows[i] = link{Code: code, URL: u, CreatedMS: now, Seed: i}
+	}
+	byShard := make([][]link, in.layout.shards)
+	for _, r := range rows {
+		s := in.layout.shardOf(r.Code)
+		byShard[s] = append(byShard[s], r)
+	}
+	tx, err := in.env.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := in.createShardTables(ctx, tx, in.layout.shards); err != nil {
+		return err
+	}
+	for s, part := range byShard {
+		if err := in.insertBatch(ctx, tx, s, part); err != nil {
+			return err
+		}
+	}
+	if err := in.writeLayout(ctx, tx, in.layout); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	in.hot = make([]string, seedLinks)
+	for i, r := range rows {
+		in.hot[i] = r.Code
+	}
+	return nil
+}
+
+func demoURL(i int) string { return "https://example.com/demo/" + strconv.Itoa(i) }
+
+func (in *instance) nowMS() int64 { return in.env.Now().UnixMilli() }
+
+// nextCode is the code to try for a link on the given attempt.
+func (in *instance) nextCode(ctx context.Context, url string, attempt int) (string, error) {
+	switch in.cfg.codegen {
+	case GenSequence:
+		id, err := in.nextID(ctx)
+		if err != nil {
+			return "", err
+		}
+		return encode(id, in.cfg.codeLen), nil
+	case GenHash:
+		return hashCode(url, attempt, in.cfg.codeLen), nil
+	default:
+		return randomCode(in.cfg.codeLen), nil
+	}
+}
+
+// nextID issues the counter's next id from the block in hand, taking a
+// new block from the database when it is used up.
+func (in *instance) nextID(ctx context.Context) (uint64, error) {
+	in.seqMu.Lock()
+	defer in.seqMu.Unlock()
+	if in.seqFull {
+		return 0, errSpaceFull
+	}
+	if in.seqNext == in.seqEnd {
+		first, err := in.allocateIDs(ctx, seqBlock)
+		if err != nil {
+			return 0, err
+		}
+		in.seqNext, in.seqEnd = first, first+seqBlock
+	}
+	id := in.seqNext
+	if id >= in.space {
+		in.seqFull = true
+		return 0, errSpaceFull
+	}
+	in.seqNext++
+	return id, nil
+}
+
+// insert stores l in the shard that owns its code.
+func (in *instance) insert(ctx context.Context, l link) (bool, error) {
+	in.layoutMu.RLock()
+	defer in.layoutMu.RUnlock()
+	return in.insertLink(ctx, in.layout.shardOf(l.Code), l)
+}
+
+// read reads code from the shard that owns it.
+func (in *instance) read(ctx context.Context, code string) (link, bool, error) {
+	in.layoutMu.RLock()
+	defer in.layoutMu.RUnlock()
+	return in.readLink(ctx, in.layout.shardOf(code), code)
+}
+
+// create stores a validated link under its alias or a generated code.
+// existing is true when hash_prefix found the same URL already shortened
+// (and it never expires): that link is returned instead of a new one.
+func (in *instance) create(ctx context.Context, req createRequest) (l link, existing bool, err error) {
+	now := in.nowMS()
+	l = link{URL: req.URL, CreatedMS: now, Seed: -1}
+	if req.TTLS > 0 {
+		l.ExpiresMS = now + req.TTLS*1000
+	}
+	if req.Alias != "" {
+		l.Code = req.Alias
+		ok, err := in.insert(ctx, l)
+		switch {
+		case err != nil:
+			return link{}, false, err
+		case !ok:
+			return link{}, false, errAliasTaken
+		}
+		in.afterCreate(ctx, l)
+		return l, false, nil
+	}
+	for attempt := range maxAttempts {
+		if l.Code, err = in.nextCode(ctx, req.URL, attempt); err != nil {
+			if errors.Is(err, errSpaceFull) {
+				in.exhausted.Add(1)
+				in.warnFull("the counter has handed out all %s codes of length %d; creation fails from now on", thousands(in.space), in.cfg.codeLen)
+			}
+			return link{}, false, err
+		}
+		ok, err := in.insert(ctx, l)
+		if err != nil {
+			return link{}, false, err
+		}
+		if ok {
+			in.afterCreate(ctx, l)
+			return l, false, nil
+		}
+		if in.cfg.codegen == GenHash && l.ExpiresMS == 0 {
+			old, found, err := in.read(ctx, l.Code)
+			if err != nil {
+				return link{}, false, err
+			}
+			if found && old.URL == l.URL && old.ExpiresMS == 0 {
+				in.existing.Add(1)
+				return old, true, nil
+			}
+		}
+		in.collisions.Add(1)
+		in.env.Metrics.Count("collisions", 1)
+	}
+	in.exhausted.Add(1)
+	in.warnFull("%d codes in a row were taken for one link: the %s codes of length %d are nearly used up", maxAttempts, thousands(in.space), in.cfg.codeLen)
+	return link{}, false, errNoFreeCode
+}
+
+func (in *instance) warnFull(format string, args ...any) {
+	if n, ok := in.warnSpace.ready(); ok {
+		in.env.Metrics.Eventf("warn", format+"%s", append(args, more(n))...)
+	}
+}
+
+// afterCreate counts a new link and drops any cached "no such code" for it.
+func (in *instance) afterCreate(ctx context.Context, l link) {
+	in.created.Add(1)
+	in.env.Metrics.Count("created", 1)
+	if in.local != nil {
+		in.local.del(l.Code)
+	}
+	if in.cfg.cache != CacheNone {
+		if err := in.rdb.Del(ctx, in.cacheKey(l.Code)).Err(); err != nil {
+			in.redisError("dropping a cached 404 for a new code", err)
+		}
+	}
+}
+
+// entry is what a lookup found: a link, or that there is none.
+type entry struct {
+	found     bool
+	url       string
+	expiresMS int64
+}
+
+func (e entry) expired(now int64) bool { return e.found && e.expiresMS != 0 && now >= e.expiresMS }
+
+func (in *instance) cacheKey(code string) string { return in.env.Prefix + "c:" + code }
+
+// Redis values: "1|<expires ms>|<url>" for a link, "0" for no link.
+func encodeEntry(e entry) string {
+	if !e.found {
+		return "0"
+	}
+	return "1|" + strconv.FormatInt(e.expiresMS, 10) + "|" + e.url
+}
+
+func decodeEntry(s string) (entry, bool) {
+	if s == "0" {
+		return entry{}, true
+	}
+	rest, ok := strings.CutPrefix(s, "1|")
+	if !ok {
+		return entry{}, false
+	}
+	exp, u, ok := strings.Cut(rest, "|")
+	if !ok {
+		return entry{}, false
+	}
+	ms, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil {
+		return entry{}, false
+	}
+	return entry{found: true, url: u, expiresMS: ms}, true
+}
+
+// ttlOf is how long e may stay cached: the cache TTL, and at most
+// maxNegativeTTL for "no such code".
+func (in *instance) ttlOf(e entry) time.Duration {
+	if !e.found {
+		return min(in.cfg.cacheTTL, maxNegativeTTL)
+	}
+	return in.cfg.cacheTTL
+}
+
+// lookup finds code through the tiers: process memory, Redis, then the
+// shard. A Redis failure is not a miss: it is counted, and the database
+// answers without refilling a cache that is failing.
+func (in *instance) lookup(ctx context.Context, code string) (entry, string, error) {
+	now := in.nowMS()
+	if in.local != nil {
+		if e, ok := in.local.get(code, now); ok {
+			return e, tierLocal, nil
+		}
+	}
+	redisOK := in.cfg.cache != CacheNone
+	if redisOK {
+		v, err := in.rdb.Get(ctx, in.cacheKey(code)).Result()
+		switch {
+		case err == nil:
+			if e, ok := decodeEntry(v); ok {
+				if in.local != nil {
+					in.local.put(code, e, now+in.ttlOf(e).Milliseconds())
+				}
+				return e, tierRedis, nil
+			}
+			// Undecodable: read the database and overwrite it.
+		case errors.Is(err, goredis.Nil):
+		default:
+			if ctx.Err() != nil {
+				return entry{}, "", ctx.Err()
+			}
+			in.redisError("cache read", err)
+			redisOK = false
+		}
+	}
+	// One database read per code at a time in this process: a viral link
+	// that is not cached yet costs one read, not one per waiting redirect.
+	// The read runs on its own context so the first caller giving up does
+	// not fail the others.
+	ch := in.flights.DoChan(code, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		l, found, err := in.read(fctx, code)
+		if err != nil {
+			return entry{}, err
+		}
+		e := entry{found: found, url: l.URL, expiresMS: l.ExpiresMS}
+		if redisOK {
+			if err := in.rdb.Set(fctx, in.cacheKey(code), encodeEntry(e), in.ttlOf(e)).Err(); err != nil {
+				in.redisError("cache fill", err)
+			}
+		}
+		if in.local != nil {
+			in.local.put(code, e, in.nowMS()+in.ttlOf(e).Milliseconds())
+		}
+		return e, nil
+	})
+	select {
+	case <-ctx.Done():
+		return entry{}, "", ctx.Err()
+	case r := <-ch:
+		if r.Err != nil {
+			return entry{}, "", r.Err
+		}
+		return r.Val.(entry), tierDB, nil
+	}
+}
+
+func (in *instance) redisError(what string, err error) {
+	in.redisErrors.Add(1)
+	if n, ok := in.warnR.ready(); ok {
+		in.env.Metrics.Eventf("error", "Redis failed on %s: %v%s", what, err, more(n))
+	}
+}
+
+// outcome is what a redirect answers.
+type outcome struct {
+	status int
+	url    string
+	entry  entry
+	tier   string
+}
+
+// redirectStatus is 302 when clicks are counted (every click must come
+// back), else 301.
+func (in *instance) redirectStatus() int {
+	if in.cfg.analytics {
+		return http.StatusFound
+	}
+	return http.StatusMovedPermanently
+}
+
+// redirect resolves code as GET r/{code} does; with count it is a real
+// redirect: measured, counted per tier, and a click when analytics are on.
+func (in *instance) redirect(ctx context.Context, code string, count bool) (outcome, error) {
+	start := time.Now()
+	var o outcome
+	if checkCode(code) {
+		e, tier, err := in.lookup(ctx, code)
+		if err != nil {
+			return outcome{status: http.StatusServiceUnavailable}, err
+		}
+		o.entry, o.tier = e, tier
+	}
+	switch {
+	case !o.entry.found:
+		o.status = http.StatusNotFound
+	case o.entry.expired(in.nowMS()):
+		o.status = http.StatusGone
+	default:
+		o.status, o.url = in.redirectStatus(), o.entry.url
+	}
+	if !count {
+		return o, nil
+	}
+	m := in.env.Metrics
+	switch o.tier {
+	case tierLocal:
+		in.localHits.Add(1)
+		m.Count("local_hits", 1)
+	case tierRedis:
+		in.redisHits.Add(1)
+		m.Count("redis_hits", 1)
+	case tierDB:
+		in.dbHits.Add(1)
+		m.Count("db_hits", 1)
+	}
+	switch o.status {
+	case http.StatusNotFound:
+		in.notFound.Add(1)
+		m.Count("not_found", 1)
+	case http.StatusGone:
+		in.gone.Add(1)
+		m.Count("gone", 1)
+	default:
+		in.redirects.Add(1)
+		m.Count("redirects", 1)
+		if in.clicks != nil {
+			in.clicks.add(code)
+		}
+	}
+	m.Latency("redirect", time.Since(start))
+	return o, nil
+}
+
+// codeForKey maps a load run's key to a code: "k<n>" is demo link n (mod
+// 1,000), anything else is taken as a code.
+func (in *instance) codeForKey(key string) string {
+	if rest, ok := strings.CutPrefix(key, "k"); ok && len(in.hot) > 0 {
+		if n, err := strconv.Atoi(rest); err == nil && n >= 0 {
+			return in.hot[n%len(in.hot)]
+		}
+	}
+	return key
+}
+
+// Hit is one redirect for a load run.
+func (in *instance) Hit(ctx context.Context, key string) (int, error) {
+	o, err := in.redirect(ctx, in.codeForKey(key), true)
+	return o.status, err
+}
+
+// halt stops the instance as a crashed process would stop, and empties
+// Redis as a Redis restarted without persistence would be: background work
+// ends without a last flush, the process's caches and counters are gone,
+// every key under the prefix is deleted. The tables stay for an instance
+// built after it on the same env; Close then does nothing.
+func (in *instance) halt(ctx context.Context) error {
+	var err error
+	in.closeOnce.Do(func() {
+		in.halted.Store(true)
+		if in.clicks != nil {
+			in.clicks.stop(false)
+		}
+		if in.local != nil {
+			in.local.clear()
+		}
+		in.limit.Close()
+		err = labs.DeleteKeys(ctx, in.rdb, in.env.Prefix)
+	})
+	return err
+}
+
+// Close stops background work and removes the instance's keys and tables.
+func (in *instance) Close(ctx context.Context) error {
+	in.closeOnce.Do(func() {
+		if in.clicks != nil {
+			in.clicks.stop(false)
+		}
+		in.limit.Close()
+		in.closeErr = errors.Join(labs.DeleteKeys(ctx, in.rdb, in.env.Prefix), in.dropTables(ctx))
+	})
+	return in.closeErr
+}
+
+// throttle lets an event line through at most once per period and counts
+// what it held back, so a load run cannot flood the event log.
+type throttle struct {
+	every time.Duration
+	mu    sync.Mutex
+	last  time.Time
+	held  int
+}
+
+func (t *throttle) ready() (int, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	if !t.last.IsZero() && now.Sub(t.last) < t.every {
+		t.held++
+		return 0, false
+	}
+	n := t.held
+	t.last, t.held = now, 0
+	return n, true
+}
+
+func more(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (and %d more since the last line)", n)
+}
+
+// thousands writes n with commas: 3,844.
+func thousands[T ~int | ~int64 | ~uint64](n T) string {
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	s := strconv.FormatUint(uint64(n), 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
