@@ -14,6 +14,7 @@ import (
 	"github.com/sdworkbook/workbook/labs/breaker"
 	"github.com/sdworkbook/workbook/labs/cache"
 	"github.com/sdworkbook/workbook/labs/limiter"
+	"github.com/sdworkbook/workbook/labs/shortener"
 )
 
 // measuring reports whether the slow measurements were asked for
@@ -30,6 +31,7 @@ var goodDesigns = []struct {
 	{breaker.Lab, map[string]any{"failure_threshold": 5, "open_timeout_ms": 1000, "half_open_probes": 1, "call_timeout_ms": 200,
 		"retries": 1, "backoff_base_ms": 50, "retry_budget": 0.1}},
 	{cache.Lab, map[string]any{"strategy": "cache_aside", "invalidation": "delete_on_write", "fill_guard": "version", "stampede": "lock"}},
+	{shortener.Lab, map[string]any{"codegen": "sequence_base62", "cache": "redis_and_local"}},
 }
 
 // Twenty submissions from seven learners enqueued at once all end graded,

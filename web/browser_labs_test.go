@@ -13,6 +13,7 @@ import (
 	"github.com/sdworkbook/workbook/labs/breaker"
 	"github.com/sdworkbook/workbook/labs/cache"
 	"github.com/sdworkbook/workbook/labs/limiter"
+	"github.com/sdworkbook/workbook/labs/shortener"
 )
 
 // labJourney drives one lab through Chromium: launch from the form, see the
@@ -87,6 +88,11 @@ func TestBrowserLimiterLab(t *testing.T) {
 
 func TestBrowserBreakerLab(t *testing.T) {
 	runLabJourney(t, labJourney{lab: breaker.Lab, poke: 0, status: "200", series: "downstream_calls"})
+}
+
+func TestBrowserShortenerLab(t *testing.T) {
+	runLabJourney(t, labJourney{lab: shortener.Lab, design: map[string]string{"f-codegen": "sequence_base62", "f-cache": "redis_and_local"},
+		poke: 0, status: "201", series: "redirects"})
 }
 
 func TestBrowserCacheLab(t *testing.T) {
