@@ -20,6 +20,8 @@ import (
 )
 
 const (
+	// maxClasses bounds the classes one instructor keeps.
+	maxClasses   = 200
 	maxClassName = 120
 	maxFeedback  = 4000
 	// dueLayout is what an <input type="datetime-local"> sends.
@@ -110,6 +112,13 @@ func (s *Server) createClass(c *gin.Context) {
 		}
 		m.Name, m.NameError = name, fmt.Sprintf("A class needs a name of 1 to %d characters.", maxClassName)
 		s.render(c, http.StatusUnprocessableEntity, views.Page{Title: "Classes", Section: "classes"}, views.ClassesView(m))
+		return
+	}
+	if taught, err := s.store.ClassesTaught(c.Request.Context(), currentUser(c).ID); err != nil {
+		s.fail(c, err)
+		return
+	} else if len(taught) >= maxClasses {
+		s.fail(c, apperr.New(apperr.TooMany, "You already run %d classes; delete an old one first.", maxClasses))
 		return
 	}
 	cl, err := s.store.CreateClass(c.Request.Context(), currentUser(c).ID, name, s.now())
@@ -306,6 +315,28 @@ func (s *Server) addAssignment(c *gin.Context) {
 	}
 	s.flash(c, "success", "Assignment saved.")
 	c.Redirect(http.StatusSeeOther, back+"#assignments")
+}
+
+func (s *Server) deleteClass(c *gin.Context) {
+	cl, ok := s.classOr404(c)
+	if !ok {
+		return
+	}
+	if err := s.parseForm(c); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if c.Request.PostForm.Get("confirm") != cl.Name {
+		s.flash(c, "error", "Type the class's name to delete it.")
+		c.Redirect(http.StatusSeeOther, "/classes/"+strconv.FormatInt(cl.ID, 10)+"#delete")
+		return
+	}
+	if err := s.store.DeleteClass(c.Request.Context(), cl.ID); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.flash(c, "success", cl.Name+" deleted; its learners keep their submissions.")
+	c.Redirect(http.StatusSeeOther, "/classes")
 }
 
 func (s *Server) deleteAssignment(c *gin.Context) {

@@ -226,6 +226,16 @@ func TestInstructorRunsAClass(t *testing.T) {
 				t.Errorf("runs after regrading the exercise: %d", s.Run)
 			}
 			wantStatus(t, rival.post("/classes/"+id+"/assignments/"+strconv.FormatInt(as[0].ID, 10)+"/regrade", nil), http.StatusNotFound)
+
+			// Deleting needs the class's name; the learners keep their work.
+			wantStatus(t, rival.post("/classes/"+other+"/delete", url.Values{"confirm": {"Evening"}}), http.StatusNotFound)
+			wantStatus(t, teacher.post("/classes/"+other+"/delete", url.Values{"confirm": {"evening"}}), http.StatusSeeOther)
+			wantStatus(t, teacher.get("/classes/"+other), http.StatusOK)
+			wantStatus(t, teacher.post("/classes/"+other+"/delete", url.Values{"confirm": {"Evening"}}), http.StatusSeeOther)
+			wantStatus(t, teacher.get("/classes/"+other), http.StatusNotFound)
+			if subs, _ := a.store.Submissions(ctx, ids["ada@example.com"], ""); len(subs) != 1 {
+				t.Errorf("ada has %d submissions after a class was deleted", len(subs))
+			}
 		})
 	}
 }

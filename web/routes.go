@@ -52,6 +52,7 @@ func (s *Server) routes(r *gin.Engine) {
 	app.GET("/join/:code", s.joinPage)
 	app.POST("/join/:code", s.requireUser, s.joinClass)
 	app.GET("/classes/:id", s.requireUser, s.classPage)
+	app.POST("/classes/:id/delete", s.requireUser, s.deleteClass)
 	app.POST("/classes/:id/assignments", s.requireUser, s.addAssignment)
 	app.POST("/classes/:id/assignments/:aid/delete", s.requireUser, s.deleteAssignment)
 	app.POST("/classes/:id/assignments/:aid/regrade", s.requireUser, s.regradeAssignment)

@@ -233,3 +233,13 @@ func (s *Store) Users(ctx context.Context) ([]User, error) {
 	var rows []User
 	return rows, mapErr(s.db.WithContext(ctx).Order("email").Limit(5000).Find(&rows).Error, "accounts")
 }
+
+// DeleteClass removes a class with its members and assignments; the
+// learners' submissions stay theirs.
+func (s *Store) DeleteClass(ctx context.Context, id int64) error {
+	res := s.db.WithContext(ctx).Where("id = ?", id).Delete(&Class{})
+	if res.Error == nil && res.RowsAffected == 0 {
+		return mapErr(gorm.ErrRecordNotFound, "class")
+	}
+	return mapErr(res.Error, "class")
+}
