@@ -236,3 +236,35 @@ func (m *Metrics) TrySubscribe(limit int) (<-chan Message, []Point, []Event, fun
 	ch, pts, evs, cancel := m.Subscribe()
 	return ch, pts, evs, cancel, nil
 }
+
+// Throttle lets an event line through at most once per Every and counts
+// what it held back, so a load run cannot flood an instance's event log.
+type Throttle struct {
+	Every time.Duration
+	mu    sync.Mutex
+	last  time.Time
+	held  int
+}
+
+// Ready reports whether a line may be written now, and how many were held
+// back since the last one.
+func (t *Throttle) Ready() (int, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	if !t.last.IsZero() && now.Sub(t.last) < t.Every {
+		t.held++
+		return 0, false
+	}
+	n := t.held
+	t.last, t.held = now, 0
+	return n, true
+}
+
+// Held is the suffix of a line written after n were held back.
+func Held(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (and %d more since the last line)", n)
+}

@@ -182,8 +182,8 @@ type instance struct {
 	store  store
 	next   atomic.Uint64 // round-robin over replicas
 	totals []replicaTotals
-	refuse throttle // event lines about refusals
-	fails  throttle // event lines about store failures
+	refuse labs.Throttle // event lines about refusals
+	fails  labs.Throttle // event lines about store failures
 	bursts atomic.Uint64
 
 	// ctx ends when the instance closes, to stop a boundary burst in flight.
@@ -214,7 +214,7 @@ func (lab) New(ctx context.Context, env labs.Env, d labs.Design) (labs.Instance,
 	}
 	ictx, cancel := context.WithCancel(context.Background())
 	in := &instance{cfg: cfg, env: env, store: st, totals: make([]replicaTotals, cfg.replicas), ctx: ictx, cancel: cancel,
-		refuse: throttle{every: time.Second}, fails: throttle{every: time.Second}}
+		refuse: labs.Throttle{Every: time.Second}, fails: labs.Throttle{Every: time.Second}}
 	return in, nil
 }
 
@@ -255,8 +255,8 @@ func (in *instance) decide(ctx context.Context, key string) result {
 		if !res.allowed {
 			verb = "refusing it (fail_closed)"
 		}
-		if n, ok := in.fails.ready(); ok {
-			in.env.Metrics.Eventf("error", "replica %d could not decide for key %q, %s: %v%s", replica, key, verb, err, more(n))
+		if n, ok := in.fails.Ready(); ok {
+			in.env.Metrics.Eventf("error", "replica %d could not decide for key %q, %s: %v%s", replica, key, verb, err, labs.Held(n))
 		}
 	}
 	if res.allowed {
@@ -266,20 +266,13 @@ func (in *instance) decide(ctx context.Context, key string) result {
 		tot.rejected.Add(1)
 		in.env.Metrics.Count("rejected", 1)
 		if err == nil {
-			if n, ok := in.refuse.ready(); ok {
+			if n, ok := in.refuse.Ready(); ok {
 				in.env.Metrics.Eventf("warn", "replica %d refused key %q: over %d per %d ms (%s); next allowed in %d ms%s",
-					replica, key, in.cfg.limit, in.cfg.window, in.cfg.algorithm, d.retryMS, more(n))
+					replica, key, in.cfg.limit, in.cfg.window, in.cfg.algorithm, d.retryMS, labs.Held(n))
 			}
 		}
 	}
 	return res
-}
-
-func more(n int) string {
-	if n == 0 {
-		return ""
-	}
-	return fmt.Sprintf(" (and %d more since the last line)", n)
 }
 
 // Hit makes one decision for a load run.
@@ -345,28 +338,4 @@ func (in *instance) Close(ctx context.Context) error {
 	in.wg.Wait()
 	in.store.close()
 	return labs.DeleteKeys(ctx, in.env.Redis, in.env.Prefix)
-}
-
-// throttle lets an event line through at most once per period and counts
-// what it held back, so a load run cannot flood the event log.
-type throttle struct {
-	every time.Duration
-	mu    sync.Mutex
-	last  time.Time
-	held  int
-}
-
-// ready reports whether a line may be written now, and how many were held
-// back since the last one.
-func (t *throttle) ready() (int, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := time.Now()
-	if !t.last.IsZero() && now.Sub(t.last) < t.every {
-		t.held++
-		return 0, false
-	}
-	n := t.held
-	t.last, t.held = now, 0
-	return n, true
 }

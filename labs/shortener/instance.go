@@ -56,7 +56,7 @@ type instance struct {
 	batchMu          sync.Mutex
 	batches          atomic.Int64
 	lastReshard      atomic.Pointer[ReshardResult]
-	warnSpace, warnR throttle
+	warnSpace, warnR labs.Throttle
 
 	created, existing, collisions, exhausted, rejected, rateLimited atomic.Int64
 	redirects, notFound, gone, localHits, redisHits, dbHits         atomic.Int64
@@ -69,7 +69,7 @@ type instance struct {
 
 func newInstance(ctx context.Context, env labs.Env, cfg config) (*instance, error) {
 	in := &instance{env: env, cfg: cfg, rdb: env.Redis, tab: tablesFor(env.Instance), space: space(cfg.codeLen),
-		warnSpace: throttle{every: time.Second}, warnR: throttle{every: time.Second}}
+		warnSpace: labs.Throttle{Every: time.Second}, warnR: labs.Throttle{Every: time.Second}}
 	if cfg.cache == CacheLocal {
 		in.local = newLocalCache(localCapacity)
 	}
@@ -304,8 +304,8 @@ func (in *instance) create(ctx context.Context, req createRequest) (l link, exis
 }
 
 func (in *instance) warnFull(format string, args ...any) {
-	if n, ok := in.warnSpace.ready(); ok {
-		in.env.Metrics.Eventf("warn", format+"%s", append(args, more(n))...)
+	if n, ok := in.warnSpace.Ready(); ok {
+		in.env.Metrics.Eventf("warn", format+"%s", append(args, labs.Held(n))...)
 	}
 }
 
@@ -436,8 +436,8 @@ func (in *instance) lookup(ctx context.Context, code string) (entry, string, err
 
 func (in *instance) redisError(what string, err error) {
 	in.redisErrors.Add(1)
-	if n, ok := in.warnR.ready(); ok {
-		in.env.Metrics.Eventf("error", "Redis failed on %s: %v%s", what, err, more(n))
+	if n, ok := in.warnR.Ready(); ok {
+		in.env.Metrics.Eventf("error", "Redis failed on %s: %v%s", what, err, labs.Held(n))
 	}
 }
 
@@ -559,35 +559,6 @@ func (in *instance) Close(ctx context.Context) error {
 		in.closeErr = errors.Join(labs.DeleteKeys(ctx, in.rdb, in.env.Prefix), in.dropTables(ctx))
 	})
 	return in.closeErr
-}
-
-// throttle lets an event line through at most once per period and counts
-// what it held back, so a load run cannot flood the event log.
-type throttle struct {
-	every time.Duration
-	mu    sync.Mutex
-	last  time.Time
-	held  int
-}
-
-func (t *throttle) ready() (int, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := time.Now()
-	if !t.last.IsZero() && now.Sub(t.last) < t.every {
-		t.held++
-		return 0, false
-	}
-	n := t.held
-	t.last, t.held = now, 0
-	return n, true
-}
-
-func more(n int) string {
-	if n == 0 {
-		return ""
-	}
-	return fmt.Sprintf(" (and %d more since the last line)", n)
 }
 
 // thousands writes n with commas: 3,844.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -468,14 +469,25 @@ func testRateLimit(t *testing.T, env labs.Env) {
 			t.Fatalf("invalid: %d", rec.Code)
 		}
 	}
-	for i := range createLimit {
-		if rec := serveFrom(in, "203.0.113.5:4000", http.MethodPost, "shorten", fmt.Sprintf(`{"url": "https://example.org/%d"}`, i)); rec.Code != 201 {
-			t.Fatalf("creation %d: %d %s", i+1, rec.Code, rec.Body)
+	// GCRA refills one creation every 1/20 s, so a slow machine sees a few
+	// more pass before the first refusal: at most one per refill interval
+	// that went by.
+	start := time.Now()
+	var rec *httptest.ResponseRecorder
+	allowed := 0
+	for i := range 200 {
+		rec = serveFrom(in, "203.0.113.5:"+strconv.Itoa(4000+i%2), http.MethodPost, "shorten", fmt.Sprintf(`{"url": "https://example.org/%d"}`, i))
+		if rec.Code != http.StatusCreated {
+			break
 		}
+		allowed++
 	}
-	rec := serveFrom(in, "203.0.113.5:4001", http.MethodPost, "shorten", `{"url": "https://example.org/21"}`)
+	most := createLimit + int(time.Since(start)/(time.Second/createLimit)) + 1
+	if allowed < createLimit || allowed > most {
+		t.Fatalf("%d creations passed before a refusal; want %d to %d", allowed, createLimit, most)
+	}
 	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "1" || !strings.Contains(rec.Body.String(), "20 per second") {
-		t.Fatalf("21st creation: %d Retry-After %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+		t.Fatalf("refusal: %d Retry-After %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
 	}
 	if rec := serveFrom(in, "[2001:db8::7%eth0]:4000", http.MethodPost, "shorten", `{"url": "https://example.org/other"}`); rec.Code != 201 {
 		t.Errorf("another client: %d %s", rec.Code, rec.Body)
@@ -574,8 +586,11 @@ func testBatch(t *testing.T, env labs.Env) {
 	}
 	seq := launch(t, fresh(t, env), map[string]any{"codegen": GenSequence, "code_length": 2, "cache": CacheNone})
 	res = mustDecode[BatchResult](t, serve(seq, http.MethodPost, "batch", `{"count": 3000}`))
+	// Eight workers create at once, and one can wait on the database long
+	// enough for others to take the last codes, so the first failure's
+	// index is only known to lie in the batch.
 	if res.Created != 3844-seedLinks || res.Failed != 3000-res.Created || res.Collisions != 0 || res.UsedPct != 100 ||
-		res.FirstFailed < res.Created-10 || res.FirstFailed > res.Created+10 {
+		res.FirstFailed < 1 || res.FirstFailed > res.Requested {
 		t.Errorf("batch on two-character counter codes: %+v", res)
 	}
 }
