@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -119,34 +118,21 @@ func (s *Server) apiSubmissionEvents(c *gin.Context) {
 	}
 	defer submissionStreams.Add(-1)
 	ctx := c.Request.Context()
-	w := c.Writer
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	send := func(event string, v any) bool {
-		b, err := json.Marshal(v)
+	var changes <-chan string
+	if !res.Terminal() {
+		ch, stop, err := s.grader.Watch(ctx, res.ID)
 		if err != nil {
-			return false
+			s.fail(c, err)
+			return
 		}
-		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
-			return false
-		}
-		w.Flush()
-		return true
+		defer stop()
+		changes = ch
 	}
+	send, keepAlive := eventStream(c)
 	if res.Terminal() {
-		w.WriteHeader(http.StatusOK)
 		send("done", res)
 		return
 	}
-	changes, stop, err := s.grader.Watch(ctx, res.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	defer stop()
-	w.WriteHeader(http.StatusOK)
 	user := currentUser(c).ID
 	// Re-read: a change between the first read and the subscription
 	// would otherwise be lost.
@@ -181,10 +167,9 @@ func (s *Server) apiSubmissionEvents(c *gin.Context) {
 		case <-ctx.Done():
 			return
 		case <-heartbeat.C:
-			if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil {
+			if !keepAlive() {
 				return
 			}
-			w.Flush()
 		case <-poll.C:
 			if !emit() {
 				return

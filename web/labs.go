@@ -237,23 +237,7 @@ func (s *Server) apiEvents(c *gin.Context, r *labs.Running) {
 		return
 	}
 	defer cancel()
-	w := c.Writer
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	send := func(event string, v any) bool {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return false
-		}
-		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
-			return false
-		}
-		w.Flush()
-		return true
-	}
+	send, keepAlive := eventStream(c)
 	if !send("init", gin.H{"charts": r.Lab.Info().Charts, "points": pts, "events": evs}) {
 		return
 	}
@@ -265,10 +249,9 @@ func (s *Server) apiEvents(c *gin.Context, r *labs.Running) {
 		case <-ctx.Done():
 			return
 		case <-heartbeat.C:
-			if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil {
+			if !keepAlive() {
 				return
 			}
-			w.Flush()
 		case m, ok := <-ch:
 			if !ok {
 				send("end", gin.H{"reason": "the instance stopped"})
@@ -282,6 +265,37 @@ func (s *Server) apiEvents(c *gin.Context, r *labs.Running) {
 			}
 		}
 	}
+}
+
+// eventStream starts a Server-Sent Events response: send writes one event
+// with a JSON body, keepAlive a comment that keeps proxies from closing an
+// idle stream. Both report false once the client has gone.
+func eventStream(c *gin.Context) (send func(event string, v any) bool, keepAlive func() bool) {
+	w := c.Writer
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx would buffer the stream
+	w.WriteHeader(http.StatusOK)
+	send = func(event string, v any) bool {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return false
+		}
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
+			return false
+		}
+		w.Flush()
+		return true
+	}
+	keepAlive = func() bool {
+		if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil {
+			return false
+		}
+		w.Flush()
+		return true
+	}
+	return send, keepAlive
 }
 
 // Pages.
