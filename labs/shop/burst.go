@@ -1,0 +1,232 @@
+package shop
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sdworkbook/workbook/labs"
+)
+
+// Bounds of POST burst: it runs on the server, so it is bounded like a
+// load run.
+const (
+	maxBurstOrders = 1000
+	maxBurstConc   = 200
+	maxBurstWait   = 30000 // ms
+	settlePoll     = 50 * time.Millisecond
+)
+
+// BurstRequest is POST burst's body. ProductID 0 spreads the orders over
+// the catalogue.
+type BurstRequest struct {
+	Orders      int `json:"orders"`
+	Concurrency int `json:"concurrency"`
+	ProductID   int `json:"product_id"`
+	Qty         int `json:"qty"`
+	WaitMS      int `json:"wait_ms"`
+}
+
+// BurstResult is POST burst's answer: what the orders became.
+type BurstResult struct {
+	Orders    int            `json:"orders"`
+	Placed    int            `json:"placed"`
+	Failed    map[string]int `json:"failed,omitempty"` // POST orders that did not answer 202, by error
+	Confirmed int            `json:"confirmed"`
+	Cancelled int            `json:"cancelled"`
+	Pending   int            `json:"pending"`
+	PlaceMS   float64        `json:"place_ms"` // until every POST was answered
+	TookMS    float64        `json:"took_ms"`  // until every order settled, or the wait ran out
+	Settle    SettleStats    `json:"settle"`
+	// Stock is the products the burst ordered, after it.
+	Stock []ProductStock `json:"stock"`
+	// Violations are the invariant violations counted during the burst.
+	Violations int64  `json:"violations"`
+	Message    string `json:"message"`
+	orderIDs   []string
+}
+
+func parseBurst(body []byte) (BurstRequest, *inputError) {
+	var raw struct {
+		Orders      json.RawMessage `json:"orders"`
+		Concurrency json.RawMessage `json:"concurrency"`
+		ProductID   json.RawMessage `json:"product_id"`
+		Qty         json.RawMessage `json:"qty"`
+		WaitMS      json.RawMessage `json:"wait_ms"`
+	}
+	if e := decodeStrict(body, &raw, `{"orders": 200, "concurrency": 50, "product_id": 1, "qty": 1, "wait_ms": 15000}`); e != nil {
+		return BurstRequest{}, e
+	}
+	var r BurstRequest
+	var e *inputError
+	d100, d50, d0, d1, dWait := 100, 50, 0, 1, 15000
+	if r.Orders, e = wholeNumber(raw.Orders, "orders", 1, maxBurstOrders, &d100); e != nil {
+		return r, e
+	}
+	if r.Concurrency, e = wholeNumber(raw.Concurrency, "concurrency", 1, maxBurstConc, &d50); e != nil {
+		return r, e
+	}
+	if r.ProductID, e = wholeNumber(raw.ProductID, "product_id", 0, len(Catalogue), &d0); e != nil {
+		return r, e
+	}
+	if r.Qty, e = wholeNumber(raw.Qty, "qty", 1, MaxQty, &d1); e != nil {
+		return r, e
+	}
+	if r.WaitMS, e = wholeNumber(raw.WaitMS, "wait_ms", 0, maxBurstWait, &dWait); e != nil {
+		return r, e
+	}
+	return r, nil
+}
+
+func (in *instance) handleBurst(w http.ResponseWriter, r *http.Request, _ labs.Params) {
+	body, e := readBody(w, r)
+	if e != nil {
+		writeInput(w, e)
+		return
+	}
+	if len(body) == 0 {
+		body = []byte(`{}`)
+	}
+	req, e := parseBurst(body)
+	if e != nil {
+		writeInput(w, e)
+		return
+	}
+	if !in.burstMu.TryLock() {
+		writeError(w, http.StatusConflict, "", "A burst is already running on this instance; wait for its answer.")
+		return
+	}
+	defer in.burstMu.Unlock()
+	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(req.WaitMS)*time.Millisecond+30*time.Second)
+	defer cancel()
+	res, err := in.burst(ctx, req)
+	if err != nil {
+		in.writeFailure(w, r, "run the burst", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// burst places req.Orders orders at once, req.Concurrency at a time, and
+// waits up to req.WaitMS for them to settle.
+func (in *instance) burst(ctx context.Context, req BurstRequest) (BurstResult, error) {
+	res := BurstResult{Orders: req.Orders, Failed: map[string]int{}}
+	v0 := in.violations.Load()
+	start := time.Now()
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		next = make(chan int)
+		gate = make(chan struct{})
+	)
+	products := map[int]bool{}
+	for i := range req.Orders {
+		products[burstProduct(req, i)] = true
+	}
+	for range min(req.Concurrency, req.Orders) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-gate // release them together
+			for i := range next {
+				p, err := in.placeOrder(ctx, burstProduct(req, i), req.Qty, "")
+				mu.Lock()
+				switch {
+				case err == nil:
+					res.orderIDs = append(res.orderIDs, p.OrderID)
+				case errors.Is(err, errCrashed):
+					res.orderIDs = append(res.orderIDs, p.OrderID) // committed before the crash
+					res.Failed["crashed after commit"]++
+				default:
+					res.Failed[err.Error()]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	close(gate)
+	for i := range req.Orders {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+		}
+	}
+	close(next)
+	wg.Wait()
+	res.PlaceMS = ms(time.Since(start))
+	res.Placed = len(res.orderIDs)
+	if len(res.Failed) == 0 {
+		res.Failed = nil
+	}
+	lines, err := in.waitSettled(ctx, res.orderIDs, time.Duration(req.WaitMS)*time.Millisecond)
+	if err != nil && ctx.Err() == nil {
+		return res, err
+	}
+	res.TookMS = ms(time.Since(start))
+	var settle []float64
+	for _, l := range lines {
+		switch l.Status {
+		case StatusConfirmed:
+			res.Confirmed++
+		case StatusCancelled:
+			res.Cancelled++
+		default:
+			res.Pending++
+		}
+		if l.SettleMS != nil {
+			settle = append(settle, float64(*l.SettleMS))
+		}
+	}
+	res.Settle = settleStats(settle)
+	stock, err := in.stock(ctx)
+	if err != nil {
+		return res, err
+	}
+	for _, s := range stock {
+		if products[s.ProductID] {
+			res.Stock = append(res.Stock, productStock(s))
+		}
+	}
+	res.Violations = in.violations.Load() - v0
+	res.Message = fmt.Sprintf("%d orders placed in %.0f ms: %d confirmed, %d cancelled, %d still pending after %.0f ms; settle p50 %.0f ms, p99 %.0f ms, max %.0f ms; %d invariant violations.",
+		res.Placed, res.PlaceMS, res.Confirmed, res.Cancelled, res.Pending, res.TookMS, res.Settle.P50MS, res.Settle.P99MS, res.Settle.MaxMS, res.Violations)
+	in.env.Metrics.Eventf("info", "burst: %s", res.Message)
+	return res, nil
+}
+
+func burstProduct(req BurstRequest, i int) int {
+	if req.ProductID > 0 {
+		return req.ProductID
+	}
+	return i%len(Catalogue) + 1
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// waitSettled polls the orders until none is pending or wait runs out, and
+// returns them.
+func (in *instance) waitSettled(ctx context.Context, ids []string, wait time.Duration) ([]OrderLine, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		lines, err := in.linesOf(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		pending := 0
+		for _, o := range lines {
+			if o.Status == StatusPending {
+				pending++
+			}
+		}
+		if pending == 0 || !time.Now().Before(deadline) {
+			return lines, nil
+		}
+		if err := sleep(ctx, settlePoll); err != nil {
+			return lines, err
+		}
+	}
+}

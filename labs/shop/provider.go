@@ -1,0 +1,299 @@
+package shop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+)
+
+const (
+	// providerTimeout is how long the payment service waits for the
+	// provider's answer before it gives up on the attempt.
+	providerTimeout = 500 * time.Millisecond
+	// authAttempts bounds the attempts of one authorisation.
+	authAttempts = 3
+	// The provider calls back this long after it decides, and sends a
+	// duplicate this long after the first copy.
+	callbackDelay  = 5 * time.Millisecond
+	duplicateDelay = 20 * time.Millisecond
+	// A callback that fails (the shop answered no 2xx) is sent again.
+	webhookRetries  = 5
+	webhookRetryGap = 50 * time.Millisecond
+)
+
+// errProviderTimeout is an authorisation whose answer did not come in time;
+// the provider may have authorised it anyway.
+var errProviderTimeout = fmt.Errorf("no answer within %d ms", providerTimeout.Milliseconds())
+
+// ProviderSettings are the simulated provider's knobs: PUT payment changes
+// them at run time.
+type ProviderSettings struct {
+	FailureRate           float64 `json:"failure_rate"`
+	LatencyMS             int     `json:"latency_ms"`
+	TimeoutRate           float64 `json:"timeout_rate"`
+	DuplicateCallbackRate float64 `json:"duplicate_callback_rate"`
+}
+
+type authorization struct {
+	ID       string
+	OrderID  string
+	Amount   int64
+	Approved bool
+}
+
+// callback is what the provider posts to the shop's webhook.
+type callback struct {
+	EventID   string `json:"event_id"`
+	AuthID    string `json:"auth_id"`
+	OrderID   string `json:"order_id"`
+	ProductID int    `json:"product_id"` // metadata the shop attached to the authorisation
+	Qty       int    `json:"qty"`
+	Amount    int64  `json:"amount"`
+	Approved  bool   `json:"approved"`
+}
+
+// Capture is money taken from the customer's card: a line of their statement.
+type Capture struct {
+	ID      string `json:"capture_id"`
+	AuthID  string `json:"auth_id"`
+	OrderID string `json:"order_id"`
+	Amount  int64  `json:"amount_cents"`
+}
+
+// provider is the simulated external payment provider. It keeps the card
+// statement (captures), so a double charge is observed, not inferred.
+type provider struct {
+	in *instance
+
+	mu        sync.Mutex
+	set       ProviderSettings
+	rng       *rand.Rand
+	seq       int64
+	auths     map[string]*authorization
+	byKey     map[string]string
+	captures  []Capture
+	capByKey  map[string]int
+	byOrder   map[string][]int // order → indexes into captures
+	last      map[string]callback
+	authCalls int64
+	lost      int64
+}
+
+func newProvider(in *instance) *provider {
+	seed := uint64(time.Now().UnixNano())
+	return &provider{in: in, rng: rand.New(rand.NewPCG(seed, seed>>1|1)),
+		set:   ProviderSettings{FailureRate: in.cfg.failureRate, LatencyMS: int(in.cfg.latency.Milliseconds()), DuplicateCallbackRate: in.cfg.dupRate},
+		auths: map[string]*authorization{}, byKey: map[string]string{}, capByKey: map[string]int{}, byOrder: map[string][]int{}, last: map[string]callback{}}
+}
+
+func (p *provider) settings() ProviderSettings {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.set
+}
+
+func (p *provider) configure(s ProviderSettings) {
+	p.mu.Lock()
+	p.set = s
+	p.mu.Unlock()
+}
+
+// authorize is one call to the provider. The provider works on it for its
+// latency whether or not the caller still waits; with timeout_rate its
+// answer is lost and the caller gives up after providerTimeout, though the
+// authorisation (and its callback) happened. A key makes a repeated call
+// return the first authorisation.
+func (p *provider) authorize(ctx context.Context, key string, ev event) (authorization, bool, error) {
+	p.mu.Lock()
+	s := p.set
+	lost := p.rng.Float64() < s.TimeoutRate
+	p.authCalls++
+	if lost {
+		p.lost++
+	}
+	p.mu.Unlock()
+	type result struct {
+		a        authorization
+		replayed bool
+	}
+	done := make(chan result, 1)
+	if !p.in.spawn(func(bctx context.Context) {
+		if sleep(bctx, time.Duration(s.LatencyMS)*time.Millisecond) != nil {
+			return
+		}
+		a, replayed := p.process(key, ev)
+		done <- result{a, replayed}
+	}) {
+		return authorization{}, false, errors.New("the shop is stopped")
+	}
+	timer := time.NewTimer(providerTimeout)
+	defer timer.Stop()
+	answer := done
+	if lost {
+		answer = nil // the provider's answer never arrives
+	}
+	select {
+	case r := <-answer:
+		return r.a, r.replayed, nil
+	case <-timer.C:
+		return authorization{}, false, errProviderTimeout
+	case <-ctx.Done():
+		return authorization{}, false, ctx.Err()
+	}
+}
+
+// process decides an authorisation and schedules its callback.
+func (p *provider) process(key string, ev event) (authorization, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if key != "" {
+		if id, ok := p.byKey[key]; ok {
+			return *p.auths[id], true
+		}
+	}
+	p.seq++
+	n := strconv.FormatInt(p.seq, 10)
+	a := &authorization{ID: "auth_" + n, OrderID: ev.OrderID, Amount: ev.Amount, Approved: p.rng.Float64() >= p.set.FailureRate}
+	p.auths[a.ID] = a
+	if key != "" {
+		p.byKey[key] = a.ID
+	}
+	cb := callback{EventID: "evt_" + n, AuthID: a.ID, OrderID: ev.OrderID, ProductID: ev.ProductID, Qty: ev.Qty, Amount: ev.Amount, Approved: a.Approved}
+	p.last[ev.OrderID] = cb
+	copies := 1
+	if p.rng.Float64() < p.set.DuplicateCallbackRate {
+		copies = 2
+	}
+	p.in.spawn(func(ctx context.Context) {
+		for i := range copies {
+			d := callbackDelay
+			if i > 0 {
+				d = duplicateDelay
+			}
+			if sleep(ctx, d) != nil {
+				return
+			}
+			p.deliver(ctx, cb)
+		}
+	})
+	return *a, false
+}
+
+// deliver posts a callback until the shop accepts it, as providers retry
+// webhooks until they see a 2xx.
+func (p *provider) deliver(ctx context.Context, cb callback) error {
+	var err error
+	for range webhookRetries {
+		if err = p.in.webhook(ctx, cb); err == nil || ctx.Err() != nil {
+			return err
+		}
+		if sleep(ctx, webhookRetryGap) != nil {
+			return ctx.Err()
+		}
+	}
+	p.in.logf("webhook", "error", "the provider gave up on callback %s for order %s after %d attempts: %v", cb.EventID, cb.OrderID, webhookRetries, err)
+	return err
+}
+
+// capture takes an authorised amount; a key makes a repeated capture
+// return the first one instead of charging again.
+func (p *provider) capture(cb callback, key string) (Capture, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if key != "" {
+		if i, ok := p.capByKey[key]; ok {
+			return p.captures[i], false
+		}
+	}
+	c := Capture{ID: "cap_" + strconv.Itoa(len(p.captures)+1), AuthID: cb.AuthID, OrderID: cb.OrderID, Amount: cb.Amount}
+	p.captures = append(p.captures, c)
+	i := len(p.captures) - 1
+	if key != "" {
+		p.capByKey[key] = i
+	}
+	p.byOrder[cb.OrderID] = append(p.byOrder[cb.OrderID], i)
+	p.in.charges.Add(1)
+	p.in.env.Metrics.Count("charges", 1)
+	return c, true
+}
+
+// chargesOf is the card statement of one order.
+func (p *provider) chargesOf(order string) []Capture {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]Capture, 0, len(p.byOrder[order]))
+	for _, i := range p.byOrder[order] {
+		out = append(out, p.captures[i])
+	}
+	return out
+}
+
+// lastCallback is the newest callback sent for an order.
+func (p *provider) lastCallback(order string) (callback, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cb, ok := p.last[order]
+	return cb, ok
+}
+
+// PaymentView is GET payment: the provider's knobs and its ledger.
+type PaymentView struct {
+	Provider       ProviderSettings `json:"provider"`
+	TimeoutMS      int64            `json:"client_timeout_ms"`
+	Attempts       int              `json:"attempts_per_authorisation"`
+	Authorisations int              `json:"authorisations"`
+	AuthCalls      int64            `json:"authorisation_calls"`
+	LostAnswers    int64            `json:"answers_lost_to_timeouts"`
+	Charges        int              `json:"charges"`
+	ChargedCents   int64            `json:"charged_cents"`
+	OrdersCharged  int              `json:"orders_charged"`
+	// ChargedTwice lists orders with more than one capture: customers
+	// charged more than once.
+	ChargedTwice []OrderCharges `json:"orders_charged_more_than_once"`
+	Callbacks    int64          `json:"callbacks_received"`
+	Duplicates   int64          `json:"duplicate_callbacks_ignored"`
+}
+
+// OrderCharges is an order's lines on the card statement.
+type OrderCharges struct {
+	OrderID string    `json:"order_id"`
+	Charges []Capture `json:"charges"`
+}
+
+func (p *provider) view() PaymentView {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v := PaymentView{Provider: p.set, TimeoutMS: providerTimeout.Milliseconds(), Attempts: authAttempts, Authorisations: len(p.auths),
+		AuthCalls: p.authCalls, LostAnswers: p.lost, Charges: len(p.captures), OrdersCharged: len(p.byOrder), ChargedTwice: []OrderCharges{},
+		Callbacks: p.in.callbacks.Load(), Duplicates: p.in.dupCallbacks.Load()}
+	for _, c := range p.captures {
+		v.ChargedCents += c.Amount
+	}
+	for order, is := range p.byOrder {
+		if len(is) > 1 {
+			oc := OrderCharges{OrderID: order}
+			for _, i := range is {
+				oc.Charges = append(oc.Charges, p.captures[i])
+			}
+			v.ChargedTwice = append(v.ChargedTwice, oc)
+		}
+	}
+	sort.Slice(v.ChargedTwice, func(i, j int) bool { return orderLess(v.ChargedTwice[i].OrderID, v.ChargedTwice[j].OrderID) })
+	if len(v.ChargedTwice) > 20 {
+		v.ChargedTwice = v.ChargedTwice[:20]
+	}
+	return v
+}
+
+// orderLess orders ids like o2 before o10.
+func orderLess(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
+}
