@@ -14,6 +14,7 @@ import (
 	"github.com/sdworkbook/workbook/labs/breaker"
 	"github.com/sdworkbook/workbook/labs/cache"
 	"github.com/sdworkbook/workbook/labs/limiter"
+	"github.com/sdworkbook/workbook/labs/shop"
 	"github.com/sdworkbook/workbook/labs/shortener"
 )
 
@@ -32,6 +33,7 @@ var goodDesigns = []struct {
 		"retries": 1, "backoff_base_ms": 50, "retry_budget": 0.1}},
 	{cache.Lab, map[string]any{"strategy": "cache_aside", "invalidation": "delete_on_write", "fill_guard": "version", "stampede": "lock"}},
 	{shortener.Lab, map[string]any{"codegen": "sequence_base62", "cache": "redis_and_local"}},
+	{shop.Lab, map[string]any{"saga": "orchestration", "reservation": "conditional_update", "idempotency_keys": true, "outbox": true}},
 }
 
 // Twenty submissions from seven learners enqueued at once all end graded,

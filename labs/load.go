@@ -86,7 +86,7 @@ func rateText(r int) string {
 
 func statusText(m map[string]int) string {
 	s := ""
-	for _, code := range []string{"200", "201", "301", "302", "404", "409", "429", "500", "502", "503", "504"} {
+	for _, code := range []string{"200", "201", "202", "301", "302", "400", "404", "409", "410", "429", "499", "500", "502", "503", "504"} {
 		if n := m[code]; n > 0 {
 			if s != "" {
 				s += ", "

@@ -13,6 +13,7 @@ import (
 	"github.com/sdworkbook/workbook/labs/breaker"
 	"github.com/sdworkbook/workbook/labs/cache"
 	"github.com/sdworkbook/workbook/labs/limiter"
+	"github.com/sdworkbook/workbook/labs/shop"
 	"github.com/sdworkbook/workbook/labs/shortener"
 )
 
@@ -93,6 +94,10 @@ func TestBrowserBreakerLab(t *testing.T) {
 func TestBrowserShortenerLab(t *testing.T) {
 	runLabJourney(t, labJourney{lab: shortener.Lab, design: map[string]string{"f-codegen": "sequence_base62", "f-cache": "redis_and_local"},
 		poke: 0, status: "201", series: "redirects"})
+}
+
+func TestBrowserShopLab(t *testing.T) {
+	runLabJourney(t, labJourney{lab: shop.Lab, design: map[string]string{"f-payment_latency_ms": "5"}, poke: 0, status: "202", series: "orders_placed"})
 }
 
 func TestBrowserCacheLab(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/sdworkbook/workbook/labs/breaker"
 	"github.com/sdworkbook/workbook/labs/cache"
 	"github.com/sdworkbook/workbook/labs/limiter"
+	"github.com/sdworkbook/workbook/labs/shop"
 	"github.com/sdworkbook/workbook/labs/shortener"
 	"github.com/sdworkbook/workbook/lessons"
 	"github.com/sdworkbook/workbook/web"
@@ -190,7 +191,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 }
 
 // allLabs are the labs this build serves and grades.
-var allLabs = []labs.Lab{limiter.Lab, breaker.Lab, cache.Lab, shortener.Lab}
+var allLabs = []labs.Lab{limiter.Lab, breaker.Lab, cache.Lab, shortener.Lab, shop.Lab}
 
 func newGrader(cfg config.Config, st *store.Store, rc *redis.Conn, log *slog.Logger, workers int) (*grader.Grader, error) {
 	return grader.New(st, rc.Client, log.With("component", "grader"), grader.Options{
