@@ -103,3 +103,49 @@ func TestBrowserShopLab(t *testing.T) {
 func TestBrowserCacheLab(t *testing.T) {
 	runLabJourney(t, labJourney{lab: cache.Lab, design: map[string]string{"f-db_latency_ms": "5"}, poke: 0, status: "200", series: "hits"})
 }
+
+// The shop lab's pokes draw what their JSON says: an order's saga as a
+// timeline of steps, and a product's stock as bars of available, reserved
+// and sold.
+func TestBrowserShopPictures(t *testing.T) {
+	a := MustStartLabs(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()}, nil, shop.Lab)
+	ctx := testenv.Browser(t, 2*time.Minute)
+	do, text := chromeSteps(t, ctx)
+	do(
+		chromedp.Navigate(a.URL+"/register"),
+		chromedp.WaitVisible(`#email`),
+		chromedp.SendKeys(`#email`, "shop@example.org"),
+		chromedp.SendKeys(`#password`, "a passphrase long enough"),
+		chromedp.Submit(`[data-testid="register-form"]`),
+		chromedp.WaitVisible(`[data-testid="nav-user"]`),
+		chromedp.Navigate(a.URL+"/labs/shop"),
+		chromedp.SetValue(`#f-payment_failure_rate`, "0"),
+		chromedp.SetValue(`#f-payment_latency_ms`, "5"),
+		chromedp.Click(`[data-testid="launch"]`),
+		chromedp.WaitVisible(`[data-testid="instance"][data-live="true"]`),
+		chromedp.Click(`[data-testid="poke-0"] button`),
+		chromedp.WaitVisible(`[data-testid="response"][data-status="202"]`),
+	)
+	// Follow the order until its saga has settled.
+	var steps int
+	for range 50 {
+		do(chromedp.Click(`[data-testid="poke-2"] button`), chromedp.WaitVisible(`[data-testid="poke-picture"] .timeline`))
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="poke-picture"] .tl-step').length`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps = n
+		if strings.Contains(text(`[data-testid="poke-picture"] p`), "confirmed") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if pic := text(`[data-testid="poke-picture"]`); steps < 3 || !strings.Contains(pic, "confirmed") {
+		t.Errorf("order timeline: %d steps: %q", steps, pic)
+	}
+	do(chromedp.Click(`[data-testid="poke-4"] button`), chromedp.WaitVisible(`[data-testid="poke-picture"] .stock-bar`))
+	if label := text(`[data-testid="poke-picture"] .stock-label`); !strings.Contains(label, "2 sold") || !strings.Contains(label, "= 100 of 100") {
+		t.Errorf("stock picture: %q", label)
+	}
+	testenv.Screenshot(t, ctx, "shop-stock")
+}
