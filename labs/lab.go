@@ -12,6 +12,7 @@ package labs
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -175,4 +176,32 @@ func MatchRoute(rt Route, method, path string) (Params, bool) {
 		return nil, false
 	}
 	return match(rt.Path, path)
+}
+
+// schemaLockKey is the advisory lock labs take on PostgreSQL while they
+// create their tables.
+const schemaLockKey = 7420211
+
+// CreateTables runs a lab's CREATE … IF NOT EXISTS statements in one
+// transaction. On PostgreSQL two instances launched at once would race in
+// them (both see no table, one fails on the catalogue's unique index), so
+// they run under an advisory lock; SQLite's immediate transactions are
+// serial already.
+func (e Env) CreateTables(ctx context.Context, ddl ...string) error {
+	tx, err := e.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }() // no-op after Commit
+	if e.Dialect == "postgres" {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, schemaLockKey); err != nil {
+			return fmt.Errorf("schema lock: %w", err)
+		}
+	}
+	for _, q := range ddl {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("create tables: %w", err)
+		}
+	}
+	return tx.Commit()
 }

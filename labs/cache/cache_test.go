@@ -571,3 +571,43 @@ func TestCloseCleansUp(t *testing.T) {
 		})
 	}
 }
+
+// Instances launched at once on a fresh database all start: the first ones
+// race to create the shared table, which on PostgreSQL needs the schema
+// lock.
+func TestConcurrentLaunches(t *testing.T) {
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			d, errs := labs.Validate(Lab, map[string]any{"db_latency_ms": 0})
+			if errs != nil {
+				t.Fatal(errs)
+			}
+			const n = 6
+			envs := make([]labs.Env, n)
+			for i := range envs {
+				envs[i] = labtest.Env(t, b, fmt.Sprintf("race%d", i))
+			}
+			var wg sync.WaitGroup
+			fails := make(chan error, n)
+			for _, env := range envs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					in, err := Lab.New(context.Background(), env, d)
+					if err != nil {
+						fails <- err
+						return
+					}
+					fails <- in.Close(context.Background())
+				}()
+			}
+			wg.Wait()
+			close(fails)
+			for err := range fails {
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+}

@@ -37,8 +37,8 @@ const seedBatch = 250
 // seed replaces the instance's rows with a fresh catalogue in one
 // transaction (a reconfigured instance starts from version 1 again).
 func (in *instance) seed(ctx context.Context) error {
-	if _, err := in.env.DB.ExecContext(ctx, createTable); err != nil {
-		return fmt.Errorf("create table: %w", err)
+	if err := in.env.CreateTables(ctx, createTable); err != nil {
+		return err
 	}
 	tx, err := in.env.DB.BeginTx(ctx, nil)
 	if err != nil {

@@ -114,34 +114,20 @@ var schema = []string{
 	`CREATE INDEX IF NOT EXISTS shop_lab_steps_order ON shop_lab_steps (instance, order_id, id)`,
 }
 
-// migrate creates the tables. On PostgreSQL two instances launched at once
-// would race in CREATE TABLE IF NOT EXISTS (both see no table, one fails on
-// the catalogue's unique index), so the DDL runs under an advisory lock;
-// SQLite's immediate transactions serialise it already.
+// migrate creates the tables, serialised with other labs' launches.
 func (in *instance) migrate(ctx context.Context) error {
 	serial := "INTEGER PRIMARY KEY AUTOINCREMENT"
 	if in.env.Dialect == "postgres" {
 		serial = "BIGSERIAL PRIMARY KEY"
 	}
-	tx, err := in.env.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback() }()
-	if in.env.Dialect == "postgres" {
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7420211)`); err != nil {
-			return fmt.Errorf("schema lock: %w", err)
+	ddl := make([]string, len(schema))
+	for i, q := range schema {
+		if strings.Contains(q, "%s") {
+			q = fmt.Sprintf(q, serial)
 		}
+		ddl[i] = q
 	}
-	for _, ddl := range schema {
-		if strings.Contains(ddl, "%s") {
-			ddl = fmt.Sprintf(ddl, serial)
-		}
-		if _, err := tx.ExecContext(ctx, ddl); err != nil {
-			return fmt.Errorf("create tables: %w", err)
-		}
-	}
-	return tx.Commit()
+	return in.env.CreateTables(ctx, ddl...)
 }
 
 // seed replaces the instance's rows with a fresh shop: every product with
