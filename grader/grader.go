@@ -422,7 +422,6 @@ type Result struct {
 	Checks      []labs.CheckResult `json:"checks"`
 	Pending     []PendingCheck     `json:"pending_checks,omitempty"`
 	raw         store.Submission   `json:"-"`
-	exercise    *labs.Exercise     `json:"-"`
 }
 
 // PendingCheck is a check that has not reported yet.
@@ -472,7 +471,6 @@ func (g *Grader) result(ctx context.Context, sub store.Submission) (Result, erro
 		}
 	}
 	if _, ex, ok := g.Exercise(sub.Exercise); ok {
-		r.exercise = &ex
 		if !sub.Terminal() {
 			for _, c := range ex.Checks[min(len(r.Checks), len(ex.Checks)):] {
 				r.Pending = append(r.Pending, PendingCheck{Name: c.Name, Requirement: c.Requirement, MaxPoints: c.Points})
