@@ -255,25 +255,16 @@ func (s *Server) assignmentOptions() []views.AssignOption {
 
 func (s *Server) learnerClassPage(c *gin.Context, cl store.Class) {
 	u := currentUser(c)
-	as, err := s.store.Assignments(c.Request.Context(), cl.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	// The learner's own row of the gradebook, computed the same way.
-	book, err := gradebook.Build(c.Request.Context(), s.gradebookSources(), cl)
+	book, err := gradebook.BuildFor(c.Request.Context(), s.gradebookSources(), cl, u.ID)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	m := views.LearnerClassPage{Class: cl, Assignments: as, Now: s.now()}
-	for _, r := range book.Rows {
-		if r.UserID == u.ID {
-			row := r
-			m.Row = &row
-		}
+	m := views.LearnerClassPage{Class: cl, Columns: book.Columns, Now: s.now()}
+	if len(book.Rows) == 1 {
+		m.Row = &book.Rows[0]
 	}
-	m.Columns = book.Columns
 	s.render(c, http.StatusOK, views.Page{Title: cl.Name, Section: "classes"}, views.LearnerClassView(m))
 }
 

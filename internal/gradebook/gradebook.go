@@ -77,6 +77,16 @@ type Book struct {
 
 // Build computes a class's gradebook.
 func Build(ctx context.Context, src Sources, class store.Class) (Book, error) {
+	return build(ctx, src, class, 0)
+}
+
+// BuildFor computes one learner's row of a class's gradebook, for the
+// learner's own view: the other learners are not read.
+func BuildFor(ctx context.Context, src Sources, class store.Class, userID int64) (Book, error) {
+	return build(ctx, src, class, userID)
+}
+
+func build(ctx context.Context, src Sources, class store.Class, only int64) (Book, error) {
 	b := Book{Class: class, Lessons: len(src.Catalog.Lessons)}
 	as, err := src.Store.Assignments(ctx, class.ID)
 	if err != nil {
@@ -103,6 +113,15 @@ func Build(ctx context.Context, src Sources, class store.Class) (Book, error) {
 	members, err := src.Store.Members(ctx, class.ID)
 	if err != nil {
 		return Book{}, err
+	}
+	if only != 0 {
+		var mine []store.Member
+		for _, m := range members {
+			if m.ID == only {
+				mine = append(mine, m)
+			}
+		}
+		members = mine
 	}
 	ids := make([]int64, len(members))
 	for i, m := range members {

@@ -66,11 +66,10 @@ func (m GradebookPage) ariaSort(key string) string {
 
 // LearnerClassPage is the model of /classes/{id} for a learner in it.
 type LearnerClassPage struct {
-	Class       store.Class
-	Assignments []store.Assignment
-	Columns     []gradebook.Column
-	Row         *gradebook.Row
-	Now         time.Time
+	Class   store.Class
+	Columns []gradebook.Column
+	Row     *gradebook.Row
+	Now     time.Time
 }
 
 // SubmissionReviewPage is the model of an instructor's view of a submission.
