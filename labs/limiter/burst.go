@@ -140,7 +140,10 @@ func (in *instance) boundaryBurst(ctx context.Context, key string) (BurstReport,
 		return BurstReport{}, err
 	}
 	in.fire(ctx, key, 1, reqs[:n])
-	if err := sleepUntil(ctx, local(boundary).Add(burstAfter)); err != nil {
+	// The clock mapping is only as good as the round trip that read the
+	// limiter's clock: wait that much more so the second burst lands
+	// after the boundary on the limiter's clock too.
+	if err := sleepUntil(ctx, local(boundary).Add(burstAfter+rtt)); err != nil {
 		return BurstReport{}, err
 	}
 	in.fire(ctx, key, 2, reqs[n:])
