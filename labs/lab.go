@@ -12,6 +12,7 @@ package labs
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -204,4 +205,22 @@ func (e Env) CreateTables(ctx context.Context, ddl ...string) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// WriteJSON answers a lab route with v as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the client may have gone; nothing to do
+}
+
+// ErrorBody is a lab route's error answer, naming the field at fault.
+type ErrorBody struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+// WriteError answers a lab route with an error naming field.
+func WriteError(w http.ResponseWriter, status int, field, msg string) {
+	WriteJSON(w, status, ErrorBody{Error: msg, Field: field})
 }

@@ -471,7 +471,7 @@ func TestHTTP(t *testing.T) {
 					t.Errorf("%s %s %s: %d %q, want %d", c.method, c.path, c.body, rec.Code, rec.Body, c.status)
 					continue
 				}
-				body := mustDecode[errorBody](t, rec)
+				body := mustDecode[labs.ErrorBody](t, rec)
 				if body.Error == "" || body.Field != c.field {
 					t.Errorf("%s %s %s: body %+v, want an error naming %q", c.method, c.path, c.body, body, c.field)
 				}

@@ -57,16 +57,11 @@ func (in *instance) Routes() []labs.Route {
 	}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // the client may have gone; nothing to do
-}
-
-type errorBody struct {
-	Error string `json:"error"`
-	Field string `json:"field,omitempty"`
-}
+// The lab framework's JSON answers, under the names this package uses.
+var (
+	writeJSON  = labs.WriteJSON
+	writeError = labs.WriteError
+)
 
 // inputError is a request the lab refuses: 400 for what cannot be read,
 // 422 for a readable value outside what the shop accepts.
@@ -84,10 +79,6 @@ func bad(field, format string, args ...any) *inputError {
 
 func invalid(field, format string, args ...any) *inputError {
 	return &inputError{http.StatusUnprocessableEntity, field, fmt.Sprintf(format, args...)}
-}
-
-func writeError(w http.ResponseWriter, status int, field, msg string) {
-	writeJSON(w, status, errorBody{Error: msg, Field: field})
 }
 
 func writeInput(w http.ResponseWriter, e *inputError) { writeError(w, e.status, e.field, e.msg) }

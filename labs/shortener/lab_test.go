@@ -517,7 +517,7 @@ func testRouteErrors(t *testing.T, env labs.Env) {
 			continue
 		}
 		if c.status >= 400 {
-			e := mustDecode[errorBody](t, rec)
+			e := mustDecode[labs.ErrorBody](t, rec)
 			if e.Error == "" || e.Field != c.field {
 				t.Errorf("%.60s: %+v, want field %q", c.body, e, c.field)
 			}

@@ -727,7 +727,7 @@ func checkInvalid(ctx context.Context, t *labs.Trial) labs.Outcome {
 		if err := ctx.Err(); err != nil {
 			return labs.Broken(err)
 		}
-		var e errorBody
+		var e labs.ErrorBody
 		_ = rep.JSON(&e)
 		switch {
 		case rep.Status == http.StatusCreated || rep.Status == http.StatusOK:
