@@ -104,24 +104,17 @@ func (s *Server) createClass(c *gin.Context) {
 		return
 	}
 	name := strings.TrimSpace(c.Request.PostForm.Get("name"))
-	if name == "" || utf8.RuneCountInString(name) > maxClassName || !utf8.ValidString(name) {
-		m, err := s.classesModel(c)
-		if err != nil {
-			s.fail(c, err)
+	cl, err := s.newClass(c, name)
+	if e, ok := apperr.As(err); ok && e.Fields["name"] != "" {
+		m, merr := s.classesModel(c)
+		if merr != nil {
+			s.fail(c, merr)
 			return
 		}
-		m.Name, m.NameError = name, fmt.Sprintf("A class needs a name of 1 to %d characters.", maxClassName)
+		m.Name, m.NameError = name, e.Fields["name"]
 		s.render(c, http.StatusUnprocessableEntity, views.Page{Title: "Classes", Section: "classes"}, views.ClassesView(m))
 		return
 	}
-	if taught, err := s.store.ClassesTaught(c.Request.Context(), currentUser(c).ID); err != nil {
-		s.fail(c, err)
-		return
-	} else if len(taught) >= maxClasses {
-		s.fail(c, apperr.New(apperr.TooMany, "You already run %d classes; delete an old one first.", maxClasses))
-		return
-	}
-	cl, err := s.store.CreateClass(c.Request.Context(), currentUser(c).ID, name, s.now())
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -458,6 +451,12 @@ func (s *Server) submissionReviewPage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	// Opened: it no longer waits for this instructor's look.
+	if sub.Terminal() {
+		if err := s.store.MarkLooked(c.Request.Context(), currentUser(c).ID, sub.ID, s.now()); err != nil {
+			s.log.Warn("marking a submission looked at", "err", err)
+		}
+	}
 	s.render(c, http.StatusOK, views.Page{Title: "Review: submission " + strconv.Itoa(sub.Number), Section: "labs"}, views.SubmissionReviewView(m))
 }
 
@@ -505,7 +504,20 @@ func (s *Server) saveReview(c *gin.Context) {
 		s.render(c, http.StatusUnprocessableEntity, views.Page{Title: "Review", Section: "labs"}, views.SubmissionReviewView(m))
 		return
 	}
-	if err := s.store.SaveReview(c.Request.Context(), r); err != nil {
+	before, err := s.store.Reviews(c.Request.Context(), []string{sub.ID})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	title := sub.Exercise
+	if _, ex, ok := s.grader.Exercise(sub.Exercise); ok {
+		title = "“" + ex.Title + "”"
+	}
+	notice := reviewNotice(sub, title, r, before[sub.ID])
+	if notice != nil {
+		notice.CreatedAt = s.now()
+	}
+	if err := s.store.SaveReview(c.Request.Context(), r, notice); err != nil {
 		s.fail(c, err)
 		return
 	}

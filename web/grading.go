@@ -308,6 +308,10 @@ func (s *Server) submissionPage(c *gin.Context) {
 		return
 	}
 	m.Review = rv
+	// Opening the submission reads the notices about it.
+	if err := s.store.MarkNoticesRead(c.Request.Context(), currentUser(c).ID, res.ID, s.now()); err != nil {
+		s.log.Warn("marking notices read", "err", err)
+	}
 	s.render(c, http.StatusOK, views.Page{Title: fmt.Sprintf("Submission %d: %s", res.Number, m.Exercise.Title), Section: "labs"},
 		views.SubmissionView(m))
 }

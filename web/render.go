@@ -20,6 +20,13 @@ func (s *Server) render(c *gin.Context, status int, p views.Page, body templ.Com
 			p.DueCards = q.Total()
 		}
 	}
+	if u := currentUser(c); u != nil && status < 400 {
+		n, err := s.noticeCount(c, u)
+		if err != nil {
+			s.log.Warn("counting notices", "err", err)
+		}
+		p.Notices = n
+	}
 	if p.Flash == nil {
 		p.Flash = s.takeFlash(c)
 	}

@@ -56,19 +56,28 @@ func (s *Server) routes(r *gin.Engine) {
 	app.POST("/classes/:id/assignments", s.requireUser, s.addAssignment)
 	app.POST("/classes/:id/assignments/:aid/delete", s.requireUser, s.deleteAssignment)
 	app.POST("/classes/:id/assignments/:aid/regrade", s.requireUser, s.regradeAssignment)
-	app.GET("/classes/:id/gradebook.csv", s.requireUser, s.gradebookCSV)
-	app.GET("/classes/:id/results.json", s.requireUser, s.resultsJSON)
 	app.GET("/classes/:id/submissions/:sid", s.requireUser, s.submissionReviewPage)
 	app.POST("/classes/:id/submissions/:sid/review", s.requireUser, s.saveReview)
 	app.POST("/classes/:id/submissions/:sid/regrade", s.requireUser, s.regradeOne)
+	app.GET("/account", s.requireUser, s.accountPage)
+	app.POST("/account/tokens", s.requireUser, s.createToken)
+	app.POST("/account/tokens/:tid/revoke", s.requireUser, s.revokeToken)
+	app.GET("/notices", s.requireUser, s.noticesPage)
+	app.POST("/notices/read", s.requireUser, s.readNotices)
 	app.GET("/admin/users", s.requireRole(store.RoleAdmin), s.adminUsers)
 	app.POST("/admin/users/:uid/role", s.requireRole(store.RoleAdmin), s.setRole)
+
+	// The exports: pages' links, and scripts with an access token.
+	exports := r.Group("/classes", s.loadSessionOrToken)
+	exports.GET("/:id/gradebook.csv", s.requireUser, s.gradebookCSV)
+	exports.GET("/:id/results.json", s.requireUser, s.resultsJSON)
 
 	app.GET("/submissions/:id", s.requireUser, s.submissionPage)
 	app.GET("/submissions/:id/results", s.requireUser, s.submissionResults)
 
-	// The lab API: JSON, the same session cookie as the pages.
-	api := r.Group("/api", s.loadSession)
+	// The API: JSON, with the same session cookie as the pages or a
+	// personal access token.
+	api := r.Group("/api", s.loadSessionOrToken)
 	api.GET("/labs", s.apiLabs)
 	api.POST("/labs/:lab/instances", s.requireUser, s.apiLaunch)
 	api.Any("/labs/:lab/instances/:id", s.requireUser, s.apiInstance)
@@ -76,6 +85,10 @@ func (s *Server) routes(r *gin.Engine) {
 	api.POST("/labs/:lab/submissions", s.requireUser, s.apiSubmit)
 	api.GET("/submissions/:id", s.requireUser, s.apiSubmission)
 	api.GET("/submissions/:id/events", s.requireUser, s.apiSubmissionEvents)
+	api.GET("/classes", s.requireUser, s.apiClasses)
+	api.POST("/classes", s.requireUser, s.apiCreateClass)
+	api.POST("/classes/join", s.requireUser, s.apiJoinClass)
+	api.GET("/classes/:id/gradebook", s.requireUser, s.apiGradebook)
 
 	r.NoRoute(s.loadSession, s.notFound)
 	r.NoMethod(s.loadSession, s.methodNotAllowed)

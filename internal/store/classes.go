@@ -203,15 +203,6 @@ func (s *Store) QuizAttemptsOf(ctx context.Context, userIDs []int64, slugs []str
 	return rows, mapErr(err, "quiz attempts")
 }
 
-// SaveReview records an instructor's override and feedback.
-func (s *Store) SaveReview(ctx context.Context, r SubmissionReview) error {
-	r.UpdatedAt = r.UpdatedAt.UTC()
-	return mapErr(s.db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "submission_id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"override_score", "reason", "feedback", "reviewer_id", "updated_at"}),
-	}).Create(&r).Error, "review")
-}
-
 // Reviews returns the reviews of some submissions by submission id.
 func (s *Store) Reviews(ctx context.Context, ids []string) (map[string]SubmissionReview, error) {
 	out := map[string]SubmissionReview{}

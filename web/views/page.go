@@ -30,6 +30,9 @@ type Page struct {
 	// counts it unless DueKnown says the handler already has.
 	DueCards int
 	DueKnown bool
+	// Notices counts what is new for the user: unread notices, and for an
+	// instructor, submissions waiting for a look.
+	Notices int
 	// Description is the page's meta description.
 	Description string
 	// LabsOpen says whether the live labs are served, so pages link them.

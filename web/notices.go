@@ -1,0 +1,81 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sdworkbook/workbook/internal/store"
+	"github.com/sdworkbook/workbook/web/views"
+)
+
+// maxNoticesShown bounds the notices and waiting submissions on a page.
+const maxNoticesShown = 50
+
+// noticeCount is the nav's badge: unread notices and, for an instructor,
+// submissions waiting for a look.
+func (s *Server) noticeCount(c *gin.Context, u *store.User) (int, error) {
+	n, err := s.store.UnreadNotices(c.Request.Context(), u.ID)
+	if err != nil || !isStaff(u) {
+		return int(n), err
+	}
+	w, err := s.store.WaitingCount(c.Request.Context(), u.ID)
+	return int(n + w), err
+}
+
+func (s *Server) noticesPage(c *gin.Context) {
+	u := currentUser(c)
+	ctx := c.Request.Context()
+	ns, err := s.store.Notices(ctx, u.ID, maxNoticesShown)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	m := views.NoticesPage{Notices: ns, Staff: isStaff(u)}
+	for _, n := range ns {
+		if n.ReadAt == nil {
+			m.Unread++
+		}
+	}
+	if m.Staff {
+		if m.Waiting, err = s.store.WaitingForLook(ctx, u.ID, maxNoticesShown); err != nil {
+			s.fail(c, err)
+			return
+		}
+		if m.WaitingTotal, err = s.store.WaitingCount(ctx, u.ID); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	s.render(c, http.StatusOK, views.Page{Title: "Notices", Section: "notices"}, views.NoticesView(m))
+}
+
+func (s *Server) readNotices(c *gin.Context) {
+	if err := s.store.MarkNoticesRead(c.Request.Context(), currentUser(c).ID, "", s.now()); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/notices")
+}
+
+// reviewNotice is what the learner hears when an instructor saves a review
+// with feedback or an override; nil when there is nothing to tell.
+func reviewNotice(sub store.Submission, title string, r store.SubmissionReview, before store.SubmissionReview) *store.Notice {
+	changed := r.Feedback != before.Feedback || r.Reason != before.Reason ||
+		(r.OverrideScore == nil) != (before.OverrideScore == nil) ||
+		(r.OverrideScore != nil && before.OverrideScore != nil && *r.OverrideScore != *before.OverrideScore)
+	if !changed || (r.Feedback == "" && r.OverrideScore == nil) {
+		return nil
+	}
+	var msg string
+	switch {
+	case r.OverrideScore != nil && r.Feedback != "":
+		msg = fmt.Sprintf("Your instructor scored submission #%d to %s %d / %d and left feedback.", sub.Number, title, *r.OverrideScore, sub.MaxScore)
+	case r.OverrideScore != nil:
+		msg = fmt.Sprintf("Your instructor scored submission #%d to %s %d / %d.", sub.Number, title, *r.OverrideScore, sub.MaxScore)
+	default:
+		msg = fmt.Sprintf("Your instructor left feedback on submission #%d to %s.", sub.Number, title)
+	}
+	return &store.Notice{UserID: sub.UserID, Kind: store.NoticeFeedback, Message: msg, Link: "/submissions/" + sub.ID}
+}

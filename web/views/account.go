@@ -1,0 +1,34 @@
+package views
+
+import (
+	"strconv"
+
+	"github.com/sdworkbook/workbook/internal/store"
+)
+
+// AccountPage is the model of /account: who you are and your access
+// tokens.
+type AccountPage struct {
+	Email, Role string
+	Tokens      []store.APIToken
+	// NewToken is a token just created, shown this once.
+	NewToken     string
+	NewTokenName string
+	Name         string
+	NameError    string
+	MaxTokens    int
+}
+
+// NoticesPage is the model of /notices.
+type NoticesPage struct {
+	Notices []store.Notice
+	Unread  int
+	Staff   bool
+	Waiting []store.Waiting
+	// WaitingTotal counts every waiting submission; Waiting holds the newest.
+	WaitingTotal int64
+}
+
+func reviewURL(w store.Waiting) string {
+	return "/classes/" + strconv.FormatInt(w.ClassID, 10) + "/submissions/" + w.ID
+}
