@@ -55,6 +55,7 @@ type Server struct {
 	labsOpen      bool // some live labs are served, so pages link them
 	progress      *progress.Service
 	handler       http.Handler
+	engine        *gin.Engine // the route table, for tests that walk it
 }
 
 // New builds the application and its route table.
@@ -111,6 +112,7 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.routes(engine)
+	s.engine = engine
 
 	// Cross-origin protection for every state-changing request: browsers
 	// send Sec-Fetch-Site (or Origin), and a cross-site POST is refused.
