@@ -1,10 +1,16 @@
 package web
 
 import (
+	"context"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/sdworkbook/workbook/internal/testenv"
@@ -81,6 +87,17 @@ func TestBrowserInstructorAndLearner(t *testing.T) {
 	logout()
 
 	login("teacher@example.org")
+	// The graded submission waits for the instructor's look.
+	if n := text(`[data-testid="notice-count"]`); n != "1" {
+		t.Errorf("instructor's notice badge %q, want 1", n)
+	}
+	do(
+		chromedp.Click(`nav a[href="/notices"]`),
+		chromedp.WaitVisible(`[data-testid="waiting-item"]`),
+	)
+	if w := text(`[data-testid="waiting-item"]`); !strings.Contains(w, "learner@example.org") || !strings.Contains(w, "Browser cohort") {
+		t.Errorf("waiting for a look: %q", w)
+	}
 	do(
 		chromedp.Navigate(classURL),
 		chromedp.WaitVisible(`[data-testid="gradebook"]`),
@@ -99,10 +116,69 @@ func TestBrowserInstructorAndLearner(t *testing.T) {
 		chromedp.WaitVisible(`[data-testid="override-score"]`),
 	)
 	testenv.Screenshot(t, ctx, "review")
+	if ok, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('[data-testid="notice-count"]') !== null`)); ok {
+		t.Error("the reviewed submission still waits for a look")
+	}
+
+	// The gradebook's CSV, downloaded as a person would and parsed.
+	dir := t.TempDir()
+	progress := chromedp.Events(ctx, cdpbrowser.DownloadProgress)
+	do(
+		chromedp.Navigate(classURL),
+		chromedp.WaitVisible(`[data-testid="export-csv"]`),
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			events := true
+			_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+				Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: &events})
+			return err
+		}),
+		chromedp.Click(`[data-testid="export-csv"]`),
+	)
+	var file string
+	for ev, err := range progress {
+		if err != nil {
+			t.Fatalf("download: %v", err)
+		}
+		if ev.State == cdpbrowser.DownloadProgressStateCompleted {
+			file = filepath.Join(dir, ev.GUID)
+			break
+		}
+		if ev.State == cdpbrowser.DownloadProgressStateCanceled {
+			t.Fatal("the CSV download was cancelled")
+		}
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	records, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("the downloaded CSV does not parse: %v", err)
+	}
+	last := records[len(records)-1]
+	if len(records) != 3 || last[0] != "learner@example.org" || !slices.Contains(last, "100") {
+		t.Errorf("downloaded CSV: %q", records)
+	}
 	logout()
 
 	login("learner@example.org")
-	do(chromedp.Navigate(submissionURL), chromedp.WaitVisible(`[data-testid="instructor-review"]`))
+	// The learner hears of the review and follows the notice to it.
+	if n := text(`[data-testid="notice-count"]`); n != "1" {
+		t.Errorf("learner's notice badge %q, want 1", n)
+	}
+	do(
+		chromedp.Click(`nav a[href="/notices"]`),
+		chromedp.WaitVisible(`[data-testid="notice"]`),
+		chromedp.Click(`[data-testid="notice"] a`),
+		chromedp.WaitVisible(`[data-testid="instructor-review"]`),
+	)
+	if u, _ := chromedp.Run(ctx, chromedp.Location()); u != submissionURL {
+		t.Errorf("the notice led to %s, not %s", u, submissionURL)
+	}
+	if ok, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('[data-testid="notice-count"]') !== null`)); ok {
+		t.Error("the notice is still unread after reading the review")
+	}
 	if fb := text(`[data-testid="feedback"]`); fb != "Well argued. Compare it with a sliding log next." {
 		t.Errorf("learner sees feedback %q", fb)
 	}
