@@ -160,6 +160,14 @@ func TestAccessTokensAndClassAPI(t *testing.T) {
 				t.Fatalf("created: %v", cls)
 			}
 
+			empty := decodeJSON(t, teachAPI.do(http.MethodGet, "/api/classes/"+id+"/gradebook", ""))
+			if l, ok := empty["learners"].([]any); !ok || len(l) != 0 {
+				t.Errorf("an empty class's learners: %v", empty["learners"])
+			}
+			if as, ok := empty["assignments"].([]any); !ok || len(as) != 0 {
+				t.Errorf("an empty class's assignments: %v", empty["assignments"])
+			}
+
 			// Joining by code, any case; a wrong code names the field.
 			fieldError(t, adaAPI.do(http.MethodPost, "/api/classes/join", `{"join_code": "ZZZZZZZZ"}`), "join_code")
 			fieldError(t, adaAPI.do(http.MethodPost, "/api/classes/join", `{}`), "join_code")

@@ -43,14 +43,10 @@ func (s *Server) classJSON(c *gin.Context, cl store.Class, teaching bool) classJ
 
 // decodeStrict reads one JSON object into v, refusing unknown fields and
 // trailing data; the error names what is wrong.
-func decodeStrict(c *gin.Context, limit int64, v any, shape string) error {
-	body, err := readJSONBody(c, limit)
-	if err != nil {
-		return err
-	}
+func decodeStrict(body []byte, v any, shape string) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err = dec.Decode(v)
+	err := dec.Decode(v)
 	if err == nil {
 		if _, tail := dec.Token(); !errors.Is(tail, io.EOF) {
 			err = errors.New("one JSON object with nothing after it")
@@ -60,6 +56,43 @@ func decodeStrict(c *gin.Context, limit int64, v any, shape string) error {
 		return apperr.Fields(map[string]string{"body": "The body must be a JSON object " + shape + ": " + err.Error()})
 	}
 	return nil
+}
+
+// ParseCreateClass reads POST /api/classes: {"name"}, the name trimmed and
+// checked.
+func ParseCreateClass(body []byte) (string, error) {
+	var req struct {
+		Name *string `json:"name"`
+	}
+	if err := decodeStrict(body, &req, `{"name": "…"}`); err != nil {
+		return "", err
+	}
+	name := ""
+	if req.Name != nil {
+		name = strings.TrimSpace(*req.Name)
+	}
+	if msg := checkClassName(name); msg != "" {
+		return "", apperr.Fields(map[string]string{"name": msg})
+	}
+	return name, nil
+}
+
+// ParseJoinClass reads POST /api/classes/join: {"join_code"}, upper-cased.
+func ParseJoinClass(body []byte) (string, error) {
+	var req struct {
+		JoinCode *string `json:"join_code"`
+	}
+	if err := decodeStrict(body, &req, `{"join_code": "…"}`); err != nil {
+		return "", err
+	}
+	code := ""
+	if req.JoinCode != nil {
+		code = strings.ToUpper(strings.TrimSpace(*req.JoinCode))
+	}
+	if code == "" || len(code) > 16 {
+		return "", apperr.Fields(map[string]string{"join_code": "The class's join code: 8 letters and digits, like K7QM2XPA."})
+	}
+	return code, nil
 }
 
 // checkClassName returns the message for a bad class name, or "".
@@ -112,16 +145,15 @@ func (s *Server) apiCreateClass(c *gin.Context) {
 		s.fail(c, apperr.New(apperr.Forbidden, "Only instructors create classes; an admin can make your account an instructor's."))
 		return
 	}
-	var req struct {
-		Name *string `json:"name"`
-	}
-	if err := decodeStrict(c, 4<<10, &req, `{"name": "…"}`); err != nil {
+	body, err := readJSONBody(c, 4<<10)
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	name := ""
-	if req.Name != nil {
-		name = strings.TrimSpace(*req.Name)
+	name, err := ParseCreateClass(body)
+	if err != nil {
+		s.fail(c, err)
+		return
 	}
 	cl, err := s.newClass(c, name)
 	if err != nil {
@@ -135,19 +167,14 @@ func (s *Server) apiCreateClass(c *gin.Context) {
 
 // apiJoinClass: {"join_code"} → 200 with the class joined.
 func (s *Server) apiJoinClass(c *gin.Context) {
-	var req struct {
-		JoinCode *string `json:"join_code"`
-	}
-	if err := decodeStrict(c, 4<<10, &req, `{"join_code": "…"}`); err != nil {
+	body, err := readJSONBody(c, 4<<10)
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	code := ""
-	if req.JoinCode != nil {
-		code = strings.ToUpper(strings.TrimSpace(*req.JoinCode))
-	}
-	if code == "" || len(code) > 16 {
-		s.fail(c, apperr.Fields(map[string]string{"join_code": "The class's join code: 8 letters and digits, like K7QM2XPA."}))
+	code, err := ParseJoinClass(body)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
 	cl, err := s.store.ClassByCode(c.Request.Context(), code)

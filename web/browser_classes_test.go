@@ -95,6 +95,7 @@ func TestBrowserInstructorAndLearner(t *testing.T) {
 		chromedp.Click(`nav a[href="/notices"]`),
 		chromedp.WaitVisible(`[data-testid="waiting-item"]`),
 	)
+	testenv.Screenshot(t, ctx, "notices-instructor")
 	if w := text(`[data-testid="waiting-item"]`); !strings.Contains(w, "learner@example.org") || !strings.Contains(w, "Browser cohort") {
 		t.Errorf("waiting for a look: %q", w)
 	}
@@ -170,6 +171,9 @@ func TestBrowserInstructorAndLearner(t *testing.T) {
 	do(
 		chromedp.Click(`nav a[href="/notices"]`),
 		chromedp.WaitVisible(`[data-testid="notice"]`),
+	)
+	testenv.Screenshot(t, ctx, "notices-learner")
+	do(
 		chromedp.Click(`[data-testid="notice"] a`),
 		chromedp.WaitVisible(`[data-testid="instructor-review"]`),
 	)

@@ -43,6 +43,25 @@ func TestBrowserAccountJourney(t *testing.T) {
 	}
 	testenv.Screenshot(t, ctx, "home-signed-in")
 
+	// The account page: a token needs a name, is shown once, and revoked.
+	do(
+		chromedp.Click(`[data-testid="nav-user"]`),
+		chromedp.WaitVisible(`[data-testid="token-form"]`),
+		chromedp.Click(`[data-testid="create-token"]`),
+		chromedp.WaitVisible(`[data-testid="error-name"]`),
+		chromedp.SendKeys(`#f-token-name`, "nightly export"),
+		chromedp.Click(`[data-testid="create-token"]`),
+		chromedp.WaitVisible(`[data-testid="new-token"]`),
+	)
+	if tok, _ := chromedp.Run(ctx, chromedp.Value(`[data-testid="new-token"]`)); !strings.HasPrefix(tok, "wbk_") {
+		t.Errorf("new token %q", tok)
+	}
+	testenv.Screenshot(t, ctx, "account-token")
+	do(
+		chromedp.Click(`tr[data-token="nightly export"] button`),
+		chromedp.WaitVisible(`[data-testid="no-tokens"]`),
+	)
+
 	do(chromedp.Click(`[data-testid="logout"]`), chromedp.WaitVisible(`.nav-account a[href="/login"]`))
 	if got := text(`[data-testid="flash"]`); !strings.Contains(got, "logged out") {
 		t.Errorf("flash after logout %q", got)

@@ -47,6 +47,15 @@ func (s *Server) noticesPage(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
+		m.Titles = map[string]string{}
+		for _, w := range m.Waiting {
+			if s.grader == nil {
+				break
+			}
+			if _, ex, ok := s.grader.Exercise(w.Exercise); ok {
+				m.Titles[w.Exercise] = ex.Title
+			}
+		}
 	}
 	s.render(c, http.StatusOK, views.Page{Title: "Notices", Section: "notices"}, views.NoticesView(m))
 }

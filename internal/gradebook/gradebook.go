@@ -87,7 +87,7 @@ func BuildFor(ctx context.Context, src Sources, class store.Class, userID int64)
 }
 
 func build(ctx context.Context, src Sources, class store.Class, only int64) (Book, error) {
-	b := Book{Class: class, Lessons: len(src.Catalog.Lessons)}
+	b := Book{Class: class, Lessons: len(src.Catalog.Lessons), Columns: []Column{}, Rows: []Row{}} // [] not null in JSON
 	as, err := src.Store.Assignments(ctx, class.ID)
 	if err != nil {
 		return Book{}, err
@@ -144,7 +144,7 @@ func build(ctx context.Context, src Sources, class store.Class, only int64) (Boo
 		return Book{}, err
 	}
 	for _, m := range members {
-		r := Row{UserID: m.ID, Email: m.Email, JoinedAt: m.JoinedAt}
+		r := Row{UserID: m.ID, Email: m.Email, JoinedAt: m.JoinedAt, Cells: []Cell{}}
 		for _, col := range b.Columns {
 			cell := Cell{Max: col.Max}
 			switch col.Kind {
@@ -214,7 +214,7 @@ func Effective(s store.Submission, r store.SubmissionReview) (score *int, overri
 // "late" or "missing", those with a late or a missing assignment.
 func (b *Book) Filter(q, only string) {
 	q = strings.ToLower(strings.TrimSpace(q))
-	var out []Row
+	out := []Row{}
 	for _, r := range b.Rows {
 		if q != "" && !strings.Contains(strings.ToLower(r.Email), q) {
 			continue

@@ -27,6 +27,15 @@ type NoticesPage struct {
 	Waiting []store.Waiting
 	// WaitingTotal counts every waiting submission; Waiting holds the newest.
 	WaitingTotal int64
+	// Titles names exercises by id.
+	Titles map[string]string
+}
+
+func (m NoticesPage) title(exercise string) string {
+	if t, ok := m.Titles[exercise]; ok {
+		return t
+	}
+	return exercise
 }
 
 func reviewURL(w store.Waiting) string {
