@@ -121,4 +121,8 @@ func BenchmarkGradebook(b *testing.B) {
 	run("lesson-signed-in", "/lessons/cap")
 	run("gradebook-100", "/classes/"+id)
 	run("gradebook-csv-100", "/classes/"+id+"/gradebook.csv")
+	// 300 finished submissions wait for the instructor's look: the page
+	// lists the newest 50 and counts them all (as the nav badge does on
+	// every page).
+	run("notices-300-waiting", "/notices")
 }

@@ -20,7 +20,7 @@ func (s *Server) noticeCount(c *gin.Context, u *store.User) (int, error) {
 	if err != nil || !isStaff(u) {
 		return int(n), err
 	}
-	w, err := s.store.WaitingCount(c.Request.Context(), u.ID)
+	w, err := s.store.WaitingCount(c.Request.Context(), u.ID, 100)
 	return int(n + w), err
 }
 
@@ -43,7 +43,7 @@ func (s *Server) noticesPage(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
-		if m.WaitingTotal, err = s.store.WaitingCount(ctx, u.ID); err != nil {
+		if m.WaitingTotal, err = s.store.WaitingCount(ctx, u.ID, 10000); err != nil {
 			s.fail(c, err)
 			return
 		}

@@ -109,10 +109,12 @@ func (s *Store) waitingQuery(ctx context.Context, instructorID int64) *gorm.DB {
 			instructorID, []string{StatusGraded, StatusTimedOut})
 }
 
-// WaitingCount counts the submissions waiting for instructorID's look.
-func (s *Store) WaitingCount(ctx context.Context, instructorID int64) (int64, error) {
+// WaitingCount counts the submissions waiting for instructorID's look, up
+// to limit (the nav's badge needs no more than "99+").
+func (s *Store) WaitingCount(ctx context.Context, instructorID int64, limit int) (int64, error) {
 	var n int64
-	err := s.waitingQuery(ctx, instructorID).Distinct("submissions.id").Count(&n).Error
+	ids := s.waitingQuery(ctx, instructorID).Distinct("submissions.id").Limit(limit)
+	err := s.db.WithContext(ctx).Table("(?) AS waiting", ids).Count(&n).Error
 	return n, mapErr(err, "submissions")
 }
 

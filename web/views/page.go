@@ -2,6 +2,8 @@
 // View models are shaped like the screen; handlers fill them from the store.
 package views
 
+import "strconv"
+
 // User is the signed-in account as the nav shows it.
 type User struct {
 	ID    int64
@@ -57,4 +59,12 @@ type ErrorPage struct {
 	Title     string
 	Message   string
 	RequestID string
+}
+
+// badgeText is a count for a nav badge: "99+" past 99.
+func badgeText(n int) string {
+	if n > 99 {
+		return "99+"
+	}
+	return strconv.Itoa(n)
 }
