@@ -109,6 +109,10 @@ func TestInstructorRunsAClass(t *testing.T) {
 				t.Fatalf("%d assignments, want 2", len(as))
 			}
 
+			// The evening class wants the same exercise tomorrow.
+			tomorrow := time.Now().UTC().Add(24 * time.Hour).Format("2006-01-02T15:04")
+			wantStatus(t, teacher.post("/classes/"+other+"/assignments", url.Values{"assignment": {"exercise:" + limiterExercise}, "due": {tomorrow}}), http.StatusSeeOther)
+
 			// Ada submits (late); Bob takes the quiz.
 			resp = ada.api("POST", "/api/labs/limiter/submissions",
 				`{"design": {"algorithm": "fixed_window", "limit": 20, "window_ms": 2000}, "notes": "simple"}`)
@@ -143,6 +147,14 @@ func TestInstructorRunsAClass(t *testing.T) {
 			rp := doc(t, teacher.get(review))
 			if testid(rp, "learner-notes") != "simple" {
 				t.Error("the review page lacks the learner's reasoning")
+			}
+			if rp.Find(`[data-testid="late"]`).Length() != 1 || rp.Find(`[data-testid="on-time"]`).Length() != 0 ||
+				!strings.Contains(rp.Find(".due-marks").Text(), "Spring cohort") {
+				t.Errorf("the review page does not mark the submission late: %q", rp.Find(".due-marks").Text())
+			}
+			if sp := doc(t, ada.get("/submissions/"+sub)); sp.Find(`[data-testid="late"]`).Length() != 1 ||
+				sp.Find(`[data-testid="on-time"]`).Length() != 1 || !strings.Contains(sp.Find(".due-marks").Text(), "Evening") {
+				t.Errorf("the learner's submission page should be late for Spring and on time for Evening: %q", sp.Find(".due-marks").Text())
 			}
 			resp = teacher.post(review+"/review", url.Values{"score": {"95"}, "feedback": {"Close."}})
 			wantStatus(t, resp, http.StatusUnprocessableEntity)

@@ -308,6 +308,10 @@ func (s *Server) submissionPage(c *gin.Context) {
 		return
 	}
 	m.Review = rv
+	if m.Due, err = s.store.DueDates(c.Request.Context(), currentUser(c).ID, res.Exercise, 0); err != nil {
+		s.fail(c, err)
+		return
+	}
 	// Opening the submission reads the notices about it.
 	if err := s.store.MarkNoticesRead(c.Request.Context(), currentUser(c).ID, res.ID, s.now()); err != nil {
 		s.log.Warn("marking notices read", "err", err)

@@ -234,3 +234,25 @@ func (s *Store) DeleteClass(ctx context.Context, id int64) error {
 	}
 	return mapErr(res.Error, "class")
 }
+
+// ClassDue is when a class wants an exercise done.
+type ClassDue struct {
+	ClassID   int64
+	ClassName string
+	DueAt     time.Time
+}
+
+// DueDates returns the due dates the classes a learner is in set for an
+// exercise (classID 0: every such class; otherwise that one).
+func (s *Store) DueDates(ctx context.Context, userID int64, exercise string, classID int64) ([]ClassDue, error) {
+	q := s.db.WithContext(ctx).Table("assignments").
+		Select("classes.id AS class_id, classes.name AS class_name, assignments.due_at").
+		Joins("JOIN classes ON classes.id = assignments.class_id").
+		Joins("JOIN class_members ON class_members.class_id = classes.id AND class_members.user_id = ?", userID).
+		Where("assignments.kind = ? AND assignments.ref = ? AND assignments.due_at IS NOT NULL", AssignExercise, exercise)
+	if classID != 0 {
+		q = q.Where("classes.id = ?", classID)
+	}
+	var rows []ClassDue
+	return rows, mapErr(q.Order("classes.name").Scan(&rows).Error, "assignments")
+}

@@ -61,7 +61,12 @@ type SubmissionPage struct {
 	// Review is an instructor's override and feedback, shown to the
 	// learner; nil when there is none.
 	Review *store.SubmissionReview
+	// Due is when the learner's classes wanted this exercise done.
+	Due []store.ClassDue
 }
+
+// late reports whether the submission came after d.
+func (m SubmissionPage) late(d store.ClassDue) bool { return m.Result.CreatedAt.After(d.DueAt) }
 
 // statusLabel is how a submission status reads on a page.
 func statusLabel(s string) string {
