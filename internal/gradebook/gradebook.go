@@ -143,6 +143,12 @@ func build(ctx context.Context, src Sources, class store.Class, only int64) (Boo
 	if err != nil {
 		return Book{}, err
 	}
+	var sums map[int64]progress.Summary
+	if src.Progress != nil {
+		if sums, err = src.Progress.Summaries(ctx, ids); err != nil {
+			return Book{}, err
+		}
+	}
 	for _, m := range members {
 		r := Row{UserID: m.ID, Email: m.Email, JoinedAt: m.JoinedAt, Cells: []Cell{}}
 		for _, col := range b.Columns {
@@ -189,13 +195,8 @@ func build(ctx context.Context, src Sources, class store.Class, only int64) (Boo
 			r.TotalMax += cell.Max
 			r.Cells = append(r.Cells, cell)
 		}
-		if src.Progress != nil {
-			sum, err := src.Progress.Summary(ctx, m.ID)
-			if err != nil {
-				return Book{}, err
-			}
-			r.Lessons, r.QuizAverage, r.Streak = sum.Completed, sum.QuizAverage, sum.Streak
-		}
+		sum := sums[m.ID]
+		r.Lessons, r.QuizAverage, r.Streak = sum.Completed, sum.QuizAverage, sum.Streak
 		b.Rows = append(b.Rows, r)
 	}
 	return b, nil

@@ -363,30 +363,41 @@ type Summary struct {
 	Streak      int // review streak in days
 }
 
-// Summary computes a learner's summary with three queries, for pages that
-// show many learners at once.
+// Summary computes one learner's summary.
 func (s *Service) Summary(ctx context.Context, userID int64) (Summary, error) {
+	m, err := s.Summaries(ctx, []int64{userID})
+	return m[userID], err
+}
+
+// Summaries computes the summaries of several learners with three
+// queries in all, for pages that show many learners at once.
+func (s *Service) Summaries(ctx context.Context, userIDs []int64) (map[int64]Summary, error) {
 	cat := s.Catalog()
-	lp, err := s.Store.LessonProgressOf(ctx, userID)
+	lp, err := s.Store.LessonProgressOfUsers(ctx, userIDs)
 	if err != nil {
-		return Summary{}, err
+		return nil, err
 	}
-	attempts, err := s.Store.QuizAttempts(ctx, userID, "")
+	attempts, err := s.Store.QuizAttemptsOfUsers(ctx, userIDs)
 	if err != nil {
-		return Summary{}, err
+		return nil, err
 	}
 	now := s.Now()
-	reviews, err := s.Store.ReviewTimes(ctx, userID, now.AddDate(0, 0, -400))
+	reviews, err := s.Store.ReviewTimesOfUsers(ctx, userIDs, now.AddDate(0, 0, -400))
 	if err != nil {
-		return Summary{}, err
+		return nil, err
 	}
-	out := Summary{Streak: srs.Streak(reviews, now, time.UTC)}
+	out := make(map[int64]Summary, len(userIDs))
+	for _, id := range userIDs {
+		out[id] = Summary{Streak: srs.Streak(reviews[id], now, time.UTC)}
+	}
 	for _, p := range lp {
 		if _, ok := cat.Lesson(p.LessonSlug); ok && p.CompletedAt != nil {
-			out.Completed++
+			sum := out[p.UserID]
+			sum.Completed++
+			out[p.UserID] = sum
 		}
 	}
-	best := map[string]int{}
+	best := map[int64]map[string]int{}
 	for _, a := range attempts {
 		if _, ok := cat.Lesson(a.LessonSlug); !ok {
 			continue
@@ -395,16 +406,21 @@ func (s *Service) Summary(ctx context.Context, userID int64) (Summary, error) {
 		if a.MaxScore > 0 {
 			pct = a.Score * 100 / a.MaxScore
 		}
-		if b, ok := best[a.LessonSlug]; !ok || pct > b {
-			best[a.LessonSlug] = pct
+		if best[a.UserID] == nil {
+			best[a.UserID] = map[string]int{}
+		}
+		if b, ok := best[a.UserID][a.LessonSlug]; !ok || pct > b {
+			best[a.UserID][a.LessonSlug] = pct
 		}
 	}
-	if len(best) > 0 {
-		sum := 0
-		for _, b := range best {
-			sum += b
+	for id, bs := range best {
+		total := 0
+		for _, b := range bs {
+			total += b
 		}
-		out.QuizAverage = sum / len(best)
+		sum := out[id]
+		sum.QuizAverage = total / len(bs)
+		out[id] = sum
 	}
 	return out, nil
 }

@@ -158,3 +158,48 @@ func TestDashboardEvidenceAndContinue(t *testing.T) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// Summaries of several learners at once match each learner's own, and
+// nobody's work counts for anyone else.
+func TestSummariesKeepLearnersApart(t *testing.T) {
+	ctx := context.Background()
+	s, ada, now := mustService(t)
+	u, err := s.Store.CreateUser(ctx, "bob@example.org", "x", store.RoleLearner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := u.ID
+	cat := s.Catalog()
+	for i, l := range cat.Lessons[:3] {
+		if err := s.Store.SetLessonComplete(ctx, ada, l.Slug, true, now.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.Store.SetLessonComplete(ctx, bob, cat.Lessons[0].Slug, true, *now))
+	must(s.Store.AddQuizAttempt(ctx, &store.QuizAttempt{UserID: ada, LessonSlug: "cap", Score: 4, MaxScore: 10, Answers: "{}", CreatedAt: *now}))
+	must(s.Store.AddQuizAttempt(ctx, &store.QuizAttempt{UserID: ada, LessonSlug: "cap", Score: 8, MaxScore: 10, Answers: "{}", CreatedAt: *now}))
+	must(s.Store.AddQuizAttempt(ctx, &store.QuizAttempt{UserID: bob, LessonSlug: "cap", Score: 10, MaxScore: 10, Answers: "{}", CreatedAt: *now}))
+	for d := range 3 { // bob reviewed on three days in a row, up to today
+		at := now.AddDate(0, 0, -d)
+		must(s.Store.ReviewCard(ctx, store.CardState{UserID: bob, CardID: "cap-1", Ease: 2.5, DueAt: at, LastReviewedAt: at}, 4))
+	}
+	sums, err := s.Summaries(ctx, []int64{ada, bob, 999})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]Summary{ada: {Completed: 3, QuizAverage: 80}, bob: {Completed: 1, QuizAverage: 100, Streak: 3}, 999: {}}
+	for id, w := range want {
+		if sums[id] != w {
+			t.Errorf("learner %d: %+v, want %+v", id, sums[id], w)
+		}
+		if one, err := s.Summary(ctx, id); err != nil || one != w {
+			t.Errorf("learner %d alone: %+v (%v), want %+v", id, one, err, w)
+		}
+	}
+}

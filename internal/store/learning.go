@@ -149,3 +149,39 @@ func (s *Store) OutcomeTicks(ctx context.Context, userID int64) ([]OutcomeTick, 
 	err := s.db.WithContext(ctx).Where("user_id = ?", userID).Find(&rows).Error
 	return rows, mapErr(err, "checklist")
 }
+
+// LessonProgressOfUsers returns the lesson progress of several learners.
+func (s *Store) LessonProgressOfUsers(ctx context.Context, userIDs []int64) ([]LessonProgress, error) {
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	var rows []LessonProgress
+	err := s.db.WithContext(ctx).Where("user_id IN ?", userIDs).Find(&rows).Error
+	return rows, mapErr(err, "lesson progress")
+}
+
+// QuizAttemptsOfUsers returns every quiz attempt of several learners.
+func (s *Store) QuizAttemptsOfUsers(ctx context.Context, userIDs []int64) ([]QuizAttempt, error) {
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	var rows []QuizAttempt
+	err := s.db.WithContext(ctx).Where("user_id IN ?", userIDs).Find(&rows).Error
+	return rows, mapErr(err, "quiz attempts")
+}
+
+// ReviewTimesOfUsers returns when several learners reviewed cards since a
+// time, by learner, oldest first.
+func (s *Store) ReviewTimesOfUsers(ctx context.Context, userIDs []int64, since time.Time) (map[int64][]time.Time, error) {
+	out := map[int64][]time.Time{}
+	if len(userIDs) == 0 {
+		return out, nil
+	}
+	var rows []CardReview
+	err := s.db.WithContext(ctx).Select("user_id, reviewed_at").Where("user_id IN ? AND reviewed_at >= ?", userIDs, since.UTC()).
+		Order("reviewed_at").Find(&rows).Error
+	for _, r := range rows {
+		out[r.UserID] = append(out[r.UserID], r.ReviewedAt)
+	}
+	return out, mapErr(err, "reviews")
+}
