@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -326,5 +327,57 @@ func TestMetrics(t *testing.T) {
 	}
 	if got := Percentile([]float64{5, 1, 4, 2, 3}, 99); got != 5 {
 		t.Errorf("p99 = %v", got)
+	}
+}
+
+// keyCounter is an instance that counts the keys a load run sends.
+type keyCounter struct {
+	mu   sync.Mutex
+	hits map[string]int
+}
+
+func (k *keyCounter) Hit(_ context.Context, key string) (int, error) {
+	k.mu.Lock()
+	k.hits[key]++
+	k.mu.Unlock()
+	return 200, nil
+}
+func (k *keyCounter) Routes() []Route                    { return nil }
+func (k *keyCounter) State(context.Context) (any, error) { return nil, nil }
+func (k *keyCounter) Close(context.Context) error        { return nil }
+
+// A uniform run takes keys in turn; a zipf run makes a few keys hot, as
+// ZipfS's comment says; another distribution is refused by name.
+func TestLoadKeyDistributions(t *testing.T) {
+	ctx := context.Background()
+	const n, keys = 20000, 1000
+	uni := &keyCounter{hits: map[string]int{}}
+	RunLoad(ctx, uni, LoadSpec{Requests: n, Concurrency: 4, Keys: keys})
+	if len(uni.hits) != keys || uni.hits["k0"] != n/keys || uni.hits["k999"] != n/keys {
+		t.Errorf("uniform: %d keys, k0 %d, k999 %d", len(uni.hits), uni.hits["k0"], uni.hits["k999"])
+	}
+	z := &keyCounter{hits: map[string]int{}}
+	RunLoad(ctx, z, LoadSpec{Requests: n, Concurrency: 4, Keys: keys, Distribution: Zipf})
+	top := 0
+	for i := range 10 {
+		top += z.hits["k"+strconv.Itoa(i)]
+	}
+	// Expected shares for s = 1.1 over 1,000 keys: 18% and 48%.
+	if share := float64(z.hits["k0"]) / n; share < 0.15 || share > 0.21 {
+		t.Errorf("zipf: the hottest key took %.1f%% of requests", 100*share)
+	}
+	if share := float64(top) / n; share < 0.43 || share > 0.53 {
+		t.Errorf("zipf: the top ten keys took %.1f%% of requests", 100*share)
+	}
+	for k := range z.hits {
+		if i, err := strconv.Atoi(k[1:]); err != nil || i < 0 || i >= keys {
+			t.Fatalf("zipf drew key %q outside k0…k%d", k, keys-1)
+		}
+	}
+	if errs := DefaultLimits.Check(LoadSpec{Requests: 1, Concurrency: 1, Keys: 1, Distribution: "pareto"}); errs["distribution"] == "" {
+		t.Errorf("an unknown distribution: %v", errs)
+	}
+	if errs := DefaultLimits.Check(LoadSpec{Requests: 1, Concurrency: 1, Keys: 1, Distribution: Zipf}); len(errs) != 0 {
+		t.Errorf("zipf refused: %v", errs)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -13,12 +14,26 @@ import (
 
 // LoadSpec is a server-side load run: requests spread over keys, at most
 // concurrency in flight, paced to rate per second (0: as fast as allowed).
+// Keys are taken in turn (uniform), or drawn from a Zipf distribution so a
+// few keys are hot, as in real traffic (zipf).
 type LoadSpec struct {
-	Requests    int `json:"requests"`
-	Concurrency int `json:"concurrency"`
-	RatePerS    int `json:"rate_per_s"`
-	Keys        int `json:"keys"`
+	Requests     int    `json:"requests"`
+	Concurrency  int    `json:"concurrency"`
+	RatePerS     int    `json:"rate_per_s"`
+	Keys         int    `json:"keys"`
+	Distribution string `json:"distribution,omitempty"`
 }
+
+// Key distributions of a load run.
+const (
+	Uniform = "uniform"
+	Zipf    = "zipf"
+)
+
+// ZipfS is the skew of a zipf load: with s = 1.1 over 1,000 keys the
+// hottest key takes about a sixth of the requests and the top ten about
+// half.
+const ZipfS = 1.1
 
 // LoadSummary is what a load run observed.
 type LoadSummary struct {
@@ -47,6 +62,9 @@ func (l Limits) Check(s LoadSpec) FieldErrors {
 	if s.Keys < 1 || s.Keys > l.MaxKeys {
 		e["keys"] = fmt.Sprintf("Must be between 1 and %d.", l.MaxKeys)
 	}
+	if s.Distribution != "" && s.Distribution != Uniform && s.Distribution != Zipf {
+		e["distribution"] = `Either "uniform" (keys in turn) or "zipf" (a few hot keys).`
+	}
 	if len(e) == 0 {
 		return nil
 	}
@@ -70,8 +88,12 @@ func (m *Manager) Load(ctx context.Context, r *Running, s LoadSpec) (LoadSummary
 	}()
 	ctx, cancel := context.WithTimeout(ctx, m.limits.MaxLoadTime)
 	defer cancel()
-	r.Metrics.Eventf("info", "load run: %d requests, concurrency %d, %s, %d keys",
-		s.Requests, s.Concurrency, rateText(s.RatePerS), s.Keys)
+	dist := ""
+	if s.Distribution == Zipf && s.Keys > 1 {
+		dist = " (zipf)"
+	}
+	r.Metrics.Eventf("info", "load run: %d requests, concurrency %d, %s, %d keys%s",
+		s.Requests, s.Concurrency, rateText(s.RatePerS), s.Keys, dist)
 	sum := RunLoad(ctx, r.Instance(), s)
 	r.Metrics.Eventf("info", "load run done: %s in %.0f ms (p99 %.1f ms)", statusText(sum.ByStatus), sum.DurationMS, sum.P99MS)
 	return sum, nil
@@ -117,6 +139,16 @@ func RunLoad(ctx context.Context, inst Instance, s LoadSpec) LoadSummary {
 		defer t.Stop()
 		tick = t.C
 	}
+	keyOf := func(i int64) int64 { return i % int64(s.Keys) }
+	if s.Distribution == Zipf && s.Keys > 1 {
+		var zmu sync.Mutex
+		z := rand.NewZipf(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), ZipfS, 1, uint64(s.Keys-1))
+		keyOf = func(int64) int64 {
+			zmu.Lock()
+			defer zmu.Unlock()
+			return int64(z.Uint64())
+		}
+	}
 	var wg sync.WaitGroup
 	for w := 0; w < s.Concurrency; w++ {
 		wg.Add(1)
@@ -134,7 +166,7 @@ func RunLoad(ctx context.Context, inst Instance, s LoadSpec) LoadSummary {
 						return
 					}
 				}
-				key := "k" + strconv.FormatInt(i%int64(s.Keys), 10)
+				key := "k" + strconv.FormatInt(keyOf(i), 10)
 				t0 := time.Now()
 				code, err := inst.Hit(ctx, key)
 				d := time.Since(t0)

@@ -212,7 +212,7 @@ func (s *Server) apiLoad(c *gin.Context, r *labs.Running) {
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&spec); err != nil {
-		s.fail(c, apperr.Fields(map[string]string{"load": "Send {\"requests\", \"concurrency\", \"rate_per_s\", \"keys\"} as whole numbers: " + err.Error()}))
+		s.fail(c, apperr.Fields(map[string]string{"load": "Send {\"requests\", \"concurrency\", \"rate_per_s\", \"keys\"} as whole numbers and optionally \"distribution\": \"uniform\" or \"zipf\": " + err.Error()}))
 		return
 	}
 	if ferrs := s.labs.Limits().Check(spec); len(ferrs) > 0 {

@@ -130,6 +130,13 @@ func TestLabAPI(t *testing.T) {
 		t.Errorf("load summary %v", sum)
 	}
 
+	resp = b.api("POST", base+"/load", `{"requests": 5, "concurrency": 1, "keys": 3, "distribution": "pareto"}`)
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	if f := decodeJSON(t, resp)["error"].(map[string]any)["fields"].(map[string]any); f["distribution"] == nil {
+		t.Errorf("an unknown distribution: fields %v", f)
+	}
+	wantStatus(t, b.api("POST", base+"/load", `{"requests": 50, "concurrency": 4, "keys": 100, "distribution": "zipf"}`), http.StatusOK)
+
 	// The event stream opens with the charts and history, then streams.
 	req, _ := http.NewRequest("GET", a.URL+base+"/events", nil)
 	ctx, cancel := context.WithCancel(context.Background())

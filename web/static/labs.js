@@ -225,6 +225,8 @@
       ["requests", "concurrency", "rate_per_s", "keys"].forEach(function (k) {
         spec[k] = parseInt(form.querySelector('input[name="' + k + '"]').value, 10) || 0;
       });
+      var dist = form.querySelector('select[name="distribution"]');
+      if (dist) spec.distribution = dist.value;
       var button = form.querySelector("button");
       button.disabled = true;
       out.textContent = "running…";

@@ -1148,7 +1148,7 @@ func instancePanel(m LabPage, in LabInstance) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 104, "\"></label></div><button type=\"submit\" class=\"small\" data-testid=\"load\">Run</button><pre class=\"load-result small\" data-testid=\"load-result\"></pre></form><details class=\"log\" open><summary>Event log</summary><ol class=\"events small\" data-testid=\"events\"></ol></details></article>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 104, "\"></label> <label class=\"small\">key choice <select name=\"distribution\"><option value=\"uniform\" selected>uniform: keys in turn</option> <option value=\"zipf\">zipf: a few hot keys</option></select></label></div><button type=\"submit\" class=\"small\" data-testid=\"load\">Run</button><pre class=\"load-result small\" data-testid=\"load-result\"></pre></form><details class=\"log\" open><summary>Event log</summary><ol class=\"events small\" data-testid=\"events\"></ol></details></article>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
