@@ -95,6 +95,8 @@ func ParseJoinClass(body []byte) (string, error) {
 	return code, nil
 }
 
+var errNotInstructor = apperr.New(apperr.Forbidden, "Only instructors create classes; an admin can make your account an instructor's.")
+
 // checkClassName returns the message for a bad class name, or "".
 func checkClassName(name string) string {
 	if name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxClassName {
@@ -107,7 +109,7 @@ func checkClassName(name string) string {
 func (s *Server) newClass(c *gin.Context, name string) (store.Class, error) {
 	u := currentUser(c)
 	if !isStaff(u) {
-		return store.Class{}, apperr.New(apperr.Forbidden, "Only instructors create classes; an admin can make your account an instructor's.")
+		return store.Class{}, errNotInstructor
 	}
 	if msg := checkClassName(name); msg != "" {
 		return store.Class{}, apperr.Fields(map[string]string{"name": msg})
@@ -142,7 +144,7 @@ func (s *Server) apiClasses(c *gin.Context) {
 // apiCreateClass: {"name"} → 201 {"id", "join_code", …}.
 func (s *Server) apiCreateClass(c *gin.Context) {
 	if !isStaff(currentUser(c)) {
-		s.fail(c, apperr.New(apperr.Forbidden, "Only instructors create classes; an admin can make your account an instructor's."))
+		s.fail(c, errNotInstructor)
 		return
 	}
 	body, err := readJSONBody(c, 4<<10)

@@ -96,7 +96,7 @@ func (s *Server) classesPage(c *gin.Context) {
 
 func (s *Server) createClass(c *gin.Context) {
 	if !isStaff(currentUser(c)) {
-		s.fail(c, apperr.New(apperr.Forbidden, "Only instructors create classes."))
+		s.fail(c, errNotInstructor)
 		return
 	}
 	if err := s.parseForm(c); err != nil {

@@ -15,12 +15,12 @@ import (
 // from the request's session.
 func (s *Server) render(c *gin.Context, status int, p views.Page, body templ.Component) {
 	p = s.page(c, p)
-	if u := currentUser(c); u != nil && !p.DueKnown && status < 400 {
-		if q, err := s.progress.ReviewQueue(c.Request.Context(), u.ID); err == nil {
-			p.DueCards = q.Total()
-		}
-	}
 	if u := currentUser(c); u != nil && status < 400 {
+		if !p.DueKnown {
+			if q, err := s.progress.ReviewQueue(c.Request.Context(), u.ID); err == nil {
+				p.DueCards = q.Total()
+			}
+		}
 		n, err := s.noticeCount(c, u)
 		if err != nil {
 			s.log.Warn("counting notices", "err", err)
