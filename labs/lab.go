@@ -70,8 +70,17 @@ type Env struct {
 	Prefix   string // "lab:<instance>:"
 	Metrics  *Metrics
 	Log      *slog.Logger
-	Now      func() time.Time
+	// Now is Clock.Now when a clock is set; labs read time through it.
+	Now func() time.Time
+	// Clock is the time the instance decides by: its timers, timeouts,
+	// windows and expiries. nil means the real clock; a check suite may
+	// hand in a ManualClock so a verdict about time does not depend on the
+	// machine's speed.
+	Clock Clock
 }
+
+// Clocked returns e's clock, the real one when none is set.
+func (e Env) Clocked() Clock { return ClockOf(e.Clock) }
 
 // Rebind turns ?-placeholders into $1, $2… for PostgreSQL.
 func (e Env) Rebind(q string) string {

@@ -47,6 +47,21 @@ type Exercise struct {
 	// not only Redis.
 	NeedsDB bool    `json:"needs_db"`
 	Checks  []Check `json:"checks"`
+	// References are designs whose verdicts are known: the lab's good
+	// design and the classic mistakes, each with the checks it fails. The
+	// grading stability test grades each one on a loaded machine and
+	// expects exactly these failures every time. Never shown to learners.
+	References []Reference `json:"-"`
+}
+
+// Reference is a design with a known verdict.
+type Reference struct {
+	Name string
+	// Design holds changes to the lab's defaults (values in the design's
+	// own types).
+	Design Design
+	// Fails names the checks this design fails; empty for a good design.
+	Fails []string
 }
 
 // MaxScore is the sum of the checks' points.
@@ -199,6 +214,9 @@ func Score(rs []CheckResult) (score, max int) {
 type Trial struct {
 	Lab    Lab
 	Design Design
+	// Clock, when set, is handed to every instance launched from here on:
+	// a check that judges time sets a ManualClock and moves it itself.
+	Clock  Clock
 	base   Env
 	probes []*Probe
 }
@@ -222,6 +240,12 @@ func (t *Trial) Launch(ctx context.Context, changes map[string]any) (*Probe, err
 	env.Metrics = NewMetrics(time.Now, series...)
 	if env.Log == nil {
 		env.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if t.Clock != nil {
+		env.Clock = t.Clock
+	}
+	if env.Clock != nil {
+		env.Now = env.Clock.Now
 	}
 	if env.Now == nil {
 		env.Now = time.Now
