@@ -32,7 +32,10 @@ func newEnvironments(opts Options, log *slog.Logger) *environments {
 // env is one job's environment.
 type env struct {
 	name string
-	base labs.Env
+	// detail is the technical reason behind name (why containers did not
+	// start), for the log and staff; "" when there is none.
+	detail string
+	base   labs.Env
 }
 
 // useContainers decides where the next job grades.

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -66,9 +67,16 @@ type Options struct {
 	// SweepEvery is how often workers look for submissions whose job
 	// ended without a result; 0 means 30 s.
 	SweepEvery time.Duration
-	// ID names this worker process in the queue's tables; "" lets the
-	// queue pick one.
+	// ID names this worker process in the queue's tables and on the
+	// leases it holds; "" picks one from the host name and process id.
 	ID string
+	// Lease is how long a run's worker is presumed alive without renewing
+	// its lease (it renews every third of it); a run whose lease runs out
+	// is handed to another worker. 0 means 10 s.
+	Lease time.Duration
+	// RecoverEvery is how often workers look for runs whose lease ran
+	// out; 0 means 2 s.
+	RecoverEvery time.Duration
 }
 
 // Environment modes.
@@ -120,6 +128,16 @@ func New(st *store.Store, rdb *goredis.Client, log *slog.Logger, opts Options, a
 	}
 	if opts.Environment == "" {
 		opts.Environment = EnvAuto
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = 10 * time.Second
+	}
+	if opts.RecoverEvery <= 0 {
+		opts.RecoverEvery = 2 * time.Second
+	}
+	if opts.ID == "" {
+		host, _ := os.Hostname()
+		opts.ID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), store.NewSubmissionID()[:6])
 	}
 	g := &Grader{st: st, rdb: rdb, log: log, opts: opts, labs: map[string]labs.Lab{}, exs: map[string]exercise{}, now: time.Now}
 	for _, l := range all {
@@ -177,21 +195,52 @@ func (g *Grader) Start(ctx context.Context) error {
 	sweepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	g.stopSweep = stop
 	g.sweepDone = make(chan struct{})
+	// Runs a killed worker left are handed on as soon as their leases run
+	// out, the first look right away: after a restart of the only process
+	// its interrupted submission is graded again within seconds.
+	g.recover(sweepCtx)
 	go func() {
 		defer close(g.sweepDone)
 		t := time.NewTicker(g.opts.SweepEvery)
 		defer t.Stop()
+		r := time.NewTicker(g.opts.RecoverEvery)
+		defer r.Stop()
 		for {
 			select {
 			case <-sweepCtx.Done():
 				return
 			case <-t.C:
 				g.sweep(sweepCtx)
+			case <-r.C:
+				g.recover(sweepCtx)
 			}
 		}
 	}()
 	return nil
 }
+
+// recover queues again the runs whose worker stopped renewing its lease.
+func (g *Grader) recover(ctx context.Context) {
+	got, err := g.st.RecoverRuns(ctx, g.now(), maxAttempts, interruptedMessage,
+		func(ctx context.Context, tx *sql.Tx, id string) (int64, error) { return g.enqueue(id)(ctx, tx) })
+	if err != nil && ctx.Err() == nil {
+		g.log.Warn("looking for runs of lost workers", "err", err)
+	}
+	for _, r := range got {
+		if r.GivenUp {
+			g.log.Warn("submission given up: its workers were lost too often", "submission", r.ID)
+			g.publish(ctx, r.ID, store.StatusNotGradable)
+			continue
+		}
+		g.log.Warn("submission queued again: its worker stopped renewing the lease", "submission", r.ID)
+		g.publish(ctx, r.ID, store.StatusQueued)
+	}
+}
+
+// interruptedMessage is what a learner reads when grading kept being cut
+// short by workers that stopped.
+var interruptedMessage = fmt.Sprintf("Grading was interrupted %d times (the grading server stopped in the middle), so it was given up. "+
+	"This does not count as an attempt: please submit again.", maxAttempts)
 
 // sweep ends submissions whose job the queue gave up on (a job interrupted
 // on its every try, as when workers keep being stopped mid-job), so every
@@ -205,8 +254,7 @@ func (g *Grader) sweep(ctx context.Context) {
 		return
 	}
 	for _, sub := range lost {
-		ok, err := g.st.GiveUp(ctx, sub.ID, fmt.Sprintf("Grading was interrupted %d times (workers stopped mid-job), so it was given up; "+
-			"this does not count as an attempt. Please submit again.", maxAttempts), g.now())
+		ok, err := g.st.GiveUp(ctx, sub.ID, interruptedMessage, g.now())
 		if err != nil {
 			g.log.Warn("giving up a lost submission", "submission", sub.ID, "err", err)
 			continue
@@ -413,6 +461,9 @@ type Result struct {
 	MaxScore    int                `json:"max_score"`
 	Environment string             `json:"environment"`
 	Message     string             `json:"message,omitempty"`
+	// StaffDetail is the technical side of the result, for instructors
+	// and admins; it never goes to the learner.
+	StaffDetail string             `json:"-"`
 	Counts      bool               `json:"counts_as_attempt"`
 	Design      labs.Design        `json:"design"`
 	Notes       string             `json:"notes"`
@@ -448,7 +499,7 @@ func (g *Grader) Submissions(ctx context.Context, userID int64, exerciseID strin
 
 func (g *Grader) result(ctx context.Context, sub store.Submission) (Result, error) {
 	r := Result{ID: sub.ID, Lab: sub.Lab, Exercise: sub.Exercise, Number: sub.Number, Status: sub.Status, Score: sub.Score,
-		MaxScore: sub.MaxScore, Environment: sub.Environment, Message: sub.Message, Counts: sub.Counts(), Notes: sub.Notes,
+		MaxScore: sub.MaxScore, Environment: sub.Environment, Message: sub.Message, StaffDetail: sub.StaffDetail, Counts: sub.Counts(), Notes: sub.Notes,
 		CreatedAt: sub.CreatedAt, StartedAt: sub.StartedAt, FinishedAt: sub.FinishedAt, Checks: []labs.CheckResult{}, raw: sub}
 	if err := json.Unmarshal([]byte(sub.Design), &r.Design); err != nil {
 		return Result{}, fmt.Errorf("grader: submission %s design: %w", sub.ID, err)

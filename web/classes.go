@@ -429,6 +429,7 @@ func (s *Server) reviewModel(c *gin.Context, cl store.Class, sub store.Submissio
 		return views.SubmissionReviewPage{}, err
 	}
 	m := views.SubmissionReviewPage{Class: cl, Learner: learner, Submission: s.submissionModel(res), Review: reviews[sub.ID]}
+	m.Submission.Staff = true
 	if m.Submission.Due, err = s.store.DueDates(c.Request.Context(), sub.UserID, sub.Exercise, cl.ID); err != nil {
 		return views.SubmissionReviewPage{}, err
 	}

@@ -17,7 +17,12 @@ import (
 	"github.com/sdworkbook/workbook/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	if serveChild() {
+		return
+	}
+	testenv.Main(m)
+}
 
 // syncBuffer is a bytes.Buffer safe for the server's log writer and the test.
 type syncBuffer struct {

@@ -99,14 +99,19 @@ func (s *Store) PendingSubmissions(ctx context.Context, userID int64) (int64, er
 	return n, mapErr(err, "submissions")
 }
 
-// StartRun begins a grading run: it bumps the run number and marks the
-// submission running. ok is false when the submission is already terminal
-// (a retried job whose earlier run recorded the result).
-func (s *Store) StartRun(ctx context.Context, id string, now time.Time) (sub Submission, ok bool, err error) {
+// StartRun begins a grading run for worker owner: it bumps the run number,
+// marks the submission running and gives owner a lease until now+lease.
+// ok is false when the submission is already terminal (a retried job whose
+// earlier run recorded the result) or another worker holds a live lease on
+// it: one submission is never graded by two workers at once.
+func (s *Store) StartRun(ctx context.Context, id, owner string, now time.Time, lease time.Duration) (sub Submission, ok bool, err error) {
 	now = now.UTC()
+	until := now.Add(lease)
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&Submission{}).Where("id = ? AND status IN ?", id, []string{StatusQueued, StatusRunning}).
-			Updates(map[string]any{"status": StatusRunning, "run": gorm.Expr("run + 1"), "started_at": now})
+		res := tx.Model(&Submission{}).
+			Where("id = ? AND (status = ? OR (status = ? AND (lease_until IS NULL OR lease_until < ?)))", id, StatusQueued, StatusRunning, now).
+			Updates(map[string]any{"status": StatusRunning, "run": gorm.Expr("run + 1"), "started_at": now,
+				"lease_owner": owner, "lease_until": until})
 		if res.Error != nil {
 			return res.Error
 		}
@@ -114,6 +119,82 @@ func (s *Store) StartRun(ctx context.Context, id string, now time.Time) (sub Sub
 		return tx.Where("id = ?", id).Take(&sub).Error
 	})
 	return sub, ok, mapErr(err, "submission")
+}
+
+// RenewLease extends owner's lease on run of submission id to until. ok is
+// false when the run is no longer owner's (it was handed to another worker
+// after the lease ran out, or it ended): the worker must stop grading it.
+func (s *Store) RenewLease(ctx context.Context, id string, run int, owner string, until time.Time) (ok bool, err error) {
+	res := s.db.WithContext(ctx).Model(&Submission{}).
+		Where("id = ? AND run = ? AND status = ? AND lease_owner = ?", id, run, StatusRunning, owner).
+		Update("lease_until", until.UTC())
+	return res.RowsAffected == 1, mapErr(res.Error, "submission")
+}
+
+// ReleaseRun gives a run back to the queue without a result (the worker is
+// stopping, or the environment failed and the job will be tried again), so
+// the next try need not wait for the lease to run out.
+func (s *Store) ReleaseRun(ctx context.Context, id string, run int, owner string) error {
+	res := s.db.WithContext(ctx).Model(&Submission{}).
+		Where("id = ? AND run = ? AND status = ? AND lease_owner = ?", id, run, StatusRunning, owner).
+		Updates(map[string]any{"status": StatusQueued, "lease_owner": "", "lease_until": nil})
+	return mapErr(res.Error, "submission")
+}
+
+// Recovered is a submission whose worker was lost, as RecoverRuns left it.
+type Recovered struct {
+	ID string
+	// GivenUp is true when it had been interrupted too often and ended not
+	// gradable; otherwise it was queued again.
+	GivenUp bool
+}
+
+// RecoverRuns hands back the runs whose lease ran out before now (their
+// worker died or hung): each goes back to the queue with a new job from
+// enqueue, in one transaction, or, once it has been interrupted
+// maxInterruptions times, ends not gradable with giveUpMessage.
+func (s *Store) RecoverRuns(ctx context.Context, now time.Time, maxInterruptions int, giveUpMessage string,
+	enqueue func(ctx context.Context, tx *sql.Tx, id string) (int64, error)) ([]Recovered, error) {
+	now = now.UTC()
+	var expired []Submission
+	if err := s.db.WithContext(ctx).Select("id", "interruptions").
+		Where("status = ? AND lease_until < ?", StatusRunning, now).Limit(100).Find(&expired).Error; err != nil {
+		return nil, mapErr(err, "submissions")
+	}
+	var out []Recovered
+	for _, sub := range expired {
+		giveUp := sub.Interruptions+1 >= maxInterruptions
+		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			upd := map[string]any{"lease_owner": "", "lease_until": nil, "interruptions": gorm.Expr("interruptions + 1")}
+			if giveUp {
+				upd["status"], upd["message"], upd["finished_at"] = StatusNotGradable, giveUpMessage, now
+			} else {
+				upd["status"] = StatusQueued
+			}
+			// Only if no one took it or renewed it meanwhile.
+			res := tx.Model(&Submission{}).Where("id = ? AND status = ? AND lease_until < ?", sub.ID, StatusRunning, now).Updates(upd)
+			if res.Error != nil || res.RowsAffected != 1 {
+				return res.Error
+			}
+			out = append(out, Recovered{ID: sub.ID, GivenUp: giveUp})
+			if giveUp {
+				return nil
+			}
+			sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+			if !ok {
+				return errors.New("store: recover: no SQL transaction to enqueue in")
+			}
+			job, err := enqueue(ctx, sqlTx, sub.ID)
+			if err != nil {
+				return err
+			}
+			return tx.Model(&Submission{}).Where("id = ?", sub.ID).Update("job_id", job).Error
+		})
+		if err != nil {
+			return out, mapErr(err, "submission")
+		}
+	}
+	return out, nil
 }
 
 // AddCheck records one check's result of a run as soon as it is known, so
@@ -129,6 +210,8 @@ type Outcome struct {
 	MaxScore    int
 	Environment string
 	Message     string
+	// StaffDetail is the technical side, for staff only.
+	StaffDetail string
 	At          time.Time
 }
 
@@ -140,7 +223,8 @@ func (s *Store) FinishRun(ctx context.Context, id string, run int, o Outcome) (o
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&Submission{}).Where("id = ? AND run = ? AND status = ?", id, run, StatusRunning).
 			Updates(map[string]any{"status": o.Status, "score": o.Score, "max_score": o.MaxScore,
-				"environment": o.Environment, "message": o.Message, "finished_at": at})
+				"environment": o.Environment, "message": o.Message, "staff_detail": o.StaffDetail, "finished_at": at,
+				"lease_owner": "", "lease_until": nil})
 		if res.Error != nil {
 			return res.Error
 		}
@@ -201,7 +285,8 @@ func (s *Store) LostSubmissions(ctx context.Context, limit int) ([]Submission, e
 // GiveUp ends a lost submission as not gradable, unless it ended meanwhile.
 func (s *Store) GiveUp(ctx context.Context, id, message string, now time.Time) (bool, error) {
 	res := s.db.WithContext(ctx).Model(&Submission{}).Where("id = ? AND status IN ?", id, []string{StatusQueued, StatusRunning}).
-		Updates(map[string]any{"status": StatusNotGradable, "message": message, "finished_at": now.UTC()})
+		Updates(map[string]any{"status": StatusNotGradable, "message": message, "finished_at": now.UTC(),
+			"lease_owner": "", "lease_until": nil})
 	return res.RowsAffected == 1, mapErr(res.Error, "submission")
 }
 
@@ -212,7 +297,8 @@ func (s *Store) GiveUp(ctx context.Context, id, message string, now time.Time) (
 func (s *Store) Requeue(ctx context.Context, id string, enqueue func(ctx context.Context, tx *sql.Tx) (int64, error)) (ok bool, err error) {
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&Submission{}).Where("id = ? AND status IN ?", id, []string{StatusGraded, StatusNotGradable, StatusTimedOut}).
-			Updates(map[string]any{"status": StatusQueued, "score": nil, "environment": "", "message": "", "finished_at": nil})
+			Updates(map[string]any{"status": StatusQueued, "score": nil, "environment": "", "message": "", "staff_detail": "",
+				"finished_at": nil, "interruptions": 0})
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
 		}

@@ -128,10 +128,21 @@ type Submission struct {
 	Score       *int
 	MaxScore    int
 	Environment string
-	Message     string // why it is not gradable or timed out
+	Message     string // why it is not gradable or timed out, for the learner
+	// StaffDetail is the technical side of the result (why containers did
+	// not start, which error ended a run): instructors and admins see it,
+	// learners do not.
+	StaffDetail string
 	Run         int    // grading runs started; check rows carry the run
 	JobID       *int64 // the grading job in the queue
-	CreatedAt   time.Time
+	// LeaseOwner and LeaseUntil say which worker grades the current run and
+	// until when it is presumed alive; the worker renews the lease while
+	// it works.
+	LeaseOwner string
+	LeaseUntil *time.Time
+	// Interruptions counts runs cut short by a lost worker.
+	Interruptions int
+	CreatedAt     time.Time
 	StartedAt   *time.Time
 	FinishedAt  *time.Time
 }

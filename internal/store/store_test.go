@@ -209,3 +209,113 @@ func TestConcurrentSubmissionsAreNumbered(t *testing.T) {
 		})
 	}
 }
+
+// One run at a time per submission: a live lease keeps a second worker
+// out, however many try at once; once it runs out the run is handed back
+// to the queue (or given up after enough interruptions), and the first
+// worker can no longer renew or finish it.
+func TestGradingLeases(t *testing.T) {
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			st := MustOpen(t, b)
+			ctx := context.Background()
+			u, err := st.CreateUser(ctx, "lease@example.com", "x", store.RoleLearner)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jobs := int64(100)
+			enqueue := func(ctx context.Context, tx *sql.Tx) (int64, error) {
+				var one int64
+				jobs++
+				return jobs, tx.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+			}
+			sub := store.Submission{ID: store.NewSubmissionID(), UserID: u.ID, Lab: "limiter", Exercise: "ex", Design: "{}",
+				Status: store.StatusQueued, MaxScore: 10, CreatedAt: time.Now()}
+			if err := st.CreateSubmission(ctx, &sub, enqueue); err != nil {
+				t.Fatal(err)
+			}
+			t0 := time.Now()
+			const lease = 10 * time.Second
+
+			// Eight workers start the same submission at once: one wins.
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			var winners []string
+			for i := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					owner := "w" + string(rune('a'+i))
+					_, ok, err := st.StartRun(ctx, sub.ID, owner, t0, lease)
+					if err != nil {
+						t.Error(err)
+					}
+					if ok {
+						mu.Lock()
+						winners = append(winners, owner)
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			if len(winners) != 1 {
+				t.Fatalf("%d workers started the run: %v", len(winners), winners)
+			}
+			a := winners[0]
+			if ok, err := st.RenewLease(ctx, sub.ID, 1, a, t0.Add(lease)); err != nil || !ok {
+				t.Fatalf("the owner could not renew: %v %v", ok, err)
+			}
+			if ok, _ := st.RenewLease(ctx, sub.ID, 1, "someone-else", t0.Add(lease)); ok {
+				t.Fatal("a stranger renewed the lease")
+			}
+			// Nothing is recovered while the lease lives.
+			got, err := st.RecoverRuns(ctx, t0.Add(lease-time.Second), 3, "given up", func(ctx context.Context, tx *sql.Tx, id string) (int64, error) { return enqueue(ctx, tx) })
+			if err != nil || len(got) != 0 {
+				t.Fatalf("recovered a live run: %v %v", got, err)
+			}
+			// The owner dies; after the lease the run goes back to the queue with a new job.
+			got, err = st.RecoverRuns(ctx, t0.Add(lease+time.Second), 3, "given up", func(ctx context.Context, tx *sql.Tx, id string) (int64, error) { return enqueue(ctx, tx) })
+			if err != nil || len(got) != 1 || got[0].ID != sub.ID || got[0].GivenUp {
+				t.Fatalf("recover: %+v %v", got, err)
+			}
+			back, _ := st.SubmissionByID(ctx, sub.ID)
+			if back.Status != store.StatusQueued || back.Interruptions != 1 || back.LeaseOwner != "" || back.JobID == nil || *back.JobID != jobs {
+				t.Fatalf("after recovery: %+v", back)
+			}
+			// Another worker takes it; the old owner can neither renew nor finish.
+			if _, ok, err := st.StartRun(ctx, sub.ID, "wb2", t0.Add(lease+2*time.Second), lease); err != nil || !ok {
+				t.Fatalf("the second worker could not start: %v %v", ok, err)
+			}
+			if ok, _ := st.RenewLease(ctx, sub.ID, 1, a, t0.Add(2*lease)); ok {
+				t.Fatal("the lost worker renewed a run that is no longer its own")
+			}
+			score := 7
+			if ok, _ := st.FinishRun(ctx, sub.ID, 1, store.Outcome{Status: store.StatusGraded, Score: &score, MaxScore: 10, At: time.Now()}); ok {
+				t.Fatal("the lost worker recorded a result")
+			}
+			// A worker stopping gives the run back at once.
+			if err := st.ReleaseRun(ctx, sub.ID, 2, "wb2"); err != nil {
+				t.Fatal(err)
+			}
+			if back, _ := st.SubmissionByID(ctx, sub.ID); back.Status != store.StatusQueued || back.LeaseUntil != nil {
+				t.Fatalf("after release: %+v", back)
+			}
+			// Interrupted again and again: the third time it is given up.
+			now := t0.Add(lease + 3*time.Second)
+			for i := 2; i <= 3; i++ {
+				if _, ok, err := st.StartRun(ctx, sub.ID, "wc", now, lease); err != nil || !ok {
+					t.Fatalf("start %d: %v %v", i, ok, err)
+				}
+				now = now.Add(lease + time.Second)
+				got, err = st.RecoverRuns(ctx, now, 3, "given up", func(ctx context.Context, tx *sql.Tx, id string) (int64, error) { return enqueue(ctx, tx) })
+				if err != nil || len(got) != 1 || got[0].GivenUp != (i == 3) {
+					t.Fatalf("interruption %d: %+v %v", i, got, err)
+				}
+			}
+			final, _ := st.SubmissionByID(ctx, sub.ID)
+			if final.Status != store.StatusNotGradable || final.Message != "given up" || final.Interruptions != 3 {
+				t.Fatalf("given up: %+v", final)
+			}
+		})
+	}
+}

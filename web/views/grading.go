@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/sdworkbook/workbook/grader"
@@ -63,6 +64,19 @@ type SubmissionPage struct {
 	Review *store.SubmissionReview
 	// Due is when the learner's classes wanted this exercise done.
 	Due []store.ClassDue
+	// Staff shows the technical detail of the result (an instructor's or
+	// admin's view); learners read only sentences.
+	Staff bool
+}
+
+// environmentSentence is the line saying where a submission was graded.
+// Results recorded before it was a sentence of its own held only the
+// place ("embedded: in-process Redis").
+func environmentSentence(env string) string {
+	if strings.HasPrefix(env, "Graded ") {
+		return env
+	}
+	return "Graded in " + strings.TrimSuffix(env, ".") + "."
 }
 
 // late reports whether the submission came after d.
