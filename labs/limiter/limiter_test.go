@@ -2,9 +2,11 @@ package limiter
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -256,6 +258,69 @@ func TestBoundaryBurst(t *testing.T) {
 							t.Fatalf("sliding window: %d allowed, want about %d", rep.Allowed, limit)
 						}
 					}
+				})
+			}
+		})
+	}
+}
+
+// On a check suite's clock the boundary burst waits on that clock, and what
+// it shows no longer depends on the machine: the fixed window admits
+// exactly twice the limit around the boundary, the sliding log and the
+// sliding window counter exactly the limit.
+func TestBoundaryBurstOnASuiteClock(t *testing.T) {
+	const limit, window = 10, 1000
+	want := map[string][3]int{ // allowed, before the boundary, after it
+		FixedWindow: {2 * limit, limit, limit}, SlidingLog: {limit, limit, 0}, SlidingWindow: {limit, limit, 0},
+	}
+	for _, e := range labtest.Envs(t, "burstclock") {
+		t.Run(e.Name, func(t *testing.T) {
+			for _, alg := range []string{FixedWindow, SlidingLog, SlidingWindow} {
+				t.Run(alg, func(t *testing.T) {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a backstop, should the burst never wait
+					defer cancel()
+					clock := labs.NewManualClock(gradingStart.Add(123 * time.Millisecond))
+					env := withID(e.Env, "burstclock"+short(alg))
+					env.Clock, env.Now = clock, clock.Now
+					in := launch(t, env, designFor(alg, limit, window, 0, 2, StorageRedis))
+					rec := httptest.NewRecorder()
+					done := make(chan struct{})
+					go func() {
+						defer close(done)
+						in.handleBoundaryBurst(rec, httptest.NewRequestWithContext(ctx, http.MethodPost, "/boundary-burst?key=b", nil), nil)
+					}()
+					// The burst waits twice: before its first half and after
+					// the boundary. Move the clock to each wait's end.
+					for range 2 {
+						if err := clock.BlockUntil(ctx, 1); err != nil {
+							t.Fatal(err)
+						}
+						next, _ := clock.Next()
+						clock.Set(next)
+					}
+					<-done
+					var rep BurstReport
+					if rec.Code != http.StatusOK {
+						t.Fatalf("status %d: %s", rec.Code, rec.Body)
+					}
+					if err := json.Unmarshal(rec.Body.Bytes(), &rep); err != nil {
+						t.Fatal(err)
+					}
+					t.Log(rep.Summary)
+					if rep.BoundaryMS != gradingStart.Add(window*time.Millisecond).UnixMilli() || rep.FirstBurstLate != 0 || rep.StoreErrors != 0 {
+						t.Fatalf("report %+v", rep)
+					}
+					w := want[alg]
+					if rep.Allowed != w[0] || rep.AllowedBefore != w[1] || rep.AllowedAfter != w[2] {
+						t.Fatalf("%d allowed (%d before the boundary, %d after); want %v", rep.Allowed, rep.AllowedBefore, rep.AllowedAfter, w)
+					}
+					var ats []int64
+					for _, q := range rep.Requests {
+						if q.Allowed {
+							ats = append(ats, rep.BoundaryMS+q.AtMS)
+						}
+					}
+					checkAdmitted(t, in.cfg, ats)
 				})
 			}
 		})

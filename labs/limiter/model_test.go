@@ -14,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/labtest"
 )
 
 // fakeClock is a settable clock for deterministic runs.
@@ -189,5 +190,51 @@ func TestScriptsMatchTheModel(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// On a check suite's clock the scripts take the time the suite hands them,
+// not Redis TIME, and decide exactly as the in-memory algorithms do at the
+// same moments, on both backends. Keys outlive their time in Redis there
+// (Redis counts TTLs in its own time), and a key past its time decides as
+// no key would.
+func TestScriptsOnASuiteClockMatchTheModel(t *testing.T) {
+	for _, e := range labtest.Envs(t, "suiteclock") {
+		t.Run(e.Name, func(t *testing.T) {
+			for _, alg := range algorithms {
+				for i, md := range modelDesigns {
+					t.Run(name(alg, "/", i), func(t *testing.T) {
+						ctx := context.Background()
+						cfg := configOf(mustDesign(t, designFor(alg, md.limit, md.window, md.burst, 1, StorageRedis)))
+						seq := arrivals(uint64(300+i), cfg, 200)
+						clock := labs.NewManualClock(time.UnixMilli(seq[0] - 1))
+						env := withID(e.Env, name("sc", short(alg), i))
+						env.Clock, env.Now = clock, clock.Now
+						rs, err := newRedisStore(ctx, cfg, env)
+						if err != nil {
+							t.Fatal(err)
+						}
+						defer rs.close()
+						defer func() {
+							if err := labs.DeleteKeys(ctx, env.Redis, env.Prefix); err != nil {
+								t.Error(err)
+							}
+						}()
+						ms := newMemoryStore(cfg, clock.Now)
+						for j, at := range seq {
+							clock.Set(time.UnixMilli(at))
+							a, err := rs.decide(ctx, 0, "k")
+							if err != nil {
+								t.Fatal(err)
+							}
+							b, _ := ms.decide(ctx, 0, "k")
+							if a != b {
+								t.Fatalf("request %d at %d: script %+v, model %+v", j, at, a, b)
+							}
+						}
+					})
+				}
+			}
+		})
 	}
 }

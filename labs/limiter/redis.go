@@ -13,24 +13,39 @@ import (
 	"github.com/sdworkbook/workbook/labs"
 )
 
-// Every script starts the same way: the time comes from Redis, in
-// milliseconds, so every replica decides on one clock; the helpers divide
-// integers exactly (a Lua number is a double, and math.floor(a / b) can be
-// off by one when a / b rounds onto an integer).
+// Every script starts the same way: the time, in milliseconds, comes from
+// Redis itself (TIME), so every replica decides on one clock and no
+// application server's clock matters. The one exception is a check suite
+// that runs the limiter on a clock of its own (see redisStore.clock): it
+// hands the time in as ARGV[1], so that a burst takes no time at all on the
+// clock the decisions are made by, however busy the machine is. The
+// helpers divide integers exactly (a Lua number is a double, and
+// math.floor(a / b) can be off by one when a / b rounds onto an integer).
 //
 // Every key gets a TTL of when its state stops mattering plus slack ms: a
 // key that lives a little longer costs nothing (its state is then the same
 // as no key), while one that vanished early would forget requests, which
 // can happen after a failover to a primary whose clock is ahead, and on the
-// embedded server, whose TTLs count down in steps.
+// embedded server, whose TTLs count down in steps. On a suite's clock the
+// TTLs still count down in Redis's real time, which has nothing to do with
+// the suite's: there the slack is an hour, far longer than any check, and
+// the instance removes its keys when it closes.
 //
-// Every script returns {allowed (0/1), remaining, reset ms, retry-after ms,
-// now ms}: reset is how long until the key's allowance is fully back,
-// retry-after (0 when allowed) how long until the next request would pass.
+// ARGV[1] is the suite's time in Unix ms, or empty for Redis TIME; each
+// script's own arguments follow. Every script returns {allowed (0/1),
+// remaining, reset ms, retry-after ms, now ms}: reset is how long until the
+// key's allowance is fully back, retry-after (0 when allowed) how long until
+// the next request would pass.
 const prelude = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local slack = 1000
+local now, slack
+if ARGV[1] == '' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  slack = 1000
+else
+  now = tonumber(ARGV[1])
+  slack = 3600000
+end
 
 local function floor_div(a, b)
   local q = math.floor(a / b)
@@ -45,13 +60,13 @@ end
 
 // fixedWindowLua counts requests per window index: window i covers
 // [i × window, (i + 1) × window) in Unix ms. The key's name holds the index,
-// so it depends on TIME and the script derives it from KEYS[1]; the braces
+// so it depends on the time and the script derives it from KEYS[1]; the braces
 // in KEYS[1] keep it in the same cluster slot.
 //
-// KEYS[1] key base; ARGV limit, window ms.
+// KEYS[1] key base; ARGV after the time: limit, window ms.
 const fixedWindowLua = prelude + `
-local limit  = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
+local limit  = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
 local idx    = math.floor(now / window)
 local key    = KEYS[1] .. ':' .. string.format('%.0f', idx)
 local reset  = (idx + 1) * window - now
@@ -70,17 +85,17 @@ return {1, limit - n, reset, 0, now}
 // in a sorted set and admits a request only if fewer than limit are in
 // (now − window, now]: exact, at one entry per request.
 //
-// KEYS[1] sorted set; ARGV limit, window ms, a member unique to the request
+// KEYS[1] sorted set; ARGV after the time: limit, window ms, a member unique to the request
 // (two requests in the same millisecond must be two entries).
 const slidingLogLua = prelude + `
 local key    = KEYS[1]
-local limit  = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
+local limit  = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
 
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
 local n = redis.call('ZCARD', key)
 if n < limit then
-  redis.call('ZADD', key, now, now .. ':' .. ARGV[3])
+  redis.call('ZADD', key, now, now .. ':' .. ARGV[4])
   -- Every entry is older than a window once the newest one is.
   redis.call('PEXPIRE', key, window + slack)
   return {1, limit - n - 1, window, 0, now}
@@ -100,10 +115,10 @@ return {0, 0, newest + window - now, oldest + window - now, now}
 // A request passes if the estimate including it stays within the limit. The
 // comparison is multiplied through by window so it is exact in integers.
 //
-// KEYS[1] key base; ARGV limit, window ms.
+// KEYS[1] key base; ARGV after the time: limit, window ms.
 const slidingWindowLua = prelude + `
-local limit    = tonumber(ARGV[1])
-local window   = tonumber(ARGV[2])
+local limit    = tonumber(ARGV[2])
+local window   = tonumber(ARGV[3])
 local idx      = math.floor(now / window)
 local cur_key  = KEYS[1] .. ':' .. string.format('%.0f', idx)
 local prev_key = KEYS[1] .. ':' .. string.format('%.0f', idx - 1)
@@ -145,12 +160,12 @@ return {0, 0, reset, retry, now}
 // limit / window per ms is a fraction such as 0.003, and the rounding errors
 // would add up.) So "tokens" = 9000 with a 1000 ms window is 9 tokens.
 //
-// KEYS[1] hash {tokens, ts}; ARGV capacity, limit, window ms.
+// KEYS[1] hash {tokens, ts}; ARGV after the time: capacity, limit, window ms.
 const tokenBucketLua = prelude + `
 local key      = KEYS[1]
-local capacity = tonumber(ARGV[1])
-local limit    = tonumber(ARGV[2])
-local window   = tonumber(ARGV[3])
+local capacity = tonumber(ARGV[2])
+local limit    = tonumber(ARGV[3])
+local window   = tonumber(ARGV[4])
 local full     = capacity * window
 
 local state  = redis.call('HMGET', key, 'tokens', 'ts')
@@ -187,13 +202,13 @@ return {allowed, floor_div(tokens, window), reset, retry, now}
 // holds exactly. (In milliseconds, 1000 / 3 is a fraction, and a TAT near
 // 1.7e12 ms has no room left for it.)
 //
-// KEYS[1] string; ARGV capacity, limit, window ms, epoch ms.
+// KEYS[1] string; ARGV after the time: capacity, limit, window ms, epoch ms.
 const gcraLua = prelude + `
 local key      = KEYS[1]
-local capacity = tonumber(ARGV[1])
-local limit    = tonumber(ARGV[2])
-local window   = tonumber(ARGV[3])
-local nowt     = (now - tonumber(ARGV[4])) * limit
+local capacity = tonumber(ARGV[2])
+local limit    = tonumber(ARGV[3])
+local window   = tonumber(ARGV[4])
+local nowt     = (now - tonumber(ARGV[5])) * limit
 
 local tat      = tonumber(redis.call('GET', key)) or nowt
 local new_tat  = math.max(tat, nowt) + window
@@ -227,6 +242,9 @@ type redisStore struct {
 	args   []any // the script's arguments, the same for every decision
 	seq    atomic.Uint64
 	log    bool // sliding_log: add a unique member
+	// clock is a check suite's clock, whose time the scripts take instead
+	// of Redis TIME; nil on the real clock.
+	clock labs.Clock
 }
 
 func newRedisStore(ctx context.Context, cfg config, env labs.Env) (*redisStore, error) {
@@ -244,7 +262,14 @@ func newRedisStore(ctx context.Context, cfg config, env labs.Env) (*redisStore, 
 	opt.PoolSize = poolSize
 	opt.MinIdleConns = 0
 	opt.ConnMaxIdleTime = time.Minute
-	s := &redisStore{rdb: goredis.NewClient(&opt), script: script, prefix: env.Prefix + "rl:"}
+	clock := suiteClock(env)
+	if clock != nil {
+		// On a suite's clock timeout_ms does not apply (see
+		// instance.decisionContext): only the backstop bounds a decision,
+		// in the pool's queue and on the socket alike.
+		opt.PoolTimeout, opt.ReadTimeout, opt.WriteTimeout = decisionBackstop, decisionBackstop, decisionBackstop
+	}
+	s := &redisStore{rdb: goredis.NewClient(&opt), script: script, prefix: env.Prefix + "rl:", clock: clock}
 	ok := false
 	defer func() {
 		if !ok {
@@ -276,9 +301,15 @@ func newRedisStore(ctx context.Context, cfg config, env labs.Env) (*redisStore, 
 
 func (s *redisStore) decide(ctx context.Context, _ int, key string) (decision, error) {
 	keys := []string{s.prefix + "{" + key + "}"}
-	args := s.args
+	args := make([]any, 0, len(s.args)+2)
+	if s.clock != nil {
+		args = append(args, s.clock.Now().UnixMilli())
+	} else {
+		args = append(args, "") // Redis TIME
+	}
+	args = append(args, s.args...)
 	if s.log {
-		args = append(args[:len(args):len(args)], strconv.FormatUint(s.seq.Add(1), 36))
+		args = append(args, strconv.FormatUint(s.seq.Add(1), 36))
 	}
 	v, err := s.script.Run(ctx, s.rdb, keys, args...).Int64Slice()
 	switch {
@@ -293,6 +324,9 @@ func (s *redisStore) decide(ctx context.Context, _ int, key string) (decision, e
 }
 
 func (s *redisStore) now(ctx context.Context) (int64, error) {
+	if s.clock != nil {
+		return s.clock.Now().UnixMilli(), nil
+	}
 	t, err := s.rdb.Time(ctx).Result()
 	if err != nil {
 		return 0, fmt.Errorf("limiter: redis TIME: %w", err)

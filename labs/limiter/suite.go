@@ -25,60 +25,77 @@ const (
 	quotaReplicas = 3
 	// retryToleranceMS is how far Retry-After may be from the truth.
 	retryToleranceMS = 1000
-	// gradingTimeoutMS is the decision timeout every check runs with. The
-	// card says nothing about a slow or failing Redis, and on a grading
-	// machine (the embedded Redis above all, whose Lua is slow) 200
-	// requests queued at once on an instance's 8 connections can take
-	// longer than the default 100 ms: with the learner's timeout, fail_open
-	// would let the late ones through and fail_closed refuse them, and the
-	// machine's speed would decide the grade.
-	gradingTimeoutMS = 5000
+	// latencyTimeoutMS is the decision timeout of the latency measurement,
+	// the one check on the machine's clock. The card says nothing about a
+	// slow or failing Redis, and on a grading machine (the embedded Redis
+	// above all, whose Lua is slow) decisions queued on an instance's 8
+	// connections can take longer than the default 100 ms: with the
+	// learner's timeout, fail_open would let the late ones through and
+	// fail_closed refuse them, and the machine's speed would decide.
+	latencyTimeoutMS = 5000
+	// latencyDecisions is the size of the latency measurement: enough for
+	// a p99 (ten decisions above it), and the one part of the suite whose
+	// running time grows with the machine's load.
+	latencyDecisions = 1000
 )
 
-// The suite's sizes and margins. Timing margins are tens to hundreds of
-// milliseconds, so a loaded two-core machine running with -race still
-// grades the same.
+// gradingStart is where the suite's clock starts in every check: one fixed
+// instant, the start of a window of every length that divides a day, so
+// each check meets the design's windows in the same place on every run.
+var gradingStart = time.Date(2030, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// The suite's sizes and times. Every time is on the suite's own clock (see
+// start), which stands still while requests are in flight: a burst takes
+// no time at all for the limiter, and the suite moves the clock itself to
+// place a burst or to wait out a window.
 const (
 	quickRequests   = 2 * quota // limit honoured
 	concurrentCount = 200       // exact under concurrency
 	replicaRequests = 100       // holds across replicas
 	exhaustMax      = 100       // requests sent to use up a key before giving up
 
-	// clearMargin keeps a quick run of requests on a fresh key away from a
-	// fixed or sliding window's boundary: the boundary is the sliding-span
-	// check's business, and a run straddling one would blur the others.
-	clearMargin = time.Second
-
 	// The boundary attack: a burst of spanBurst requests spanLead before
-	// the boundary and one of quota requests spanAfter past it (enough for
-	// a fixed window to admit a second quota), spanWorkers in flight. The
-	// lead gives a token bucket or GCRA time to refill a few requests
-	// between the bursts. The second burst is small so that it is decided
-	// within window / limit of the boundary (100 ms here), before a sliding
-	// window counter's estimate lets anything more through.
+	// a window boundary and one of quota requests spanAfter past it
+	// (enough for a fixed window to admit a second quota), spanWorkers in
+	// flight. The lead gives a token bucket or GCRA time to refill a few
+	// requests between the bursts (3 at 20 per 2 s). A sliding window
+	// counter's estimate still counts the whole previous window spanAfter
+	// past the boundary and lets nothing more in until window / limit
+	// (100 ms here) has passed.
 	spanLead    = 300 * time.Millisecond
 	spanAfter   = 10 * time.Millisecond
 	spanBurst   = quota + 10
 	spanWorkers = 16
-	// spanMaxWaitMS bounds the wait for a design's window boundary.
-	spanMaxWaitMS = maxBurstWindow
 	// A design whose window is shorter than the quota's gets a third burst
-	// spanThirdAfter after its window has passed since the first burst's
-	// last admission, when that leaves spanThirdRoom for the burst before
-	// the first burst's first admission is 2 s old.
-	spanThirdAfter = 50 * time.Millisecond
-	spanThirdRoom  = 150 * time.Millisecond
+	// spanThirdAfter after its window has passed since the first burst,
+	// when that is still within 2 s of it.
+	spanThirdAfter = 10 * time.Millisecond
 
 	// recoveryMargin is waited beyond the window after the last admitted
-	// request before asking again.
+	// request before asking again: a sliding window counter may take up to
+	// window / limit (100 ms) longer to let a request in, depending on
+	// where in its window the quota was used.
 	recoveryMargin = 300 * time.Millisecond
 
-	// Retry-After is probed every retryProbe until a request passes, for at
-	// most Retry-After + retrySlack, and never longer than retryMaxWait:
-	// under the requirement a used-up quota comes back within the window.
+	// After a refusal, the clock moves on retryProbe at a time, with one
+	// request each, until a request passes, for at most Retry-After +
+	// retrySlack, and never more than retryMaxWait: under the requirement
+	// a used-up quota comes back within the window.
 	retryProbe   = 50 * time.Millisecond
 	retrySlack   = 1500 * time.Millisecond
 	retryMaxWait = quotaWindowMS*time.Millisecond + retryToleranceMS*time.Millisecond + retrySlack
+)
+
+// The check names, as learners read them and references name them.
+const (
+	checkLimit       = "limit honoured"
+	checkKeys        = "keys independent"
+	checkConcurrency = "exact under 200 concurrent requests"
+	checkReplicated  = "holds across 3 replicas"
+	checkSpan        = "no more than the limit in any sliding span"
+	checkRecovers    = "recovers after the window"
+	checkRetry       = "Retry-After honest"
+	checkLatencyP99  = "decision latency p99"
 )
 
 // Exercises are the rate limiter's graded tasks.
@@ -98,38 +115,75 @@ func (lab) Exercises() []labs.Exercise {
 		Scale: "The product requirement is 100 requests per minute per client, enforced across 3 replicas, " +
 			"with no client getting more than 100 in any 60-second span. For grading, 60 s became 2 s and 100 requests became 20, " +
 			"so the suite finishes in seconds; the 3 replicas and the 1 s tolerance on Retry-After are unchanged. " +
-			"The card says nothing about a slow or failed Redis, so every check runs with timeout_ms set to 5000: " +
-			"the grader's bursts queue longer on a grading machine than requests would in production, and its speed must not decide a grade.",
+			"Time is judged on the grader's own clock, not the machine's: the limiter takes the time the grader hands it " +
+			"(in the live lab it reads Redis TIME), the grader holds that clock still while its requests are in flight, " +
+			"so a burst takes no time at all however busy the grading machine is, and it moves the clock itself: " +
+			"to send a burst 300 ms before a window boundary and another 10 ms after it, to wait 2.3 s after a client's last admitted request, " +
+			"or to try again every 50 ms after a refusal. The same design therefore always gets the same score. " +
+			"Since no decision takes any time on that clock, timeout_ms never decides a check. " +
+			"Only the decision latency is measured on the machine's clock, with timeout_ms set to 5000; it is reported, never scored.",
 		Hint: "Read the rate limiter lesson. In the lab, try the boundary burst with each algorithm, " +
 			"and a load on one key with 3 replicas and memory storage, then redis storage.",
 		Checks: []labs.Check{
-			{Name: "limit honoured", Points: 15, Run: checkLimitHonoured,
-				Requirement: "A fresh client sending 40 requests in quick succession gets exactly 20 through: no more, and no fewer."},
-			{Name: "keys independent", Points: 10, Run: checkKeysIndependent,
+			{Name: checkLimit, Points: 15, Run: checkLimitHonoured,
+				Requirement: "A fresh client sending 40 requests one after another, with no time passing between them, gets exactly 20 through: no more, and no fewer."},
+			{Name: checkKeys, Points: 10, Run: checkKeysIndependent,
 				Requirement: "After client A has used up its quota, client B still gets its full quota (20, or as many as A got fresh if the limit is wrong)."},
-			{Name: "exact under 200 concurrent requests", Points: 15, Run: checkConcurrent,
+			{Name: checkConcurrency, Points: 15, Run: checkConcurrent,
 				Requirement: "200 requests from one fresh client, all in flight at once, let exactly 20 through."},
-			{Name: "holds across 3 replicas", Points: 20, Run: checkReplicas,
+			{Name: checkReplicated, Points: 20, Run: checkReplicas,
 				Requirement: "With 3 replicas sharing the load round-robin, 100 requests from one client let at most 20 through."},
-			{Name: "no more than the limit in any sliding span", Points: 20, Run: checkSlidingSpan,
-				Requirement: "A burst just before a window boundary and another just after it (and, if the window is shorter than 2 s, a third once it has passed) let at most 20 through in any 2-second span."},
-			{Name: "recovers after the window", Points: 10, Run: checkRecovery,
-				Requirement: "A client that used up its quota is let through again once 2 s have passed since its last admitted request."},
-			{Name: "Retry-After honest", Points: 10, Run: checkRetryAfter,
-				Requirement: "A refused request answers 429 with Retry-After, and the first request to pass after it comes within 1 s of what Retry-After said."},
-			{Name: "decision latency p99", Points: 0, Run: checkLatency,
-				Requirement: "Measured, not graded: the p50 and p99 of 2000 decisions over 100 clients, 16 in flight."},
+			{Name: checkSpan, Points: 20, Run: checkSlidingSpan,
+				Requirement: "A burst 300 ms before a window boundary and another 10 ms after it (and, if the window is shorter than 2 s, a third once it has passed) let at most 20 through in any 2-second span."},
+			{Name: checkRecovers, Points: 10, Run: checkRecovery,
+				Requirement: "A client that used up its quota is let through again 2.3 s after its last admitted request: once the 2 s window has passed, with 300 ms to spare."},
+			{Name: checkRetry, Points: 10, Run: checkRetryAfter,
+				Requirement: "A refused request answers 429 with Retry-After, and the first request to pass, trying every 50 ms after the refusal, comes within 1 s of what Retry-After said."},
+			{Name: checkLatencyP99, Points: 0, Run: checkLatency,
+				Requirement: "Measured on the machine's clock, not graded: the p50 and p99 of 1000 decisions over 100 clients, 16 in flight."},
 		},
+		References: quotaReferences(),
 	}}
 }
 
-// start launches the design with changes, at the grading decision timeout.
-func start(ctx context.Context, t *labs.Trial, changes map[string]any) (*labs.Probe, error) {
-	c := map[string]any{"timeout_ms": gradingTimeoutMS}
-	for k, v := range changes {
-		c[k] = v
+// quotaReferences are the designs whose verdicts are known: two that meet
+// the quota and the classic mistakes, each with every check it fails.
+func quotaReferences() []labs.Reference {
+	// good is an exact sliding log of 20 per 2 s shared in Redis, with
+	// changes; every other field keeps its default, as a learner would
+	// leave it.
+	good := func(kv ...any) labs.Design {
+		d := labs.Design{"algorithm": SlidingLog, "limit": 20, "window_ms": 2000, "storage": StorageRedis, "burst": 0}
+		for i := 0; i+1 < len(kv); i += 2 {
+			d[kv[i].(string)] = kv[i+1]
+		}
+		return d
 	}
-	return t.Launch(ctx, c)
+	return []labs.Reference{
+		{Name: "sliding log", Design: good()},
+		{Name: "sliding window counter", Design: good("algorithm", SlidingWindow)},
+		{Name: "limit too low", Design: good("limit", 10), Fails: []string{checkLimit, checkConcurrency}},
+		{Name: "limit too high", Design: good("limit", 30), Fails: []string{checkLimit, checkConcurrency, checkReplicated, checkSpan}},
+		{Name: "memory storage", Design: good("storage", StorageMemory), Fails: []string{checkReplicated}},
+		{Name: "memory storage on 3 replicas", Design: good("storage", StorageMemory, "replicas", 3),
+			Fails: []string{checkLimit, checkConcurrency, checkReplicated, checkSpan}},
+		{Name: "fixed window", Design: good("algorithm", FixedWindow), Fails: []string{checkSpan}},
+		{Name: "window too short", Design: good("window_ms", 1000), Fails: []string{checkSpan}},
+		{Name: "token bucket", Design: good("algorithm", TokenBucket), Fails: []string{checkSpan}},
+		{Name: "gcra", Design: good("algorithm", GCRA), Fails: []string{checkSpan}},
+		{Name: "window too long", Design: good("window_ms", 10000), Fails: []string{checkRecovers, checkRetry}},
+	}
+}
+
+// start launches the design with changes on a clock of the suite's own,
+// which stands still until the check moves it. The limiter decides by it
+// (Redis TIME does not come into it), so what a check sees depends on the
+// design and never on how fast the machine answers.
+func start(ctx context.Context, t *labs.Trial, changes map[string]any) (*labs.Probe, *labs.ManualClock, error) {
+	clock := labs.NewManualClock(gradingStart)
+	t.Clock = clock
+	p, err := t.Launch(ctx, changes)
+	return p, clock, err
 }
 
 // answer is one request's outcome as a client sees it.
@@ -139,14 +193,13 @@ type answer struct {
 	at         int64 // the limiter's clock at the decision, Unix ms
 	retryAfter string
 	replica    int
-	local      time.Time // when the answer arrived
 }
 
 // ask sends POST request?key=key, as a client would. An error is the
 // environment's (or the grader's context ending), not the design's.
 func ask(ctx context.Context, p *labs.Probe, key string) (answer, error) {
 	r := p.Do(ctx, http.MethodPost, "request?key="+url.QueryEscape(key), nil)
-	a := answer{status: r.Status, retryAfter: r.Header.Get("Retry-After"), local: time.Now()}
+	a := answer{status: r.Status, retryAfter: r.Header.Get("Retry-After")}
 	if err := ctx.Err(); err != nil {
 		return a, err
 	}
@@ -160,8 +213,10 @@ func ask(ctx context.Context, p *labs.Probe, key string) (answer, error) {
 	}
 	switch {
 	case body.StoreError != "":
-		// With the grading timeout of 5 s, a store that did not decide is
-		// the environment's failure, not the design's.
+		// The suite's clock stands still, so timeout_ms cannot end a
+		// decision: a store that did not decide (within the real-time
+		// backstop, or within 5 s in the latency measurement) is the
+		// environment's failure, not the design's.
 		return a, fmt.Errorf("the limiter's Redis did not decide: %s", body.StoreError)
 	case r.Status != http.StatusOK && r.Status != http.StatusTooManyRequests:
 		return a, fmt.Errorf("POST request?key=%s answered %d: %s", key, r.Status, r.Body)
@@ -183,48 +238,11 @@ func (t *tally) add(a answer) {
 	}
 }
 
-// clocked is an instance that can read the limiter's clock.
-type clocked interface {
-	clockMS(ctx context.Context) (int64, error)
-}
-
-// clockMS reads the clock decisions are made on: Redis TIME with redis
-// storage, this process's clock with memory storage.
-func (in *instance) clockMS(ctx context.Context) (int64, error) { return in.store.now(ctx) }
-
-func limiterNow(ctx context.Context, p *labs.Probe) (int64, error) {
-	if c, ok := p.Instance.(clocked); ok {
-		return c.clockMS(ctx)
-	}
-	return time.Now().UnixMilli(), nil
-}
-
 // windowed reports whether the design counts in fixed windows aligned to
 // multiples of window_ms, whose boundaries matter.
 func windowed(d labs.Design) bool {
 	alg := d.String("algorithm")
 	return alg == FixedWindow || alg == SlidingWindow
-}
-
-// clearOfBoundary waits past the design's next window boundary when it is
-// less than need away, so a quick run on a fresh key cannot straddle it.
-func clearOfBoundary(ctx context.Context, p *labs.Probe, need time.Duration) error {
-	w := int64(p.Design.Int("window_ms"))
-	if !windowed(p.Design) || w <= need.Milliseconds() {
-		return nil // no boundary to avoid, or no room between them
-	}
-	now, err := limiterNow(ctx, p)
-	if err != nil {
-		return err
-	}
-	if left := (now/w+1)*w - now; left < need.Milliseconds() {
-		return pause(ctx, time.Duration(left)*time.Millisecond+20*time.Millisecond)
-	}
-	return nil
-}
-
-func pause(ctx context.Context, d time.Duration) error {
-	return sleepUntil(ctx, time.Now().Add(d))
 }
 
 // exhaust sends requests for key one after another until one is refused
@@ -317,14 +335,6 @@ func oneTo(n int) []float64 {
 	return x
 }
 
-// msText writes a short duration in whole milliseconds.
-func msText(d time.Duration) string {
-	if d < time.Millisecond {
-		return "under 1 ms"
-	}
-	return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
-}
-
 func limitLine() *float64 {
 	v := float64(quota)
 	return &v
@@ -339,7 +349,7 @@ func because(reasons []string) string {
 }
 
 // tooMany lists what in the design lets more than the quota through in a
-// quick run of requests.
+// run of requests with no time passing.
 func tooMany(d labs.Design) []string {
 	c := configOf(d)
 	var why []string
@@ -353,13 +363,8 @@ func tooMany(d labs.Design) []string {
 	if c.capacity() > c.limit {
 		why = append(why, fmt.Sprintf("%s with burst %d lets limit + burst = %d through at once", c.algorithm, c.burst, c.capacity()))
 	}
-	if c.window < quotaWindowMS {
-		why = append(why, fmt.Sprintf("the design's window is %d ms, shorter than the 2 s the quota is for, so the allowance comes back too soon", c.window))
-	}
-	if (c.algorithm == TokenBucket || c.algorithm == GCRA) && c.window <= 10*quotaWindowMS {
-		why = append(why, fmt.Sprintf("%s refills continuously (%d per %d ms), so requests spread over even a fraction of a second get more than its capacity",
-			c.algorithm, c.limit, c.window))
-	}
+	// No time passes during these runs, so neither a short window nor a
+	// continuous refill can be why.
 	return why
 }
 
@@ -373,42 +378,35 @@ func tooFew(d labs.Design) []string {
 }
 
 func checkLimitHonoured(ctx context.Context, t *labs.Trial) labs.Outcome {
-	p, err := start(ctx, t, nil)
+	p, _, err := start(ctx, t, nil)
 	if err != nil {
-		return labs.Broken(err)
-	}
-	if err := clearOfBoundary(ctx, p, clearMargin); err != nil {
 		return labs.Broken(err)
 	}
 	tl, as, err := sequential(ctx, p, "client-a", quickRequests)
 	if err != nil {
 		return labs.Broken(err)
 	}
-	took := as[len(as)-1].local.Sub(as[0].local)
 	chart := &labs.CheckChart{Title: "Requests admitted so far", XLabel: "request", YLabel: "admitted",
 		X: oneTo(len(as)), Series: []labs.ChartSeries{{Name: "admitted", Values: cumulative(as)}}, Limit: limitLine()}
 	var o labs.Outcome
 	switch {
 	case tl.allowed == quota:
-		o = labs.Pass("%d of %d requests sent one after another within %s were admitted, exactly the quota of %d.",
-			tl.allowed, tl.sent, msText(took), quota)
+		o = labs.Pass("%d of %d requests sent one after another, with no time passing between them, were admitted: exactly the quota of %d.",
+			tl.allowed, tl.sent, quota)
 	case tl.allowed < quota:
 		o = labs.Fail("Only %d of %d requests sent one after another were admitted: too strict, the quota is %d.%s",
 			tl.allowed, tl.sent, quota, because(tooFew(p.Design)))
 	default:
-		o = labs.Fail("%d of %d requests sent one after another within %s were admitted: too many, the quota is %d in any 2 s.%s",
-			tl.allowed, tl.sent, msText(took), quota, because(tooMany(p.Design)))
+		o = labs.Fail("%d of %d requests sent one after another, with no time passing between them, were admitted: too many, the quota is %d in any 2 s.%s",
+			tl.allowed, tl.sent, quota, because(tooMany(p.Design)))
 	}
 	o.Chart = chart
 	return o
 }
 
 func checkKeysIndependent(ctx context.Context, t *labs.Trial) labs.Outcome {
-	p, err := start(ctx, t, nil)
+	p, _, err := start(ctx, t, nil)
 	if err != nil {
-		return labs.Broken(err)
-	}
-	if err := clearOfBoundary(ctx, p, clearMargin); err != nil {
 		return labs.Broken(err)
 	}
 	a, refusal, _, err := exhaust(ctx, p, "client-a", exhaustMax)
@@ -439,11 +437,8 @@ func checkKeysIndependent(ctx context.Context, t *labs.Trial) labs.Outcome {
 }
 
 func checkConcurrent(ctx context.Context, t *labs.Trial) labs.Outcome {
-	p, err := start(ctx, t, nil)
+	p, _, err := start(ctx, t, nil)
 	if err != nil {
-		return labs.Broken(err)
-	}
-	if err := clearOfBoundary(ctx, p, clearMargin); err != nil {
 		return labs.Broken(err)
 	}
 	as, err := together(ctx, p, "client-a", concurrentCount, concurrentCount)
@@ -469,11 +464,8 @@ func checkConcurrent(ctx context.Context, t *labs.Trial) labs.Outcome {
 
 func checkReplicas(ctx context.Context, t *labs.Trial) labs.Outcome {
 	// The requirement fixes the replicas; the rest is the design's.
-	p, err := start(ctx, t, map[string]any{"replicas": quotaReplicas})
+	p, _, err := start(ctx, t, map[string]any{"replicas": quotaReplicas})
 	if err != nil {
-		return labs.Broken(err)
-	}
-	if err := clearOfBoundary(ctx, p, clearMargin); err != nil {
 		return labs.Broken(err)
 	}
 	tl, as, err := sequential(ctx, p, "client-a", replicaRequests)
@@ -533,26 +525,16 @@ type spanned struct {
 }
 
 func checkSlidingSpan(ctx context.Context, t *labs.Trial) labs.Outcome {
-	p, err := start(ctx, t, nil)
+	p, clock, err := start(ctx, t, nil)
 	if err != nil {
 		return labs.Broken(err)
 	}
-	// Map the limiter's clock onto this process's, to sleep until a moment
-	// on it.
-	t0 := time.Now()
-	now, err := limiterNow(ctx, p)
-	if err != nil {
-		return labs.Broken(err)
-	}
-	rtt := time.Since(t0)
-	local := func(ms int64) time.Time { return t0.Add(rtt/2 + time.Duration(ms-now)*time.Millisecond) }
-
 	// Aim at a window boundary of the design where it has them; otherwise
 	// any moment will do, as the design keeps no boundary to exploit.
 	w := int64(p.Design.Int("window_ms"))
-	earliest := now + spanLead.Milliseconds() + 50
+	earliest := clock.Now().UnixMilli() + spanLead.Milliseconds()
 	boundary, aligned := earliest, false
-	if windowed(p.Design) && w <= spanMaxWaitMS {
+	if windowed(p.Design) {
 		boundary, aligned = (earliest+w-1)/w*w, true
 	}
 	// Bursts, relative to the boundary: one before it, one just after, and
@@ -566,9 +548,7 @@ func checkSlidingSpan(ctx context.Context, t *labs.Trial) labs.Outcome {
 		sizes = []int{spanBurst, quota}
 	)
 	for i := 0; i < len(sends); i++ {
-		if err := sleepUntil(ctx, local(boundary+sends[i])); err != nil {
-			return labs.Broken(err)
-		}
+		clock.Set(time.UnixMilli(boundary + sends[i]))
 		as, err := together(ctx, p, key, sizes[i], spanWorkers)
 		if err != nil {
 			return labs.Broken(err)
@@ -579,7 +559,8 @@ func checkSlidingSpan(ctx context.Context, t *labs.Trial) labs.Outcome {
 		if i > 0 {
 			continue
 		}
-		// The first burst's admissions, on the limiter's clock.
+		// The first burst's admissions, on the limiter's clock (all at one
+		// moment, as the clock stood still).
 		var firstIn, lastIn int64
 		for _, a := range as {
 			if a.allowed && (firstIn == 0 || a.at < firstIn) {
@@ -589,25 +570,20 @@ func checkSlidingSpan(ctx context.Context, t *labs.Trial) labs.Outcome {
 				lastIn = a.at
 			}
 		}
-		if third := lastIn + w + spanThirdAfter.Milliseconds(); lastIn > 0 && third-boundary > sends[1] &&
-			third+spanThirdRoom.Milliseconds()-firstIn <= quotaWindowMS {
+		if third := lastIn + w + spanThirdAfter.Milliseconds(); lastIn > 0 && third-boundary > sends[1] && third-firstIn < quotaWindowMS {
 			sends, sizes = append(sends, third-boundary), append(sizes, spanBurst)
 		}
 	}
 	at := sends
 
 	var (
-		ats         []int64 // admitted, relative to the boundary
-		after       int
-		lateInFirst int
-		byBurst     = make([]int, len(at)+1)
+		ats     []int64 // admitted, relative to the boundary
+		after   int
+		byBurst = make([]int, len(at)+1)
 	)
 	for i := range all {
 		s := &all[i]
 		s.at -= boundary
-		if s.burst == 1 && s.at >= 0 {
-			lateInFirst++
-		}
 		if !s.allowed {
 			continue
 		}
@@ -643,19 +619,12 @@ func checkSlidingSpan(ctx context.Context, t *labs.Trial) labs.Outcome {
 			spanBurst, spanLead.Milliseconds(), quota, spanAfter.Milliseconds(), byBurst[1], byBurst[2])
 	} else {
 		chart.XLabel = "ms from the moment between the bursts"
-		why := fmt.Sprintf("%s keeps no window boundary to aim at", p.Design.String("algorithm"))
-		if windowed(p.Design) {
-			why = fmt.Sprintf("the design's %d ms window is too long to wait for its boundary", w)
-		}
-		seen = fmt.Sprintf("%d requests at once and %d more %d ms later (%s): %d admitted in the first burst and %d in the second",
-			spanBurst, quota, at[1]-at[0], why, byBurst[1], byBurst[2])
+		seen = fmt.Sprintf("%d requests at once and %d more %d ms later (%s keeps no window boundary to aim at): %d admitted in the first burst and %d in the second",
+			spanBurst, quota, at[1]-at[0], p.Design.String("algorithm"), byBurst[1], byBurst[2])
 	}
 	if len(at) > 2 {
 		seen += fmt.Sprintf("; then, since the design's window is only %d ms, %d more once that window had passed, %d ms after the first burst: %d admitted",
 			w, spanBurst, at[2]-at[0], byBurst[3])
-	}
-	if aligned && lateInFirst > 0 {
-		seen += fmt.Sprintf(" (%d of the first burst were decided after the boundary: the limiter was slow)", lateInFirst)
 	}
 
 	var o labs.Outcome
@@ -727,7 +696,7 @@ func spanChart(all []spanned, inSpan func(int64) int) *labs.CheckChart {
 }
 
 func checkRecovery(ctx context.Context, t *labs.Trial) labs.Outcome {
-	p, err := start(ctx, t, nil)
+	p, clock, err := start(ctx, t, nil)
 	if err != nil {
 		return labs.Broken(err)
 	}
@@ -744,9 +713,7 @@ func checkRecovery(ctx context.Context, t *labs.Trial) labs.Outcome {
 			because(tooFew(p.Design)))
 	}
 	wait := quotaWindowMS*time.Millisecond + recoveryMargin
-	if err := sleepUntil(ctx, last.local.Add(wait)); err != nil {
-		return labs.Broken(err)
-	}
+	clock.Set(time.UnixMilli(last.at).Add(wait))
 	again, as, err := sequential(ctx, p, "client-a", quota)
 	if err != nil {
 		return labs.Broken(err)
@@ -769,7 +736,7 @@ func checkRecovery(ctx context.Context, t *labs.Trial) labs.Outcome {
 }
 
 func checkRetryAfter(ctx context.Context, t *labs.Trial) labs.Outcome {
-	p, err := start(ctx, t, nil)
+	p, clock, err := start(ctx, t, nil)
 	if err != nil {
 		return labs.Broken(err)
 	}
@@ -786,15 +753,13 @@ func checkRetryAfter(ctx context.Context, t *labs.Trial) labs.Outcome {
 		return labs.Fail("After %d admitted requests the refusal answered 429 with Retry-After %q, not a number of seconds.", used.allowed, refusal.retryAfter)
 	}
 	said := time.Duration(ra) * time.Second
-	until := refusal.local.Add(min(said+retrySlack, retryMaxWait))
+	bound := min(said+retrySlack, retryMaxWait)
 	var (
 		passed answer
 		probes int
 	)
-	for time.Now().Before(until) {
-		if err := pause(ctx, retryProbe); err != nil {
-			return labs.Broken(err)
-		}
+	for waited := retryProbe; waited <= bound; waited += retryProbe {
+		clock.Set(time.UnixMilli(refusal.at).Add(waited))
 		a, err := ask(ctx, p, "client-a")
 		if err != nil {
 			return labs.Broken(err)
@@ -806,29 +771,28 @@ func checkRetryAfter(ctx context.Context, t *labs.Trial) labs.Outcome {
 		}
 	}
 	if passed.status == 0 {
-		waited := fmt.Sprintf("%.1f s", time.Since(refusal.local).Seconds())
+		waited := fmt.Sprintf("%.1f s", bound.Seconds())
 		if said+retrySlack > retryMaxWait {
 			// The check could not wait that long, and need not: the
 			// requirement says when the quota is back.
 			return labs.Fail("The refusal said Retry-After: %d s. Under the requirement a client's quota is back 2 s after it was used, "+
 				"so an honest Retry-After for a client that just used a fresh quota is at most 2 s (plus the 1 s tolerance); "+
-				"nothing passed in the %v the check probed (%d requests).%s",
-				ra, waited, probes, because(retryReasons(p.Design)))
+				"nothing passed in the %v the check tried after it (%d requests, every %d ms).%s",
+				ra, waited, probes, retryProbe.Milliseconds(), because(retryReasons(p.Design)))
 		}
-		return labs.Fail("The refusal said Retry-After: %d s, but nothing passed in the %v the check probed after it (%d requests, every %d ms): "+
+		return labs.Fail("The refusal said Retry-After: %d s, but nothing passed in the %v the check tried after it (%d requests, every %d ms): "+
 			"Retry-After promises too early a return.", ra, waited, probes, retryProbe.Milliseconds())
 	}
-	// Both times are on the limiter's clock, so the round trips do not blur them.
 	truth := passed.at - refusal.at
 	off := int64(ra)*1000 - truth
 	if off < 0 {
 		off = -off
 	}
 	if off <= retryToleranceMS {
-		return labs.Pass("The refusal after %d admitted requests said Retry-After: %d s; probing every %d ms, the first request passed %.2f s later, within 1 s of it.",
+		return labs.Pass("The refusal after %d admitted requests said Retry-After: %d s; trying every %d ms, the first request passed %.2f s later, within 1 s of it.",
 			used.allowed, ra, retryProbe.Milliseconds(), float64(truth)/1000)
 	}
-	return labs.Fail("The refusal after %d admitted requests said Retry-After: %d s, but the first request passed %.2f s later (probing every %d ms): %.2f s off, more than 1 s.",
+	return labs.Fail("The refusal after %d admitted requests said Retry-After: %d s, but the first request passed %.2f s later (trying every %d ms): %.2f s off, more than 1 s.",
 		used.allowed, ra, float64(truth)/1000, retryProbe.Milliseconds(), float64(off)/1000)
 }
 
@@ -839,12 +803,14 @@ func retryReasons(d labs.Design) []string {
 	return nil
 }
 
+// checkLatency measures decisions on the machine's clock: the one check
+// about real time, reported and never scored.
 func checkLatency(ctx context.Context, t *labs.Trial) labs.Outcome {
-	p, err := start(ctx, t, nil)
+	p, err := t.Launch(ctx, map[string]any{"timeout_ms": latencyTimeoutMS})
 	if err != nil {
 		return labs.Broken(err)
 	}
-	spec := labs.LoadSpec{Requests: 2000, Concurrency: 16, Keys: 100}
+	spec := labs.LoadSpec{Requests: latencyDecisions, Concurrency: 16, Keys: 100}
 	sum := labs.RunLoad(ctx, p.Instance, spec)
 	if err := ctx.Err(); err != nil {
 		return labs.Broken(err)
@@ -857,7 +823,7 @@ func checkLatency(ctx context.Context, t *labs.Trial) labs.Outcome {
 		return labs.Broken(fmt.Errorf("GET stats answered %d: %s", r.Status, r.Body))
 	}
 	if st.Totals.StoreErrors > 0 {
-		// At the grading timeout of 5 s, Redis itself was in trouble.
+		// At a decision timeout of 5 s, Redis itself was in trouble.
 		return labs.Broken(fmt.Errorf("%d of %d decisions failed in the limiter's Redis", st.Totals.StoreErrors, sum.Requests))
 	}
 	return labs.Pass("%d decisions over %d clients, %d in flight, at %.0f per second: p50 %.2f ms, p99 %.2f ms.",
