@@ -461,9 +461,6 @@ type Result struct {
 	MaxScore    int                `json:"max_score"`
 	Environment string             `json:"environment"`
 	Message     string             `json:"message,omitempty"`
-	// StaffDetail is the technical side of the result, for instructors
-	// and admins; it never goes to the learner.
-	StaffDetail string             `json:"-"`
 	Counts      bool               `json:"counts_as_attempt"`
 	Design      labs.Design        `json:"design"`
 	Notes       string             `json:"notes"`
@@ -472,7 +469,10 @@ type Result struct {
 	FinishedAt  *time.Time         `json:"finished_at,omitempty"`
 	Checks      []labs.CheckResult `json:"checks"`
 	Pending     []PendingCheck     `json:"pending_checks,omitempty"`
-	raw         store.Submission   `json:"-"`
+	// StaffDetail is the technical side of the result, for instructors
+	// and admins; it never goes to the learner.
+	StaffDetail string           `json:"-"`
+	raw         store.Submission `json:"-"`
 }
 
 // PendingCheck is a check that has not reported yet.

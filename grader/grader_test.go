@@ -19,7 +19,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if childMain() {
+	if childMain() || spinChild() {
 		return
 	}
 	testenv.Main(m)

@@ -144,7 +144,26 @@ func TestInstructorRunsAClass(t *testing.T) {
 			// The instructor reviews: an override needs a reason.
 			review := "/classes/" + id + "/submissions/" + sub
 			wantStatus(t, rival.get(review), http.StatusNotFound)
+			// The technical side of a result is for staff: the instructor
+			// sees it, the learner's page and API do not.
+			q := "UPDATE submissions SET staff_detail = ? WHERE id = ?"
+			if a.store.Dialect() == "postgres" {
+				q = "UPDATE submissions SET staff_detail = $1 WHERE id = $2"
+			}
+			if _, err := a.store.SQL().Exec(q, "redis container: connection reset by peer", sub); err != nil {
+				t.Fatal(err)
+			}
+			if sp := doc(t, ada.get("/submissions/"+sub)); sp.Find(`[data-testid="staff-detail"]`).Length() != 0 ||
+				strings.Contains(sp.Text(), "connection reset") {
+				t.Error("the learner's page shows the staff-only detail")
+			}
+			if body := readBody(t, ada.api("GET", "/api/submissions/"+sub, "")); strings.Contains(body, "connection reset") {
+				t.Error("the learner's API shows the staff-only detail")
+			}
 			rp := doc(t, teacher.get(review))
+			if !strings.Contains(testid(rp, "staff-detail"), "connection reset by peer") {
+				t.Errorf("the instructor does not see the technical detail: %q", testid(rp, "staff-detail"))
+			}
 			if testid(rp, "learner-notes") != "simple" {
 				t.Error("the review page lacks the learner's reasoning")
 			}

@@ -248,3 +248,13 @@ func chromeSteps(t *testing.T, ctx context.Context) (do func(...chromedp.Action[
 	}
 	return do, text
 }
+
+func readBody(tb testing.TB, resp *http.Response) string {
+	tb.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
