@@ -334,31 +334,51 @@ func (e entry) expired(now int64) bool { return e.found && e.expiresMS != 0 && n
 
 func (in *instance) cacheKey(code string) string { return in.env.Prefix + "c:" + code }
 
-// Redis values: "1|<expires ms>|<url>" for a link, "0" for no link.
-func encodeEntry(e entry) string {
+// Redis values: "1|<cached until ms>|<expires ms>|<url>" for a link,
+// "0|<cached until ms>" for no link. The cached-until time is on the
+// instance's clock, and a lookup past it is a miss whatever Redis still
+// holds: Redis's own TTL runs on the machine's clock, which a check that
+// moves the lab's clock by hand does not move.
+func encodeEntry(e entry, until int64) string {
+	u := strconv.FormatInt(until, 10)
 	if !e.found {
-		return "0"
+		return "0|" + u
 	}
-	return "1|" + strconv.FormatInt(e.expiresMS, 10) + "|" + e.url
+	return "1|" + u + "|" + strconv.FormatInt(e.expiresMS, 10) + "|" + e.url
 }
 
-func decodeEntry(s string) (entry, bool) {
-	if s == "0" {
-		return entry{}, true
-	}
-	rest, ok := strings.CutPrefix(s, "1|")
+func decodeEntry(s string) (e entry, until int64, ok bool) {
+	kind, rest, ok := strings.Cut(s, "|")
 	if !ok {
-		return entry{}, false
+		return entry{}, 0, false
 	}
-	exp, u, ok := strings.Cut(rest, "|")
-	if !ok {
-		return entry{}, false
+	switch kind {
+	case "0":
+		until, err := strconv.ParseInt(rest, 10, 64)
+		if err != nil {
+			return entry{}, 0, false
+		}
+		return entry{}, until, true
+	case "1":
+		u, rest, ok := strings.Cut(rest, "|")
+		if !ok {
+			return entry{}, 0, false
+		}
+		exp, url, ok := strings.Cut(rest, "|")
+		if !ok {
+			return entry{}, 0, false
+		}
+		until, err := strconv.ParseInt(u, 10, 64)
+		if err != nil {
+			return entry{}, 0, false
+		}
+		ms, err := strconv.ParseInt(exp, 10, 64)
+		if err != nil {
+			return entry{}, 0, false
+		}
+		return entry{found: true, url: url, expiresMS: ms}, until, true
 	}
-	ms, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil {
-		return entry{}, false
-	}
-	return entry{found: true, url: u, expiresMS: ms}, true
+	return entry{}, 0, false
 }
 
 // ttlOf is how long e may stay cached: the cache TTL, and at most
@@ -368,6 +388,18 @@ func (in *instance) ttlOf(e entry) time.Duration {
 		return min(in.cfg.cacheTTL, maxNegativeTTL)
 	}
 	return in.cfg.cacheTTL
+}
+
+// redisTTL is the TTL Redis keeps a cached entry for. On the machine's
+// clock it is the entry's own TTL, so Redis evicts it as the lesson says.
+// On a clock a check moves by hand the stored cached-until time decides
+// alone, and Redis keeps the key long enough for any check (the instance
+// removes its keys when it closes; this only bounds a key it never did).
+func (in *instance) redisTTL(d time.Duration) time.Duration {
+	if _, onMachine := in.env.Clocked().(labs.RealClock); onMachine {
+		return d
+	}
+	return max(d, clockedRedisTTL)
 }
 
 // lookup finds code through the tiers: process memory, Redis, then the
@@ -385,13 +417,16 @@ func (in *instance) lookup(ctx context.Context, code string) (entry, string, err
 		v, err := in.rdb.Get(ctx, in.cacheKey(code)).Result()
 		switch {
 		case err == nil:
-			if e, ok := decodeEntry(v); ok {
+			if e, until, ok := decodeEntry(v); ok && now < until {
 				if in.local != nil {
-					in.local.put(code, e, now+in.ttlOf(e).Milliseconds())
+					// Only for what is left of its TTL: an entry is
+					// never cached longer than the TTL across the tiers.
+					in.local.put(code, e, until)
 				}
 				return e, tierRedis, nil
 			}
-			// Undecodable: read the database and overwrite it.
+			// Undecodable, or cached for longer than the TTL on the
+			// instance's clock: read the database and overwrite it.
 		case errors.Is(err, goredis.Nil):
 		default:
 			if ctx.Err() != nil {
@@ -404,7 +439,8 @@ func (in *instance) lookup(ctx context.Context, code string) (entry, string, err
 	// One database read per code at a time in this process: a viral link
 	// that is not cached yet costs one read, not one per waiting redirect.
 	// The read runs on its own context so the first caller giving up does
-	// not fail the others.
+	// not fail the others. Its timeout is on the machine's clock: it bounds
+	// a database that stopped answering, not anything the design decides.
 	ch := in.flights.DoChan(code, func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
@@ -413,13 +449,15 @@ func (in *instance) lookup(ctx context.Context, code string) (entry, string, err
 			return entry{}, err
 		}
 		e := entry{found: found, url: l.URL, expiresMS: l.ExpiresMS}
+		ttl := in.ttlOf(e)
+		until := in.nowMS() + ttl.Milliseconds()
 		if redisOK {
-			if err := in.rdb.Set(fctx, in.cacheKey(code), encodeEntry(e), in.ttlOf(e)).Err(); err != nil {
+			if err := in.rdb.Set(fctx, in.cacheKey(code), encodeEntry(e, until), in.redisTTL(ttl)).Err(); err != nil {
 				in.redisError("cache fill", err)
 			}
 		}
 		if in.local != nil {
-			in.local.put(code, e, in.nowMS()+in.ttlOf(e).Milliseconds())
+			in.local.put(code, e, until)
 		}
 		return e, nil
 	})

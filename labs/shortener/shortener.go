@@ -61,6 +61,9 @@ const (
 	localCapacity = 10000
 	// maxNegativeTTL bounds how long "no such code" is cached.
 	maxNegativeTTL = 10 * time.Second
+	// clockedRedisTTL is how long Redis keeps a cached entry when the
+	// instance runs on a clock a check moves by hand (see redisTTL).
+	clockedRedisTTL = time.Hour
 	// Clicks are summed in process, added to a Redis hash every pushEvery
 	// and moved from there to the database every flushEvery.
 	pushEvery  = 100 * time.Millisecond

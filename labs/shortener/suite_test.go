@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,58 +69,167 @@ func TestSuiteExercises(t *testing.T) {
 	}
 }
 
-// goodDesigns pass every check: each generator, each cache, both sharding
-// schemes, with and without analytics. The richest runs on both backends;
-// the others on one each, to keep the package's tests short (10,000
-// creations under the race detector take seconds).
-var goodDesigns = []struct {
-	name     string
-	design   map[string]any
-	backends []string
-}{
-	{"defaults", map[string]any{}, []string{"embedded"}},
-	{"sequence-local-analytics", map[string]any{"codegen": GenSequence, "cache": CacheLocal, "analytics": true, "sharding": ShardConsistent, "shards": 8},
-		[]string{"embedded", "postgres+redis"}},
-	{"hash-no-cache", map[string]any{"codegen": GenHash, "cache": CacheNone, "shards": 1}, []string{"postgres+redis"}},
+// referenceBackends says where each reference design is graded in this
+// package's tests: the richest good design on both backends, the others
+// on one each, to keep the tests short (10,000 creations under the race
+// detector take seconds).
+var referenceBackends = map[string][]string{
+	"defaults":                 {"embedded"},
+	"sequence-local-analytics": {"embedded", "postgres+redis"},
+	"hash-no-cache":            {"postgres+redis"},
+	"random, 2 characters":     {"postgres+redis"},
+	"counter, 2 characters":    {"postgres+redis"},
+	"8 characters":             {"embedded"},
 }
 
-func TestSuiteGoodDesigns(t *testing.T) {
+// referenceSays is what a reference's failed checks must say, by reference
+// and check.
+var referenceSays = map[string]map[string][]string{
+	"random, 2 characters": {checkNameDistinct: {"creations failed", "The first to fail was link", "3,844 codes of length 2", "birthday bound"}},
+	"counter, 2 characters": {checkNameDistinct: {"2,844 of", "handed out all 3,844 codes of length 2",
+		"1,000 of them to the lab's demo links"}},
+	"8 characters": {checkNameDistinct: {"Codes are 8 characters long", "at most 7 are allowed", "code_length is 8", "stopped after 500 links"}},
+}
+
+func TestSuiteReferencesTable(t *testing.T) {
+	ex := basicsExercise(t)
+	checks := map[string]labs.Check{}
+	for _, c := range ex.Checks {
+		checks[c.Name] = c
+	}
+	names := map[string]bool{}
+	good := 0
+	for _, r := range ex.References {
+		if r.Name == "" || names[r.Name] {
+			t.Errorf("reference %q: empty or repeated name", r.Name)
+		}
+		names[r.Name] = true
+		if _, errs := labs.Validate(Lab, r.Design); len(errs) > 0 {
+			t.Errorf("reference %q: design %v: %v", r.Name, r.Design, errs)
+		}
+		if len(r.Fails) == 0 {
+			good++
+		}
+		for _, f := range r.Fails {
+			if c, ok := checks[f]; !ok || c.Points == 0 {
+				t.Errorf("reference %q fails %q: no graded check has that name", r.Name, f)
+			}
+		}
+		if len(referenceBackends[r.Name]) == 0 {
+			t.Errorf("reference %q is graded on no backend in the tests", r.Name)
+		}
+		for check := range referenceSays[r.Name] {
+			if !slices.Contains(r.Fails, check) {
+				t.Errorf("reference %q: what %q says is given, but the reference passes it", r.Name, check)
+			}
+		}
+	}
+	for name := range referenceBackends {
+		if !names[name] {
+			t.Errorf("backends given for %q, which is no reference", name)
+		}
+	}
+	for name := range referenceSays {
+		if !names[name] {
+			t.Errorf("messages given for %q, which is no reference", name)
+		}
+	}
+	if good == 0 {
+		t.Error("no good reference design")
+	}
+	// Every graded check is caught failing by a reference design or by a
+	// fault no design can choose (TestSuiteFaults).
+	caught := map[string]bool{}
+	for _, r := range ex.References {
+		for _, f := range r.Fails {
+			caught[f] = true
+		}
+	}
+	for _, f := range faults {
+		caught[f.check] = true
+	}
+	for _, c := range ex.Checks {
+		if c.Points > 0 && !caught[c.Name] {
+			t.Errorf("check %q has no design or fault that fails it", c.Name)
+		}
+	}
+}
+
+// Each reference design gets exactly its known verdict: the good ones pass
+// every check, the bad ones fail exactly the checks they name, and say why
+// in terms of what the check saw. Run with -count=3 on a loaded machine to
+// see that the verdicts do not move.
+func TestSuiteReferences(t *testing.T) {
 	ex := basicsExercise(t)
 	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
-			base := labtest.Env(t, b, "suitegood")
-			for _, g := range goodDesigns {
-				if !slices.Contains(g.backends, b.Name) {
+			base := labtest.Env(t, b, "suiteref")
+			for _, ref := range ex.References {
+				if !slices.Contains(referenceBackends[ref.Name], b.Name) {
 					continue
 				}
-				t.Run(g.name, func(t *testing.T) {
+				t.Run(ref.Name, func(t *testing.T) {
 					start := time.Now()
-					rs, err := labs.Run(context.Background(), Lab, ex, mustDesign(t, g.design), base, nil)
+					rs, err := labs.Run(context.Background(), Lab, ex, mustDesign(t, ref.Design), base, nil)
 					if err != nil {
 						t.Fatal(err)
 					}
 					if len(rs) != len(ex.Checks) {
 						t.Fatalf("%d results for %d checks", len(rs), len(ex.Checks))
 					}
+					var failed []string
+					lost := 0
 					for _, r := range rs {
-						if !r.Passed {
-							t.Errorf("%s failed: %s", r.Name, r.Message)
-						}
+						t.Logf("%s (%.0f ms): %v: %s", r.Name, r.DurationMS, r.Passed, r.Message)
 						if r.Chart != nil && (len(r.Chart.X) == 0 || len(r.Chart.X) > 200) {
 							t.Errorf("%s: chart with %d points", r.Name, len(r.Chart.X))
 						}
-						t.Logf("%s (%.0f ms): %s", r.Name, r.DurationMS, r.Message)
+						if r.Passed {
+							continue
+						}
+						failed = append(failed, r.Name)
+						lost += r.MaxPoints
+						for _, w := range referenceSays[ref.Name][r.Name] {
+							if !strings.Contains(r.Message, w) {
+								t.Errorf("%s: message lacks %q: %s", r.Name, w, r.Message)
+							}
+						}
 					}
-					if score, max := labs.Score(rs); score != max {
-						t.Errorf("score %d of %d", score, max)
+					if !slices.Equal(failed, ref.Fails) {
+						t.Errorf("failed %q, want %q", failed, ref.Fails)
+					}
+					if score, max := labs.Score(rs); score != max-lost {
+						t.Errorf("score %d of %d, with %d points lost", score, max, lost)
 					}
 					t.Logf("whole suite: %s", time.Since(start).Round(time.Millisecond))
-					if n := countTables(t, base); n != 0 {
-						t.Errorf("%d tables left", n)
-					}
 				})
 			}
+			assertNothingLeft(t, base)
 		})
+	}
+}
+
+// assertNothingLeft fails when a check left tables or Redis keys of any
+// instance behind.
+func assertNothingLeft(tb testing.TB, env labs.Env) {
+	tb.Helper()
+	q := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 'shortener_%'`
+	if env.Dialect == "postgres" {
+		q = `SELECT COUNT(*) FROM information_schema.tables WHERE table_name LIKE 'shortener_%'`
+	}
+	var n int
+	if err := env.DB.QueryRow(q).Scan(&n); err != nil {
+		tb.Fatalf("count tables: %v", err)
+	}
+	if n != 0 {
+		tb.Errorf("%d tables left", n)
+	}
+	keys, err := env.Redis.Keys(context.Background(), "lab:*").Result()
+	if err != nil {
+		tb.Fatalf("list keys: %v", err)
+	}
+	if len(keys) != 0 {
+		tb.Errorf("%d Redis keys left, such as %q", len(keys), keys[0])
 	}
 }
 
@@ -209,6 +319,42 @@ var (
 			rec.Code = http.StatusNotFound
 		}
 	}))
+	// cachesAnswers keeps each redirect's answer in Redis for
+	// cache_ttl_ms, on Redis's own clock, and replays it without looking
+	// at the link's lifetime: a cache that serves a link past its end.
+	cachesAnswers = reroute("r/{code}", func(in *instance, orig func(http.ResponseWriter, *http.Request, labs.Params)) func(http.ResponseWriter, *http.Request, labs.Params) {
+		return func(w http.ResponseWriter, r *http.Request, p labs.Params) {
+			key := in.env.Prefix + "answer:" + p["code"]
+			if v, err := in.rdb.Get(r.Context(), key).Result(); err == nil {
+				status, loc, _ := strings.Cut(v, " ")
+				n, _ := strconv.Atoi(status)
+				w.Header().Set("Location", loc)
+				w.WriteHeader(n)
+				return
+			}
+			rec := httptest.NewRecorder()
+			orig(rec, r, p)
+			if isRedirect(rec.Code) {
+				_ = in.rdb.Set(r.Context(), key, strconv.Itoa(rec.Code)+" "+rec.Header().Get("Location"), in.cfg.cacheTTL).Err()
+			}
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+		}
+	})
+	// expiresAtOnce answers 410 for every link with a lifetime, as a
+	// design that mixes up seconds and milliseconds might.
+	expiresAtOnce = reroute("r/{code}", func(in *instance, orig func(http.ResponseWriter, *http.Request, labs.Params)) func(http.ResponseWriter, *http.Request, labs.Params) {
+		return func(w http.ResponseWriter, r *http.Request, p labs.Params) {
+			if e, _, err := in.lookup(r.Context(), p["code"]); err == nil && e.found && e.expiresMS != 0 {
+				writeError(w, http.StatusGone, "code", "expired")
+				return
+			}
+			orig(w, r, p)
+		}
+	})
 	// acceptsAnything creates whatever it is sent, without validation.
 	acceptsAnything = reroute("shorten", func(in *instance, _ func(http.ResponseWriter, *http.Request, labs.Params)) func(http.ResponseWriter, *http.Request, labs.Params) {
 		return func(w http.ResponseWriter, r *http.Request, _ labs.Params) {
@@ -233,45 +379,42 @@ var (
 	}}
 )
 
-// Each graded check fails a design (or a lab with a fault no design can
-// choose) that misses its requirement, and says why in terms of what it saw.
-func TestSuiteBadDesigns(t *testing.T) {
-	cases := []struct {
-		name, check string
-		lab         labs.Lab
-		design      map[string]any
-		want        []string
-	}{
-		{"random, 2 characters", "10,000 distinct codes", Lab, map[string]any{"codegen": GenRandom, "code_length": 2},
-			[]string{"creations failed", "The first to fail was link", "3,844 codes of length 2", "birthday bound"}},
-		{"counter, 2 characters", "10,000 distinct codes", Lab, map[string]any{"codegen": GenSequence, "code_length": 2},
-			[]string{"2,844 of", "handed out all 3,844 codes of length 2", "1,000 of them to the lab's demo links"}},
-		{"8 characters", "10,000 distinct codes", Lab, map[string]any{"code_length": 8},
-			[]string{"Codes are 8 characters long", "at most 7 are allowed", "code_length is 8", "stopped after 500 links"}},
-		{"query dropped", "redirects correct", dropsQuery, nil,
-			[]string{"redirected to \"https://shop.example.org/p\"", "made for \"https://shop.example.org/p?id=42&ref=a%20b#reviews\""}},
-		{"lifetime ignored", "expiry honoured", ignoresTTL, nil,
-			[]string{"after its lifetime ended, it answered 301 and still redirected"}},
-		{"expired answers 404", "expiry honoured", forgetsExpired, map[string]any{"cache": CacheNone},
-			[]string{"answered 404", "410 says it did and has expired"}},
-		{"links only in the caches", "links survive a restart", amnesiac, map[string]any{"cache": CacheLocal},
-			[]string{"201 of 201 links answered 404 after the restart", "not in the database"}},
-		{"no validation", "invalid input rejected", acceptsAnything, nil,
-			[]string{"invalid creations were accepted", "a javascript: URL (answered 201"}},
-	}
-	graded := map[string]bool{}
-	for _, c := range cases {
-		graded[c.check] = true
-	}
-	for _, c := range basicsExercise(t).Checks {
-		if c.Points > 0 && !graded[c.Name] {
-			t.Errorf("check %q has no design that fails it", c.Name)
-		}
-	}
+// faults are breakages no design can choose, each failing one check: they
+// prove the check catches its property broken, and say why in terms of
+// what it saw. (Designs with known verdicts are the exercise's References.)
+var faults = []struct {
+	name, check string
+	lab         labs.Lab
+	design      map[string]any
+	want        []string
+}{
+	{"query dropped", checkNameRedirects, dropsQuery, nil,
+		[]string{"redirected to \"https://shop.example.org/p\"", "made for \"https://shop.example.org/p?id=42&ref=a%20b#reviews\""}},
+	{"lifetime ignored", checkNameExpiry, ignoresTTL, nil,
+		[]string{"After its lifetime ended at 1,000 ms, 16 of 16 steps did not answer 410: at 1,000 ms it answered 301 and still redirected",
+			"a day later it answered 301"}},
+	{"expired answers 404", checkNameExpiry, forgetsExpired, map[string]any{"cache": CacheNone},
+		[]string{"16 of 16 steps did not answer 410: at 1,000 ms it answered 404", "410 says it did and has expired", "a day later it answered 404"}},
+	// The answers stay in Redis for a minute of the machine's clock, while
+	// the check moves the lab's clock past the link's lifetime in no time:
+	// a cache that ignores lifetimes fails however fast the machine is.
+	{"answers cached past the lifetime", checkNameExpiry, cachesAnswers, map[string]any{"cache_ttl_ms": 60000},
+		[]string{"After its lifetime ended at 1,000 ms, 16 of 16 steps did not answer 410: at 1,000 ms it answered 301 and still redirected",
+			"a day later it answered 301"}},
+	{"expires at once", checkNameExpiry, expiresAtOnce, nil,
+		[]string{"Within its lifetime, 10 of 10 steps did not redirect to its URL: at 0 ms it answered 410"}},
+	{"links only in the caches", checkNameRestart, amnesiac, map[string]any{"cache": CacheLocal},
+		[]string{"201 of 201 links answered 404 after the restart", "not in the database"}},
+	{"no validation", checkNameInvalid, acceptsAnything, nil,
+		[]string{"invalid creations were accepted", "a javascript: URL (answered 201"}},
+}
+
+// Each fault fails its check, and says why.
+func TestSuiteFaults(t *testing.T) {
 	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
-			base := labtest.Env(t, b, "suitebad")
-			for _, c := range cases {
+			base := labtest.Env(t, b, "suitefault")
+			for _, c := range faults {
 				t.Run(c.check+"/"+c.name, func(t *testing.T) {
 					r, err := labs.RunCheck(context.Background(), c.lab, checkNamed(t, c.check), mustDesign(t, c.design), base)
 					if err != nil {
@@ -288,9 +431,7 @@ func TestSuiteBadDesigns(t *testing.T) {
 					}
 				})
 			}
-			if n := countTables(t, base); n != 0 {
-				t.Errorf("%d tables left", n)
-			}
+			assertNothingLeft(t, base)
 		})
 	}
 }
