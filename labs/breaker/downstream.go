@@ -80,6 +80,8 @@ type Downstream struct {
 	settings atomic.Pointer[Settings]
 	calls    atomic.Int64
 	metrics  *labs.Metrics // may be nil
+	clock    labs.Clock    // nil: the real clock
+	waits    *waitLog      // nil on the real clock
 }
 
 // NewDownstream returns a downstream with settings s, counting calls into
@@ -101,13 +103,23 @@ func (d *Downstream) Call(ctx context.Context) error {
 	s := d.settings.Load()
 	fail := s.Outage || rand.Float64() < s.ErrorRate
 	if wait := s.delay(); wait > 0 {
-		t := time.NewTimer(wait)
+		clock := labs.ClockOf(d.clock)
+		// The call wakes when the provider answers or when the caller's
+		// deadline cuts it, whichever comes first.
+		due := clock.Now().Add(wait)
+		if dl, ok := ctx.Deadline(); ok && dl.Before(due) {
+			due = dl
+		}
+		t := clock.NewTimer(wait)
+		end := d.waits.wait(due)
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			end()
 			return ctx.Err()
-		case <-t.C:
+		case <-t.C():
 		}
+		end()
 	}
 	if fail {
 		return ErrDownstream

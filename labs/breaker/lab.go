@@ -111,7 +111,12 @@ type instance struct {
 	callTimeout time.Duration
 	retries     int
 	backoffBase time.Duration
-	now         func() time.Time
+	// clock makes the timeouts and backoff pauses and now reads it (the
+	// real clock live; a manual one a check suite moves), so that the state
+	// machine, the budget's window and every wait keep the same time.
+	clock labs.Clock
+	now   func() time.Time
+	waits *waitLog // nil on the real clock
 	// life ends at Close, cutting in-flight calls and backoff pauses.
 	life context.Context
 	stop context.CancelFunc
@@ -121,16 +126,23 @@ type instance struct {
 }
 
 func (lab) New(_ context.Context, env labs.Env, d labs.Design) (labs.Instance, error) {
+	clock := env.Clocked()
 	if env.Now == nil {
-		env.Now = time.Now
+		env.Now = clock.Now
 	}
+	var waits *waitLog
+	if _, manual := clock.(*labs.ManualClock); manual {
+		waits = newWaitLog()
+	}
+	down := NewDownstream(DefaultSettings(), env.Metrics)
+	down.clock, down.waits = clock, waits
 	life, stop := context.WithCancel(context.Background())
-	i := &instance{env: env, design: d, now: env.Now,
+	i := &instance{env: env, design: d, clock: clock, now: env.Now, waits: waits,
 		callTimeout: time.Duration(d.Int("call_timeout_ms")) * time.Millisecond,
 		retries:     d.Int("retries"),
 		backoffBase: time.Duration(d.Int("backoff_base_ms")) * time.Millisecond,
 		budget:      NewRetryBudget(d.Float("retry_budget"), env.Now),
-		down:        NewDownstream(DefaultSettings(), env.Metrics),
+		down:        down,
 		life:        life, stop: stop,
 	}
 	br, err := New(Config{
@@ -199,7 +211,7 @@ func (i *instance) call(ctx context.Context) CallResult {
 		return CallResult{Result: "cancelled", Status: StatusCancelled, Outcomes: []string{}, State: i.br.State(),
 			Error: "The instance has stopped."}
 	}
-	start := time.Now()
+	start := i.now()
 	m := i.env.Metrics
 	i.clientCalls.Add(1)
 	m.Count("client_calls", 1)
@@ -235,7 +247,7 @@ func (i *instance) call(ctx context.Context) CallResult {
 			break
 		}
 	}
-	d := time.Since(start)
+	d := i.now().Sub(start)
 	m.Latency("call", d)
 	var msg string
 	res.Result = last
@@ -305,10 +317,11 @@ func (i *instance) sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil && i.life.Err() == nil
 	}
-	t := time.NewTimer(d)
+	t := i.clock.NewTimer(d)
 	defer t.Stop()
+	defer i.waits.wait(i.now().Add(d))()
 	select {
-	case <-t.C:
+	case <-t.C():
 		return true
 	case <-ctx.Done():
 	case <-i.life.Done():
@@ -319,7 +332,7 @@ func (i *instance) sleep(ctx context.Context, d time.Duration) bool {
 // attempt makes one admitted call to the downstream with the call timeout
 // and no lock held, and reports its outcome to the breaker.
 func (i *instance) attempt(ctx context.Context, t Ticket) string {
-	actx, cancel := context.WithTimeout(ctx, i.callTimeout)
+	actx, cancel := labs.WithTimeout(ctx, i.clock, i.callTimeout)
 	unhook := context.AfterFunc(i.life, cancel)
 	err := i.down.Call(actx)
 	unhook()

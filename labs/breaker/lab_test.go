@@ -238,20 +238,39 @@ func TestBreakerCyclesThroughHalfOpen(t *testing.T) {
 	}
 }
 
+// On a manual clock a slow call is cut exactly at call_timeout_ms: it waits
+// until the clock reaches the timeout and not a moment longer.
 func TestSlowCallsCutAtTimeout(t *testing.T) {
 	for _, e := range labtest.Envs(t, "brslow") {
 		t.Run(e.Name, func(t *testing.T) {
+			clk := labs.NewManualClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+			e.Env.Clock, e.Env.Now = clk, clk.Now
 			inst := launch(t, e.Env, `{"failure_threshold": 2, "call_timeout_ms": 50, "open_timeout_ms": 600000}`)
 			setDownstream(t, inst, `{"latency_ms": 10000}`)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a backstop, never a verdict
+			defer cancel()
 			for i := range 2 {
-				start := time.Now()
-				code, res := post(t, inst)
-				if code != http.StatusGatewayTimeout || res.Result != "timeout" || res.Attempts != 1 {
-					t.Fatalf("slow call %d: %d %+v", i, code, res)
+				done := make(chan CallResult, 1)
+				go func() { done <- inst.call(ctx) }()
+				// The call waits on its timeout and on the provider.
+				if err := clk.BlockUntil(ctx, 2); err != nil {
+					t.Fatal(err)
 				}
-				// Cut at the timeout, not served after 10 s (generous bound).
-				if d := time.Since(start); d > 5*time.Second {
-					t.Fatalf("the call took %v", d)
+				clk.Advance(49 * time.Millisecond)
+				select {
+				case res := <-done:
+					t.Fatalf("slow call %d ended before its timeout: %+v", i, res)
+				default:
+				}
+				clk.Advance(time.Millisecond)
+				var res CallResult
+				select {
+				case res = <-done:
+				case <-ctx.Done():
+					t.Fatalf("slow call %d was not cut at its timeout", i)
+				}
+				if res.Status != http.StatusGatewayTimeout || res.Result != "timeout" || res.Attempts != 1 || res.LatencyMS != 50 {
+					t.Fatalf("slow call %d: %+v", i, res)
 				}
 			}
 			s := getState(t, inst)

@@ -3,6 +3,7 @@ package breaker
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"strings"
@@ -14,15 +15,17 @@ import (
 
 // The requirement card's numbers. Checks test these, whatever the design's
 // own knobs say.
+// Times are on the check's own clock (see driver), so they are exact.
 const (
-	reqThreshold   = 5                       // consecutive failed calls that open the breaker
-	reqFastMS      = 5.0                     // a failed-fast answer takes less than this
-	reqProbes      = 1                       // trial calls in half-open
-	reqWaitMS      = 500                     // the most a caller waits for one call
-	reqRetryShare  = 0.1                     // retries may add this share of first attempts
-	waitMarginMS   = 100                     // scheduling slack on reqWaitMS
-	stillOpenUntil = 800 * time.Millisecond  // polled up to here: must still be open
-	probeAt        = 1200 * time.Millisecond // the trial call is due by here, with margin
+	reqThreshold  = 5                      // consecutive failed calls that open the breaker
+	reqFastMS     = 5.0                    // a failed-fast answer takes less than this
+	reqProbes     = 1                      // trial calls in half-open
+	reqWait       = 500 * time.Millisecond // the most a caller waits for one call
+	reqRetryShare = 0.1                    // retries may add this share of first attempts
+	// The card's 1 s open timeout is judged in a band around it: still
+	// open when polled up to 0.8 s, and probing at 1.2 s.
+	stillOpenUntil = 800 * time.Millisecond
+	probeAt        = 1200 * time.Millisecond
 )
 
 // Exercises are the lab's graded tasks.
@@ -33,29 +36,82 @@ func (lab) Exercises() []labs.Exercise {
 		Title: "Protect checkout from a failing payment provider",
 		Card: []string{
 			"After 5 consecutive failed calls to the payment provider, stop calling it (the breaker opens).",
-			"While open, fail fast: answer in under 5 ms and send the provider no calls.",
+			"While open, fail fast: answer at once (under 5 ms), without calling the provider.",
 			"After 1 s open, let at most 1 trial call through (half-open); close when it succeeds, reopen when it fails.",
 			"A caller never waits more than 500 ms in total for one call, retries included, when the provider hangs.",
 			"When 30% of the provider's calls fail (a brownout), retries add at most 10% to the load on the provider.",
 		},
-		Scale: "Time-scaled so the checks finish in seconds: a checkout would keep the breaker open for tens of seconds before its trial call; here that is 1 s. The other numbers are as stated.",
+		Scale: "Time-scaled so the checks finish in seconds: a checkout would keep the breaker open for tens of seconds before its trial call; here that is 1 s. The other numbers are as stated. " +
+			"Time is measured on the checks' own clock, not the grading machine's: it moves only while every call in progress is waiting (on the provider, a call timeout or a backoff pause), and then straight to the moment the first one wakes. " +
+			"So a call the breaker answers without waiting takes 0 ms, a call cut at a 200 ms timeout takes exactly 200 ms, and the same design gets the same result on a busy machine as on an idle one.",
 		Hint: "Read the fault tolerance lesson on circuit breakers, timeouts, retries with backoff and retry budgets. " +
 			"The provider is the lab's simulated downstream; the checks break it with PUT downstream and count what reaches it.",
 		Checks: []labs.Check{
-			{Name: "opens after the threshold", Points: 15, Run: checkOpensAtThreshold,
+			{Name: chkThreshold, Points: 15, Run: checkOpensAtThreshold,
 				Requirement: "The breaker opens on the 5th consecutive failed call to the provider, not before: 4 failures followed by a success leave it closed, and the count starts again."},
-			{Name: "fails fast while open", Points: 15, Run: checkFailsFast,
-				Requirement: "Once open, calls are answered 503 in under 5 ms (p99) and none reaches the provider during the first 0.7 s."},
-			{Name: "half-open after the timeout, at most 1 probe", Points: 20, Run: checkHalfOpen,
-				Requirement: "Nothing reaches the provider for 0.8 s after the breaker opens; 1.2 s after, 20 concurrent calls put exactly 1 trial call on it."},
-			{Name: "closes after a good probe, reopens after a bad one", Points: 15, Run: checkProbeOutcome,
+			{Name: chkFailFast, Points: 15, Run: checkFailsFast,
+				Requirement: "Once open, 100 calls spread over the first 0.7 s are each answered 503 by the breaker itself, without waiting on the provider, a timeout or a pause (0 ms on the checks' clock, so under 5 ms), and none reaches the provider. The real time the calls took on the grading machine is reported, not scored."},
+			{Name: chkHalfOpen, Points: 20, Run: checkHalfOpen,
+				Requirement: "On the checks' clock, a band around the card's 1 s: nothing reaches the provider during the first 0.8 s after the breaker opens (a call every 50 ms); at 1.2 s, 20 concurrent calls put exactly 1 trial call on it."},
+			{Name: chkProbe, Points: 15, Run: checkProbeOutcome,
 				Requirement: "A failed trial call reopens the breaker (the next call fails fast); a successful one closes it, and calls reach the provider again."},
-			{Name: "slow calls cut at the timeout", Points: 15, Run: checkCallDeadline,
-				Requirement: "With the provider hanging for 3 s, every call ends within 500 ms (+100 ms margin) in total, retries and backoff pauses included."},
-			{Name: "retries within budget in a brownout", Points: 20, Run: checkRetryLoad,
-				Requirement: "With 30% of the provider's calls failing, 300 client calls (10 at a time, 100 per second; up to 900 when the breaker keeps most of them from the provider) add at most 10% retries on top of the first attempts that reach the provider."},
+			{Name: chkDeadline, Points: 15, Run: checkCallDeadline,
+				Requirement: "With the provider hanging for 3 s, every call ends within 500 ms on the checks' clock, retries and backoff pauses included."},
+			{Name: chkBrownout, Points: 20, Run: checkRetryLoad,
+				Requirement: "With 30% of the provider's calls failing, 300 client calls (100 per second of the checks' clock, at most 10 at a time; up to 900 when the breaker keeps most of them from the provider) add at most 10% retries on top of the first attempts that reach the provider."},
 		},
+		References: references(),
 	}}
+}
+
+// Check names, as the references name them.
+const (
+	chkThreshold = "opens after the threshold"
+	chkFailFast  = "fails fast while open"
+	chkHalfOpen  = "half-open after the timeout, at most 1 probe"
+	chkProbe     = "closes after a good probe, reopens after a bad one"
+	chkDeadline  = "slow calls cut at the timeout"
+	chkBrownout  = "retries within budget in a brownout"
+)
+
+// goodDesign meets the breaker-payments card: it opens on the 5th failure,
+// probes once after 1 s, cuts an attempt at 200 ms so one retry and its
+// pause (at most 50 ms) fit in 500 ms, and keeps retries to 10% of first
+// attempts.
+func goodDesign() labs.Design {
+	return labs.Design{
+		"failure_threshold": 5,
+		"open_timeout_ms":   1000,
+		"half_open_probes":  1,
+		"call_timeout_ms":   200,
+		"retries":           1,
+		"backoff_base_ms":   50,
+		"retry_budget":      0.1,
+	}
+}
+
+// references are the good design and the classic mistakes, each the good
+// design with one thing changed, and the checks each one fails.
+func references() []labs.Reference {
+	bad := func(name string, changes labs.Design, fails ...string) labs.Reference {
+		d := goodDesign()
+		maps.Copy(d, changes)
+		return labs.Reference{Name: name, Design: d, Fails: fails}
+	}
+	return []labs.Reference{
+		{Name: "good", Design: goodDesign()},
+		bad("opens late (failure_threshold 20)", labs.Design{"failure_threshold": 20}, chkThreshold),
+		bad("opens on the first failure (failure_threshold 1)", labs.Design{"failure_threshold": 1}, chkThreshold),
+		bad("failure rate over a window, not consecutive", labs.Design{"failure_rate": 0.5, "window_size": 20, "min_calls": 5}, chkThreshold),
+		bad("never opens (failure_threshold 1000)", labs.Design{"failure_threshold": 1000}, chkThreshold, chkFailFast, chkHalfOpen, chkProbe),
+		bad("probes after 100 ms", labs.Design{"open_timeout_ms": 100}, chkFailFast, chkHalfOpen),
+		bad("probes after 500 ms", labs.Design{"open_timeout_ms": 500}, chkFailFast, chkHalfOpen),
+		bad("probes after 2 s", labs.Design{"open_timeout_ms": 2000}, chkHalfOpen, chkProbe),
+		bad("5 probes", labs.Design{"half_open_probes": 5}, chkHalfOpen, chkProbe),
+		bad("1 s call timeout", labs.Design{"call_timeout_ms": 1000}, chkDeadline),
+		bad("3 retries", labs.Design{"retries": 3}, chkDeadline),
+		bad("3 retries with a budget of 100%", labs.Design{"retries": 3, "retry_budget": 1.0}, chkDeadline, chkBrownout),
+	}
 }
 
 // --- helpers: the learner's routes, as a browser would use them ---
@@ -67,24 +123,6 @@ func putDownstream(ctx context.Context, p *labs.Probe, s map[string]any) error {
 		return fmt.Errorf("PUT downstream %v: %d %s", s, r.Status, r.Body)
 	}
 	return nil
-}
-
-// timedCall is one POST call and how long the caller waited for it.
-type timedCall struct {
-	CallResult
-	Took time.Duration
-}
-
-func postCall(ctx context.Context, p *labs.Probe) (timedCall, error) {
-	t0 := time.Now()
-	r := p.Do(ctx, http.MethodPost, "call", nil)
-	took := time.Since(t0)
-	var c CallResult
-	if err := r.JSON(&c); err != nil {
-		return timedCall{}, fmt.Errorf("POST call answered %d with %q: %w", r.Status, r.Body, err)
-	}
-	c.Status = r.Status
-	return timedCall{CallResult: c, Took: took}, nil
 }
 
 func readState(ctx context.Context, p *labs.Probe) (StateView, error) {
@@ -129,22 +167,6 @@ func opens(s StateView) int {
 	return n
 }
 
-// sleepUntil waits for t or for ctx to end.
-func sleepUntil(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // maxOpenAttempts bounds how many failed calls a check makes to open the
 // breaker before it says the design does not open.
 const maxOpenAttempts = 60
@@ -153,7 +175,7 @@ const maxOpenAttempts = 60
 // breaker opens. It returns when it opened and how many calls reached the
 // provider; opened is false when it was still closed after maxOpenAttempts
 // failed attempts.
-func openBreaker(ctx context.Context, p *labs.Probe) (at time.Time, failed int64, opened bool, err error) {
+func openBreaker(ctx context.Context, p *labs.Probe, d *driver) (at time.Time, failed int64, opened bool, err error) {
 	if err := putDownstream(ctx, p, map[string]any{"latency_ms": 0, "error_rate": 0, "outage": true}); err != nil {
 		return at, 0, false, err
 	}
@@ -162,7 +184,7 @@ func openBreaker(ctx context.Context, p *labs.Probe) (at time.Time, failed int64
 		return at, 0, false, err
 	}
 	for range maxOpenAttempts {
-		if _, err := postCall(ctx, p); err != nil {
+		if _, err := d.post(ctx, p); err != nil {
 			return at, 0, false, err
 		}
 		s, err := readState(ctx, p)
@@ -224,7 +246,7 @@ func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // before the breaker opens. Calls are sequential, and a retry goes through
 // the breaker, so nothing reaches the provider after the call that opens it.
 func checkOpensAtThreshold(ctx context.Context, t *labs.Trial) labs.Outcome {
-	p, err := t.Launch(ctx, nil)
+	p, d, err := launchOnClock(ctx, t, nil)
 	if err != nil {
 		return labs.Broken(err)
 	}
@@ -243,7 +265,7 @@ func checkOpensAtThreshold(ctx context.Context, t *labs.Trial) labs.Outcome {
 		if k > 0 && k+1+int64(retriesAllowed(s.RetryBudget, retries)) > reqThreshold-1 {
 			break
 		}
-		if _, err := postCall(ctx, p); err != nil {
+		if _, err := d.post(ctx, p); err != nil {
 			return labs.Broken(err)
 		}
 		if s, err = readState(ctx, p); err != nil {
@@ -268,7 +290,7 @@ func checkOpensAtThreshold(ctx context.Context, t *labs.Trial) labs.Outcome {
 	if err := putDownstream(ctx, p, map[string]any{"outage": false}); err != nil {
 		return labs.Broken(err)
 	}
-	c, err := postCall(ctx, p)
+	c, err := d.post(ctx, p)
 	if err != nil {
 		return labs.Broken(err)
 	}
@@ -290,7 +312,7 @@ func checkOpensAtThreshold(ctx context.Context, t *labs.Trial) labs.Outcome {
 	base := s.DownstreamCalls
 	var run int64
 	for range maxOpenAttempts {
-		if _, err := postCall(ctx, p); err != nil {
+		if _, err := d.post(ctx, p); err != nil {
 			return labs.Broken(err)
 		}
 		if s, err = readState(ctx, p); err != nil {
@@ -319,16 +341,25 @@ func checkOpensAtThreshold(ctx context.Context, t *labs.Trial) labs.Outcome {
 		k, reqThreshold)
 }
 
-// fastWindow is how long after opening checkFailsFast sends calls: well
-// inside the 1 s the card keeps the breaker open.
-const fastWindow = 700 * time.Millisecond
+// Calls checkFailsFast sends while the breaker is open: one every
+// fastEvery on the check's clock from the moment it opened, all inside
+// fastWindow, well inside the 1 s the card keeps it open.
+const (
+	fastCalls  = 100
+	fastEvery  = 7 * time.Millisecond
+	fastWindow = 700 * time.Millisecond
+)
 
+// checkFailsFast judges failing fast by what happened: each call is
+// answered 503 by the breaker without reaching the provider and without
+// waiting on the check's clock. The real time the calls took depends on
+// the machine, so it is only reported.
 func checkFailsFast(ctx context.Context, t *labs.Trial) labs.Outcome {
-	p, err := t.Launch(ctx, nil)
+	p, d, err := launchOnClock(ctx, t, nil)
 	if err != nil {
 		return labs.Broken(err)
 	}
-	at, failed, opened, err := openBreaker(ctx, p)
+	at, failed, opened, err := openBreaker(ctx, p, d)
 	if err != nil {
 		return labs.Broken(err)
 	}
@@ -339,24 +370,26 @@ func checkFailsFast(ctx context.Context, t *labs.Trial) labs.Outcome {
 	if err != nil {
 		return labs.Broken(err)
 	}
-	const calls = 100
-	var lats, xs []float64
+	var held, onMachine, xs []float64
 	var notFast []string
-	for i := 0; i < calls && time.Since(at) < fastWindow; i++ {
-		since := time.Since(at)
-		c, err := postCall(ctx, p)
+	var longest call
+	for i := range fastCalls {
+		if err := d.advanceTo(ctx, at.Add(time.Duration(i)*fastEvery)); err != nil {
+			return labs.Broken(err)
+		}
+		since := d.clock.Now().Sub(at)
+		c, err := d.post(ctx, p)
 		if err != nil {
 			return labs.Broken(err)
 		}
-		// The lab's own timing of the call: what the breaker adds, without
-		// the test harness's scheduling on a busy machine.
-		lats = append(lats, c.LatencyMS)
-		xs = append(xs, float64(len(xs)+1))
-		if c.Status != http.StatusServiceUnavailable && len(notFast) < 3 {
+		held = append(held, millis(c.Held))
+		onMachine = append(onMachine, millis(c.Real))
+		xs = append(xs, float64(i+1))
+		if (c.Status != http.StatusServiceUnavailable || c.Attempts > 0) && len(notFast) < 3 {
 			notFast = append(notFast, fmt.Sprintf("%d at %.2f s after opening (%s)", c.Status, since.Seconds(), outcomes(c.CallResult)))
 		}
-		if err := sleepUntil(ctx, time.Now().Add(5*time.Millisecond)); err != nil {
-			return labs.Broken(err)
+		if c.Held > longest.Held {
+			longest = c
 		}
 	}
 	s1, err := readState(ctx, p)
@@ -364,33 +397,39 @@ func checkFailsFast(ctx context.Context, t *labs.Trial) labs.Outcome {
 		return labs.Broken(err)
 	}
 	limit := reqFastMS
-	chart := &labs.CheckChart{Title: "Latency of calls while open", XLabel: "call", YLabel: "ms", X: xs,
-		Series: []labs.ChartSeries{{Name: "call latency", Values: lats}}, Limit: &limit}
-	p99 := labs.Percentile(lats, 99)
+	chart := &labs.CheckChart{Title: "Calls while open: time each caller waited", XLabel: "call", YLabel: "ms", X: xs,
+		Series: []labs.ChartSeries{{Name: "on the checks' clock", Values: held}, {Name: "on the grading machine (not scored)", Values: onMachine}},
+		Limit:  &limit}
+	realP99 := labs.Percentile(onMachine, 99)
 	reached := s1.DownstreamCalls - s0.DownstreamCalls
 	var o labs.Outcome
 	switch {
 	case reached > 0 || len(notFast) > 0:
 		o = labs.Fail("Of %d calls in the first %.1f s after the breaker opened, %d reached the provider (first: %s). "+
 			"It must stay open, failing fast, for 1 s; open_timeout_ms %d lets trial calls through too soon.",
-			len(lats), fastWindow.Seconds(), reached, strings.Join(notFast, "; "), t.Design.Int("open_timeout_ms"))
-	case p99 >= reqFastMS:
-		o = labs.Fail("All %d calls were failed fast with 503 and none reached the provider, but p99 latency was %.2f ms; the card wants under %.0f ms.",
-			len(lats), p99, reqFastMS)
+			len(held), fastWindow.Seconds(), reached, strings.Join(notFast, "; "), t.Design.Int("open_timeout_ms"))
+	case longest.Held >= reqFastMS*time.Millisecond:
+		o = labs.Fail("All %d calls were answered 503 and none reached the provider, but one waited %.0f ms on the checks' clock before its answer; failing fast means answering at once, in under %.0f ms.",
+			len(held), millis(longest.Held), reqFastMS)
 	default:
-		o = labs.Pass("The breaker opened after %d failed calls; the next %d calls over %.1f s were all answered 503, p99 %.3f ms, and none reached the provider.",
-			failed, len(lats), fastWindow.Seconds(), p99)
+		o = labs.Pass("The breaker opened after %d failed calls; the next %d calls over %.1f s were all answered 503 by the breaker at once (0 ms on the checks' clock), and none reached the provider. "+
+			"On the grading machine they took %.3f ms at p99 (reported, not scored).",
+			failed, len(held), fastWindow.Seconds(), realP99)
 	}
 	o.Chart = chart
 	return o
 }
 
+// pollEvery spaces the calls checkHalfOpen sends while the breaker must
+// stay open.
+const pollEvery = 50 * time.Millisecond
+
 func checkHalfOpen(ctx context.Context, t *labs.Trial) labs.Outcome {
-	p, err := t.Launch(ctx, nil)
+	p, d, err := launchOnClock(ctx, t, nil)
 	if err != nil {
 		return labs.Broken(err)
 	}
-	at, failed, opened, err := openBreaker(ctx, p)
+	at, failed, opened, err := openBreaker(ctx, p, d)
 	if err != nil {
 		return labs.Broken(err)
 	}
@@ -398,9 +437,15 @@ func checkHalfOpen(ctx context.Context, t *labs.Trial) labs.Outcome {
 		return labs.Fail("%s It never reached half-open.", neverOpened(t.Design, failed))
 	}
 	// Until 0.8 s, a call every 50 ms: none may reach the provider.
-	for polls := 0; time.Since(at) < stillOpenUntil; polls++ {
-		since := time.Since(at)
-		c, err := postCall(ctx, p)
+	for polls := 0; ; polls++ {
+		if err := d.advanceTo(ctx, at.Add(time.Duration(polls)*pollEvery)); err != nil {
+			return labs.Broken(err)
+		}
+		since := d.clock.Now().Sub(at)
+		if since >= stillOpenUntil {
+			break
+		}
+		c, err := d.post(ctx, p)
 		if err != nil {
 			return labs.Broken(err)
 		}
@@ -408,17 +453,15 @@ func checkHalfOpen(ctx context.Context, t *labs.Trial) labs.Outcome {
 			return labs.Fail("A call reached the provider %.2f s after the breaker opened (poll %d, %s); it must stay open for 1 s before a trial call, and open_timeout_ms %d ends it early.",
 				since.Seconds(), polls+1, outcomes(c.CallResult), t.Design.Int("open_timeout_ms"))
 		}
-		if err := sleepUntil(ctx, time.Now().Add(50*time.Millisecond)); err != nil {
-			return labs.Broken(err)
-		}
 	}
-	// A slow, failing provider keeps the trial call in flight while the
-	// others arrive, and reopens the breaker behind it, so calls that come
-	// late are refused whatever the design.
+	// A slow, failing provider keeps the trial call waiting on it. The
+	// clock stays still until all 20 calls have been answered or wait, so
+	// the calls that reach the provider are exactly those the breaker
+	// admits, whatever order the machine runs them in.
 	if err := putDownstream(ctx, p, map[string]any{"latency_ms": 300}); err != nil {
 		return labs.Broken(err)
 	}
-	if err := sleepUntil(ctx, at.Add(probeAt)); err != nil {
+	if err := d.advanceTo(ctx, at.Add(probeAt)); err != nil {
 		return labs.Broken(err)
 	}
 	s1, err := readState(ctx, p)
@@ -426,28 +469,13 @@ func checkHalfOpen(ctx context.Context, t *labs.Trial) labs.Outcome {
 		return labs.Broken(err)
 	}
 	const n = 20
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	statuses := map[int]int{}
-	var callErr error
-	for range n {
-		wg.Go(func() {
-			<-start
-			c, err := postCall(ctx, p)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				callErr = err
-				return
-			}
-			statuses[c.Status]++
-		})
+	cs, err := d.postAll(ctx, p, n)
+	if err != nil {
+		return labs.Broken(err)
 	}
-	close(start)
-	wg.Wait()
-	if callErr != nil {
-		return labs.Broken(callErr)
+	statuses := map[int]int{}
+	for _, c := range cs {
+		statuses[c.Status]++
 	}
 	s2, err := readState(ctx, p)
 	if err != nil {
@@ -478,11 +506,11 @@ func statusText(by map[int]int) string {
 }
 
 func checkProbeOutcome(ctx context.Context, t *labs.Trial) labs.Outcome {
-	p, err := t.Launch(ctx, nil)
+	p, d, err := launchOnClock(ctx, t, nil)
 	if err != nil {
 		return labs.Broken(err)
 	}
-	at, failed, opened, err := openBreaker(ctx, p)
+	at, failed, opened, err := openBreaker(ctx, p, d)
 	if err != nil {
 		return labs.Broken(err)
 	}
@@ -490,14 +518,14 @@ func checkProbeOutcome(ctx context.Context, t *labs.Trial) labs.Outcome {
 		return labs.Fail("%s There was no trial call to judge.", neverOpened(t.Design, failed))
 	}
 	// A bad trial call: the provider is still down.
-	if err := sleepUntil(ctx, at.Add(probeAt)); err != nil {
+	if err := d.advanceTo(ctx, at.Add(probeAt)); err != nil {
 		return labs.Broken(err)
 	}
 	s0, err := readState(ctx, p)
 	if err != nil {
 		return labs.Broken(err)
 	}
-	bad, err := postCall(ctx, p)
+	bad, err := d.post(ctx, p)
 	if err != nil {
 		return labs.Broken(err)
 	}
@@ -512,7 +540,7 @@ func checkProbeOutcome(ctx context.Context, t *labs.Trial) labs.Outcome {
 	if s1.State != Open {
 		return labs.Fail("The trial call failed (%s) but the breaker is %s afterwards; a failed trial call must reopen it.", outcomes(bad.CallResult), s1.State)
 	}
-	after, err := postCall(ctx, p)
+	after, err := d.post(ctx, p)
 	if err != nil {
 		return labs.Broken(err)
 	}
@@ -529,10 +557,10 @@ func checkProbeOutcome(ctx context.Context, t *labs.Trial) labs.Outcome {
 	if err := putDownstream(ctx, p, map[string]any{"outage": false}); err != nil {
 		return labs.Broken(err)
 	}
-	if err := sleepUntil(ctx, reopened.Add(probeAt)); err != nil {
+	if err := d.advanceTo(ctx, reopened.Add(probeAt)); err != nil {
 		return labs.Broken(err)
 	}
-	good, err := postCall(ctx, p)
+	good, err := d.post(ctx, p)
 	if err != nil {
 		return labs.Broken(err)
 	}
@@ -550,7 +578,7 @@ func checkProbeOutcome(ctx context.Context, t *labs.Trial) labs.Outcome {
 	}
 	const more = 5
 	for range more {
-		c, err := postCall(ctx, p)
+		c, err := d.post(ctx, p)
 		if err != nil {
 			return labs.Broken(err)
 		}
@@ -567,15 +595,14 @@ func checkProbeOutcome(ctx context.Context, t *labs.Trial) labs.Outcome {
 		more, s4.DownstreamCalls-s3.DownstreamCalls)
 }
 
-// hangCalls is how many calls checkCallDeadline makes to a hung provider,
-// and callGiveUp how long it waits for one before calling it hung too.
-const (
-	hangCalls  = 8
-	callGiveUp = 1500 * time.Millisecond
-)
+// hangCalls is how many calls checkCallDeadline makes to a hung provider.
+const hangCalls = 8
 
+// checkCallDeadline measures how long each caller is held by a hung
+// provider on the check's clock: exactly the design's timeouts and backoff
+// pauses, however busy the machine is.
 func checkCallDeadline(ctx context.Context, t *labs.Trial) labs.Outcome {
-	p, err := t.Launch(ctx, nil)
+	p, d, err := launchOnClock(ctx, t, nil)
 	if err != nil {
 		return labs.Broken(err)
 	}
@@ -585,63 +612,58 @@ func checkCallDeadline(ctx context.Context, t *labs.Trial) labs.Outcome {
 		return labs.Broken(err)
 	}
 	for range 40 {
-		if _, err := postCall(ctx, p); err != nil {
+		if _, err := d.post(ctx, p); err != nil {
 			return labs.Broken(err)
 		}
 	}
 	if err := putDownstream(ctx, p, map[string]any{"latency_ms": 3000}); err != nil {
 		return labs.Broken(err)
 	}
-	limit := float64(reqWaitMS)
-	var xs, took []float64
+	limit := millis(reqWait)
+	var xs, held []float64
 	chart := func(o labs.Outcome) labs.Outcome {
-		o.Chart = &labs.CheckChart{Title: "Time each caller waited, provider hanging", XLabel: "call", YLabel: "ms", X: xs,
-			Series: []labs.ChartSeries{{Name: "waited", Values: took}}, Limit: &limit}
+		o.Chart = &labs.CheckChart{Title: "Time each caller waited, provider hanging", XLabel: "call", YLabel: "ms on the checks' clock", X: xs,
+			Series: []labs.ChartSeries{{Name: "waited", Values: held}}, Limit: &limit}
 		return o
 	}
-	var worst timedCall
+	var worst call
 	for i := range hangCalls {
-		cctx, cancel := context.WithTimeout(ctx, callGiveUp)
-		c, err := postCall(cctx, p)
-		cancel()
+		c, err := d.post(ctx, p)
 		if err != nil {
 			return labs.Broken(err)
 		}
-		if ctx.Err() != nil {
-			return labs.Broken(ctx.Err())
-		}
 		xs = append(xs, float64(i+1))
-		took = append(took, millis(c.Took))
-		if c.Took > worst.Took {
+		held = append(held, millis(c.Held))
+		if c.Held > worst.Held {
 			worst = c
 		}
-		if c.Took <= (reqWaitMS+waitMarginMS)*time.Millisecond {
+		if c.Held <= reqWait {
 			continue
 		}
-		why := fmt.Sprintf("call_timeout_ms %d lets a single attempt wait longer than that", t.Design.Int("call_timeout_ms"))
+		timeout := t.Design.Int("call_timeout_ms")
+		why := fmt.Sprintf("call_timeout_ms %d lets a single attempt wait longer than that", timeout)
 		switch {
-		case t.Design.Int("call_timeout_ms") > reqWaitMS:
+		case timeout > int(reqWait/time.Millisecond):
 		case c.Attempts > 1:
-			why = fmt.Sprintf("%d attempts of up to call_timeout_ms %d each, with backoff pauses between them, add up past it", c.Attempts, t.Design.Int("call_timeout_ms"))
+			why = fmt.Sprintf("%d attempts of up to call_timeout_ms %d each, with backoff pauses between them, add up past it", c.Attempts, timeout)
 		default:
-			why = fmt.Sprintf("its one attempt outlasted call_timeout_ms %d, which suggests the grading machine was overloaded", t.Design.Int("call_timeout_ms"))
+			why = fmt.Sprintf("its attempt was not cut at call_timeout_ms %d", timeout)
 		}
-		if c.Status == StatusCancelled {
-			return chart(labs.Fail("Call %d was still waiting after %.1f s when the check gave up (%s); the card lets a caller wait at most %d ms in total: %s.",
-				i+1, c.Took.Seconds(), outcomes(c.CallResult), reqWaitMS, why))
-		}
-		return chart(labs.Fail("Call %d took %.0f ms (answered %d after %s: %s); the card lets a caller wait at most %d ms in total: %s.",
-			i+1, millis(c.Took), c.Status, count(int64(c.Attempts), "attempt", "attempts"), outcomes(c.CallResult), reqWaitMS, why))
+		return chart(labs.Fail("Call %d waited %.0f ms on the checks' clock (answered %d after %s: %s); the card lets a caller wait at most %.0f ms in total: %s.",
+			i+1, millis(c.Held), c.Status, count(int64(c.Attempts), "attempt", "attempts"), outcomes(c.CallResult), limit, why))
 	}
-	return chart(labs.Pass("With the provider hanging, %d calls each ended within %d ms; the longest took %.0f ms (answered %d after %s: %s).",
-		hangCalls, reqWaitMS, millis(worst.Took), worst.Status, count(int64(worst.Attempts), "attempt", "attempts"), outcomes(worst.CallResult)))
+	return chart(labs.Pass("With the provider hanging, %d calls each ended within %.0f ms; the longest waited %.0f ms (answered %d after %s: %s).",
+		hangCalls, limit, millis(worst.Held), worst.Status, count(int64(worst.Attempts), "attempt", "attempts"), outcomes(worst.CallResult)))
 }
 
-// The brownout load: long enough for the breaker to trip and recover,
-// short enough that three rounds stay inside the retry budget's 10 s window.
-var brownout = labs.LoadSpec{Requests: 300, Concurrency: 10, RatePerS: 100, Keys: 1}
-
+// The brownout load, on the check's clock: a call every brownoutEvery (100
+// per second), at most brownoutConc in flight (a call due while that many
+// are waiting goes out as soon as one ends). Three rounds stay inside the
+// retry budget's 10 s window.
 const (
+	brownoutCalls     = 300
+	brownoutEvery     = 10 * time.Millisecond
+	brownoutConc      = 10
 	brownoutErrorRate = 0.3 // share of the provider's calls that fail
 	// A verdict on a share needs enough first attempts behind it: a breaker
 	// that trips early can keep all but a dozen calls from the provider, and
@@ -652,20 +674,46 @@ const (
 )
 
 func checkRetryLoad(ctx context.Context, t *labs.Trial) labs.Outcome {
-	p, err := t.Launch(ctx, nil)
+	p, d, err := launchOnClock(ctx, t, nil)
 	if err != nil {
 		return labs.Broken(err)
 	}
 	if err := putDownstream(ctx, p, map[string]any{"error_rate": brownoutErrorRate, "latency_ms": 20, "latency": LatencyFixed, "outage": false}); err != nil {
 		return labs.Broken(err)
 	}
-	start := time.Now()
+	tl := &tally{d: d, p: p, start: d.clock.Now(), next: d.clock.Now().Add(labs.Bucket)}
+	var mu sync.Mutex
+	var callErr error
 	clientCalls := 0
 	var s StateView
+	next := d.clock.Now()
 	for round := 0; round < brownoutRounds; round++ {
-		clientCalls += labs.RunLoad(ctx, p.Instance, brownout).Requests
-		if err := ctx.Err(); err != nil {
-			return labs.Broken(err)
+		for range brownoutCalls {
+			if err := tl.upTo(ctx, next); err != nil {
+				return labs.Broken(err)
+			}
+			if d.inFlight() >= brownoutConc {
+				if err := d.settle(ctx, time.Time{}, func(running int) bool { return running < brownoutConc }); err != nil {
+					return labs.Broken(err)
+				}
+			}
+			d.start(func() {
+				if _, err := postCall(ctx, p); err != nil {
+					mu.Lock()
+					callErr = err
+					mu.Unlock()
+				}
+			})
+			clientCalls++
+			next = next.Add(brownoutEvery)
+			if now := d.clock.Now(); next.Before(now) {
+				next = now
+			}
+		}
+		for d.inFlight() > 0 {
+			if err := tl.upTo(ctx, tl.next); err != nil {
+				return labs.Broken(err)
+			}
 		}
 		if s, err = readState(ctx, p); err != nil {
 			return labs.Broken(err)
@@ -673,13 +721,18 @@ func checkRetryLoad(ctx context.Context, t *labs.Trial) labs.Outcome {
 		if s.DownstreamCalls-s.Retries >= brownoutMinFirst {
 			break
 		}
+		next = d.clock.Now()
 	}
-	end := time.Now()
-	// Let the metrics close the last 100 ms bucket before reading them.
-	if err := sleepUntil(ctx, time.Now().Add(labs.Bucket+50*time.Millisecond)); err != nil {
+	if err := tl.upTo(ctx, tl.next); err != nil { // the last bucket
 		return labs.Broken(err)
 	}
-	chart := loadChart(p.Metrics, start, end)
+	mu.Lock()
+	err = callErr
+	mu.Unlock()
+	if err != nil {
+		return labs.Broken(err)
+	}
+	chart := tl.chart()
 
 	first := s.DownstreamCalls - s.Retries // each retry is one downstream call
 	allowed := reqRetryShare * float64(first)
@@ -709,30 +762,50 @@ func checkRetryLoad(ctx context.Context, t *labs.Trial) labs.Outcome {
 	return o
 }
 
-// loadChart draws client calls, provider calls and retries per 100 ms over
-// the load run, from the instance's metrics.
-func loadChart(m *labs.Metrics, start, end time.Time) *labs.CheckChart {
-	_, pts, _, cancel := m.Subscribe()
-	cancel()
-	from, to := start.Add(-labs.Bucket).UnixMilli(), end.Add(labs.Bucket).UnixMilli()
-	c := &labs.CheckChart{Title: "Calls per 100 ms in the brownout", XLabel: "s", YLabel: "calls per 100 ms"}
-	names := []string{"client_calls", "downstream_calls", "retries"}
-	vals := make([][]float64, len(names))
-	for _, pt := range pts {
-		if pt.T < from || pt.T > to || len(c.X) >= 200 {
-			continue
+// tally counts client calls, provider calls and retries in each 100 ms of
+// the check's clock, for the brownout's chart. It moves the clock to each
+// bucket's end through the driver, so a bucket holds what happened in that
+// time on the check's clock, however long the machine took over it.
+type tally struct {
+	d     *driver
+	p     *labs.Probe
+	start time.Time
+	next  time.Time // the end of the bucket being counted
+	last  StateView
+	x     []float64
+	vals  [3][]float64
+}
+
+// maxChartPoints bounds the chart's buckets.
+const maxChartPoints = 200
+
+// upTo runs the calls up to time at, counting each bucket that ends on
+// the way, and sets the clock there.
+func (tl *tally) upTo(ctx context.Context, at time.Time) error {
+	for !tl.next.After(at) {
+		if err := tl.d.advanceTo(ctx, tl.next); err != nil {
+			return err
 		}
-		c.X = append(c.X, float64(pt.T-start.UnixMilli())/1000)
-		for i, n := range names {
-			v := pt.V[n] // absent before the first retry: 0
-			if math.IsNaN(v) {
-				v = 0
+		s, err := readState(ctx, tl.p)
+		if err != nil {
+			return err
+		}
+		if len(tl.x) < maxChartPoints {
+			tl.x = append(tl.x, tl.next.Sub(tl.start).Seconds())
+			for i, v := range []int64{s.ClientCalls - tl.last.ClientCalls, s.DownstreamCalls - tl.last.DownstreamCalls, s.Retries - tl.last.Retries} {
+				tl.vals[i] = append(tl.vals[i], float64(v))
 			}
-			vals[i] = append(vals[i], v)
 		}
+		tl.last = s
+		tl.next = tl.next.Add(labs.Bucket)
 	}
-	for i, n := range names {
-		c.Series = append(c.Series, labs.ChartSeries{Name: n, Values: vals[i]})
+	return tl.d.advanceTo(ctx, at)
+}
+
+func (tl *tally) chart() *labs.CheckChart {
+	c := &labs.CheckChart{Title: "Calls per 100 ms in the brownout", XLabel: "s on the checks' clock", YLabel: "calls per 100 ms", X: tl.x}
+	for i, n := range []string{"client_calls", "downstream_calls", "retries"} {
+		c.Series = append(c.Series, labs.ChartSeries{Name: n, Values: tl.vals[i]})
 	}
 	return c
 }
