@@ -290,6 +290,11 @@ func TestRetryBudgetBoundsLoad(t *testing.T) {
 	const requests = 300
 	for _, e := range labtest.Envs(t, "brbudget") {
 		t.Run(e.Name, func(t *testing.T) {
+			// On a clock that stands still the budget's 10 s window holds the
+			// whole run, however long the machine takes over it; with no
+			// latency and no backoff no call ever waits on that clock.
+			clk := labs.NewManualClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+			e.Env.Clock, e.Env.Now = clk, clk.Now
 			run := func(budget string) stateJSON {
 				// The breaker stays closed (its threshold is out of reach),
 				// so only the budget limits retries.
@@ -479,6 +484,8 @@ func TestCloseStopsCallsAndSweepsKeys(t *testing.T) {
 	for _, e := range labtest.Envs(t, "brclose") {
 		t.Run(e.Name, func(t *testing.T) {
 			ctx := context.Background()
+			clk := labs.NewManualClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+			e.Env.Clock, e.Env.Now = clk, clk.Now
 			inst := launch(t, e.Env, `{"call_timeout_ms": 60000}`)
 			if err := e.Env.Redis.Set(ctx, e.Env.Prefix+"stray", "1", 0).Err(); err != nil {
 				t.Fatal(err)
@@ -486,11 +493,12 @@ func TestCloseStopsCallsAndSweepsKeys(t *testing.T) {
 			setDownstream(t, inst, `{"latency_ms": 10000}`)
 			done := make(chan CallResult, 1)
 			go func() { done <- inst.call(ctx) }()
-			// Wait for the call to reach the downstream (bounded).
-			for deadline := time.Now().Add(10 * time.Second); inst.down.Calls() == 0; time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatal("the call never reached the downstream")
-				}
+			// The call is at the downstream once it waits there and on its
+			// timeout (a backstop bounds the wait; it is never a verdict).
+			bctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			if err := clk.BlockUntil(bctx, 2); err != nil {
+				t.Fatal("the call never reached the downstream")
 			}
 			if err := inst.Close(ctx); err != nil {
 				t.Fatal(err)
@@ -500,7 +508,7 @@ func TestCloseStopsCallsAndSweepsKeys(t *testing.T) {
 				if res.Result != "cancelled" || res.Status != StatusCancelled {
 					t.Fatalf("in-flight call at close: %+v", res)
 				}
-			case <-time.After(5 * time.Second):
+			case <-bctx.Done():
 				t.Fatal("Close left a call waiting on the downstream")
 			}
 			if n, err := e.Env.Redis.Exists(ctx, e.Env.Prefix+"stray").Result(); err != nil || n != 0 {
