@@ -307,26 +307,57 @@ func TestShouldRefresh(t *testing.T) {
 	}
 }
 
+// onManualClock gives env a manual clock, the one a check suite uses.
+func onManualClock(env labs.Env) (labs.Env, *labs.ManualClock) {
+	mc := labs.NewManualClock(clockStart)
+	env.Clock, env.Now = mc, mc.Now
+	return env, mc
+}
+
+// drivenGet reads an item while drive moves the instance's manual clock.
+func drivenGet(tb testing.TB, in *instance, mc *labs.ManualClock, id int) readResult {
+	tb.Helper()
+	var (
+		r   readResult
+		err error
+	)
+	if derr := drive(context.Background(), mc, func(ctx context.Context) { r, err = in.read(ctx, id) }); derr != nil {
+		tb.Fatal(derr)
+	}
+	if err != nil {
+		tb.Fatalf("read item %d: %v", id, err)
+	}
+	return r
+}
+
 // Early expiration: a hot key read steadily is refreshed before it expires,
-// so readers keep hitting.
+// so readers keep hitting. The clock is the test's, so "steadily" is one
+// read every 5 ms whatever the machine does.
 func TestEarlyExpirationRefreshes(t *testing.T) {
 	e := labtest.Envs(t, "xfetch")[0] // the embedded backend: this checks the algorithm, not the store
-	in := mustLaunch(t, e.Env, map[string]any{"strategy": "cache_aside", "stampede": "early_expiration", "ttl_ms": 300, "db_latency_ms": 100})
-	mustGet(t, in, 3)
-	deadline := time.Now().Add(10 * time.Second)
-	for in.earlyRefreshes.Load() == 0 && time.Now().Before(deadline) {
-		mustGet(t, in, 3)
-		time.Sleep(5 * time.Millisecond)
+	env, mc := onManualClock(e.Env)
+	in := mustLaunch(t, env, map[string]any{"strategy": "cache_aside", "stampede": "early_expiration", "ttl_ms": 300, "db_latency_ms": 100})
+	in.reseed(randomSeed)
+	if r := drivenGet(t, in, mc, 3); r.Source != srcDB {
+		t.Fatalf("first read: %+v", r)
 	}
-	if in.earlyRefreshes.Load() == 0 {
-		t.Fatal("no early refresh within 10 s of reads on a 300 ms key")
+	expiry := mc.Now().Add(300 * time.Millisecond)
+	for in.earlyRefreshes.Load() == 0 && mc.Now().Before(expiry) {
+		mc.Advance(5 * time.Millisecond)
+		drivenGet(t, in, mc, 3)
 	}
+	if in.earlyRefreshes.Load() == 0 || in.misses.Load() != 1 {
+		t.Fatalf("reads every 5 ms of a 300 ms key: %d early refreshes and %d misses by its expiry; want a refresh before it and no miss",
+			in.earlyRefreshes.Load(), in.misses.Load())
+	}
+	t.Logf("refreshed %s before expiry", expiry.Sub(mc.Now()))
 }
 
 // Write-behind durability: with the in-process queue a flusher crash loses
 // acknowledged writes and says which; with the Redis stream it loses none,
 // whether the writes were still queued or in the batch the flusher was
-// writing when it died.
+// writing when it died. The flusher ticks on a manual clock, so a flush
+// happens exactly when the test moves it.
 func TestWriteBehindCrash(t *testing.T) {
 	for _, e := range labtest.Envs(t, "wbcrash") {
 		for _, queue := range []string{QueueMemory, QueueStream} {
@@ -336,12 +367,9 @@ func TestWriteBehindCrash(t *testing.T) {
 					tag := strings.ReplaceAll(queue, "_", "") + strings.ReplaceAll(when, "-", "")
 					env.Prefix += tag + ":"
 					env.Instance += tag
-					flush := 60000 // nothing flushes before the crash
-					if when == "mid-batch" {
-						flush = 50
-					}
+					env, mc := onManualClock(env)
 					in := mustLaunch(t, env, map[string]any{"strategy": "write_behind", "write_behind_queue": queue,
-						"flush_interval_ms": flush, "ttl_ms": 2 * 60000, "db_latency_ms": 1})
+						"flush_interval_ms": 50, "db_latency_ms": 0})
 					holding := make(chan struct{})
 					if when == "mid-batch" {
 						var blocked atomic.Bool
@@ -359,11 +387,8 @@ func TestWriteBehindCrash(t *testing.T) {
 						written[id] = mustPut(t, in, id, int64(500+n)).Version
 					}
 					if when == "mid-batch" {
-						select {
-						case <-holding:
-						case <-time.After(10 * time.Second):
-							t.Fatal("the flusher never took a batch")
-						}
+						mc.Advance(50 * time.Millisecond) // the flusher's tick
+						<-holding
 					}
 					rec := serve(in, http.MethodPost, "crash-flusher", "")
 					if rec.Code != http.StatusOK {
@@ -407,14 +432,12 @@ func TestWriteBehindCrash(t *testing.T) {
 					// The restarted flusher keeps working.
 					if when == "mid-batch" {
 						v := mustPut(t, in, 100, 1).Version
-						deadline := time.Now().Add(10 * time.Second)
-						for time.Now().Before(deadline) {
-							if c, err := in.dbVersions(context.Background()); err == nil && c[100] == v {
-								return
-							}
-							time.Sleep(20 * time.Millisecond)
+						if err := flushPass(context.Background(), in, mc); err != nil {
+							t.Fatal(err)
 						}
-						t.Error("a write after the crash never reached the database")
+						if c, err := in.dbVersions(context.Background()); err != nil || c[100] != v {
+							t.Errorf("a write after the crash is not in the database after the next flush: version %d, want %d (%v)", c[100], v, err)
+						}
 					}
 				})
 			}

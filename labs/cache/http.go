@@ -156,7 +156,7 @@ func (in *instance) handleStampede(w http.ResponseWriter, r *http.Request, _ lab
 		return
 	}
 	defer in.stampedeMu.Unlock()
-	ctx, cancel := context.WithTimeout(r.Context(), stampedeWindow)
+	ctx, cancel := in.withTimeout(r.Context(), stampedeWindow)
 	defer cancel()
 	res, err := in.stampede(ctx, id)
 	if err != nil {
@@ -176,33 +176,25 @@ func (in *instance) stampede(ctx context.Context, id int) (StampedeResult, error
 	counter := &dbReadCounter{}
 	ctx = context.WithValue(ctx, counterKey{}, counter)
 	var (
-		wg      sync.WaitGroup
 		mu      sync.Mutex
 		lats    = make([]float64, 0, stampedeReads)
 		sources = map[string]int{}
 		errs    = map[string]int{}
-		start   = make(chan struct{})
 	)
-	for range stampedeReads {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start // release them together, as an expiry does
-			t0 := time.Now()
-			res, err := in.read(ctx, id)
-			d := float64(time.Since(t0).Microseconds()) / 1000
-			mu.Lock()
-			defer mu.Unlock()
-			lats = append(lats, d)
-			if err != nil {
-				errs[err.Error()]++
-				return
-			}
-			sources[res.Source]++
-		}()
-	}
-	close(start)
-	wg.Wait()
+	// Released together, as an expiry does.
+	fanOut(ctx, stampedeReads, func(int) {
+		t0 := in.now()
+		res, err := in.read(ctx, id)
+		d := float64(in.now().Sub(t0).Microseconds()) / 1000
+		mu.Lock()
+		defer mu.Unlock()
+		lats = append(lats, d)
+		if err != nil {
+			errs[err.Error()]++
+			return
+		}
+		sources[res.Source]++
+	})
 	res := StampedeResult{Item: id, Stampede: in.cfg.stampede, Reads: stampedeReads, DBReads: counter.n.Load(),
 		P50MS: labs.Percentile(lats, 50), P99MS: labs.Percentile(lats, 99), Sources: sources}
 	if len(errs) > 0 {

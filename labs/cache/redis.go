@@ -42,7 +42,9 @@ func (in *instance) versionsKey() string { return in.env.Prefix + "versions" }
 func (in *instance) streamKey() string { return in.env.Prefix + "writes" }
 
 // cacheGet returns the cached item, goredis.Nil on a true miss, errCorrupt
-// for an entry that does not decode, or the Redis error.
+// for an entry that does not decode, or the Redis error. An entry past its
+// expiry on the instance's clock is a miss even if Redis still holds it
+// (see redisTTL); on the real clock Redis has dropped it by then anyway.
 func (in *instance) cacheGet(ctx context.Context, id int) (entry, error) {
 	raw, err := in.rdb.Get(ctx, in.itemKey(id)).Bytes()
 	if err != nil {
@@ -52,12 +54,15 @@ func (in *instance) cacheGet(ctx context.Context, id int) (entry, error) {
 	if err := json.Unmarshal(raw, &e); err != nil || e.ID != id || e.Version < 1 {
 		return entry{}, errCorrupt
 	}
+	if e.ExpiryMS <= in.now().UnixMilli() {
+		return entry{}, goredis.Nil
+	}
 	return e, nil
 }
 
 func (in *instance) newEntry(it Item, delta time.Duration) entry {
 	return entry{Item: it, DeltaMS: float64(delta.Microseconds()) / 1000,
-		ExpiryMS: time.Now().Add(in.cfg.ttl).UnixMilli()}
+		ExpiryMS: in.now().Add(in.cfg.ttl).UnixMilli()}
 }
 
 // putScript stores an entry unless a writer has already put a newer
@@ -120,7 +125,7 @@ func (in *instance) put(ctx context.Context, e entry, raise bool) (bool, error) 
 		return false, fmt.Errorf("encode entry: %w", err) // never cache what did not encode
 	}
 	if in.cfg.guard == GuardNone {
-		if err := in.rdb.Set(ctx, in.itemKey(e.ID), raw, in.cfg.ttl).Err(); err != nil {
+		if err := in.rdb.Set(ctx, in.itemKey(e.ID), raw, in.redisTTL(in.cfg.ttl)).Err(); err != nil {
 			return false, err
 		}
 		return true, nil
@@ -130,7 +135,7 @@ func (in *instance) put(ctx context.Context, e entry, raise bool) (bool, error) 
 		flag = "1"
 	}
 	n, err := putScript.Run(ctx, in.rdb, []string{in.itemKey(e.ID), in.floorsKey()},
-		e.ID, e.Version, raw, in.cfg.ttl.Milliseconds(), flag).Int()
+		e.ID, e.Version, raw, in.redisTTL(in.cfg.ttl).Milliseconds(), flag).Int()
 	if err != nil {
 		return false, err
 	}

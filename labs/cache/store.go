@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // Item is one catalogue entry. Version rises by one with every write, so
@@ -77,7 +76,7 @@ func seedPrice(id int) int64 { return int64(100 + (id*7919)%9900) }
 func (in *instance) dbRead(ctx context.Context, id int) (Item, error) {
 	in.countDBRead(ctx)
 	half := in.cfg.dbLatency / 2
-	if err := sleep(ctx, half); err != nil {
+	if err := in.sleep(ctx, half); err != nil {
 		return Item{}, err
 	}
 	it := Item{ID: id}
@@ -90,7 +89,7 @@ func (in *instance) dbRead(ctx context.Context, id int) (Item, error) {
 	if err != nil {
 		return Item{}, fmt.Errorf("database read: %w", err)
 	}
-	if err := sleep(ctx, in.cfg.dbLatency-half); err != nil {
+	if err := in.sleep(ctx, in.cfg.dbLatency-half); err != nil {
 		return Item{}, err
 	}
 	return it, nil
@@ -182,19 +181,4 @@ func (in *instance) dbVersions(ctx context.Context) (map[int]int64, error) {
 func (in *instance) dbDeleteRows(ctx context.Context) error {
 	_, err := in.env.DB.ExecContext(ctx, in.env.Rebind(`DELETE FROM cache_lab_items WHERE instance = ?`), in.env.Instance)
 	return err
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"sort"
 	"strconv"
@@ -20,6 +21,12 @@ import (
 // itself: db_latency_ms stands for the database a learner is given, not for
 // a choice of their design, and a learner's 2 s would make the suite run
 // for minutes.
+//
+// Every check runs its instance on a manual clock that the check moves
+// itself (see drive): a TTL runs out, a load times out or the flusher ticks
+// only when that clock says so, and it moves on only when every goroutine
+// of the check is waiting for it. A verdict is then a property of the
+// design, the same on an idle and on a loaded grading machine.
 const (
 	// No stale read: items read into the cache, repriced and read back, and
 	// reads whose cache fill lands after a write.
@@ -29,32 +36,54 @@ const (
 	raceFirst      = 121
 	raceItems      = 3
 
-	// Hit ratio. A cache that keeps every item it has read (a TTL longer
-	// than the run) serves about 88% of the 2,000 reads that follow a
-	// 1,000-read warm-up of this Zipf distribution (s = 1.1 over 1,000
-	// items): the long tail keeps producing first reads, about 240 of them,
-	// with a spread of about 15. The requirement's 80% is then met with a
-	// margin of some ten spreads, while a design without a cache (0%) or
-	// with entries that expire before the hot items come round again falls
-	// below it. The run is paced so a TTL's effect does not depend on how
-	// fast the grading machine is.
-	hitLatencyMS   = 5
-	hitWarmReads   = 1000
-	hitReads       = 2000
-	hitBatch       = 200
-	hitRatePerS    = 2000
-	hitConcurrency = 32
-	minHitRatio    = 0.80
+	// Hit ratio. The reads are drawn from a Zipf distribution (s = 1.1
+	// over 1,000 items) with a fixed seed, one every 0.5 ms of the clock
+	// (2,000 reads/s), one at a time, so the hits a design scores are the
+	// same in every grading. A cache that keeps every item it has read (a
+	// TTL longer than the run) serves 1,756 of the 2,000 reads that follow
+	// the 1,000-read warm-up (87.8%): the long tail keeps producing first
+	// reads. The requirement's 80% leaves room for a TTL a little shorter
+	// than the run: 800 ms passes (80.8%), 700 ms does not (79.5%), and a
+	// design without a cache (0%) or with a 200 ms TTL (66.5%) is far
+	// below. The database answers at once: its latency would only delay a
+	// miss, not make one.
+	hitLatencyMS = 0
+	hitWarmReads = 1000
+	hitReads     = 2000
+	hitBatch     = 200 // reads per point of the chart
+	hitGap       = 500 * time.Microsecond
+	hitSeed      = 20240611
+	minHitRatio  = 0.80
 
-	// Stampede: long enough a database read that the 200 readers all
-	// arrive while the first one is still loading.
+	// Stampede: 200 readers arrive at the same instant of the clock, and
+	// the first one's database read takes 50 ms of it, so every other
+	// reader arrives while that read is in flight.
 	stampedeLatencyMS = 50
 	maxStampedeReads  = 1
 
-	// Crash: writes to a few items, the crash right after the last one.
-	crashFirst  = 201
-	crashItems  = 6
-	crashWrites = 12
+	// Crash: writes to a few items, the crash at the instant of the last
+	// one, before any flush; then the new flusher's first pass and this
+	// many more flush intervals for a write it could not apply at once.
+	crashFirst       = 201
+	crashItems       = 6
+	crashWrites      = 12
+	crashRetryPasses = 2
+
+	// randomSeed seeds an instance's own random draws (XFetch's early
+	// refreshes) so that they too are the same in every grading.
+	randomSeed = 7
+)
+
+// clockStart is where each check's clock starts. Nothing depends on the
+// date; a fixed one keeps entry expiries the same in every grading.
+var clockStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// The checks' names, as the card and the references use them.
+const (
+	chkStale    = "no stale read after a write"
+	chkHit      = "hit ratio on a Zipf workload"
+	chkStampede = "stampede reaches the database at most once"
+	chkCrash    = "acknowledged writes survive a flusher crash"
 )
 
 // Exercises are the cache lab's graded tasks.
@@ -69,41 +98,103 @@ func (lab) Exercises() []labs.Exercise {
 			"When a hot item expires, at most one read per item reaches the database: a stampede is absorbed.",
 			"An acknowledged write survives a crash of the process that writes it back to the database.",
 		},
-		Scale: "The load is scaled, not time: the hit ratio is measured on 2,000 Zipf-distributed reads at 2,000 reads/s " +
-			"after a 1,000-read warm-up, the stampede is 200 readers released together, and the crash lands within " +
-			"milliseconds of the last acknowledged write. Each check sets the database's simulated read latency itself " +
+		Scale: "Time is the lab's own clock, which the grader moves itself: a cached item expires, a load times out " +
+			"and the flusher writes back only when that clock reaches the moment, and the clock moves on only once " +
+			"every reader is waiting for it. How fast or busy the grading machine is changes nothing: the same design " +
+			"gets the same score every time. The hit ratio is measured on 2,000 Zipf-distributed reads, one every 0.5 ms " +
+			"of that clock (2,000 reads/s, so 1 s of reads), after a 1,000-read warm-up; the stampede is 200 readers " +
+			"arriving at the same instant while the first database read takes 50 ms; the crash lands at the instant of " +
+			"the last acknowledged write, before any flush. Each check sets the database's simulated read latency itself " +
 			"(0 to 50 ms, whatever db_latency_ms says): it stands for the database you were given, not for a choice of your design.",
 		Hint: "Read the caching lesson: invalidation on write and the delete-versus-stale-fill race, " +
 			"stampede protection, and the data-loss window of write-behind.",
 		NeedsDB: true,
 		Checks: []labs.Check{
-			{Name: "no stale read after a write", Points: 25, Run: checkNoStaleRead,
+			{Name: chkStale, Points: 25, Run: checkNoStaleRead,
 				Requirement: "Once a price change is acknowledged, every read returns the new price: " +
 					"10 cached items repriced and read back at once, and 3 reads whose cache fill lands just after a write, give 0 old prices."},
-			{Name: "hit ratio on a Zipf workload", Points: 20, Run: checkHitRatio,
-				Requirement: fmt.Sprintf("After a %s-read warm-up, at least %.0f%% of %s Zipf-distributed reads (s = 1.1 over the %s items) are served from the cache.",
-					thousands(hitWarmReads), minHitRatio*100, thousands(hitReads), thousands(CatalogueSize))},
-			{Name: "stampede reaches the database at most once", Points: 25, Run: checkStampede,
-				Requirement: fmt.Sprintf("When a hot item's cached copy is gone and %d readers ask for it at once, at most %d read reaches the database.",
+			{Name: chkHit, Points: 20, Run: checkHitRatio,
+				Requirement: fmt.Sprintf("After a %s-read warm-up, at least %.0f%% of %s Zipf-distributed reads (s = 1.1 over the %s items, "+
+					"one every %.1f ms of the lab's clock) are served from the cache.",
+					thousands(hitWarmReads), minHitRatio*100, thousands(hitReads), thousands(CatalogueSize), ms(hitGap))},
+			{Name: chkStampede, Points: 25, Run: checkStampede,
+				Requirement: fmt.Sprintf("When a hot item's cached copy is gone and %d readers ask for it at the same instant, at most %d read reaches the database.",
 					stampedeReads, maxStampedeReads)},
-			{Name: "acknowledged writes survive a flusher crash", Points: 30, Run: checkCrash,
+			{Name: chkCrash, Points: 30, Run: checkCrash,
 				Requirement: fmt.Sprintf("Every one of %d acknowledged writes to %d items is in the database after the process that writes "+
-					"them back crashes right after the last acknowledgement and a new one takes over.", crashWrites, crashItems)},
+					"them back crashes right after the last acknowledgement, before any flush, and a new one takes over "+
+					"(its first pass, or the %d flush intervals after it).", crashWrites, crashItems, crashRetryPasses)},
 		},
+		References: references(),
 	}}
 }
 
-// launch starts an instance of the design with the check's database latency.
-func launch(ctx context.Context, t *labs.Trial, latencyMS int) (*labs.Probe, *instance, error) {
+// references are the designs whose verdicts are known: the good designs
+// pass every check, each classic mistake fails the checks named. Write-behind
+// with the durable queue is as good as cache-aside here: its write updates
+// the cache, its reads are cache-aside reads, and the stream outlives the
+// flusher.
+func references() []labs.Reference {
+	return []labs.Reference{
+		{Name: "cache-aside", Design: labs.Design{"strategy": StrategyCacheAside, "invalidation": InvalidateDelete,
+			"fill_guard": GuardVersion, "stampede": StampedeLock}},
+		{Name: "cache-aside-singleflight", Design: labs.Design{"strategy": StrategyCacheAside, "invalidation": InvalidateDelete,
+			"fill_guard": GuardVersion, "stampede": StampedeSingleflight}},
+		{Name: "write-behind-stream", Design: labs.Design{"strategy": StrategyWriteBehind, "write_behind_queue": QueueStream,
+			"stampede": StampedeLock}},
+		{Name: "ttl-invalidation", Design: labs.Design{"strategy": StrategyCacheAside, "invalidation": InvalidateTTL,
+			"stampede": StampedeSingleflight}, Fails: []string{chkStale}},
+		{Name: "no-fill-guard", Design: labs.Design{"strategy": StrategyCacheAside, "invalidation": InvalidateDelete,
+			"fill_guard": GuardNone, "stampede": StampedeLock}, Fails: []string{chkStale}},
+		{Name: "no-cache", Design: labs.Design{"strategy": StrategyNone}, Fails: []string{chkHit, chkStampede}},
+		// Just short of the hit ratio (79.5%): on a real clock its verdict
+		// would follow the machine's speed.
+		{Name: "short-ttl", Design: labs.Design{"strategy": StrategyCacheAside, "ttl_ms": 700,
+			"stampede": StampedeSingleflight}, Fails: []string{chkHit}},
+		{Name: "no-stampede-protection", Design: labs.Design{"strategy": StrategyCacheAside, "stampede": StampedeNone},
+			Fails: []string{chkStampede}},
+		{Name: "memory-queue", Design: labs.Design{"strategy": StrategyWriteBehind, "write_behind_queue": QueueMemory,
+			"stampede": StampedeLock}, Fails: []string{chkCrash}},
+		// A short flush interval does not save the memory queue: the
+		// crash lands before the flusher's next tick however fast it ticks.
+		{Name: "memory-queue-fast-flush", Design: labs.Design{"strategy": StrategyWriteBehind, "write_behind_queue": QueueMemory,
+			"flush_interval_ms": 50, "stampede": StampedeLock}, Fails: []string{chkCrash}},
+	}
+}
+
+// ms writes d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// launch starts an instance of the design with the check's database
+// latency, on a manual clock the check moves.
+func launch(ctx context.Context, t *labs.Trial, latencyMS int) (*labs.Probe, *instance, *labs.ManualClock, error) {
+	mc, ok := t.Clock.(*labs.ManualClock)
+	if !ok {
+		mc = labs.NewManualClock(clockStart)
+		t.Clock = mc
+	}
 	p, err := t.Launch(ctx, map[string]any{"db_latency_ms": latencyMS})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	in, ok := p.Instance.(*instance)
 	if !ok {
-		return nil, nil, fmt.Errorf("cache: launched a %T, not a cache instance", p.Instance)
+		return nil, nil, nil, fmt.Errorf("cache: launched a %T, not a cache instance", p.Instance)
 	}
-	return p, in, nil
+	in.reseed(randomSeed)
+	return p, in, mc, nil
+}
+
+// settle runs f against p's instance. On a manual clock it moves the clock
+// each time f's goroutines all wait for it (see drive), so f sees time pass
+// as the design asks for it and never because the machine was slow.
+func settle(ctx context.Context, p *labs.Probe, f func(ctx context.Context)) error {
+	mc, ok := p.Env.Clock.(*labs.ManualClock)
+	if !ok {
+		f(ctx)
+		return nil
+	}
+	return drive(ctx, mc, f)
 }
 
 // routeError is a route's unexpected answer. The checks send only valid
@@ -129,7 +220,10 @@ func outcomeOf(err error) labs.Outcome {
 
 func call[T any](ctx context.Context, p *labs.Probe, method, path string, body any) (T, error) {
 	var v T
-	rep := p.Do(ctx, method, path, body)
+	var rep labs.Reply
+	if err := settle(ctx, p, func(ctx context.Context) { rep = p.Do(ctx, method, path, body) }); err != nil {
+		return v, err
+	}
 	if rep.Status != http.StatusOK {
 		if err := ctx.Err(); err != nil {
 			return v, err
@@ -183,7 +277,7 @@ func isOld(r readResult, w writeResult) bool {
 // (the delete-versus-stale-fill race, which concurrency produces by chance)
 // and reads again.
 func checkNoStaleRead(ctx context.Context, t *labs.Trial) labs.Outcome {
-	p, in, err := launch(ctx, t, staleLatencyMS)
+	p, in, _, err := launch(ctx, t, staleLatencyMS)
 	if err != nil {
 		return labs.Broken(err)
 	}
@@ -342,20 +436,25 @@ func plural(n int64, one, many string) string {
 	return many
 }
 
-// zipfReader makes a load run read the Zipf distribution: the instance
-// picks the item for an empty key.
-type zipfReader struct{ labs.Instance }
+// zipfReads draws n item ids from the Zipf distribution a load run uses,
+// with a fixed seed: every grading reads the same items in the same order.
+func zipfReads(n int) []int {
+	z := rand.NewZipf(rand.New(rand.NewPCG(hitSeed, hitSeed>>1|1)), labs.ZipfS, 1, CatalogueSize-1)
+	ids := make([]int, n)
+	for i := range ids {
+		ids[i] = int(z.Uint64()) + 1
+	}
+	return ids
+}
 
-func (z zipfReader) Hit(ctx context.Context, _ string) (int, error) { return z.Instance.Hit(ctx, "") }
-
-// checkHitRatio reads the Zipf distribution in paced batches and measures
-// hits/(hits+misses) after the warm-up from the instance's own counters.
+// checkHitRatio reads the Zipf distribution one read every hitGap of the
+// clock and measures hits/(hits+misses) after the warm-up from the
+// instance's own counters.
 func checkHitRatio(ctx context.Context, t *labs.Trial) labs.Outcome {
-	p, in, err := launch(ctx, t, hitLatencyMS)
+	p, in, mc, err := launch(ctx, t, hitLatencyMS)
 	if err != nil {
 		return labs.Broken(err)
 	}
-	load := zipfReader{p.Instance}
 	prev, err := stats(ctx, p)
 	if err != nil {
 		return outcomeOf(err)
@@ -364,22 +463,26 @@ func checkHitRatio(ctx context.Context, t *labs.Trial) labs.Outcome {
 		xs, ys      []float64
 		warm        State
 		failedReads int
-		start       = time.Now()
-		warmEnd     time.Time
+		start       = mc.Now()
 	)
-	for done := 0; done < hitWarmReads+hitReads; {
-		if done == hitWarmReads {
-			warm, warmEnd = prev, time.Now()
-		}
-		// Paced per batch: runtime timers are too coarse to pace each read
-		// at 2,000/s, and a batch of 200 in 100 ms is the same rate for a TTL.
-		batchEnd := time.Now().Add(time.Duration(hitBatch) * time.Second / hitRatePerS)
-		sum := labs.RunLoad(ctx, load, labs.LoadSpec{Requests: hitBatch, Concurrency: hitConcurrency, Keys: 1})
-		if err := sleep(ctx, time.Until(batchEnd)); err != nil {
+	for i, id := range zipfReads(hitWarmReads + hitReads) {
+		// One read at a time, each at its own instant: a TTL then cuts
+		// the run exactly where the design says.
+		mc.Set(start.Add(time.Duration(i) * hitGap))
+		var rerr error
+		if err := settle(ctx, p, func(ctx context.Context) { _, rerr = in.read(ctx, id) }); err != nil {
 			return labs.Broken(err)
 		}
-		done += hitBatch
-		failedReads += sum.Requests - sum.ByStatus["200"]
+		if rerr != nil {
+			if statusOf(rerr) == http.StatusInternalServerError || ctx.Err() != nil {
+				return labs.Broken(rerr)
+			}
+			failedReads++
+		}
+		done := i + 1
+		if done%hitBatch != 0 {
+			continue
+		}
 		cur, err := stats(ctx, p)
 		if err != nil {
 			return outcomeOf(err)
@@ -388,9 +491,11 @@ func checkHitRatio(ctx context.Context, t *labs.Trial) labs.Outcome {
 		xs = append(xs, float64(done))
 		ys = append(ys, 100*ratio(h, h+m))
 		prev = cur
+		if done == hitWarmReads {
+			warm = cur
+		}
 	}
-	elapsed := time.Since(start)
-	measured := time.Since(warmEnd)
+	elapsed := time.Duration(hitWarmReads+hitReads) * hitGap
 	hits, misses := prev.Hits-warm.Hits, prev.Misses-warm.Misses
 	dbReads := prev.DBReads - warm.DBReads
 	got := ratio(hits, hits+misses)
@@ -400,10 +505,10 @@ func checkHitRatio(ctx context.Context, t *labs.Trial) labs.Outcome {
 		XLabel: "reads", YLabel: "hit ratio (%)", X: xs, Limit: &limit,
 		Series: []labs.ChartSeries{{Name: "hit ratio", Values: ys}},
 	}
-	rate := float64(hitReads) / measured.Seconds()
 	seen := fmt.Sprintf("After a %s-read warm-up, %s of %s Zipf-distributed reads hit the cache: %.1f%% (at least %.0f%% required); "+
-		"%s reads went to the database, at %.0f reads/s.",
-		thousands(hitWarmReads), thousands(int(hits)), thousands(hitReads), 100*got, limit, thousands(int(dbReads)), rate)
+		"%s reads went to the database. The reads came one every %.1f ms of the lab's clock, %.1f s in all.",
+		thousands(hitWarmReads), thousands(int(hits)), thousands(hitReads), 100*got, limit, thousands(int(dbReads)),
+		ms(hitGap), elapsed.Seconds())
 	if failedReads > 0 {
 		seen += fmt.Sprintf(" %d reads failed.", failedReads)
 	}
@@ -435,7 +540,7 @@ func ratio(a, b int64) float64 {
 // checkStampede caches the hot item, then lets the lab's stampede expire it
 // under 200 readers released together.
 func checkStampede(ctx context.Context, t *labs.Trial) labs.Outcome {
-	p, in, err := launch(ctx, t, stampedeLatencyMS)
+	p, in, _, err := launch(ctx, t, stampedeLatencyMS)
 	if err != nil {
 		return labs.Broken(err)
 	}
@@ -454,8 +559,8 @@ func checkStampede(ctx context.Context, t *labs.Trial) labs.Outcome {
 	for _, n := range res.Errors {
 		failed += n
 	}
-	seen := fmt.Sprintf("%d readers asked for item %d at once right after its cached copy was deleted: they caused %d database %s "+
-		"(at most %d allowed); p99 %.0f ms.",
+	seen := fmt.Sprintf("%d readers asked for item %d at the same instant right after its cached copy was deleted: they caused %d database %s "+
+		"(at most %d allowed); p99 %.0f ms of the lab's clock.",
 		res.Reads, res.Item, res.DBReads, plural(res.DBReads, "read", "reads"), maxStampedeReads, res.P99MS)
 	if failed > 0 {
 		return labs.Fail("%s %d readers got an error instead of the item (%s): absorbing a stampede must not fail the readers.",
@@ -494,36 +599,40 @@ func errorList(m map[string]int) string {
 // checkCrash writes a few items and, for write-behind, crashes the flusher
 // right after the last acknowledgement; then it reads the database itself.
 func checkCrash(ctx context.Context, t *labs.Trial) labs.Outcome {
-	p, in, err := launch(ctx, t, 0)
+	p, in, mc, err := launch(ctx, t, 0)
 	if err != nil {
 		return labs.Broken(err)
 	}
-	// Concurrent writes, so the crash follows the first acknowledgement
-	// as closely as it can follow the last.
+	// Concurrent writes at one instant of the clock, so the crash follows
+	// the first acknowledgement as closely as the last: no flush between.
+	// The items are written at once, each item's writes in turn, so which
+	// price is an item's newest does not depend on the machine either.
 	var (
-		wg    sync.WaitGroup
 		mu    sync.Mutex
 		acked = map[int]writeResult{}
 		werr  error
 	)
-	for n := range crashWrites {
-		id := crashFirst + n%crashItems
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w, err := putPrice(ctx, p, id, 600000+int64(n))
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				werr = err
-				return
+	err = settle(ctx, p, func(ctx context.Context) {
+		fanOut(ctx, crashItems, func(i int) {
+			id := crashFirst + i
+			for n := i; n < crashWrites; n += crashItems {
+				w, err := putPrice(ctx, p, id, 600000+int64(n))
+				mu.Lock()
+				if err != nil {
+					werr = err
+				} else if w.Version > acked[id].Version {
+					acked[id] = w
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
 			}
-			if w.Version > acked[id].Version {
-				acked[id] = w
-			}
-		}()
+		})
+	})
+	if err != nil {
+		return labs.Broken(err)
 	}
-	wg.Wait()
 	if werr != nil {
 		return outcomeOf(werr)
 	}
@@ -547,17 +656,16 @@ func checkCrash(ctx context.Context, t *labs.Trial) labs.Outcome {
 		return labs.Broken(err) // the crash route fails only when Redis or the database does
 	}
 	// The report comes after the new flusher's first pass; a write it could
-	// not apply then is retried next pass, so give it a moment.
-	var missing []string
-	deadline := time.Now().Add(time.Second)
-	for {
-		if missing, err = missingWrites(ctx, in, acked); err != nil {
+	// not apply then is retried on its next ticks, which the clock brings.
+	missing, err := missingWrites(ctx, in, acked)
+	if err != nil {
+		return labs.Broken(err)
+	}
+	for pass := 0; len(missing) > 0 && pass < crashRetryPasses; pass++ {
+		if err := flushPass(ctx, in, mc); err != nil {
 			return labs.Broken(err)
 		}
-		if len(missing) == 0 || time.Now().After(deadline) {
-			break
-		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+		if missing, err = missingWrites(ctx, in, acked); err != nil {
 			return labs.Broken(err)
 		}
 	}
@@ -578,6 +686,25 @@ func checkCrash(ctx context.Context, t *labs.Trial) labs.Outcome {
 	}
 	return labs.Fail("%s After a new flusher took over, %d of %d items still lack their newest acknowledged write in the database (%s).%s",
 		seen, len(missing), len(acked), listFirst(missing), why)
+}
+
+// flushPass moves the clock one flush interval and waits for the flusher's
+// pass that it brings. The wait is on progress (the pass counter), checked
+// every few milliseconds; driveBackstop only ends a flusher that stopped
+// answering, never a slow one.
+func flushPass(ctx context.Context, in *instance, mc *labs.ManualClock) error {
+	before := in.wb.passes.Load()
+	mc.Advance(in.cfg.flush)
+	backstop := time.Now().Add(driveBackstop)
+	for in.wb.passes.Load() == before {
+		if time.Now().After(backstop) {
+			return errors.New("the write-behind flusher did not make a pass after its interval: Redis or the database stopped answering")
+		}
+		if err := labs.Sleep(ctx, labs.RealClock{}, 2*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // missingWrites lists the items whose acknowledged write the database

@@ -62,6 +62,9 @@ type writeBehind struct {
 
 	pending                atomic.Int64 // memory queue: written, not yet flushed or discarded
 	flushed, crashes, lost atomic.Int64
+	// passes counts the flusher's passes, whatever they found to do, so a
+	// check can tell a pass has happened after it moved the clock.
+	passes atomic.Int64
 
 	// beforeApply, when set by a test, runs before each database batch with
 	// the flusher's context: it lets a test crash a flusher mid-batch.
@@ -85,8 +88,18 @@ func newWriteBehind(ctx context.Context, in *instance) (*writeBehind, error) {
 		}
 	}
 	wb.mu.Lock()
-	wb.flusher = wb.start()
+	fr := wb.start()
+	wb.flusher = fr
 	wb.mu.Unlock()
+	// The instance is ready once the flusher's first pass is done, so that
+	// pass never races the first writes (it would flush some of them at a
+	// moment only the machine's speed decides).
+	select {
+	case <-fr.ready:
+	case <-ctx.Done():
+		wb.close()
+		return nil, ctx.Err()
+	}
 	return wb, nil
 }
 
@@ -100,16 +113,20 @@ func (wb *writeBehind) start() *flusherRun {
 
 func (wb *writeBehind) run(ctx context.Context, fr *flusherRun) {
 	defer close(fr.done)
-	wb.flushOnce(ctx, fr) // a new flusher first replays what its predecessor left
-	close(fr.ready)
-	t := time.NewTicker(wb.in.cfg.flush)
+	// The ticker starts with the flusher, before its first pass, so a
+	// manual clock moved right after ready is seen by it.
+	t := wb.in.clock.NewTicker(wb.in.cfg.flush)
 	defer t.Stop()
+	wb.flushOnce(ctx, fr) // a new flusher first replays what its predecessor left
+	wb.passes.Add(1)
+	close(fr.ready)
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 			wb.flushOnce(ctx, fr)
+			wb.passes.Add(1)
 		}
 	}
 }
@@ -255,7 +272,7 @@ func (wb *writeBehind) write(ctx context.Context, id int, price int64, name *str
 		durable = "1"
 	}
 	res, err := queueWriteScript.Run(ctx, in.rdb, []string{in.itemKey(id), in.floorsKey(), in.streamKey()},
-		id, it.Version, rawEntry, in.cfg.ttl.Milliseconds(), rawWrite, durable, maxQueued).Int()
+		id, it.Version, rawEntry, in.redisTTL(in.cfg.ttl).Milliseconds(), rawWrite, durable, maxQueued).Int()
 	if err != nil {
 		in.redisError("write-behind write", err)
 		return Item{}, errCacheDown
@@ -281,12 +298,12 @@ func (wb *writeBehind) current(ctx context.Context, id int) (entry, error) {
 	case err == nil:
 		return e, nil
 	case errors.Is(err, goredis.Nil), errors.Is(err, errCorrupt):
-		start := time.Now()
+		start := in.now()
 		it, err := in.dbRead(ctx, id)
 		if err != nil {
 			return entry{}, err
 		}
-		return in.newEntry(it, time.Since(start)), nil
+		return in.newEntry(it, in.now().Sub(start)), nil
 	default:
 		in.redisError("write-behind read", err)
 		return entry{}, errCacheDown
