@@ -197,7 +197,9 @@ func TestSuiteReferences(t *testing.T) {
 					if !slices.Equal(failed, wantFailed) {
 						t.Errorf("failed %q, want %q", failed, ref.Fails)
 					}
-					if score, max := labs.Score(rs); len(rs) != len(ex.Checks) || score != want {
+					score, max := labs.Score(rs)
+					t.Logf("verdict: %d of %d, failed %q", score, max, failed)
+					if len(rs) != len(ex.Checks) || score != want {
 						t.Errorf("%d results, score %d of %d, want %d", len(rs), score, max, want)
 					}
 				})
