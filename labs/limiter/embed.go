@@ -20,7 +20,9 @@ type Limiter struct {
 // each key with algorithm (FixedWindow, SlidingLog, SlidingWindow,
 // TokenBucket or GCRA, with no burst). Its Redis keys live under
 // env.Prefix, so whoever owns that prefix removes them (labs.DeleteKeys);
-// Close releases its connections.
+// Close releases its connections. When env carries a check suite's clock
+// it decides by that clock, as the lab's own instances do; otherwise by
+// Redis TIME.
 func New(ctx context.Context, env labs.Env, algorithm string, limit, windowMS int) (*Limiter, error) {
 	if scripts[algorithm] == nil {
 		return nil, fmt.Errorf("limiter: unknown algorithm %q", algorithm)
