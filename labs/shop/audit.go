@@ -20,15 +20,8 @@ type auditor struct {
 
 func (a *auditor) run(in *instance) func(ctx context.Context) {
 	return func(ctx context.Context) {
-		t := time.NewTicker(auditEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				a.pass(ctx, in)
-			}
+		for in.pace.sleep(ctx, auditEvery) == nil {
+			a.pass(ctx, in)
 		}
 	}
 }

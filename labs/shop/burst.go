@@ -101,7 +101,7 @@ func (in *instance) handleBurst(w http.ResponseWriter, r *http.Request, _ labs.P
 		return
 	}
 	defer in.burstMu.Unlock()
-	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(req.WaitMS)*time.Millisecond+30*time.Second)
+	ctx, cancel := labs.WithTimeout(r.Context(), in.pace.clock, time.Duration(req.WaitMS)*time.Millisecond+30*time.Second)
 	defer cancel()
 	res, err := in.burst(ctx, req)
 	if err != nil {
@@ -116,7 +116,7 @@ func (in *instance) handleBurst(w http.ResponseWriter, r *http.Request, _ labs.P
 func (in *instance) burst(ctx context.Context, req BurstRequest) (BurstResult, error) {
 	res := BurstResult{Orders: req.Orders, Failed: map[string]int{}}
 	v0 := in.violations.Load()
-	start := time.Now()
+	start := in.pace.now()
 	var (
 		mu   sync.Mutex
 		wg   sync.WaitGroup
@@ -157,7 +157,7 @@ func (in *instance) burst(ctx context.Context, req BurstRequest) (BurstResult, e
 	}
 	close(next)
 	wg.Wait()
-	res.PlaceMS = ms(time.Since(start))
+	res.PlaceMS = ms(in.pace.now().Sub(start))
 	res.Placed = len(res.orderIDs)
 	if len(res.Failed) == 0 {
 		res.Failed = nil
@@ -166,7 +166,7 @@ func (in *instance) burst(ctx context.Context, req BurstRequest) (BurstResult, e
 	if err != nil && ctx.Err() == nil {
 		return res, err
 	}
-	res.TookMS = ms(time.Since(start))
+	res.TookMS = ms(in.pace.now().Sub(start))
 	var settle []float64
 	for _, l := range lines {
 		switch l.Status {
@@ -207,10 +207,11 @@ func burstProduct(req BurstRequest, i int) int {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// waitSettled polls the orders until none is pending or wait runs out, and
-// returns them.
+// waitSettled polls the orders until none is pending or wait runs out on
+// the shop's clock, and returns them. It runs in a request, outside the
+// account of the shop's own work.
 func (in *instance) waitSettled(ctx context.Context, ids []string, wait time.Duration) ([]OrderLine, error) {
-	deadline := time.Now().Add(wait)
+	deadline := in.pace.now().Add(wait)
 	for {
 		lines, err := in.linesOf(ctx, ids)
 		if err != nil {
@@ -222,10 +223,10 @@ func (in *instance) waitSettled(ctx context.Context, ids []string, wait time.Dur
 				pending++
 			}
 		}
-		if pending == 0 || !time.Now().Before(deadline) {
+		if pending == 0 || !in.pace.now().Before(deadline) {
 			return lines, nil
 		}
-		if err := sleep(ctx, settlePoll); err != nil {
+		if err := labs.Sleep(ctx, in.pace.clock, settlePoll); err != nil {
 			return lines, err
 		}
 	}

@@ -106,7 +106,7 @@ type consumer struct {
 	svc  *service
 	idx  int
 	name string
-	bell chan struct{}
+	bell *doorbell
 
 	mu     sync.Mutex
 	run    *consumerRun // nil while dead
@@ -146,7 +146,7 @@ func (in *instance) startBus(ctx context.Context) error {
 			}
 		}
 		for i := range in.cfg.consumers {
-			s.consumers = append(s.consumers, &consumer{svc: s, idx: i, name: fmt.Sprintf("%s-%d", name, i), bell: make(chan struct{}, 1)})
+			s.consumers = append(s.consumers, &consumer{svc: s, idx: i, name: fmt.Sprintf("%s-%d", name, i), bell: newDoorbell(in.pace)})
 		}
 		in.svcs[name] = s
 	}
@@ -156,7 +156,7 @@ func (in *instance) startBus(ctx context.Context) error {
 		}
 	}
 	if in.cfg.outbox {
-		in.relay = &relay{in: in, bell: make(chan struct{}, 1)}
+		in.relay = &relay{in: in, bell: newDoorbell(in.pace)}
 		in.relay.start()
 	}
 	return nil
@@ -175,13 +175,16 @@ func (in *instance) startConsumer(c *consumer) bool {
 	c.kill.Store(nil)
 	cctx, cancel := context.WithCancel(in.ctx)
 	run := &consumerRun{cancel: cancel, done: make(chan struct{})}
+	c.bell.setOpen(true)
 	if !in.spawn(func(context.Context) {
 		defer close(run.done)
 		defer cancel()
+		defer c.bell.setOpen(false)
 		if in.consume(cctx, c) {
 			c.markDead(run)
 		}
 	}) {
+		c.bell.setOpen(false)
 		cancel()
 		return false
 	}
@@ -221,10 +224,7 @@ func (c *consumer) killNow() bool {
 func (in *instance) ring(stream string) {
 	for _, s := range in.subs[stream] {
 		for _, c := range s.consumers {
-			select {
-			case c.bell <- struct{}{}:
-			default:
-			}
+			c.bell.ring()
 		}
 	}
 }
@@ -242,9 +242,7 @@ func (in *instance) consume(ctx context.Context, c *consumer) (died bool) {
 		return true
 	}
 	claimEvery := min(max(in.cfg.claimIdle/4, 50*time.Millisecond), time.Second)
-	lastClaim := time.Now()
-	t := time.NewTicker(idlePoll)
-	defer t.Stop()
+	lastClaim := in.pace.now()
 	for ctx.Err() == nil {
 		n, died := in.read(ctx, c)
 		if died {
@@ -253,8 +251,8 @@ func (in *instance) consume(ctx context.Context, c *consumer) (died bool) {
 		if n > 0 {
 			continue
 		}
-		if time.Since(lastClaim) >= claimEvery {
-			lastClaim = time.Now()
+		if now := in.pace.now(); now.Sub(lastClaim) >= claimEvery {
+			lastClaim = now
 			n, died := in.claim(ctx, c)
 			if died {
 				return true
@@ -263,11 +261,8 @@ func (in *instance) consume(ctx context.Context, c *consumer) (died bool) {
 				continue
 			}
 		}
-		select {
-		case <-ctx.Done():
+		if !in.pace.wait(ctx, c.bell, idlePoll) {
 			return false
-		case <-c.bell:
-		case <-t.C:
 		}
 	}
 	return false
@@ -293,6 +288,7 @@ func (in *instance) replayPending(ctx context.Context, c *consumer) bool {
 				break
 			}
 			for _, m := range res[0].Messages {
+				in.markDelivered(st, c.svc.name, m.ID)
 				if in.process(ctx, c, st, m, true) {
 					return true
 				}
@@ -321,6 +317,7 @@ func (in *instance) read(ctx context.Context, c *consumer) (n int, died bool) {
 	for _, st := range res {
 		for _, m := range st.Messages {
 			n++
+			in.markDelivered(st.Stream, s.name, m.ID)
 			if in.process(ctx, c, st.Stream, m, false) {
 				return n, true
 			}
@@ -329,11 +326,22 @@ func (in *instance) read(ctx context.Context, c *consumer) (n int, died bool) {
 	return n, false
 }
 
+// claimCount bounds the messages one claim takes over.
+const claimCount = 5
+
 // claim takes over messages pending longer than claim_idle_ms.
 func (in *instance) claim(ctx context.Context, c *consumer) (n int, died bool) {
 	for _, st := range c.svc.streams {
-		msgs, _, err := in.rdb.XAutoClaim(ctx, &goredis.XAutoClaimArgs{Stream: st, Group: c.svc.name, Consumer: c.name,
-			MinIdle: in.cfg.claimIdle, Start: "0-0", Count: 5}).Result()
+		var (
+			msgs []goredis.XMessage
+			err  error
+		)
+		if in.pace.manual != nil {
+			msgs, err = in.claimByClock(ctx, c, st)
+		} else {
+			msgs, _, err = in.rdb.XAutoClaim(ctx, &goredis.XAutoClaimArgs{Stream: st, Group: c.svc.name, Consumer: c.name,
+				MinIdle: in.cfg.claimIdle, Start: "0-0", Count: claimCount}).Result()
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				in.logf("claim", "error", "%s could not claim pending messages: %v", c.name, err)
@@ -350,6 +358,66 @@ func (in *instance) claim(ctx context.Context, c *consumer) (n int, died bool) {
 		}
 	}
 	return n, false
+}
+
+// claimByClock is XAUTOCLAIM with the idle time read on the lab's clock:
+// the pending entries delivered claim_idle_ms or longer ago (by the times
+// the consumers recorded) are taken over with XCLAIM. Claims are made one
+// at a time, so two consumers never take the same entry.
+func (in *instance) claimByClock(ctx context.Context, c *consumer, st string) ([]goredis.XMessage, error) {
+	in.claimMu.Lock()
+	defer in.claimMu.Unlock()
+	pend, err := in.rdb.XPendingExt(ctx, &goredis.XPendingExtArgs{Stream: st, Group: c.svc.name, Start: "-", End: "+", Count: 100}).Result()
+	if err != nil {
+		return nil, err
+	}
+	cutoff := in.pace.now().Add(-in.cfg.claimIdle)
+	var ids []string
+	for _, p := range pend {
+		if at, ok := in.deliveredAt(st, c.svc.name, p.ID); !ok || !at.After(cutoff) {
+			ids = append(ids, p.ID)
+			if len(ids) == claimCount {
+				break
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	msgs, err := in.rdb.XClaim(ctx, &goredis.XClaimArgs{Stream: st, Group: c.svc.name, Consumer: c.name, Messages: ids}).Result()
+	if err != nil {
+		return nil, err
+	}
+	now := in.pace.now()
+	for _, m := range msgs {
+		in.delivered[st+" "+c.svc.name+" "+m.ID] = now
+	}
+	return msgs, nil
+}
+
+// markDelivered records, with a manual clock, when an entry was delivered.
+func (in *instance) markDelivered(stream, group, id string) {
+	if in.pace.manual == nil {
+		return
+	}
+	in.claimMu.Lock()
+	in.delivered[stream+" "+group+" "+id] = in.pace.now()
+	in.claimMu.Unlock()
+}
+
+func (in *instance) deliveredAt(stream, group, id string) (time.Time, bool) {
+	at, ok := in.delivered[stream+" "+group+" "+id] // claimMu is held
+	return at, ok
+}
+
+// forgetDelivered drops an acknowledged entry's delivery time.
+func (in *instance) forgetDelivered(stream, group, id string) {
+	if in.pace.manual == nil {
+		return
+	}
+	in.claimMu.Lock()
+	delete(in.delivered, stream+" "+group+" "+id)
+	in.claimMu.Unlock()
 }
 
 // process handles one delivery; it reports whether the consumer died in it.
@@ -395,6 +463,7 @@ func (in *instance) process(ctx context.Context, c *consumer, stream string, m g
 	if err := in.rdb.XAck(ctx, stream, s.name, m.ID).Err(); err != nil && ctx.Err() == nil {
 		in.logf("ack", "error", "%s could not acknowledge %s: %v", c.name, m.ID, err)
 	}
+	in.forgetDelivered(stream, s.name, m.ID)
 	in.processed.Add(1)
 	in.env.Metrics.Count("messages_processed", 1)
 	return false
@@ -436,6 +505,7 @@ func (in *instance) deadLetter(ctx context.Context, s *service, stream string, m
 		}
 		return
 	}
+	in.forgetDelivered(stream, s.name, m.ID)
 	in.deadLet.Add(1)
 	in.env.Metrics.Count("dead_lettered", 1)
 	in.env.Metrics.Eventf("error", "%s message %s (%v) dead-lettered after %d deliveries (max_deliveries=%d)",
@@ -472,23 +542,19 @@ func (in *instance) publish(ctx context.Context, outs []outMsg) error {
 // dies after publishing and before marking publishes the rows again.
 type relay struct {
 	in   *instance
-	bell chan struct{}
+	bell *doorbell
 
 	mu      sync.Mutex
 	run     *consumerRun
-	stopped bool // by POST relay/stop
+	last    *consumerRun // the latest run, to wait for before the next
+	stopped bool         // by POST relay/stop
 
 	crashNext atomic.Bool
 	published atomic.Int64
 	crashes   atomic.Int64
 }
 
-func (r *relay) ring() {
-	select {
-	case r.bell <- struct{}{}:
-	default:
-	}
-}
+func (r *relay) ring() { r.bell.ring() }
 
 // start starts the relay unless it runs; false if it was running.
 func (r *relay) start() bool {
@@ -501,15 +567,21 @@ func (r *relay) start() bool {
 	run := &consumerRun{done: make(chan struct{})}
 	rctx, cancel := context.WithCancel(r.in.ctx)
 	run.cancel = cancel
+	if r.last != nil {
+		<-r.last.done // the previous run has returned (it takes no lock after stopping)
+	}
+	r.bell.setOpen(true)
 	if !r.in.spawn(func(context.Context) {
 		defer close(run.done)
 		defer cancel()
+		defer r.bell.setOpen(false)
 		r.loop(rctx, run)
 	}) {
+		r.bell.setOpen(false)
 		cancel()
 		return false
 	}
-	r.run = run
+	r.run, r.last = run, run
 	return true
 }
 
@@ -535,8 +607,6 @@ func (r *relay) running() bool {
 }
 
 func (r *relay) loop(ctx context.Context, run *consumerRun) {
-	t := time.NewTicker(relayPoll)
-	defer t.Stop()
 	for ctx.Err() == nil {
 		n, crashed := r.pass(ctx)
 		if crashed {
@@ -547,15 +617,14 @@ func (r *relay) loop(ctx context.Context, run *consumerRun) {
 			r.mu.Unlock()
 			// The supervisor restarts it, unless someone stopped it meanwhile.
 			r.in.spawn(func(bctx context.Context) {
-				select {
-				case <-bctx.Done():
-				case <-time.After(relayRestart):
-					r.mu.Lock()
-					stopped := r.stopped
-					r.mu.Unlock()
-					if !stopped && r.start() {
-						r.in.env.Metrics.Eventf("info", "relay restarted; it publishes the rows it had not marked again")
-					}
+				if r.in.pace.sleep(bctx, relayRestart) != nil {
+					return
+				}
+				r.mu.Lock()
+				stopped := r.stopped
+				r.mu.Unlock()
+				if !stopped && r.start() {
+					r.in.env.Metrics.Eventf("info", "relay restarted; it publishes the rows it had not marked again")
 				}
 			})
 			return
@@ -563,11 +632,7 @@ func (r *relay) loop(ctx context.Context, run *consumerRun) {
 		if n == relayBatch {
 			continue
 		}
-		select {
-		case <-ctx.Done():
-		case <-r.bell:
-		case <-t.C:
-		}
+		r.in.pace.wait(ctx, r.bell, relayPoll)
 	}
 }
 

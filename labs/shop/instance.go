@@ -31,6 +31,7 @@ type instance struct {
 	closed bool
 	wg     sync.WaitGroup
 
+	pace  *pace // the clock the shop decides by, and its account of work in flight
 	svcs  map[string]*service
 	subs  map[string][]*service // stream key → the services consuming it
 	relay *relay                // nil with outbox=false
@@ -49,6 +50,12 @@ type instance struct {
 	logMu   sync.Mutex
 	lastLog map[string]time.Time
 
+	// With a manual clock, claims are judged by the lab's clock rather
+	// than by Redis's idle times: when each pending entry was last
+	// delivered, by stream, group and entry id.
+	claimMu   sync.Mutex
+	delivered map[string]time.Time
+
 	closeOnce sync.Once
 	closeErr  error
 
@@ -59,7 +66,8 @@ type instance struct {
 
 func newInstance(ctx context.Context, env labs.Env, cfg config) (*instance, error) {
 	bctx, cancel := context.WithCancel(context.Background())
-	in := &instance{env: env, cfg: cfg, rdb: env.Redis, ctx: bctx, cancel: cancel, lastLog: map[string]time.Time{}}
+	in := &instance{env: env, cfg: cfg, rdb: env.Redis, ctx: bctx, cancel: cancel, lastLog: map[string]time.Time{},
+		pace: newPace(env.Clock), delivered: map[string]time.Time{}}
 	fail := func(what string, err error) (*instance, error) {
 		cancel()
 		return nil, fmt.Errorf("shop: %s: %w", what, err)
@@ -86,7 +94,9 @@ func newInstance(ctx context.Context, env labs.Env, cfg config) (*instance, erro
 	return in, nil
 }
 
-// spawn runs f in the background until Close; false once closed.
+// spawn runs f in the background until Close; false once closed. f is
+// counted as work in flight while it runs (see pace), so it waits only
+// through the pace.
 func (in *instance) spawn(f func(ctx context.Context)) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -94,8 +104,10 @@ func (in *instance) spawn(f func(ctx context.Context)) bool {
 		return false
 	}
 	in.wg.Add(1)
+	in.pace.hold()
 	go func() {
 		defer in.wg.Done()
+		defer in.pace.idle()
 		f(in.ctx)
 	}()
 	return true
@@ -109,7 +121,7 @@ func (in *instance) key(s string) string { return in.env.Prefix + s }
 // failure under load does not drown the log.
 func (in *instance) logf(kind, level, format string, args ...any) {
 	in.logMu.Lock()
-	now := time.Now()
+	now := in.pace.now()
 	if now.Sub(in.lastLog[kind]) < time.Second {
 		in.logMu.Unlock()
 		return

@@ -72,7 +72,8 @@ type provider struct {
 
 	mu        sync.Mutex
 	set       ProviderSettings
-	rng       *rand.Rand
+	rng       *rand.Rand // decides authorisations and duplicate callbacks
+	lossRng   *rand.Rand // decides which answers are lost: its own stream, so calls made at one instant do not reorder the other's draws
 	seq       int64
 	auths     map[string]*authorization
 	byKey     map[string]string
@@ -85,8 +86,10 @@ type provider struct {
 }
 
 func newProvider(in *instance) *provider {
-	seed := uint64(time.Now().UnixNano())
-	return &provider{in: in, rng: rand.New(rand.NewPCG(seed, seed>>1|1)),
+	// Seeded from the shop's clock: a check's manual clock starts at a
+	// fixed time, so its provider decides the same way every time.
+	seed := uint64(in.pace.now().UnixNano())
+	return &provider{in: in, rng: rand.New(rand.NewPCG(seed, seed>>1|1)), lossRng: rand.New(rand.NewPCG(seed>>2|1, seed)),
 		set:   ProviderSettings{FailureRate: in.cfg.failureRate, LatencyMS: int(in.cfg.latency.Milliseconds()), DuplicateCallbackRate: in.cfg.dupRate},
 		auths: map[string]*authorization{}, byKey: map[string]string{}, capByKey: map[string]int{}, byOrder: map[string][]int{}, last: map[string]callback{}}
 }
@@ -111,7 +114,7 @@ func (p *provider) configure(s ProviderSettings) {
 func (p *provider) authorize(ctx context.Context, key string, ev event) (authorization, bool, error) {
 	p.mu.Lock()
 	s := p.set
-	lost := p.rng.Float64() < s.TimeoutRate
+	lost := p.lossRng.Float64() < s.TimeoutRate
 	p.authCalls++
 	if lost {
 		p.lost++
@@ -121,28 +124,30 @@ func (p *provider) authorize(ctx context.Context, key string, ev event) (authori
 		a        authorization
 		replayed bool
 	}
-	done := make(chan result, 1)
+	pace := p.in.pace
+	answer := newMailbox[result](pace)
+	defer answer.close()
 	if !p.in.spawn(func(bctx context.Context) {
-		if sleep(bctx, time.Duration(s.LatencyMS)*time.Millisecond) != nil {
+		if pace.sleep(bctx, time.Duration(s.LatencyMS)*time.Millisecond) != nil {
 			return
 		}
 		a, replayed := p.process(key, ev)
-		done <- result{a, replayed}
+		if !lost { // else the provider's answer never arrives
+			answer.put(result{a, replayed})
+		}
 	}) {
 		return authorization{}, false, errors.New("the shop is stopped")
 	}
-	timer := time.NewTimer(providerTimeout)
-	defer timer.Stop()
-	answer := done
-	if lost {
-		answer = nil // the provider's answer never arrives
-	}
+	timer := pace.timer(providerTimeout)
+	defer timer.stop()
+	pace.idle()
 	select {
-	case r := <-answer:
+	case r := <-answer.ch:
 		return r.a, r.replayed, nil
-	case <-timer.C:
+	case <-timer.C():
 		return authorization{}, false, errProviderTimeout
 	case <-ctx.Done():
+		pace.hold()
 		return authorization{}, false, ctx.Err()
 	}
 }
@@ -175,7 +180,7 @@ func (p *provider) process(key string, ev event) (authorization, bool) {
 			if i > 0 {
 				d = duplicateDelay
 			}
-			if sleep(ctx, d) != nil {
+			if p.in.pace.sleep(ctx, d) != nil {
 				return
 			}
 			p.deliver(ctx, cb)
@@ -192,7 +197,7 @@ func (p *provider) deliver(ctx context.Context, cb callback) error {
 		if err = p.in.webhook(ctx, cb); err == nil || ctx.Err() != nil {
 			return err
 		}
-		if sleep(ctx, webhookRetryGap) != nil {
+		if p.in.pace.sleep(ctx, webhookRetryGap) != nil {
 			return ctx.Err()
 		}
 	}

@@ -114,8 +114,46 @@ var schema = []string{
 	`CREATE INDEX IF NOT EXISTS shop_lab_steps_order ON shop_lab_steps (instance, order_id, id)`,
 }
 
-// migrate creates the tables, serialised with other labs' launches.
+// schemaObjects are the names of the tables and indexes schema creates.
+func schemaObjects() []string {
+	out := append([]string(nil), tables...)
+	for _, q := range schema {
+		if rest, ok := strings.CutPrefix(q, "CREATE INDEX IF NOT EXISTS "); ok {
+			name, _, _ := strings.Cut(rest, " ")
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// schemaReady reports whether every table and index exists already.
+func (in *instance) schemaReady(ctx context.Context) (bool, error) {
+	names := schemaObjects()
+	args := make([]any, len(names))
+	marks := make([]string, len(names))
+	for i, n := range names {
+		args[i], marks[i] = n, "?"
+	}
+	q := `SELECT COUNT(*) FROM sqlite_master WHERE name IN (` + strings.Join(marks, ", ") + `)`
+	if in.env.Dialect == "postgres" {
+		q = `SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = current_schema() AND c.relname IN (` + strings.Join(marks, ", ") + `)`
+	}
+	var have int
+	if err := in.env.DB.QueryRowContext(ctx, in.env.Rebind(q), args...).Scan(&have); err != nil {
+		return false, err
+	}
+	return have == len(names), nil
+}
+
+// migrate creates the tables, serialised with other labs' launches. Once
+// they exist it runs no DDL: on PostgreSQL even CREATE INDEX IF NOT EXISTS
+// locks its table first, and could deadlock with the transactions of
+// shops already running.
 func (in *instance) migrate(ctx context.Context) error {
+	if ready, err := in.schemaReady(ctx); err != nil || ready {
+		return err
+	}
 	serial := "INTEGER PRIMARY KEY AUTOINCREMENT"
 	if in.env.Dialect == "postgres" {
 		serial = "BIGSERIAL PRIMARY KEY"

@@ -282,7 +282,7 @@ func (in *instance) reserve(ctx context.Context, ev event) error {
 			in.env.Instance, ev.ProductID).Scan(&seen); err != nil {
 			return fmt.Errorf("read stock: %w", err)
 		}
-		if err := sleep(ctx, naiveGap); err != nil {
+		if err := in.pace.sleep(ctx, naiveGap); err != nil {
 			return err
 		}
 	}
@@ -542,19 +542,4 @@ func (in *instance) onNotificationMsg(ctx context.Context, ev event) error {
 		return nil
 	})
 	return err
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -3,6 +3,7 @@ package shop
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -63,23 +64,13 @@ func TestSuiteExercises(t *testing.T) {
 	}
 }
 
-// goodDesign passes every check: conditional reservations, idempotency
-// keys everywhere, the outbox, and enough consumers for the load.
-var goodDesign = map[string]any{"reservation": "conditional_update", "idempotency_keys": true, "outbox": true, "consumers": 4}
-
-func withSaga(d map[string]any, saga string) map[string]any {
-	out := map[string]any{"saga": saga}
-	for k, v := range d {
-		out[k] = v
-	}
-	return out
-}
-
-func runSuite(t *testing.T, base labs.Env, design map[string]any) []labs.CheckResult {
+// runSuite grades design with every check of the exercise and logs what
+// each saw.
+func runSuite(t *testing.T, base labs.Env, l labs.Lab, design labs.Design) []labs.CheckResult {
 	t.Helper()
 	ex := sagaExercise(t)
 	start := time.Now()
-	rs, err := labs.Run(context.Background(), Lab, ex, mustDesign(t, design), base, nil)
+	rs, err := labs.Run(context.Background(), l, ex, design, base, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,25 +84,18 @@ func runSuite(t *testing.T, base labs.Env, design map[string]any) []labs.CheckRe
 	return rs
 }
 
-func TestSuiteGoodDesign(t *testing.T) {
-	for _, b := range testenv.Backends(t) {
-		t.Run(b.Name, func(t *testing.T) {
-			base := labtest.Env(t, b, "suitegood")
-			for _, saga := range []string{SagaChoreography, SagaOrchestration} {
-				t.Run(saga, func(t *testing.T) {
-					rs := runSuite(t, base, withSaga(goodDesign, saga))
-					for _, r := range rs {
-						if !r.Passed {
-							t.Errorf("%s failed: %s", r.Name, r.Message)
-						}
-					}
-					if score, max := labs.Score(rs); score != max {
-						t.Errorf("score %d of %d", score, max)
-					}
-				})
-			}
-		})
+// referenceDesign is the lab's defaults with a reference's changes,
+// validated as a submission would be.
+func referenceDesign(tb testing.TB, r labs.Reference) labs.Design {
+	tb.Helper()
+	raw := map[string]any{}
+	for _, f := range Lab.Fields() {
+		raw[f.Name] = f.Default
 	}
+	for k, v := range r.Design {
+		raw[k] = v
+	}
+	return mustDesign(tb, raw)
 }
 
 // countIn reads the number matched by re's first group in msg.
@@ -137,6 +121,95 @@ func hasAll(tb testing.TB, msg string, wants ...string) {
 	}
 }
 
+// failMessages says what a reference's failure of a check must tell the
+// learner, by reference name and check name.
+var failMessages = map[[2]string]func(t *testing.T, msg string){
+	{"naive-reservation", chkConcurrency}: func(t *testing.T, msg string) {
+		if n := countIn(t, `: (\d+) confirmed`, msg); n <= concStock {
+			t.Errorf("%d confirmed reported, want more than %d", n, concStock)
+		}
+		hasAll(t, msg, "reservation=naive_read_then_write", "lost update", "did not stay 50")
+	},
+	{"naive-reservation", chkCrash}: func(t *testing.T, msg string) {
+		hasAll(t, msg, "the stock does not add up", "reservation=naive_read_then_write", "lost update")
+	},
+	{"no-idempotency", chkIdempotency}: func(t *testing.T, msg string) {
+		if n := countIn(t, `answered with (\d+) different order id`, msg); n != idemRetries+1 {
+			t.Errorf("%d order ids reported, want %d", n, idemRetries+1)
+		}
+		hasAll(t, msg, "idempotency_keys=false", "must be refused with 409, but it was answered 202")
+	},
+	{"no-idempotency", chkCallbacks}: func(t *testing.T, msg string) {
+		if n := countIn(t, `confirmed, (\d+) charges in all`, msg); n < 2*dupOrders {
+			t.Errorf("%d charges reported, want at least %d", n, 2*dupOrders)
+		}
+		hasAll(t, msg, "idempotency_keys=false", "captures the money for every copy")
+	},
+	{"no-idempotency", chkCrash}: func(t *testing.T, msg string) {
+		hasAll(t, msg, "charged more than once", "idempotency_keys=false", "processed the messages they had committed a second time")
+	},
+	{"dual-write", chkCrash}: func(t *testing.T, msg string) {
+		if n := countIn(t, `(\d+) orders never settled`, msg); n != 4 {
+			t.Errorf("%d stuck orders reported, want 4 (one per consumer dead after its commit)", n)
+		}
+		hasAll(t, msg, "outbox=false", "never published", "skipped them", "Nothing was left in flight")
+	},
+	{"dual-write-no-idempotency", chkCrash}: func(t *testing.T, msg string) {
+		hasAll(t, msg, "reservation leaked", "idempotency_keys=false")
+	},
+	// The consumers that die before their commit die in a reservation (the
+	// order never settles) or in a sale of an earlier order (its stock stays
+	// reserved); either is reported.
+	{"dead-letter-too-soon", chkCrash}: func(t *testing.T, msg string) {
+		hasAll(t, msg, "dead-lettered", "max_deliveries=1", "died before its commit")
+		if !strings.Contains(msg, "never settled") && !strings.Contains(msg, "does not add up") {
+			t.Errorf("message names neither stuck orders nor stock: %s", msg)
+		}
+	},
+	{"one-consumer", chkBound}: func(t *testing.T, msg string) {
+		hasAll(t, msg, "took longer than 1500 ms", "Little's law", "1 consumers per service finish at most 10 payments a second")
+	},
+}
+
+// Every reference design gets exactly its known verdict, with messages
+// that say why, on both backends: the package's own copy of the grading
+// stability test's table, so the two cannot drift apart.
+func TestSuiteReferences(t *testing.T) {
+	ex := sagaExercise(t)
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			base := labtest.Env(t, b, "suiteref")
+			for _, ref := range ex.References {
+				t.Run(ref.Name, func(t *testing.T) {
+					rs := runSuite(t, base, Lab, referenceDesign(t, ref))
+					var failed []string
+					for _, r := range rs {
+						if !r.Passed {
+							failed = append(failed, r.Name)
+							if verify := failMessages[[2]string{ref.Name, r.Name}]; verify != nil {
+								verify(t, r.Message)
+							}
+						}
+					}
+					if !slices.Equal(failed, ref.Fails) {
+						t.Errorf("failed %q, the reference says %q", failed, ref.Fails)
+					}
+					score, maxScore := labs.Score(rs)
+					lost := 0
+					for _, c := range ex.Checks {
+						if slices.Contains(ref.Fails, c.Name) {
+							lost += c.Points
+						}
+					}
+					if score != maxScore-lost {
+						t.Errorf("score %d of %d, want %d", score, maxScore, maxScore-lost)
+					}
+				})
+			}
+		})
+	}
+}
+
 // brokenLab is the shop with a saga step that no design can break taken
 // out, to prove the checks of those steps can fail.
 type brokenLab struct {
@@ -152,132 +225,84 @@ func (b brokenLab) New(ctx context.Context, env labs.Env, d labs.Design) (labs.I
 	return li, err
 }
 
-type badCase struct {
+// brokenSteps are the failures no design can make: each check's shop has
+// a step taken out.
+var brokenSteps = []struct {
 	name, check string
-	lab         labs.Lab // nil: the real lab
-	design      map[string]any
+	breakIt     func(*instance)
 	verify      func(t *testing.T, msg string)
-}
-
-var badCases = []badCase{
-	{"sale-lost", "happy path confirms and sells",
-		brokenLab{breakIt: func(in *instance) { in.skipSale.Store(true) }}, goodDesign,
+}{
+	{"sale-lost", chkHappy, func(in *instance) { in.skipSale.Store(true) },
 		func(t *testing.T, msg string) {
-			hasAll(t, msg, "confirmed", "available 7, reserved 0, sold 3", "the reservation must become a sale")
+			hasAll(t, msg, "confirmed", "available 7, reserved 3, sold 0", "the reservation must become a sale")
 		}},
-	{"release-lost", "declined payment cancels and releases",
-		brokenLab{breakIt: func(in *instance) { in.skipRelease.Store(true) }}, goodDesign,
+	{"release-lost", chkDeclined, func(in *instance) { in.skipRelease.Store(true) },
 		func(t *testing.T, msg string) {
 			hasAll(t, msg, "cancelled (payment declined)", "available 6", "must be released")
 		}},
-	{"naive-reservation", "no overselling under concurrency", nil,
-		map[string]any{"reservation": "naive_read_then_write", "idempotency_keys": true, "outbox": true},
-		func(t *testing.T, msg string) {
-			if n := countIn(t, `: (\d+) confirmed`, msg); n <= concStock {
-				t.Errorf("%d confirmed reported, want more than %d", n, concStock)
-			}
-			hasAll(t, msg, "reservation=naive_read_then_write", "lost update", "did not stay 50")
-		}},
-	{"no-idempotency-orders", "one order per idempotency key", nil,
-		map[string]any{"idempotency_keys": false, "outbox": true},
-		func(t *testing.T, msg string) {
-			if n := countIn(t, `answered with (\d+) different order id`, msg); n != idemRetries+1 {
-				t.Errorf("%d order ids reported, want %d", n, idemRetries+1)
-			}
-			hasAll(t, msg, "idempotency_keys=false", "must be refused with 409, but it was answered 202")
-		}},
-	{"no-idempotency-callbacks", "duplicate callbacks charge once", nil,
-		map[string]any{"idempotency_keys": false, "outbox": true},
-		func(t *testing.T, msg string) {
-			if n := countIn(t, `confirmed, (\d+) charges in all`, msg); n < 2*dupOrders {
-				t.Errorf("%d charges reported, want at least %d", n, 2*dupOrders)
-			}
-			hasAll(t, msg, "idempotency_keys=false", "captures the money for every copy")
-		}},
-	{"dual-write", "crash mid-saga recovers", nil,
-		map[string]any{"idempotency_keys": true, "outbox": false},
-		func(t *testing.T, msg string) {
-			if n := countIn(t, `(\d+) orders never settled`, msg); n != 4 {
-				t.Errorf("%d stuck orders reported, want 4 (one per consumer dead after its commit)", n)
-			}
-			hasAll(t, msg, "outbox=false", "never published", "skipped them")
-		}},
-	{"one-consumer", "orders settle within the bound", nil,
-		map[string]any{"idempotency_keys": true, "outbox": true, "consumers": 1},
-		func(t *testing.T, msg string) {
-			hasAll(t, msg, "took longer than 1500 ms", "Little's law", "1 consumers per service finish at most 10 payments a second")
-		}},
 }
 
-func TestSuiteBadDesigns(t *testing.T) {
+func TestSuiteBrokenSteps(t *testing.T) {
 	ex := sagaExercise(t)
-	covered := map[string]bool{}
-	for _, c := range badCases {
-		covered[c.check] = true
-	}
-	for _, c := range ex.Checks {
-		if c.Points > 0 && !covered[c.Name] {
-			t.Errorf("no bad design fails %q", c.Name)
-		}
-	}
-	for _, b := range testenv.Backends(t) {
-		t.Run(b.Name, func(t *testing.T) {
-			base := labtest.Env(t, b, "suitebad")
-			for _, c := range badCases {
-				t.Run(c.name, func(t *testing.T) {
-					l := c.lab
-					if l == nil {
-						l = Lab
-					}
-					r, err := labs.RunCheck(context.Background(), l, checkNamed(t, ex, c.check), mustDesign(t, c.design), base)
-					if err != nil {
-						t.Fatal(err)
-					}
-					t.Logf("%s (%.0f ms): %s", r.Name, r.DurationMS, r.Message)
-					if r.Passed || r.Points != 0 {
-						t.Fatalf("%s passed with %d points", c.check, r.Points)
-					}
-					c.verify(t, r.Message)
-				})
-			}
-		})
-	}
-}
-
-// The crash check also fails the other ways a design can lose work after a
-// crash, and says which (embedded backend: the verdict, not the store).
-func TestSuiteCrashVariants(t *testing.T) {
-	ex := sagaExercise(t)
-	base := labtest.Env(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()}, "suitecrash")
-	cases := []struct {
-		name   string
-		design map[string]any
-		wants  []string
-	}{
-		{"no-idempotency", map[string]any{"idempotency_keys": false, "outbox": true},
-			[]string{"charged more than once", "a reservation leaked", "idempotency_keys=false", "processed the messages they had committed a second time"}},
-		{"dual-write-no-idempotency", map[string]any{"idempotency_keys": false, "outbox": false, "saga": "orchestration"},
-			[]string{"reservation leaked", "idempotency_keys=false"}},
-		// The consumers that die before their commit die in a reservation
-		// (the order never settles) or in a sale of an earlier order (its
-		// stock stays reserved); either is reported.
-		{"dead-letter-too-soon", map[string]any{"idempotency_keys": true, "outbox": true, "max_deliveries": 1},
-			[]string{"dead-lettered", "max_deliveries=1", "died before its commit"}},
-	}
-	for _, c := range cases {
+	base := labtest.Env(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()}, "suitebroken")
+	good := referenceDesign(t, ex.References[0])
+	for _, c := range brokenSteps {
 		t.Run(c.name, func(t *testing.T) {
-			r, err := labs.RunCheck(context.Background(), Lab, checkNamed(t, ex, "crash mid-saga recovers"), mustDesign(t, c.design), base)
+			r, err := labs.RunCheck(context.Background(), brokenLab{breakIt: c.breakIt}, checkNamed(t, ex, c.check), good, base)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Logf("%s (%.0f ms): %s", r.Name, r.DurationMS, r.Message)
-			if r.Passed {
-				t.Fatal("passed")
+			if r.Passed || r.Points != 0 {
+				t.Fatalf("%s passed with %d points", c.check, r.Points)
 			}
-			hasAll(t, r.Message, c.wants...)
-			if !strings.Contains(r.Message, "never settled") && !strings.Contains(r.Message, "does not add up") {
-				t.Errorf("message names neither stuck orders nor stock: %s", r.Message)
-			}
+			c.verify(t, r.Message)
 		})
+	}
+}
+
+// Every check that earns points is failed by some reference design or by
+// a shop with a broken step, so each is known to be able to fail; the
+// references name only real checks and are valid designs.
+func TestSuiteReferencesCover(t *testing.T) {
+	ex := sagaExercise(t)
+	failedBy := map[string]bool{}
+	for _, c := range brokenSteps {
+		failedBy[c.check] = true
+	}
+	names := map[string]bool{}
+	for _, c := range ex.Checks {
+		names[c.Name] = true
+	}
+	seen := map[string]bool{}
+	good := 0
+	for _, r := range ex.References {
+		if seen[r.Name] {
+			t.Errorf("reference %q repeated", r.Name)
+		}
+		seen[r.Name] = true
+		referenceDesign(t, r)
+		if len(r.Fails) == 0 {
+			good++
+		}
+		for _, f := range r.Fails {
+			if !names[f] {
+				t.Errorf("reference %q fails %q, which is no check of %s", r.Name, f, ex.ID)
+			}
+			failedBy[f] = true
+		}
+	}
+	if good == 0 {
+		t.Error("no good reference design")
+	}
+	for _, c := range ex.Checks {
+		if c.Points > 0 && !failedBy[c.Name] {
+			t.Errorf("no reference fails %q", c.Name)
+		}
+	}
+	for k := range failMessages {
+		if !seen[k[0]] || !names[k[1]] {
+			t.Errorf("message test for %v names no reference or check", k)
+		}
 	}
 }
