@@ -206,7 +206,7 @@ func TestScriptsOnASuiteClockMatchTheModel(t *testing.T) {
 					t.Run(name(alg, "/", i), func(t *testing.T) {
 						ctx := context.Background()
 						cfg := configOf(mustDesign(t, designFor(alg, md.limit, md.window, md.burst, 1, StorageRedis)))
-						seq := arrivals(uint64(300+i), cfg, 200)
+						seq := arrivals(uint64(300+i), cfg, 150)
 						clock := labs.NewManualClock(time.UnixMilli(seq[0] - 1))
 						env := withID(e.Env, name("sc", short(alg), i))
 						env.Clock, env.Now = clock, clock.Now
