@@ -396,7 +396,8 @@ func (in *instance) ttlOf(e entry) time.Duration {
 // alone, and Redis keeps the key long enough for any check (the instance
 // removes its keys when it closes; this only bounds a key it never did).
 func (in *instance) redisTTL(d time.Duration) time.Duration {
-	if _, onMachine := in.env.Clocked().(labs.RealClock); onMachine {
+	switch in.env.Clocked().(type) {
+	case labs.RealClock, *labs.RealClock:
 		return d
 	}
 	return max(d, clockedRedisTTL)
