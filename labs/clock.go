@@ -117,7 +117,34 @@ func (c *clockContext) expire() {
 	c.mu.Unlock()
 }
 
-func (c *clockContext) Deadline() (time.Time, bool) { return c.deadline, true }
+// Deadline is the parent's: the manual clock's deadline is not a wall-clock
+// time, and the network and database clients read Deadline as one (a
+// deadline in 2030 would never fire, one in the past at once).
+func (c *clockContext) Deadline() (time.Time, bool) { return c.Context.Deadline() }
+
+type clockDeadlineKey struct{}
+
+// Value answers ClockDeadline's question with the earliest clock deadline
+// on the way up.
+func (c *clockContext) Value(key any) any {
+	if _, ok := key.(clockDeadlineKey); ok {
+		if up, ok := c.Context.Value(key).(time.Time); ok && up.Before(c.deadline) {
+			return up
+		}
+		return c.deadline
+	}
+	return c.Context.Value(key)
+}
+
+// ClockDeadline is when ctx ends on the clock that set its timeout: a
+// ManualClock's time for a context from WithTimeout on one, else ctx's own
+// deadline.
+func ClockDeadline(ctx context.Context) (time.Time, bool) {
+	if d, ok := ctx.Value(clockDeadlineKey{}).(time.Time); ok {
+		return d, true
+	}
+	return ctx.Deadline()
+}
 
 func (c *clockContext) Err() error {
 	err := c.Context.Err()

@@ -68,8 +68,13 @@ func TestWithTimeoutOnAManualClock(t *testing.T) {
 	c := NewManualClock(epoch)
 	ctx, cancel := WithTimeout(context.Background(), c, 500*time.Millisecond)
 	defer cancel()
-	if dl, ok := ctx.Deadline(); !ok || !dl.Equal(epoch.Add(500*time.Millisecond)) {
-		t.Fatalf("deadline %v %v", dl, ok)
+	if dl, ok := ctx.Deadline(); ok {
+		t.Fatalf("a manual clock's deadline leaked out as a wall-clock deadline: %v", dl)
+	}
+	child, cancelChild := context.WithCancel(ctx)
+	defer cancelChild()
+	if dl, ok := ClockDeadline(child); !ok || !dl.Equal(epoch.Add(500*time.Millisecond)) {
+		t.Fatalf("clock deadline %v %v", dl, ok)
 	}
 	c.Advance(499 * time.Millisecond)
 	if ctx.Err() != nil {

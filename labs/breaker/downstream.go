@@ -107,7 +107,7 @@ func (d *Downstream) Call(ctx context.Context) error {
 		// The call wakes when the provider answers or when the caller's
 		// deadline cuts it, whichever comes first.
 		due := clock.Now().Add(wait)
-		if dl, ok := ctx.Deadline(); ok && dl.Before(due) {
+		if dl, ok := labs.ClockDeadline(ctx); ok && dl.Before(due) {
 			due = dl
 		}
 		t := clock.NewTimer(wait)
