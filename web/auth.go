@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
 	"github.com/sdworkbook/workbook/internal/apperr"
@@ -65,6 +68,29 @@ func retryMessage(wait time.Duration) string {
 	return fmt.Sprintf("Too many attempts. Please wait %d minutes and try again.", mins)
 }
 
+// busyRetrySeconds is the Retry-After of a 503 when password hashing is at
+// capacity: its line clears in well under a second.
+const busyRetrySeconds = 2
+
+// busyMessage is shown when password hashing is at capacity.
+const busyMessage = "Many people are signing in right now. Please try again in a few seconds."
+
+// tooMany re-renders a form with the wait for a spent limit.
+func (s *Server) tooMany(c *gin.Context, wait time.Duration, title string, view func(views.AuthForm) templ.Component, form views.AuthForm) {
+	c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	form.Message = retryMessage(wait)
+	s.render(c, http.StatusTooManyRequests, views.Page{Title: title}, view(form))
+}
+
+// busy re-renders a form saying that password hashing is at capacity.
+func (s *Server) busy(c *gin.Context, title string, view func(views.AuthForm) templ.Component, form views.AuthForm) {
+	c.Header("Retry-After", strconv.Itoa(busyRetrySeconds))
+	form.Message = busyMessage
+	s.render(c, http.StatusServiceUnavailable, views.Page{Title: title}, view(form))
+}
+
+// login counts the attempt before checking the password, so at most the
+// limit's number of passwords is ever checked, however many arrive at once.
 func (s *Server) login(c *gin.Context) {
 	if err := s.parseForm(c); err != nil {
 		s.fail(c, err)
@@ -80,42 +106,51 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	form.Email = creds.Email
-	acctKey, ipKey := auth.LoginKeys(creds.Email, c.ClientIP())
-	wait, err := s.loginThrottle.Wait(ctx, acctKey, ipKey)
+	attempt := s.loginLimits.For(creds.Email, c.ClientIP())
+	wait, err := s.limiter.Take(ctx, attempt.Limits()...)
 	if err != nil {
 		s.fail(c, apperr.Wrap(err, apperr.Unavailable, "Logging in is unavailable right now. Please try again shortly."))
 		return
 	}
 	if wait > 0 {
-		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		form.Message = retryMessage(wait)
-		s.render(c, http.StatusTooManyRequests, views.Page{Title: "Log in"}, views.LoginView(form))
+		s.tooMany(c, wait, "Log in", views.LoginView, form)
 		return
 	}
 	user, err := s.store.UserByEmail(ctx, creds.Email)
 	ok := false
 	switch {
 	case apperr.Is(err, apperr.NotFound):
-		auth.VerifyNothing(creds.Password) // same cost as a real check
-	case err != nil:
-		s.fail(c, err)
-		return
-	default:
-		ok, err = auth.VerifyPassword(user.PasswordHash, creds.Password)
-		if err != nil {
-			s.fail(c, err)
+		err = s.hasher.VerifyNothing(creds.Password) // same cost as a real check
+	case err == nil:
+		ok, err = s.hasher.Verify(user.PasswordHash, creds.Password)
+	}
+	if err != nil {
+		// No password was checked: the attempt goes back to the limits.
+		if gerr := s.limiter.GiveBack(context.WithoutCancel(ctx), attempt.Pair.Key, attempt.Account.Key, attempt.IP.Key); gerr != nil {
+			s.log.Warn("login limit unavailable", "err", gerr)
+		}
+		if errors.Is(err, auth.ErrBusy) {
+			s.busy(c, "Log in", views.LoginView, form)
 			return
 		}
+		s.fail(c, err)
+		return
 	}
 	if !ok {
-		if err := s.loginThrottle.Add(ctx, acctKey, ipKey); err != nil {
-			s.log.Warn("login throttle unavailable", "err", err)
-		}
 		form.Message = "That email and password do not match an account."
 		s.render(c, http.StatusUnauthorized, views.Page{Title: "Log in"}, views.LoginView(form))
 		return
 	}
-	_ = s.loginThrottle.Reset(ctx, acctKey)
+	// The right password forgives this account's earlier mistakes from this
+	// address and takes nothing from the address's budget; a guesser
+	// elsewhere keeps the failures counted against their own address.
+	bg := context.WithoutCancel(ctx)
+	if err := s.limiter.Reset(bg, attempt.Pair.Key, attempt.Account.Key); err != nil {
+		s.log.Warn("login limit unavailable", "err", err)
+	}
+	if err := s.limiter.GiveBack(bg, attempt.IP.Key); err != nil {
+		s.log.Warn("login limit unavailable", "err", err)
+	}
 	if err := s.sessions.start(c, user.ID); err != nil {
 		s.fail(c, err)
 		return
@@ -123,6 +158,8 @@ func (s *Server) login(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, form.Next)
 }
 
+// register counts every attempt that passes the form's checks, taken or
+// not, before any password is hashed.
 func (s *Server) register(c *gin.Context) {
 	if err := s.parseForm(c); err != nil {
 		s.fail(c, err)
@@ -138,35 +175,51 @@ func (s *Server) register(c *gin.Context) {
 		return
 	}
 	form.Email = creds.Email
-	ipKey := "throttle:register:ip:" + c.ClientIP()
-	wait, err := s.signupLimit.Wait(ctx, ipKey)
+	limit := auth.RegisterLimit(c.ClientIP())
+	wait, err := s.limiter.Take(ctx, limit)
 	if err != nil {
 		s.fail(c, apperr.Wrap(err, apperr.Unavailable, "Registration is unavailable right now. Please try again shortly."))
 		return
 	}
 	if wait > 0 {
-		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		form.Message = retryMessage(wait)
-		s.render(c, http.StatusTooManyRequests, views.Page{Title: "Create account"}, views.RegisterView(form))
+		s.tooMany(c, wait, "Create account", views.RegisterView, form)
 		return
 	}
-	hash, err := auth.HashPassword(creds.Password)
+	taken := func() {
+		form.Errors = views.FormErrors{"email": "An account with this email already exists. Log in instead?"}
+		s.render(c, http.StatusConflict, views.Page{Title: "Create account"}, views.RegisterView(form))
+	}
+	// A taken address is answered before hashing: the 409 says as much
+	// anyway, and the hash would be work for nothing.
+	switch _, err := s.store.UserByEmail(ctx, creds.Email); {
+	case err == nil:
+		taken()
+		return
+	case !apperr.Is(err, apperr.NotFound):
+		s.fail(c, err)
+		return
+	}
+	hash, err := s.hasher.Hash(creds.Password)
+	if errors.Is(err, auth.ErrBusy) {
+		// Nothing was hashed: the attempt goes back to the limit.
+		if gerr := s.limiter.GiveBack(context.WithoutCancel(ctx), limit.Key); gerr != nil {
+			s.log.Warn("registration limit unavailable", "err", gerr)
+		}
+		s.busy(c, "Create account", views.RegisterView, form)
+		return
+	}
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	user, err := s.store.CreateUser(ctx, creds.Email, hash, "")
 	if apperr.Is(err, apperr.Conflict) {
-		form.Errors = views.FormErrors{"email": "An account with this email already exists. Log in instead?"}
-		s.render(c, http.StatusConflict, views.Page{Title: "Create account"}, views.RegisterView(form))
+		taken()
 		return
 	}
 	if err != nil {
 		s.fail(c, err)
 		return
-	}
-	if err := s.signupLimit.Add(ctx, ipKey); err != nil {
-		s.log.Warn("registration limit unavailable", "err", err)
 	}
 	s.log.Info("account created", "user_id", user.ID, "role", user.Role)
 	if err := s.sessions.start(c, user.ID); err != nil {

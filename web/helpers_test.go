@@ -69,7 +69,19 @@ func MustStartGrading(tb testing.TB, b testenv.Backend, ls ...labs.Lab) *testApp
 	return startApp(tb, b, nil, grader.Options{Workers: 2, Environment: grader.EnvEmbedded, PollInterval: 100 * time.Millisecond}, ls...)
 }
 
+// MustStartDeps runs the app on backend b; deps may change what New gets
+// (a hasher with a hook, say).
+func MustStartDeps(tb testing.TB, b testenv.Backend, edit func(*config.Config), deps func(*Deps)) *testApp {
+	tb.Helper()
+	return startAppDeps(tb, b, edit, deps, grader.Options{})
+}
+
 func startApp(tb testing.TB, b testenv.Backend, edit func(*config.Config), gopts grader.Options, ls ...labs.Lab) *testApp {
+	tb.Helper()
+	return startAppDeps(tb, b, edit, nil, gopts, ls...)
+}
+
+func startAppDeps(tb testing.TB, b testenv.Backend, edit func(*config.Config), editDeps func(*Deps), gopts grader.Options, ls ...labs.Lab) *testApp {
 	tb.Helper()
 	ctx := context.Background()
 	env := map[string]string{"WORKBOOK_DATA_DIR": b.DataDir, "DATABASE_URL": b.DatabaseURL, "REDIS_URL": b.RedisURL}
@@ -101,7 +113,11 @@ func startApp(tb testing.TB, b testenv.Backend, edit func(*config.Config), gopts
 	if err := gr.Start(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	app, err := New(Deps{Config: cfg, Store: st, Redis: rc.Client, Logger: log, Now: a.clock, Labs: mgr, Grader: gr})
+	deps := Deps{Config: cfg, Store: st, Redis: rc.Client, Logger: log, Now: a.clock, Labs: mgr, Grader: gr}
+	if editDeps != nil {
+		editDeps(&deps)
+	}
+	app, err := New(deps)
 	if err != nil {
 		tb.Fatal(err)
 	}

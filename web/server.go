@@ -36,26 +36,29 @@ type Deps struct {
 	Grader *grader.Grader
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Hasher hashes and checks passwords; nil means auth.DefaultHasher.
+	Hasher *auth.Hasher
 }
 
 // Server is the web application.
 type Server struct {
-	cfg           config.Config
-	store         *store.Store
-	rdb           *goredis.Client
-	log           *slog.Logger
-	now           func() time.Time
-	assets        *assets
-	sessions      *sessions
-	loginThrottle *auth.Throttle
-	signupLimit   *auth.Throttle
-	library       *lessons.Library
-	labs          *labs.Manager
-	grader        *grader.Grader
-	labsOpen      bool // some live labs are served, so pages link them
-	progress      *progress.Service
-	handler       http.Handler
-	engine        *gin.Engine // the route table, for tests that walk it
+	cfg         config.Config
+	store       *store.Store
+	rdb         *goredis.Client
+	log         *slog.Logger
+	now         func() time.Time
+	assets      *assets
+	sessions    *sessions
+	limiter     *auth.Limiter
+	loginLimits auth.LoginLimits
+	hasher      *auth.Hasher
+	library     *lessons.Library
+	labs        *labs.Manager
+	grader      *grader.Grader
+	labsOpen    bool // some live labs are served, so pages link them
+	progress    *progress.Service
+	handler     http.Handler
+	engine      *gin.Engine // the route table, for tests that walk it
 }
 
 // New builds the application and its route table.
@@ -70,15 +73,22 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:           d.Config,
-		store:         d.Store,
-		rdb:           d.Redis,
-		log:           d.Logger,
-		now:           now,
-		assets:        a,
-		loginThrottle: auth.NewThrottle(d.Redis, 10, 15*time.Minute),
-		signupLimit:   auth.NewThrottle(d.Redis, 20, time.Hour),
-		library:       d.Library,
+		cfg:         d.Config,
+		store:       d.Store,
+		rdb:         d.Redis,
+		log:         d.Logger,
+		now:         now,
+		assets:      a,
+		limiter:     auth.NewLimiter(d.Redis),
+		loginLimits: auth.DefaultLoginLimits,
+		hasher:      d.Hasher,
+		library:     d.Library,
+	}
+	if d.Config.LoginIPLimit > 0 {
+		s.loginLimits.PerIP = int64(d.Config.LoginIPLimit)
+	}
+	if s.hasher == nil {
+		s.hasher = auth.DefaultHasher()
 	}
 	if s.library == nil {
 		lib, err := lessons.OpenLibrary(false, "", d.Logger)

@@ -23,23 +23,71 @@ const (
 	argonSaltLen   = 16
 )
 
-// hashSlots bounds how many hashes run at once: each takes 19 MiB, so a
-// burst of logins must queue rather than exhaust memory.
-var hashSlots = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
+// ErrBusy means the password hasher is at capacity: every slot is hashing
+// and the waiting line is full. Callers answer "try again in a moment"
+// instead of queueing, so a flood of logins or registrations cannot make
+// every other login slow.
+var ErrBusy = errors.New("auth: password hashing is at capacity")
 
-func idKey(password, salt []byte, t, m uint32, p uint8, n uint32) []byte {
-	hashSlots <- struct{}{}
-	defer func() { <-hashSlots }()
-	return argon2.IDKey(password, salt, t, m, p, n)
+// Hasher hashes and verifies passwords with a bounded number of hashes
+// running at once and a bounded number waiting for a turn.
+type Hasher struct {
+	running chan struct{} // a token per hash in progress
+	places  chan struct{} // a token per hash in progress or waiting
+	// OnHash, when set, runs in a slot just before each hash. Tests use it
+	// to count the passwords checked and to hold slots.
+	OnHash func()
 }
 
-// HashPassword returns a PHC-format argon2id hash with a fresh random salt.
-func HashPassword(password string) (string, error) {
+// NewHasher allows running hashes at once and waiting more in line.
+func NewHasher(running, waiting int) *Hasher {
+	running = max(running, 1)
+	return &Hasher{running: make(chan struct{}, running), places: make(chan struct{}, running+max(waiting, 0))}
+}
+
+// Default sizes. Each hash keeps one core busy for about 30-60 ms and holds
+// 19 MiB, so running more hashes than there are cores only makes each one
+// slower (on 2 cores: 2 at once, 38 MiB). The line is 4 hashes per core:
+// whoever joins it waits at most about 4 hash times (~200 ms) behind
+// others, which a person barely notices; a longer line would only turn a
+// flood into seconds of delay for everyone, so beyond it the answer is 503.
+var defaultHasher = NewHasher(runtime.GOMAXPROCS(0), 4*runtime.GOMAXPROCS(0))
+
+// DefaultHasher is the process-wide hasher, sized for the machine's cores.
+func DefaultHasher() *Hasher { return defaultHasher }
+
+func (h *Hasher) idKey(password, salt []byte, t, m uint32, p uint8, n uint32) ([]byte, error) {
+	select {
+	case h.places <- struct{}{}:
+	default:
+		return nil, ErrBusy
+	}
+	defer func() { <-h.places }()
+	h.running <- struct{}{}
+	defer func() { <-h.running }()
+	if h.OnHash != nil {
+		h.OnHash()
+	}
+	return argon2.IDKey(password, salt, t, m, p, n), nil
+}
+
+// HashPassword hashes with the default hasher; see Hasher.Hash.
+func HashPassword(password string) (string, error) { return defaultHasher.Hash(password) }
+
+// VerifyPassword verifies with the default hasher; see Hasher.Verify.
+func VerifyPassword(hash, password string) (bool, error) { return defaultHasher.Verify(hash, password) }
+
+// Hash returns a PHC-format argon2id hash with a fresh random salt, or
+// ErrBusy when the hasher is at capacity.
+func (h *Hasher) Hash(password string) (string, error) {
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := idKey([]byte(password), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
+	key, err := h.idKey([]byte(password), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
+	if err != nil {
+		return "", err
+	}
 	enc := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, argonMemoryKiB, argonTime, argonThreads, enc.EncodeToString(salt), enc.EncodeToString(key)), nil
@@ -47,10 +95,11 @@ func HashPassword(password string) (string, error) {
 
 var errBadHash = errors.New("auth: malformed password hash")
 
-// VerifyPassword reports whether password matches hash, comparing in
-// constant time. The parameters stored in the hash are used, so hashes made
-// with older settings keep working.
-func VerifyPassword(hash, password string) (bool, error) {
+// Verify reports whether password matches hash, comparing in constant
+// time. The parameters stored in the hash are used, so hashes made with
+// older settings keep working. It returns ErrBusy when the hasher is at
+// capacity.
+func (h *Hasher) Verify(hash, password string) (bool, error) {
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
 		return false, errBadHash
@@ -74,13 +123,27 @@ func VerifyPassword(hash, password string) (bool, error) {
 	if err != nil || len(want) == 0 {
 		return false, errBadHash
 	}
-	got := idKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	got, err := h.idKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	if err != nil {
+		return false, err
+	}
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
 // dummyHash is verified against when an account does not exist, so a login
-// for an unknown email costs the same time as one for a known email.
-var dummyHash, _ = HashPassword("not a real password, only for timing")
+// for an unknown email costs the same time as one for a known email. A
+// hasher of its own: the default one may not exist yet.
+var dummyHash, _ = NewHasher(1, 0).Hash("not a real password, only for timing")
 
-// VerifyNothing spends the time one verification takes.
-func VerifyNothing(password string) { _, _ = VerifyPassword(dummyHash, password) }
+// VerifyNothing spends the time and takes the slot one verification takes;
+// it returns ErrBusy as Verify would.
+func (h *Hasher) VerifyNothing(password string) error {
+	_, err := h.Verify(dummyHash, password)
+	if errors.Is(err, ErrBusy) {
+		return err
+	}
+	return nil
+}
+
+// VerifyNothing spends one verification's time with the default hasher.
+func VerifyNothing(password string) { _ = defaultHasher.VerifyNothing(password) }

@@ -4,78 +4,132 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// Throttle counts events (failed logins, registrations) per key in Redis so
-// every replica sees the same counts, and blocks a key that reached Max
-// within Window until its window ends.
-type Throttle struct {
-	rdb    *goredis.Client
+// Limit is a budget of Max attempts per Window counted under Key.
+type Limit struct {
+	Key    string
 	Max    int64
 	Window time.Duration
 }
 
-// NewThrottle allows max events per window per key.
-func NewThrottle(rdb *goredis.Client, max int64, window time.Duration) *Throttle {
-	return &Throttle{rdb: rdb, Max: max, Window: window}
+// Limiter counts attempts (logins, registrations) in Redis, so every
+// replica sees the same counts. An attempt is counted before the work it
+// guards (a password hash), in one atomic step, so a concurrent burst
+// cannot slip past a limit while earlier attempts are still being checked.
+type Limiter struct {
+	rdb *goredis.Client
 }
 
-// One atomic step: count the event and start the window on the first one.
-// (INCR and EXPIRE as two commands could leave a counter that never expires.)
-var addScript = goredis.NewScript(`
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n`)
+// NewLimiter counts in rdb.
+func NewLimiter(rdb *goredis.Client) *Limiter { return &Limiter{rdb: rdb} }
 
-// LoginKeys are the keys a login attempt counts against: the account and
-// the client's IP. The email is hashed so Redis holds no addresses.
-func LoginKeys(email, ip string) (account, client string) {
-	h := sha256.Sum256([]byte(email))
-	return "throttle:login:acct:" + hex.EncodeToString(h[:12]), "throttle:login:ip:" + ip
-}
+// takeScript checks every key and, only if none is spent, counts the
+// attempt against all of them: one script, so no other attempt runs
+// between the check and the count. A window starts with its key's first
+// attempt. It returns 0 when counted, else the milliseconds until the
+// longest-blocked key renews. ARGV holds max and window (ms) per key.
+var takeScript = goredis.NewScript(`
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local n = tonumber(redis.call('GET', key) or '0')
+  if n >= tonumber(ARGV[2*i-1]) then
+    local ttl = redis.call('PTTL', key)
+    if ttl < 0 then
+      -- a counter without an expiry would block forever: give it one
+      ttl = tonumber(ARGV[2*i])
+      redis.call('PEXPIRE', key, ttl)
+    end
+    if ttl > wait then wait = ttl end
+  end
+end
+if wait > 0 then return wait end
+for i, key in ipairs(KEYS) do
+  if redis.call('INCR', key) == 1 then redis.call('PEXPIRE', key, ARGV[2*i]) end
+end
+return 0`)
 
-// Wait reports how long until none of keys is blocked; zero means go ahead.
-func (t *Throttle) Wait(ctx context.Context, keys ...string) (time.Duration, error) {
-	pipe := t.rdb.Pipeline()
-	counts := make([]*goredis.StringCmd, len(keys))
-	ttls := make([]*goredis.DurationCmd, len(keys))
-	for i, k := range keys {
-		counts[i] = pipe.Get(ctx, k)
-		ttls[i] = pipe.PTTL(ctx, k)
+// giveBackScript takes one attempt off each key that still counts one;
+// a key that expired meanwhile is left alone rather than made negative or
+// created without an expiry.
+var giveBackScript = goredis.NewScript(`
+for _, key in ipairs(KEYS) do
+  local n = tonumber(redis.call('GET', key) or '0')
+  if n > 0 then redis.call('DECR', key) end
+end
+return 0`)
+
+// Take counts one attempt against every limit, unless one of them is
+// already spent: then it counts nothing and returns how long until the
+// spent limits renew. Zero means the attempt was counted; go ahead.
+func (l *Limiter) Take(ctx context.Context, limits ...Limit) (time.Duration, error) {
+	keys := make([]string, len(limits))
+	args := make([]any, 0, 2*len(limits))
+	for i, lim := range limits {
+		keys[i] = lim.Key
+		args = append(args, lim.Max, lim.Window.Milliseconds())
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+	ms, err := takeScript.Run(ctx, l.rdb, keys, args...).Int64()
+	if err != nil {
 		return 0, err
 	}
-	var wait time.Duration
-	for i := range keys {
-		n, err := counts[i].Int64()
-		if err != nil || n < t.Max {
-			continue // redis.Nil: no events counted yet
-		}
-		d := ttls[i].Val()
-		if d <= 0 {
-			d = time.Second // expiring right now
-		}
-		wait = max(wait, d)
-	}
-	return wait, nil
+	return time.Duration(ms) * time.Millisecond, nil
 }
 
-// Add counts one event against each key.
-func (t *Throttle) Add(ctx context.Context, keys ...string) error {
-	for _, k := range keys {
-		if err := addScript.Run(ctx, t.rdb, []string{k}, t.Window.Milliseconds()).Err(); err != nil {
-			return err
-		}
-	}
-	return nil
+// GiveBack returns one counted attempt to each key, for an attempt that
+// turned out not to spend what the limit guards (it was never checked, or
+// it proved the password right).
+func (l *Limiter) GiveBack(ctx context.Context, keys ...string) error {
+	return giveBackScript.Run(ctx, l.rdb, keys).Err()
 }
 
-// Reset forgets the events counted against keys.
-func (t *Throttle) Reset(ctx context.Context, keys ...string) error {
-	return t.rdb.Del(ctx, keys...).Err()
+// Reset forgets every attempt counted against keys.
+func (l *Limiter) Reset(ctx context.Context, keys ...string) error {
+	return l.rdb.Del(ctx, keys...).Err()
+}
+
+// LoginLimits are the budgets of login attempts, all per Window. PerPair
+// is strict and is what stops a guesser; PerAccount and PerIP are loose
+// backstops, so one client cannot lock someone else's account and a
+// classroom behind one address is not locked by one learner's typos.
+type LoginLimits struct {
+	PerPair    int64 // one account from one IP
+	PerAccount int64 // one account from anywhere
+	PerIP      int64 // all accounts from one IP
+	Window     time.Duration
+}
+
+// DefaultLoginLimits: 10 guesses per account and address per 15 minutes;
+// an account locks only when 10 addresses have used up theirs; an address
+// may spend 100 attempts across accounts (a class of 30 with typos fits).
+var DefaultLoginLimits = LoginLimits{PerPair: 10, PerAccount: 100, PerIP: 100, Window: 15 * time.Minute}
+
+// LoginAttempt is what one login attempt counts against.
+type LoginAttempt struct {
+	Pair, Account, IP Limit
+}
+
+// For returns the limits a login for email from ip counts against. Emails
+// are hashed so Redis holds no addresses.
+func (ll LoginLimits) For(email, ip string) LoginAttempt {
+	h := sha256.Sum256([]byte(email))
+	acct := hex.EncodeToString(h[:12])
+	return LoginAttempt{
+		Pair:    Limit{Key: "throttle:login:pair:" + acct + ":" + ip, Max: ll.PerPair, Window: ll.Window},
+		Account: Limit{Key: "throttle:login:acct:" + acct, Max: ll.PerAccount, Window: ll.Window},
+		IP:      Limit{Key: "throttle:login:ip:" + ip, Max: ll.PerIP, Window: ll.Window},
+	}
+}
+
+// Limits lists the attempt's limits for Take.
+func (a LoginAttempt) Limits() []Limit { return []Limit{a.Pair, a.Account, a.IP} }
+
+// RegisterLimit is the budget of registration attempts from one IP: 20 an
+// hour. Every attempt that gets as far as a password hash counts, whether
+// or not the address is taken.
+func RegisterLimit(ip string) Limit {
+	return Limit{Key: "throttle:register:ip:" + ip, Max: 20, Window: time.Hour}
 }

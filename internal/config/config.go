@@ -29,6 +29,7 @@ type Config struct {
 	SessionIdle    time.Duration // WORKBOOK_SESSION_IDLE
 	SessionMax     time.Duration // WORKBOOK_SESSION_MAX
 	TrustedProxies []string      // WORKBOOK_TRUSTED_PROXIES
+	LoginIPLimit   int           // WORKBOOK_LOGIN_IP_LIMIT
 	LogLevel       string        // WORKBOOK_LOG_LEVEL
 	LogFormat      string        // WORKBOOK_LOG_FORMAT
 	Dev            bool          // WORKBOOK_DEV
@@ -57,6 +58,7 @@ var Vars = []Var{
 	{"WORKBOOK_SESSION_IDLE", "72h", "a session ends after this long without a request", false},
 	{"WORKBOOK_SESSION_MAX", "720h", "a session ends this long after login, however active", false},
 	{"WORKBOOK_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed", false},
+	{"WORKBOOK_LOGIN_IP_LIMIT", "100", "login attempts one IP may make across all accounts per 15 minutes (each account from one IP: 10); raise it for a big school behind one address", false},
 	{"WORKBOOK_LOG_LEVEL", "info", "debug, info, warn or error", false},
 	{"WORKBOOK_LOG_FORMAT", "text", "text or json", false},
 	{"WORKBOOK_DEV", "false", "development mode: reload content and templates' data on change", false},
@@ -87,6 +89,7 @@ func Load(getenv Getenv) (Config, error) {
 		RedisImage:    r.str("WORKBOOK_REDIS_IMAGE"),
 		SessionIdle:   r.duration("WORKBOOK_SESSION_IDLE"),
 		SessionMax:    r.duration("WORKBOOK_SESSION_MAX"),
+		LoginIPLimit:  r.integer("WORKBOOK_LOGIN_IP_LIMIT", 10, 1000000),
 		LogLevel:      r.oneOf("WORKBOOK_LOG_LEVEL", "debug", "info", "warn", "error"),
 		LogFormat:     r.oneOf("WORKBOOK_LOG_FORMAT", "text", "json"),
 		Dev:           r.boolean("WORKBOOK_DEV"),

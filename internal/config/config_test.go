@@ -14,7 +14,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != ":8080" || c.DataDir != "./data" || c.DatabaseURL != "" || c.RedisURL != "" ||
-		c.PostgresImage != "postgres:15" || c.RedisImage != "redis:7" || c.SessionIdle != 72*time.Hour {
+		c.PostgresImage != "postgres:15" || c.RedisImage != "redis:7" || c.SessionIdle != 72*time.Hour ||
+		c.LoginIPLimit != 100 {
 		t.Errorf("defaults: %+v", c)
 	}
 	if c.SecureCookies() {
@@ -56,6 +57,8 @@ func TestInvalid(t *testing.T) {
 		{"WORKBOOK_DEV", "maybe"}:                           "WORKBOOK_DEV",
 		{"WORKBOOK_TRUSTED_PROXIES", "10.0.0.0/8,nonsense"}: "WORKBOOK_TRUSTED_PROXIES",
 		{"WORKBOOK_BASE_URL", "ftp://x"}:                    "WORKBOOK_BASE_URL",
+		{"WORKBOOK_LOGIN_IP_LIMIT", "5"}:                    "WORKBOOK_LOGIN_IP_LIMIT",
+		{"WORKBOOK_LOGIN_IP_LIMIT", "lots"}:                 "WORKBOOK_LOGIN_IP_LIMIT",
 		{"REDIS_URL_FILE", "/does/not/exist"}:               "REDIS_URL_FILE",
 	} {
 		_, err := Load(MapEnv(map[string]string{env[0]: env[1]}))
