@@ -18,9 +18,11 @@ import (
 // what time would do on an infinitely fast machine; moving it earlier would
 // let a timeout fire while a goroutine is merely slow, which is how a busy
 // machine used to change a verdict. Waits that end at the same instant end
-// one at a time, in the order they began, each after the operation is idle
-// again: events at one instant then happen in an order that does not depend
-// on how the machine schedules goroutines either.
+// in the order they began, each group that began together after the
+// operation is idle again: a load holder that started its last wait earlier
+// fills the cache before the readers polling for it look, whatever the
+// machine's scheduler does. Waits that began and end together (200
+// readers released at once) end together, so they run concurrently.
 //
 // The lab carries an activity in the operation's context. Live labs have
 // none: every method is a no-op on a nil activity.
@@ -39,9 +41,17 @@ type activity struct {
 
 // sleeper is one goroutine's wait for the clock.
 type sleeper struct {
-	at   time.Time
-	seq  uint64 // the order waits began in
-	wake chan struct{}
+	at, began time.Time
+	seq       uint64
+	wake      chan struct{}
+}
+
+// before orders waits by when they end, then by when they began.
+func (s *sleeper) before(o *sleeper) bool {
+	if !s.at.Equal(o.at) {
+		return s.at.Before(o.at)
+	}
+	return s.began.Before(o.began)
 }
 
 type activityKey struct{}
@@ -82,7 +92,8 @@ func (a *activity) sleep(ctx context.Context, d time.Duration) error {
 	}
 	a.mu.Lock()
 	a.seq++
-	sl := &sleeper{at: a.clock.Now().Add(d), seq: a.seq, wake: make(chan struct{})}
+	now := a.clock.Now()
+	sl := &sleeper{at: now.Add(d), began: now, seq: a.seq, wake: make(chan struct{})}
 	a.sleeps[sl.seq] = sl
 	a.active--
 	a.notify()
@@ -107,11 +118,23 @@ func (a *activity) sleep(ctx context.Context, d time.Duration) error {
 func (a *activity) first() *sleeper {
 	var best *sleeper
 	for _, sl := range a.sleeps {
-		if best == nil || sl.at.Before(best.at) || (sl.at.Equal(best.at) && sl.seq < best.seq) {
+		if best == nil || sl.before(best) {
 			best = sl
 		}
 	}
 	return best
+}
+
+// wakeWith ends every wait that began and ends with sl's, counting their
+// goroutines active again; a.mu is held.
+func (a *activity) wakeWith(sl *sleeper) {
+	for id, o := range a.sleeps {
+		if o.at.Equal(sl.at) && o.began.Equal(sl.began) {
+			delete(a.sleeps, id)
+			a.active++
+			close(o.wake)
+		}
+	}
 }
 
 // flightStart and flightEnd bracket a shared load (its own goroutine).
@@ -236,9 +259,7 @@ func drive(ctx context.Context, clock *labs.ManualClock, f func(ctx context.Cont
 				continue
 			case sl != nil:
 				clock.Set(sl.at)
-				delete(a.sleeps, sl.seq)
-				a.active++
-				close(sl.wake)
+				a.wakeWith(sl)
 			}
 			// Otherwise nothing can wake it: a goroutine outside the
 			// operation may still be on its way (a timeout cancelling a
