@@ -20,7 +20,7 @@ type auditor struct {
 
 func (a *auditor) run(in *instance) func(ctx context.Context) {
 	return func(ctx context.Context) {
-		for in.pace.sleep(ctx, auditEvery) == nil {
+		for in.pace.sleep(ctx, in.pace.toTick(auditEvery)) == nil {
 			a.pass(ctx, in)
 		}
 	}

@@ -53,7 +53,7 @@ const (
 const (
 	streamMaxLen = 20000                  // approximate cap per stream
 	readCount    = 1                      // messages per read: consumers are the unit of concurrency
-	idlePoll     = 250 * time.Millisecond // an idle consumer looks again this often without a doorbell
+	idlePoll     = 250 * time.Millisecond // an idle consumer looks again at every tick of this, without a doorbell
 	relayBatch   = 200
 	relayPoll    = 100 * time.Millisecond
 	relayRestart = 300 * time.Millisecond // a crashed relay's supervisor restarts it after this
@@ -374,7 +374,9 @@ func (in *instance) claimByClock(ctx context.Context, c *consumer, st string) ([
 	cutoff := in.pace.now().Add(-in.cfg.claimIdle)
 	var ids []string
 	for _, p := range pend {
-		if at, ok := in.deliveredAt(st, c.svc.name, p.ID); !ok || !at.After(cutoff) {
+		// An entry with no delivery time is being delivered right now: a
+		// consumer read it and has not noted it yet.
+		if at, ok := in.deliveredAt(st, c.svc.name, p.ID); ok && !at.After(cutoff) {
 			ids = append(ids, p.ID)
 			if len(ids) == claimCount {
 				break

@@ -144,9 +144,18 @@ func (p *pace) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// wait waits for a ring of b or for d to pass, whichever comes first; false
-// when ctx ended. Only counted goroutines may call it.
-func (p *pace) wait(ctx context.Context, b *doorbell, d time.Duration) bool {
+// toTick is how long until the clock next passes a whole multiple of
+// every. Pollers wait for these ticks rather than for every from their own
+// now, so on a manual clock all of them wake at the same instants and a
+// check moves the clock in few steps.
+func (p *pace) toTick(every time.Duration) time.Duration {
+	now := p.now().UnixNano()
+	return time.Duration(every.Nanoseconds() - now%every.Nanoseconds())
+}
+
+// wait waits for a ring of b or for the next tick of every, whichever
+// comes first; false when ctx ended. Only counted goroutines may call it.
+func (p *pace) wait(ctx context.Context, b *doorbell, every time.Duration) bool {
 	b.mu.Lock()
 	select {
 	case <-b.ch: // rung while it was busy: there may be work already
@@ -156,7 +165,7 @@ func (p *pace) wait(ctx context.Context, b *doorbell, d time.Duration) bool {
 	}
 	b.listening = true
 	b.mu.Unlock()
-	t := p.timer(d)
+	t := p.timer(p.toTick(every))
 	defer t.stop()
 	p.idle()
 	woke := true

@@ -172,14 +172,20 @@ var failMessages = map[[2]string]func(t *testing.T, msg string){
 }
 
 // Every reference design gets exactly its known verdict, with messages
-// that say why, on both backends: the package's own copy of the grading
-// stability test's table, so the two cannot drift apart.
+// that say why: the exercise's own table, so the tests and the grading
+// stability test (which grades every reference on PostgreSQL, several
+// times, on a loaded machine) cannot drift apart. Every reference is
+// graded on the embedded backend; on PostgreSQL the good ones are, and the
+// stability test grades the others there.
 func TestSuiteReferences(t *testing.T) {
 	ex := sagaExercise(t)
 	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			base := labtest.Env(t, b, "suiteref")
 			for _, ref := range ex.References {
+				if b.Name != "embedded" && len(ref.Fails) > 0 {
+					continue
+				}
 				t.Run(ref.Name, func(t *testing.T) {
 					rs := runSuite(t, base, Lab, referenceDesign(t, ref))
 					var failed []string
