@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Grades every exercise's reference designs (the good one and the classic
-# mistakes) many times on a deliberately loaded machine — a busy goroutine
-# and a busy process on every core, two gradings at a time — against real
+# mistakes) many times on a deliberately loaded machine — a busy process
+# on every core, two gradings at a time — against real
 # Redis and PostgreSQL, and prints a table: exercise × design, the scores
 # seen and the failed checks seen. A trustworthy suite shows one score and
 # one set of failed checks per row. The test command runs a short version
