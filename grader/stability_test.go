@@ -1,3 +1,9 @@
+//go:build !race
+
+// The stability test runs without the race detector, as a step of its own
+// in scripts/test.sh: it measures verdicts under load, and the detector
+// would only multiply the load it already makes.
+
 package grader_test
 
 import (
@@ -29,21 +35,6 @@ import (
 
 // gradedLabs are the labs whose exercises the stability test grades.
 var gradedLabs = []labs.Lab{limiter.Lab, breaker.Lab, cache.Lab, shop.Lab, shortener.Lab}
-
-// spinEnv makes the test binary a busy process: load for the stability
-// test, from outside the Go scheduler, as other work on a grader would be.
-const spinEnv = "GRADER_TEST_SPIN"
-
-// spinChild spins until killed when the test binary was started as one.
-func spinChild() bool {
-	if os.Getenv(spinEnv) == "" {
-		return false
-	}
-	x := 0
-	for {
-		x++
-	}
-}
 
 // loadMachine keeps every core busy with a busy process per core (other
 // work on the grading machine, outside the Go scheduler) until the
