@@ -124,7 +124,7 @@ func (g *Grader) grade(ctx context.Context, id string, lastTry bool) (err error)
 	start := time.Now()
 	jctx, cancel := context.WithTimeout(leaseCtx, g.opts.JobTimeout)
 	defer cancel()
-	env, release, err := g.envs.acquire(jctx, ex.NeedsDB)
+	env, release, err := g.envs.acquire(jctx, id, ex.NeedsDB)
 	if err != nil {
 		return g.infraFailure(ctx, jctx, log, sub, finish, again, lastTry, env, err)
 	}

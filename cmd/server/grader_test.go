@@ -89,7 +89,7 @@ func TestGraderCommandGradesWhatTheWebEnqueues(t *testing.T) {
 			break
 		}
 	}
-	if res.Status != store.StatusGraded || *res.Score != 100 || !strings.HasPrefix(res.Environment, "embedded") {
+	if res.Status != store.StatusGraded || *res.Score != 100 || !strings.HasPrefix(res.Environment, "Graded on the built-in Redis") {
 		t.Fatalf("graded by the grader process: %s %v %q\n%s", res.Status, res.Score, res.Environment, logs.String())
 	}
 	if heard < 2 {

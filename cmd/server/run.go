@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,7 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -120,7 +124,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	mgr := labs.NewManager(rc.Client, st.SQL(), string(st.Dialect()), log, nil, labs.DefaultLimits, allLabs...)
-	gr, err := newGrader(cfg, st, rc, log, cfg.GraderWorkers)
+	gr, err := newGrader(ctx, cfg, st, rc, log, cfg.GraderWorkers)
 	if err != nil {
 		return err
 	}
@@ -193,11 +197,31 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 // allLabs are the labs this build serves and grades.
 var allLabs = []labs.Lab{limiter.Lab, breaker.Lab, cache.Lab, shortener.Lab, shop.Lab}
 
-func newGrader(cfg config.Config, st *store.Store, rc *redis.Conn, log *slog.Logger, workers int) (*grader.Grader, error) {
-	return grader.New(st, rc.Client, log.With("component", "grader"), grader.Options{
+func newGrader(ctx context.Context, cfg config.Config, st *store.Store, rc *redis.Conn, log *slog.Logger, workers int) (*grader.Grader, error) {
+	gr, err := grader.New(st, rc.Client, log.With("component", "grader"), grader.Options{
 		Workers: workers, JobTimeout: cfg.GraderTimeout, Environment: cfg.GraderEnv,
 		PostgresImage: cfg.PostgresImage, RedisImage: cfg.RedisImage,
 	}, allLabs...)
+	if err == nil && workers > 0 {
+		gr.PrepareContainers(ctx, grader.ContainerOptions{Owner: graderOwner(cfg), Network: cfg.GraderNetwork})
+	}
+	return gr, err
+}
+
+// graderOwner names this grader on its containers' labels: the host and
+// the database it grades for, so the same server started again on the
+// same data finds what it left behind when it was killed.
+func graderOwner(cfg config.Config) string {
+	host, _ := os.Hostname()
+	db := cfg.SQLitePath()
+	if abs, err := filepath.Abs(db); err == nil {
+		db = abs
+	}
+	if u, err := url.Parse(cfg.DatabaseURL); err == nil && cfg.DatabaseURL != "" {
+		db = u.Host + u.Path // no credentials on a label
+	}
+	sum := sha256.Sum256([]byte(db))
+	return host + "-" + hex.EncodeToString(sum[:6])
 }
 
 // graderOnly grades submissions until ctx ends, without a web server: a
@@ -216,7 +240,7 @@ func graderOnly(ctx context.Context, cfg config.Config, log *slog.Logger) error 
 		return err
 	}
 	defer rc.Close()
-	gr, err := newGrader(cfg, st, rc, log, cfg.GraderWorkers)
+	gr, err := newGrader(ctx, cfg, st, rc, log, cfg.GraderWorkers)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,7 @@ type Config struct {
 	GraderWorkers  int           // WORKBOOK_GRADER_WORKERS
 	GraderTimeout  time.Duration // WORKBOOK_GRADER_TIMEOUT
 	GraderEnv      string        // WORKBOOK_GRADER_ENVIRONMENT
+	GraderNetwork  string        // WORKBOOK_GRADER_NETWORK
 }
 
 // Var describes one environment variable, for --help and the README.
@@ -65,6 +66,7 @@ var Vars = []Var{
 	{"WORKBOOK_GRADER_WORKERS", "2", "submissions this process grades at once; 0: only enqueue (separate `server grader` processes grade)", false},
 	{"WORKBOOK_GRADER_TIMEOUT", "90s", "time limit for grading one submission, environment start included", false},
 	{"WORKBOOK_GRADER_ENVIRONMENT", "auto", "where to grade: containers, embedded, or auto (containers when a Docker engine answers)", false},
+	{"WORKBOOK_GRADER_NETWORK", "", "Docker network the grading containers join, for a grader that runs in a container on it; empty: they publish their ports on 127.0.0.1", false},
 }
 
 // Getenv looks up one variable; os.LookupEnv has this shape.
@@ -96,6 +98,7 @@ func Load(getenv Getenv) (Config, error) {
 		GraderWorkers: r.integer("WORKBOOK_GRADER_WORKERS", 0, 64),
 		GraderTimeout: r.duration("WORKBOOK_GRADER_TIMEOUT"),
 		GraderEnv:     r.oneOf("WORKBOOK_GRADER_ENVIRONMENT", "auto", "containers", "embedded"),
+		GraderNetwork: r.str("WORKBOOK_GRADER_NETWORK"),
 	}
 	if p := r.str("WORKBOOK_TRUSTED_PROXIES"); p != "" {
 		for _, s := range strings.Split(p, ",") {
@@ -142,10 +145,24 @@ func Load(getenv Getenv) (Config, error) {
 	if c.GraderTimeout < 5*time.Second || c.GraderTimeout > time.Hour {
 		return Config{}, errors.New("WORKBOOK_GRADER_TIMEOUT: must be between 5s and 1h")
 	}
+	if n := c.GraderNetwork; n != "" && !dockerName(n) {
+		return Config{}, fmt.Errorf("WORKBOOK_GRADER_NETWORK: %q is not a Docker network name (letters, digits, _ . -)", n)
+	}
 	if c.DataDir == "" {
 		return Config{}, errors.New("WORKBOOK_DATA_DIR: must not be empty")
 	}
 	return c, nil
+}
+
+// dockerName reports whether s can name a Docker network.
+func dockerName(s string) bool {
+	for i, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || i > 0 && (r == '_' || r == '.' || r == '-')
+		if !ok {
+			return false
+		}
+	}
+	return len(s) <= 128
 }
 
 // SecureCookies reports whether the public URL is https, so cookies must be

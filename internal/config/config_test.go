@@ -60,6 +60,7 @@ func TestInvalid(t *testing.T) {
 		{"WORKBOOK_LOGIN_IP_LIMIT", "5"}:                    "WORKBOOK_LOGIN_IP_LIMIT",
 		{"WORKBOOK_LOGIN_IP_LIMIT", "lots"}:                 "WORKBOOK_LOGIN_IP_LIMIT",
 		{"REDIS_URL_FILE", "/does/not/exist"}:               "REDIS_URL_FILE",
+		{"WORKBOOK_GRADER_NETWORK", "two words"}:            "WORKBOOK_GRADER_NETWORK",
 	} {
 		_, err := Load(MapEnv(map[string]string{env[0]: env[1]}))
 		if err == nil || !strings.Contains(err.Error(), wantName) || strings.Contains(err.Error(), "\n") {

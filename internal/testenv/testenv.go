@@ -24,8 +24,6 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/sdworkbook/workbook/internal/containers"
-	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
-	tcredis "github.com/testcontainers/testcontainers-go/modules/redis"
 )
 
 func init() {
@@ -48,9 +46,9 @@ func Image(env, def string) string { return containers.Image(context.Background(
 
 var (
 	mu         sync.Mutex
-	pg         *tcpostgres.PostgresContainer
+	pg         testcontainers.Container
 	pgAdminURL string
-	rd         *tcredis.RedisContainer
+	rd         testcontainers.Container
 	rdAddr     string
 	seq        atomic.Int64
 	redisDB    atomic.Int64
@@ -77,14 +75,22 @@ func Terminate() {
 
 // StartPostgres starts a PostgreSQL container from WORKBOOK_POSTGRES_IMAGE
 // and returns it with its admin URL. The caller terminates it.
-func StartPostgres(ctx context.Context) (*tcpostgres.PostgresContainer, string, error) {
-	return containers.StartPostgres(ctx, Image("WORKBOOK_POSTGRES_IMAGE", containers.DefaultPostgresImage))
+func StartPostgres(ctx context.Context) (testcontainers.Container, string, error) {
+	svc, err := containers.StartPostgres(ctx, Image("WORKBOOK_POSTGRES_IMAGE", containers.DefaultPostgresImage))
+	if err != nil {
+		return nil, "", err
+	}
+	return svc.Container, svc.URL, nil
 }
 
 // StartRedis starts a Redis container from WORKBOOK_REDIS_IMAGE and returns
 // it with its host:port. The caller terminates it.
-func StartRedis(ctx context.Context) (*tcredis.RedisContainer, string, error) {
-	return containers.StartRedis(ctx, Image("WORKBOOK_REDIS_IMAGE", containers.DefaultRedisImage))
+func StartRedis(ctx context.Context) (testcontainers.Container, string, error) {
+	svc, err := containers.StartRedis(ctx, Image("WORKBOOK_REDIS_IMAGE", containers.DefaultRedisImage))
+	if err != nil {
+		return nil, "", err
+	}
+	return svc.Container, svc.Addr, nil
 }
 
 // PostgresURL returns the URL of a new, empty database in the package's
