@@ -81,7 +81,7 @@ func TestSubmissionAPI(t *testing.T) {
 				t.Fatalf("202 body %v, Location %q", m, resp.Header.Get("Location"))
 			}
 			res := waitGraded(t, b, id)
-			if res["status"] != "graded" || res["max_score"] != 100.0 || !strings.HasPrefix(res["environment"].(string), "embedded") {
+			if res["status"] != "graded" || res["max_score"] != 100.0 || !strings.HasPrefix(res["environment"].(string), "Graded on the built-in Redis") {
 				t.Fatalf("graded: %v", res)
 			}
 			checks := res["checks"].([]any)
