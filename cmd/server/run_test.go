@@ -83,7 +83,7 @@ func TestServeStartsAndStopsGracefully(t *testing.T) {
 			go func() { done <- run(ctx, nil, env, logs, logs) }()
 
 			ready := false
-			for i := 0; i < 200 && !ready; i++ {
+			for i := 0; i < 1200 && !ready; i++ { // up to a minute on a loaded machine
 				resp, err := http.Get("http://" + addr + "/readyz")
 				if err == nil {
 					ready = resp.StatusCode == http.StatusOK
