@@ -60,7 +60,7 @@ func containerIDs(t *testing.T) map[string]string {
 func TestContainersPerSubmissionAndRemovedAfter(t *testing.T) {
 	before := containerIDs(t)
 	r := MustRig(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()},
-		grader.Options{Workers: 2, Environment: grader.EnvContainers, JobTimeout: 12 * time.Second}, testLab{needsDB: true})
+		grader.Options{Workers: 2, Environment: grader.EnvContainers, JobTimeout: 40 * time.Second}, testLab{needsDB: true})
 
 	good := r.submit(t, "probe", map[string]any{"quality": "good"})
 	bad := r.submit(t, "probe", map[string]any{"quality": "bad"})
@@ -106,7 +106,7 @@ func TestContainersPerSubmissionAndRemovedAfter(t *testing.T) {
 // passwords.
 func inspectJobContainers(t *testing.T, r *rig, id string) {
 	t.Helper()
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
 		res, err := r.g.Submission(context.Background(), id, r.user)
 		if err != nil {
 			t.Fatal(err)
