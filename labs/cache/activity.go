@@ -33,9 +33,9 @@ type activity struct {
 	active   int                 // goroutines that can run without the clock moving
 	sleeps   map[uint64]*sleeper // clock waits in progress
 	seq      uint64
-	flights  int  // shared loads running (exact for one key, which is what a stampede reads)
-	riders   int  // goroutines waiting for a shared load's result
-	finished bool // the operation has returned
+	flights  map[string]int // shared loads running, by key
+	riders   map[string]int // goroutines waiting for a shared load's result, by key
+	finished bool           // the operation has returned
 	changed  chan struct{}
 }
 
@@ -137,33 +137,35 @@ func (a *activity) wakeWith(sl *sleeper) {
 	}
 }
 
-// flightStart and flightEnd bracket a shared load (its own goroutine).
-func (a *activity) flightStart() { a.flight(1) }
-func (a *activity) flightEnd()   { a.flight(-1) }
+// flightStart and flightEnd bracket a shared load of key (its own
+// goroutine).
+func (a *activity) flightStart(key string) { a.flight(key, 1) }
+func (a *activity) flightEnd(key string)   { a.flight(key, -1) }
 
-func (a *activity) flight(n int) {
+func (a *activity) flight(key string, n int) {
 	if a == nil {
 		return
 	}
 	a.mu.Lock()
-	a.flights += n
+	a.flights[key] += n
 	a.active += n
 	a.notify()
 	a.mu.Unlock()
 }
 
-// ride and alight bracket a goroutine's wait for a shared load's result.
-// A rider is idle while the load runs; between the load's end and the
-// rider waking it is not, which flights == 0 with riders > 0 tells.
-func (a *activity) ride()   { a.rider(1) }
-func (a *activity) alight() { a.rider(-1) }
+// ride and alight bracket a goroutine's wait for the result of a shared
+// load of key. A rider is idle while a load of its key runs; between the
+// load's end and the rider waking it is not, which riders without a flight
+// of their key tell.
+func (a *activity) ride(key string)   { a.rider(key, 1) }
+func (a *activity) alight(key string) { a.rider(key, -1) }
 
-func (a *activity) rider(n int) {
+func (a *activity) rider(key string, n int) {
 	if a == nil {
 		return
 	}
 	a.mu.Lock()
-	a.riders += n
+	a.riders[key] += n
 	a.active -= n
 	a.notify()
 	a.mu.Unlock()
@@ -172,7 +174,15 @@ func (a *activity) rider(n int) {
 // idle reports whether nothing of the operation can happen until the clock
 // moves; a.mu is held.
 func (a *activity) idle() bool {
-	return !a.finished && a.active == 0 && (a.riders == 0 || a.flights > 0)
+	if a.finished || a.active != 0 {
+		return false
+	}
+	for key, n := range a.riders {
+		if n > 0 && a.flights[key] == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // fanOut runs f(0) … f(n-1) in goroutines released together and waits for
@@ -209,14 +219,14 @@ func fanOut(ctx context.Context, n int, f func(i int)) {
 	wg.Wait()
 }
 
-// driveBackstop bounds, in real time, how long drive waits for an
-// operation that is neither idle nor finishing: only a Redis or database
-// that stopped answering gets there, never a slow machine's verdict.
+// driveBackstop bounds, in real time, how long drive waits while nothing of
+// the operation moves (no goroutine starts, ends or begins or ends a wait):
+// only a Redis or database that stopped answering gets there, never a slow
+// machine's verdict.
 const driveBackstop = 2 * time.Minute
 
-// errHung is an operation that neither finished nor waited for the clock
-// within driveBackstop.
-var errHung = errors.New("an operation on the instance neither finished nor waited for the clock for two minutes: Redis or the database stopped answering")
+// errHung is an operation in which nothing moved for driveBackstop.
+var errHung = errors.New("nothing moved in an operation on the instance for two minutes: Redis or the database stopped answering")
 
 // drive runs f with an activity in its context and, each time f's
 // goroutines are all waiting for the clock, moves the clock to where the
@@ -229,7 +239,8 @@ func drive(ctx context.Context, clock *labs.ManualClock, f func(ctx context.Cont
 		f(ctx)
 		return nil
 	}
-	a := &activity{clock: clock, active: 1, sleeps: map[uint64]*sleeper{}, changed: make(chan struct{})}
+	a := &activity{clock: clock, active: 1, sleeps: map[uint64]*sleeper{},
+		flights: map[string]int{}, riders: map[string]int{}, changed: make(chan struct{})}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -271,6 +282,7 @@ func drive(ctx context.Context, clock *labs.ManualClock, f func(ctx context.Cont
 		case <-done:
 			return nil
 		case <-changed:
+			backstop.Reset(driveBackstop) // no stale tick survives a Reset since Go 1.23
 		case <-ctx.Done():
 			<-done
 			return ctx.Err()

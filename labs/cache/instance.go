@@ -268,10 +268,10 @@ type loaded struct {
 // load. The load runs on its own context: the first caller giving up must
 // not fail everybody waiting on it.
 func (in *instance) loadShared(ctx context.Context, id int) (Item, string, error) {
-	act := activityOf(ctx)
-	ch := in.flights.DoChan(strconv.Itoa(id), func() (any, error) {
-		act.flightStart()
-		defer act.flightEnd()
+	act, key := activityOf(ctx), strconv.Itoa(id)
+	ch := in.flights.DoChan(key, func() (any, error) {
+		act.flightStart(key)
+		defer act.flightEnd(key)
 		fctx, cancel := in.withTimeout(context.WithoutCancel(ctx), in.loadTimeout())
 		defer cancel()
 		// A flight that starts just after the previous one finished finds
@@ -286,13 +286,13 @@ func (in *instance) loadShared(ctx context.Context, id int) (Item, string, error
 		it, err := in.loadAndFill(fctx, id)
 		return loaded{it, srcDB}, err
 	})
-	act.ride()
+	act.ride(key)
 	select {
 	case <-ctx.Done():
-		act.alight()
+		act.alight(key)
 		return Item{}, "", ctx.Err()
 	case r := <-ch:
-		act.alight()
+		act.alight(key)
 		if r.Err != nil {
 			return Item{}, "", r.Err
 		}
