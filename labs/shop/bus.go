@@ -220,11 +220,26 @@ func (c *consumer) killNow() bool {
 	return true
 }
 
-// ring wakes the consumers of a stream.
-func (in *instance) ring(stream string) {
+// ring tells the consumers of a stream that n messages were published
+// on it: in each service consuming it, up to n consumers that wait for work
+// are woken, one per message, and the others sleep on. Only when fewer
+// were waiting than messages came is a ring left for the busy ones too,
+// which look for more work before they wait again.
+func (in *instance) ring(stream string, n int) {
 	for _, s := range in.subs[stream] {
+		left := n
 		for _, c := range s.consumers {
-			c.bell.ring()
+			if left == 0 {
+				break
+			}
+			if c.bell.wake() {
+				left--
+			}
+		}
+		if left > 0 {
+			for _, c := range s.consumers {
+				c.bell.ring()
+			}
 		}
 	}
 }
@@ -534,7 +549,7 @@ func (in *instance) publish(ctx context.Context, outs []outMsg) error {
 		return err
 	}
 	for _, o := range outs {
-		in.ring(o.stream)
+		in.ring(o.stream, 1)
 	}
 	return nil
 }
@@ -683,13 +698,13 @@ func (r *relay) pass(ctx context.Context) (n int, crashed bool) {
 		}
 		return 0, false
 	}
-	streams := map[string]bool{}
+	streams := map[string]int{}
 	for _, o := range batch {
-		streams[o.stream] = true
+		streams[o.stream]++
 	}
 	defer func() {
-		for s := range streams {
-			in.ring(s)
+		for s, n := range streams {
+			in.ring(s, n)
 		}
 	}()
 	if r.crashNext.CompareAndSwap(true, false) {
@@ -734,7 +749,7 @@ func (in *instance) poison(ctx context.Context) (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	in.ring(st)
+	in.ring(st, 1)
 	return strings.TrimPrefix(st, in.env.Prefix), id, nil
 }
 

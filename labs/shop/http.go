@@ -653,7 +653,7 @@ func (in *instance) handleRedeliver(w http.ResponseWriter, r *http.Request, p la
 		in.writeFailure(w, r, "publish the message", err)
 		return
 	}
-	in.ring(wk.outs[0].stream)
+	in.ring(wk.outs[0].stream, 1)
 	msg := "Published " + typ + " for " + id + " again. "
 	if in.cfg.idem {
 		msg += "Its consumers recorded its id when they processed it, so they skip it: GET orders/" + id + " shows a duplicate delivery step."

@@ -223,6 +223,19 @@ func (b *doorbell) ring() {
 	}
 }
 
+// wake wakes the doorbell's goroutine if it is waiting for work and has
+// not been woken yet; it reports whether it did.
+func (b *doorbell) wake() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.open || !b.listening || len(b.ch) > 0 {
+		return false
+	}
+	b.p.hold()
+	b.ch <- struct{}{}
+	return true
+}
+
 // setOpen opens the doorbell as its goroutine starts and closes it as the
 // goroutine ends, dropping a ring it did not take.
 func (b *doorbell) setOpen(open bool) {
