@@ -148,10 +148,13 @@ func TestSuiteReferencesCoverTheChecks(t *testing.T) {
 	}
 }
 
-// Every reference design gets exactly its known verdicts, on both
-// backends, with the same messages on both: the checks judge time on their
-// own clock and draw their workload from fixed seeds, so what a design
-// scores, and what it is told, does not depend on the machine or the store.
+// Every reference design gets exactly its known verdicts on the containers
+// the grader starts, and the good designs get them on the embedded store
+// too, with the same messages on both: the checks judge time on their own
+// clock and draw their workload from fixed seeds, so what a design scores,
+// and what it is told, does not depend on the machine or the store. (The
+// bad designs are graded on one backend only to keep the test short; the
+// good ones exercise every path of the embedded store.)
 func TestSuiteReferences(t *testing.T) {
 	ex := catalogueExercise(t)
 	points := map[string]int{}
@@ -163,6 +166,9 @@ func TestSuiteReferences(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			base := labtest.Env(t, b, "suiteref")
 			for _, ref := range ex.References {
+				if b.DatabaseURL == "" && len(ref.Fails) > 0 {
+					continue // embedded: the good designs only
+				}
 				t.Run(ref.Name, func(t *testing.T) {
 					// A backstop for a stuck suite, never a verdict.
 					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
