@@ -143,8 +143,8 @@ type Submission struct {
 	// Interruptions counts runs cut short by a lost worker.
 	Interruptions int
 	CreatedAt     time.Time
-	StartedAt   *time.Time
-	FinishedAt  *time.Time
+	StartedAt     *time.Time
+	FinishedAt    *time.Time
 }
 
 // Terminal reports whether grading is over.
