@@ -276,3 +276,10 @@ func TestSuiteKeysIndependentCatchesSharedKeys(t *testing.T) {
 		})
 	}
 }
+
+// The reference table is sound; "keys independent" is failed by a lab
+// that shares one key (TestSuiteKeysIndependentCatchesSharedKeys), since no design
+// setting can break it.
+func TestSuiteReferencesTable(t *testing.T) {
+	labtest.CheckReferences(t, Lab, quotaExercise(t), "keys independent")
+}
