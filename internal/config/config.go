@@ -30,6 +30,7 @@ type Config struct {
 	SessionMax     time.Duration // WORKBOOK_SESSION_MAX
 	TrustedProxies []string      // WORKBOOK_TRUSTED_PROXIES
 	LoginIPLimit   int           // WORKBOOK_LOGIN_IP_LIMIT
+	Registration   Registration  // WORKBOOK_REGISTRATION
 	LogLevel       string        // WORKBOOK_LOG_LEVEL
 	LogFormat      string        // WORKBOOK_LOG_FORMAT
 	Dev            bool          // WORKBOOK_DEV
@@ -60,6 +61,7 @@ var Vars = []Var{
 	{"WORKBOOK_SESSION_MAX", "720h", "a session ends this long after login, however active", false},
 	{"WORKBOOK_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed", false},
 	{"WORKBOOK_LOGIN_IP_LIMIT", "100", "login attempts one IP may make across all accounts per 15 minutes (each account from one IP: 10); raise it for a big school behind one address", false},
+	{"WORKBOOK_REGISTRATION", "open", "who may register: open, invite (a class join link or an admin's invitation), domains:example.edu,… or closed", false},
 	{"WORKBOOK_LOG_LEVEL", "info", "debug, info, warn or error", false},
 	{"WORKBOOK_LOG_FORMAT", "text", "text or json", false},
 	{"WORKBOOK_DEV", "false", "development mode: reload content and templates' data on change", false},
@@ -113,6 +115,11 @@ func Load(getenv Getenv) (Config, error) {
 			}
 			c.TrustedProxies = append(c.TrustedProxies, s)
 		}
+	}
+	if reg, err := parseRegistration(r.str("WORKBOOK_REGISTRATION")); err != nil {
+		r.fail("WORKBOOK_REGISTRATION", err)
+	} else {
+		c.Registration = reg
 	}
 	if r.err != nil {
 		return Config{}, r.err

@@ -61,6 +61,10 @@ func TestInvalid(t *testing.T) {
 		{"WORKBOOK_LOGIN_IP_LIMIT", "lots"}:                 "WORKBOOK_LOGIN_IP_LIMIT",
 		{"REDIS_URL_FILE", "/does/not/exist"}:               "REDIS_URL_FILE",
 		{"WORKBOOK_GRADER_NETWORK", "two words"}:            "WORKBOOK_GRADER_NETWORK",
+		{"WORKBOOK_REGISTRATION", "sometimes"}:              "WORKBOOK_REGISTRATION",
+		{"WORKBOOK_REGISTRATION", "domains:"}:               "WORKBOOK_REGISTRATION",
+		{"WORKBOOK_REGISTRATION", "domains:bad_domain"}:     "WORKBOOK_REGISTRATION",
+		{"WORKBOOK_REGISTRATION", "open:example.edu"}:       "WORKBOOK_REGISTRATION",
 	} {
 		_, err := Load(MapEnv(map[string]string{env[0]: env[1]}))
 		if err == nil || !strings.Contains(err.Error(), wantName) || strings.Contains(err.Error(), "\n") {
@@ -86,6 +90,39 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 	for _, v := range Vars {
 		if !strings.Contains(string(b), "| `"+v.Name+"` |") {
 			t.Errorf("README's configuration table lacks %s", v.Name)
+		}
+	}
+}
+
+func TestRegistrationPolicy(t *testing.T) {
+	c, err := Load(MapEnv(nil))
+	if err != nil || c.Registration.Mode != RegistrationOpen || !c.Registration.DomainAllowed("a@anywhere.org") {
+		t.Fatalf("default policy %+v, %v: want open", c.Registration, err)
+	}
+	c, err = Load(MapEnv(map[string]string{"WORKBOOK_REGISTRATION": " Domains: example.edu, @School.org ,"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Registration.String(); got != "domains:example.edu,school.org" {
+		t.Errorf("policy %q", got)
+	}
+	for email, want := range map[string]bool{
+		"ada@example.edu":      true,
+		"ada@EXAMPLE.EDU":      true,
+		"bo@school.org":        true,
+		"cy@sub.example.edu":   false,
+		"dee@example.edu.evil": false,
+		"eve@elsewhere.com":    false,
+		"no-at-sign":           false,
+	} {
+		if got := c.Registration.DomainAllowed(email); got != want {
+			t.Errorf("DomainAllowed(%q) = %v, want %v", email, got, want)
+		}
+	}
+	for _, mode := range []string{"invite", "closed", "OPEN"} {
+		c, err := Load(MapEnv(map[string]string{"WORKBOOK_REGISTRATION": mode}))
+		if err != nil || c.Registration.Mode != strings.ToLower(mode) || !c.Registration.DomainAllowed("x@y.z") {
+			t.Errorf("%s: %+v, %v", mode, c.Registration, err)
 		}
 	}
 }
