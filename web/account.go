@@ -5,12 +5,14 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/sdworkbook/workbook/internal/apperr"
 	"github.com/sdworkbook/workbook/internal/auth"
+	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/web/views"
 )
 
@@ -20,6 +22,9 @@ const (
 	maxTokenName = 60
 	// tokenPrefix marks our tokens, so a leaked one is recognisable.
 	tokenPrefix = "wbk_"
+	// defaultTokenDays is how long a new token works unless another
+	// expiry is chosen.
+	defaultTokenDays = 90
 )
 
 func (s *Server) accountModel(c *gin.Context) (views.AccountPage, error) {
@@ -64,7 +69,11 @@ func (s *Server) createToken(c *gin.Context) {
 		return
 	}
 	token := tokenPrefix + auth.NewToken()
-	t, err := s.store.CreateToken(c.Request.Context(), currentUser(c).ID, name, auth.TokenID(token), token[:len(tokenPrefix)+6], maxTokens, s.now())
+	now := s.now()
+	t, err := s.store.CreateToken(c.Request.Context(), store.APIToken{
+		UserID: currentUser(c).ID, Name: name, TokenHash: auth.TokenID(token), Prefix: token[:len(tokenPrefix)+6],
+		CreatedAt: now, ExpiresAt: now.Add(defaultTokenDays * 24 * time.Hour), Scope: store.ScopeReadWrite,
+	}, maxTokens)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -123,7 +132,7 @@ func (s *Server) loadSessionOrToken(c *gin.Context) {
 			"Send a personal access token as Authorization: Bearer wbk_…; create one on your account page.", nil)
 		return
 	}
-	u, err := s.store.UserByToken(c.Request.Context(), auth.TokenID(tok), s.now())
+	_, u, err := s.store.UserByToken(c.Request.Context(), auth.TokenID(tok), s.now())
 	if apperr.Is(err, apperr.NotFound) {
 		s.failWith(c, http.StatusUnauthorized, string(apperr.Unauthorized), "This access token is not valid: it was revoked, or it is mistyped.", nil)
 		return

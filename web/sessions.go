@@ -3,7 +3,10 @@ package web
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -24,6 +27,13 @@ type sessions struct {
 
 // touchEvery bounds how often a request writes last_seen_at.
 const touchEvery = time.Minute
+
+// maxSessions bounds the live sessions of one account: a login beyond it
+// ends the session unused for longest.
+const maxSessions = 20
+
+// maxUserAgent bounds the User-Agent kept with a session, in characters.
+const maxUserAgent = 200
 
 func (m *sessions) cookieName() string {
 	if m.secure {
@@ -61,11 +71,13 @@ func (m *sessions) lookup(ctx context.Context, r *http.Request) (*store.User, st
 }
 
 // start logs a user in with a fresh token, ending any session the browser
-// had, so a token planted before login is worthless after it.
+// had, so a token planted before login is worthless after it. The
+// account's oldest sessions end beyond maxSessions.
 func (m *sessions) start(c *gin.Context, userID int64) error {
 	m.endCurrent(c)
 	token := auth.NewToken()
-	if err := m.store.CreateSession(c.Request.Context(), auth.TokenID(token), userID, m.now()); err != nil {
+	sess := store.Session{ID: auth.TokenID(token), UserID: userID, CreatedAt: m.now(), UserAgent: cleanUserAgent(c.Request.UserAgent())}
+	if err := m.store.CreateSession(c.Request.Context(), sess, maxSessions); err != nil {
 		return err
 	}
 	http.SetCookie(c.Writer, &http.Cookie{
@@ -86,19 +98,45 @@ func (m *sessions) endCurrent(c *gin.Context) {
 	})
 }
 
-const ctxUser = "user"
+const (
+	ctxUser    = "user"
+	ctxSession = "session" // the id of the request's session, when it has one
+)
 
 // loadSession puts the signed-in user, if any, into the context.
 func (s *Server) loadSession(c *gin.Context) {
-	u, _, err := s.sessions.lookup(c.Request.Context(), c.Request)
+	u, id, err := s.sessions.lookup(c.Request.Context(), c.Request)
 	if err != nil {
 		s.fail(c, apperr.Wrap(err, apperr.Unavailable, "Sessions are unavailable right now. Please try again shortly."))
 		return
 	}
 	if u != nil {
 		c.Set(ctxUser, u)
+		c.Set(ctxSession, id)
 	}
 	c.Next()
+}
+
+// currentSession is the id of the request's session, or "" when it came
+// with an access token or none.
+func currentSession(c *gin.Context) string { return c.GetString(ctxSession) }
+
+// cleanUserAgent shortens a User-Agent to maxUserAgent characters of
+// printable text, for the session list.
+func cleanUserAgent(ua string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range ua {
+		if n == maxUserAgent {
+			break
+		}
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			continue
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return strings.TrimSpace(b.String())
 }
 
 func currentUser(c *gin.Context) *store.User {

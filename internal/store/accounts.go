@@ -27,6 +27,32 @@ func (s *Store) CreateUser(ctx context.Context, email, passwordHash string, role
 	return u, mapErr(err, "account")
 }
 
+// HasAdmin reports whether any account is an admin.
+func (s *Store) HasAdmin(ctx context.Context) (bool, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&User{}).Where("role = ?", RoleAdmin).Limit(1).Count(&n).Error
+	return n > 0, mapErr(err, "account")
+}
+
+// SetPassword replaces an account's password hash and ends every session
+// of the account, in one transaction: whoever knew the old password is
+// logged out everywhere. A caller that keeps the person logged in starts
+// a fresh session afterwards.
+func (s *Store) SetPassword(ctx context.Context, userID int64, passwordHash string) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&User{}).Where("id = ?", userID).
+			Updates(map[string]any{"password_hash": passwordHash, "updated_at": time.Now().UTC()})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return gorm.ErrRecordNotFound
+		}
+		return tx.Where("user_id = ?", userID).Delete(&Session{}).Error
+	})
+	return mapErr(err, "account")
+}
+
 // UserByEmail finds an account by its normalised email.
 func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 	var u User
@@ -49,12 +75,6 @@ func (s *Store) SetRole(ctx context.Context, id int64, role Role) error {
 		return mapErr(gorm.ErrRecordNotFound, "account")
 	}
 	return mapErr(res.Error, "account")
-}
-
-// CreateSession stores a new session for a user.
-func (s *Store) CreateSession(ctx context.Context, id string, userID int64, now time.Time) error {
-	sess := Session{ID: id, UserID: userID, CreatedAt: now.UTC(), LastSeenAt: now.UTC()}
-	return mapErr(s.db.WithContext(ctx).Create(&sess).Error, "session")
 }
 
 // SessionWithUser loads a session and its account.

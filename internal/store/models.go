@@ -37,6 +37,9 @@ type Session struct {
 	UserID     int64
 	CreatedAt  time.Time
 	LastSeenAt time.Time
+	// UserAgent is the browser's User-Agent at login, shortened, so its
+	// owner can tell sessions apart.
+	UserAgent string
 }
 
 // LessonProgress records a learner opening and completing a lesson.
@@ -175,5 +178,6 @@ type SubmissionCheck struct {
 func Models() []any {
 	return []any{&User{}, &Session{}, &LessonProgress{}, &QuizAttempt{}, &QuestionAnswer{},
 		&CardState{}, &CardReview{}, &OutcomeTick{}, &Submission{}, &SubmissionCheck{},
-		&Class{}, &ClassMember{}, &Assignment{}, &SubmissionReview{}}
+		&Class{}, &ClassMember{}, &Assignment{}, &SubmissionReview{},
+		&APIToken{}, &Invitation{}, &SetupToken{}}
 }

@@ -92,10 +92,10 @@ func TestAccountsAndSessions(t *testing.T) {
 			}
 
 			now := time.Now().UTC().Truncate(time.Second)
-			if err := st.CreateSession(ctx, "sess-a", second.ID, now.Add(-2*time.Hour)); err != nil {
+			if err := st.CreateSession(ctx, store.Session{ID: "sess-a", UserID: second.ID, CreatedAt: now.Add(-2 * time.Hour)}, 0); err != nil {
 				t.Fatal(err)
 			}
-			if err := st.CreateSession(ctx, "sess-a", second.ID, now); !apperr.Is(err, apperr.Conflict) {
+			if err := st.CreateSession(ctx, store.Session{ID: "sess-a", UserID: second.ID, CreatedAt: now}, 0); !apperr.Is(err, apperr.Conflict) {
 				t.Errorf("duplicate session id: %v", err)
 			}
 			sess, u, err := st.SessionWithUser(ctx, "sess-a")
@@ -111,7 +111,7 @@ func TestAccountsAndSessions(t *testing.T) {
 			if err := st.TouchSession(ctx, "sess-a", now); err != nil {
 				t.Fatal(err)
 			}
-			if err := st.CreateSession(ctx, "sess-old", first.ID, now.Add(-48*time.Hour)); err != nil {
+			if err := st.CreateSession(ctx, store.Session{ID: "sess-old", UserID: first.ID, CreatedAt: now.Add(-48 * time.Hour)}, 0); err != nil {
 				t.Fatal(err)
 			}
 			n, err := st.DeleteExpiredSessions(ctx, now.Add(-time.Hour), now.Add(-30*24*time.Hour))
