@@ -24,13 +24,37 @@ const maxFormBytes = 64 << 10
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
-// safeNext keeps a post-login redirect on this site.
+// maxNext bounds a post-login redirect target.
+const maxNext = 512
+
+// safeNext keeps a post-login redirect on this site: an absolute path of
+// printable ASCII without backslashes, whose second character is no slash,
+// before or after percent-decoding. Browsers drop tabs and newlines from a
+// Location and read a backslash as a slash, so "/<TAB>/host", "/\\host" or
+// "//host" would leave the site; anything doubtful becomes "/".
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
-		strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") || len(next) > 512 {
+	if len(next) > maxNext || !pathOnly(next) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Opaque != "" || u.User != nil || u.Host != "" || !pathOnly(u.Path) {
 		return "/"
 	}
 	return next
+}
+
+// pathOnly reports whether p is "/" followed by printable ASCII other than
+// a backslash, and does not start with two slashes.
+func pathOnly(p string) bool {
+	if p == "" || p[0] != '/' || len(p) > 1 && p[1] == '/' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) parseForm(c *gin.Context) error {
