@@ -1,11 +1,14 @@
 // Package redis connects the workbook to Redis: a real server from REDIS_URL,
 // or an embedded Redis-protocol server (miniredis) on loopback. Either way the
 // rest of the code talks to it through a go-redis client over TCP, so nothing
-// above this package knows which one it has.
+// above this package knows which one it has. The embedded server requires a
+// random password of its own, so other processes on the machine cannot use it.
 package redis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"sync"
 	"time"
@@ -42,13 +45,22 @@ func Open(ctx context.Context, url string) (*Conn, error) {
 	return c, nil
 }
 
+// openEmbedded starts the in-process server on a loopback port. Every
+// process on the machine can reach that port, so the server asks for a
+// password drawn at random for this run, which only our own client knows.
 func openEmbedded(ctx context.Context) (*Conn, error) {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("redis: embedded server password: %w", err)
+	}
+	password := hex.EncodeToString(b[:])
 	m := miniredis.NewMiniRedis()
+	m.RequireAuth(password)
 	if err := m.StartAddr("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("redis: embedded server: %w", err)
 	}
 	c := &Conn{
-		Client:   goredis.NewClient(&goredis.Options{Addr: m.Addr(), Protocol: 2}),
+		Client:   goredis.NewClient(&goredis.Options{Addr: m.Addr(), Password: password, Protocol: 2}),
 		Embedded: true,
 		server:   m,
 		stop:     make(chan struct{}),

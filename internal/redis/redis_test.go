@@ -1,9 +1,12 @@
 package redis
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,4 +78,40 @@ func abs(n int64) int64 {
 		return -n
 	}
 	return n
+}
+
+// TestEmbeddedRequiresPassword: the embedded server listens on loopback,
+// where any local process can connect; without its password a client is
+// refused, over go-redis or a bare socket.
+func TestEmbeddedRequiresPassword(t *testing.T) {
+	ctx := context.Background()
+	c, err := Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Client.Set(ctx, "secret", "ours", 0).Err(); err != nil {
+		t.Fatalf("our own client: %v", err)
+	}
+	for name, pw := range map[string]string{"no password": "", "wrong password": "guess"} {
+		other := goredis.NewClient(&goredis.Options{Addr: c.Addr(), Password: pw, Protocol: 2, MaxRetries: -1})
+		v, err := other.Get(ctx, "secret").Result()
+		other.Close()
+		if err == nil || v == "ours" {
+			t.Errorf("%s: read %q, err %v; want a refusal", name, v, err)
+		}
+	}
+	conn, err := net.DialTimeout("tcp", c.Addr(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Write([]byte("*2\r\n$3\r\nGET\r\n$6\r\nsecret\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "-NOAUTH") {
+		t.Errorf("a bare GET got %q (%v); want -NOAUTH", line, err)
+	}
 }
