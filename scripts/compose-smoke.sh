@@ -22,6 +22,10 @@ export WORKBOOK_POSTGRES_IMAGE=${WORKBOOK_POSTGRES_IMAGE:-workbook-local/postgre
 export WORKBOOK_REDIS_IMAGE=${WORKBOOK_REDIS_IMAGE:-workbook-local/redis:7}
 export WORKBOOK_NGINX_IMAGE=${WORKBOOK_NGINX_IMAGE:-workbook-local/nginx:1.27}
 export WORKBOOK_GRADER_NETWORK=$project-grading
+# The stack's network has a fixed subnet with nginx at a fixed address (the
+# app's only trusted proxy); a subnet of this run's own keeps runs apart.
+net=$((RANDOM % 250 + 1))
+export WORKBOOK_NETWORK_SUBNET=10.213.$net.0/24 WORKBOOK_NGINX_ADDRESS=10.213.$net.10
 compose() { docker-compose --compatibility -p "$project" "$@"; }
 docker_cli=$(command -v /usr/bin/docker || command -v docker)
 t0=$SECONDS
@@ -56,6 +60,20 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -c "$jar" -b "$jar" -H "Origin: $b
 for i in $(seq 1 20); do
 	curl -fs -b "$jar" "$base/progress" | grep -q 'smoke@example.org' || { echo "view $i lost the session" >&2; exit 1; }
 done
+# A client's own X-Forwarded-For is dropped by nginx: the app logs the
+# address nginx saw, neither the claimed one nor nginx's own.
+spoof=smoke-spoof-$$
+curl -fs -o /dev/null -H "X-Request-ID: $spoof" -H 'X-Forwarded-For: 198.51.100.77' -H 'X-Real-IP: 198.51.100.78' "$base/login"
+ip=""
+for _ in $(seq 1 20); do
+	ip=$(compose logs --no-color app | grep "\"request_id\":\"$spoof\"" | sed -n 's/.*"ip":"\([^"]*\)".*/\1/p' | head -1)
+	[ -n "$ip" ] && break
+	sleep 0.5
+done
+case $ip in
+"" | 198.51.100.* | "$WORKBOOK_NGINX_ADDRESS") echo "a spoofed X-Forwarded-For was logged as client address \"$ip\"" >&2; exit 1 ;;
+esac
+echo "client address through nginx: $ip (the spoofed header was dropped)"
 # A lab instance lives in the replica that launched it; nginx keeps the
 # session's lab traffic on that replica, so every poke finds it.
 id=$(curl -fs -b "$jar" -H "Origin: $base" -H 'Content-Type: application/json' \

@@ -118,6 +118,13 @@ func New(d Deps) (*Server, error) {
 	engine := gin.New()
 	engine.HandleMethodNotAllowed = true
 	engine.ContextWithFallback = true
+	// The client's address is the peer's, unless the peer is one of the
+	// configured proxies (none by default): then it is the right-most
+	// address in X-Forwarded-For that is not a configured proxy. Only that
+	// header counts; X-Real-IP or a platform's header could be set by the
+	// client when the proxy does not overwrite them.
+	engine.TrustedPlatform = ""
+	engine.RemoteIPHeaders = []string{"X-Forwarded-For"}
 	if err := engine.SetTrustedProxies(d.Config.TrustedProxies); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"net/netip"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/sdworkbook/workbook/internal/config"
+)
+
+// composeDefault replaces compose's ${NAME:-default} by its default, as
+// the stack runs when nothing is set.
+var composeDefault = regexp.MustCompile(`\$\{[A-Z_]+:-([^}]*)\}`)
+
+// TestComposeTrustsOnlyNginx: in the shipped stack the app believes
+// X-Forwarded-For from nginx's fixed address and nothing else, and nginx
+// overwrites that header with the address it sees, so a client cannot
+// choose the address its attempts count against.
+func TestComposeTrustsOnlyNginx(t *testing.T) {
+	raw, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Environment map[string]string `yaml:"environment"`
+			Networks    yaml.Node         `yaml:"networks"` // a list or a map
+
+		} `yaml:"services"`
+		Networks map[string]struct {
+			IPAM struct {
+				Config []struct {
+					Subnet string `yaml:"subnet"`
+				} `yaml:"config"`
+			} `yaml:"ipam"`
+		} `yaml:"networks"`
+	}
+	if err := yaml.Unmarshal([]byte(composeDefault.ReplaceAllString(string(raw), "$1")), &compose); err != nil {
+		t.Fatal(err)
+	}
+	var nginxNets map[string]struct {
+		IPv4 string `yaml:"ipv4_address"`
+	}
+	if n := compose.Services["nginx"].Networks; n.Kind != 0 {
+		if err := n.Decode(&nginxNets); err != nil {
+			t.Fatalf("nginx's networks: %v", err)
+		}
+	}
+	nginx := nginxNets["default"].IPv4
+	addr, err := netip.ParseAddr(nginx)
+	if err != nil {
+		t.Fatalf("nginx has no fixed address on the default network: %q", nginx)
+	}
+	subnets := compose.Networks["default"].IPAM.Config
+	if len(subnets) != 1 {
+		t.Fatalf("the default network has %d fixed subnets, want 1", len(subnets))
+	}
+	if p, err := netip.ParsePrefix(subnets[0].Subnet); err != nil || !p.Contains(addr) {
+		t.Errorf("nginx's address %s is not in the network's subnet %q", addr, subnets[0].Subnet)
+	}
+	env := compose.Services["app"].Environment
+	cfg, err := config.Load(config.MapEnv(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.TrustedProxies) != 1 || cfg.TrustedProxies[0] != nginx {
+		t.Errorf("the app trusts %q as proxies; want exactly nginx's address %s", cfg.TrustedProxies, nginx)
+	}
+
+	conf, err := os.ReadFile("../../deploy/nginx.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	passes := strings.Count(string(conf), "proxy_pass ")
+	xff := regexp.MustCompile(`(?m)^\s*proxy_set_header\s+X-Forwarded-For\s+(\S+);`).FindAllStringSubmatch(string(conf), -1)
+	if len(xff) != passes {
+		t.Errorf("%d locations pass to the app but %d set X-Forwarded-For", passes, len(xff))
+	}
+	for _, m := range xff {
+		if m[1] != "$remote_addr" {
+			t.Errorf("nginx sets X-Forwarded-For to %s; want $remote_addr (overwrite, never append what the client sent)", m[1])
+		}
+	}
+}
