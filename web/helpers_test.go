@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -36,6 +37,33 @@ type testApp struct {
 	redis *redis.Conn
 	mu    sync.Mutex
 	now   time.Time
+	logs  *logSink // the app's warnings and errors
+}
+
+// logSink keeps what a test app logs at warn and above, as JSON lines.
+type logSink struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logSink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// lines returns the records logged so far whose message is msg.
+func (l *logSink) lines(msg string) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range bytes.Split(l.buf.Bytes(), []byte("\n")) {
+		var m map[string]any
+		if json.Unmarshal(line, &m) == nil && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func (a *testApp) clock() time.Time {
@@ -103,8 +131,8 @@ func startAppDeps(tb testing.TB, b testenv.Backend, edit func(*config.Config), e
 	if err != nil {
 		tb.Fatal(err)
 	}
-	a := &testApp{store: st, redis: rc, now: time.Now()}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a := &testApp{store: st, redis: rc, now: time.Now(), logs: &logSink{}}
+	log := slog.New(slog.NewJSONHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	mgr := labs.NewManager(rc.Client, st.SQL(), string(st.Dialect()), log, a.clock, labs.DefaultLimits, ls...)
 	gr, err := grader.New(st, rc.Client, log, gopts, ls...)
 	if err != nil {

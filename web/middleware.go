@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -99,6 +100,21 @@ func (s *Server) secureHeaders(c *gin.Context) {
 	securityHeaders(c.Writer.Header())
 	if s.cfg.SecureCookies() {
 		c.Header("Strict-Transport-Security", "max-age=31536000")
+	} else if forwardedHTTPS(c.Request) {
+		s.warnPlainBaseURL.Do(func() {
+			s.log.Warn(plainBaseURLWarning, "base_url", s.cfg.BaseURL, "request_id", c.GetString(ctxRequestID))
+		})
 	}
 	c.Next()
+}
+
+// plainBaseURLWarning is logged once when a proxy says it took a request
+// over https while the public URL is not https.
+const plainBaseURLWarning = "requests arrive over https (X-Forwarded-Proto) but WORKBOOK_BASE_URL is not an https URL: " +
+	"cookies are not Secure and no Strict-Transport-Security is sent; set WORKBOOK_BASE_URL=https://your.host"
+
+// forwardedHTTPS reports whether the first proxy says the client used https.
+func forwardedHTTPS(r *http.Request) bool {
+	p, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return strings.EqualFold(strings.TrimSpace(p), "https")
 }

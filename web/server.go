@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -59,6 +60,8 @@ type Server struct {
 	progress    *progress.Service
 	handler     http.Handler
 	engine      *gin.Engine // the route table, for tests that walk it
+
+	warnPlainBaseURL sync.Once // logs plainBaseURLWarning once
 }
 
 // New builds the application and its route table.

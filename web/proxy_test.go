@@ -72,3 +72,35 @@ func TestClientAddressForThrottles(t *testing.T) {
 		})
 	}
 }
+
+// TestWarnsOnceWhenTLSIsNotConfigured: a proxy that took requests over
+// https while WORKBOOK_BASE_URL is http or empty gets one warning in the
+// log (cookies are not Secure, no HSTS), not one per request; with an https
+// base URL there is nothing to warn about.
+func TestWarnsOnceWhenTLSIsNotConfigured(t *testing.T) {
+	for _, tc := range []struct {
+		base  string
+		warns int
+	}{{"", 1}, {"http://workbook.example", 1}, {"https://workbook.example", 0}} {
+		t.Run(tc.base, func(t *testing.T) {
+			a := MustStart(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()}, func(c *config.Config) { c.BaseURL = tc.base })
+			b := newBrowser(t, a)
+			wantStatus(t, b.get("/healthz"), http.StatusOK)
+			if n := len(a.logs.lines(plainBaseURLWarning)); n != 0 {
+				t.Fatalf("%d warnings before any request came over https", n)
+			}
+			for _, proto := range []string{"https", "HTTPS, http", "https"} {
+				req, _ := http.NewRequest(http.MethodGet, a.URL+"/lessons", nil)
+				req.Header.Set("X-Forwarded-Proto", proto)
+				wantStatus(t, b.do(req), http.StatusOK)
+			}
+			lines := a.logs.lines(plainBaseURLWarning)
+			if len(lines) != tc.warns {
+				t.Fatalf("%d warnings, want %d", len(lines), tc.warns)
+			}
+			if tc.warns > 0 && (lines[0]["level"] != "WARN" || lines[0]["request_id"] == "") {
+				t.Errorf("warning %v: want level WARN with the request id", lines[0])
+			}
+		})
+	}
+}
