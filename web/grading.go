@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -16,10 +15,6 @@ import (
 	"github.com/sdworkbook/workbook/labs"
 	"github.com/sdworkbook/workbook/web/views"
 )
-
-// maxSubmissionStreams bounds the live submission streams one replica
-// holds open; each is a Redis subscription.
-const maxSubmissionStreams = 500
 
 // gradingOn reports whether this server takes submissions.
 func (s *Server) gradingOn() bool { return s.grader != nil }
@@ -101,8 +96,6 @@ func (s *Server) submissionOr404(c *gin.Context) (grader.Result, bool) {
 	return res, true
 }
 
-var submissionStreams atomic.Int64
-
 // apiSubmissionEvents streams a submission's progress: an "update" event
 // with the whole result whenever it changes, and "done" when it is
 // terminal. The state is read after subscribing, so no change is missed.
@@ -111,12 +104,12 @@ func (s *Server) apiSubmissionEvents(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if submissionStreams.Add(1) > maxSubmissionStreams {
-		submissionStreams.Add(-1)
-		s.fail(c, apperr.New(apperr.TooMany, "Too many live streams are open; reload the page in a moment."))
+	release, err := s.submissionStreams.take(currentUser(c).ID)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
-	defer submissionStreams.Add(-1)
+	defer release()
 	ctx := c.Request.Context()
 	var changes <-chan string
 	if !res.Terminal() {

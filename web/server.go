@@ -61,7 +61,8 @@ type Server struct {
 	handler     http.Handler
 	engine      *gin.Engine // the route table, for tests that walk it
 
-	warnPlainBaseURL sync.Once // logs plainBaseURLWarning once
+	warnPlainBaseURL  sync.Once    // logs plainBaseURLWarning once
+	submissionStreams *streamSlots // live grading streams on this replica
 }
 
 // New builds the application and its route table.
@@ -86,6 +87,8 @@ func New(d Deps) (*Server, error) {
 		loginLimits: auth.DefaultLoginLimits,
 		hasher:      d.Hasher,
 		library:     d.Library,
+
+		submissionStreams: newStreamSlots(maxSubmissionStreams, maxStreamsPerUser),
 	}
 	if d.Config.LoginIPLimit > 0 {
 		s.loginLimits.PerIP = int64(d.Config.LoginIPLimit)
