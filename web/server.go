@@ -121,17 +121,8 @@ func New(d Deps) (*Server, error) {
 		secure: d.Config.SecureCookies(),
 		now:    now,
 	}
-	engine := gin.New()
-	engine.HandleMethodNotAllowed = true
-	engine.ContextWithFallback = true
-	// The client's address is the peer's, unless the peer is one of the
-	// configured proxies (none by default): then it is the right-most
-	// address in X-Forwarded-For that is not a configured proxy. Only that
-	// header counts; X-Real-IP or a platform's header could be set by the
-	// client when the proxy does not overwrite them.
-	engine.TrustedPlatform = ""
-	engine.RemoteIPHeaders = []string{"X-Forwarded-For"}
-	if err := engine.SetTrustedProxies(d.Config.TrustedProxies); err != nil {
+	engine, err := newEngine(d.Config.TrustedProxies)
+	if err != nil {
 		return nil, err
 	}
 	s.routes(engine)
@@ -159,6 +150,24 @@ func New(d Deps) (*Server, error) {
 	}
 	s.handler = gz(cop.Handler(engine))
 	return s, nil
+}
+
+// newEngine is gin without routes. The client's address (c.ClientIP) is
+// the peer's, unless the peer is one of the configured proxies (none by
+// default): then it is the right-most address in X-Forwarded-For that is
+// not a configured proxy. Only that header counts; X-Real-IP or a
+// platform's header could be set by the client when the proxy does not
+// overwrite them.
+func newEngine(trustedProxies []string) (*gin.Engine, error) {
+	engine := gin.New()
+	engine.HandleMethodNotAllowed = true
+	engine.ContextWithFallback = true
+	engine.TrustedPlatform = ""
+	engine.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	if err := engine.SetTrustedProxies(trustedProxies); err != nil {
+		return nil, err
+	}
+	return engine, nil
 }
 
 // ServeHTTP makes Server an http.Handler.
