@@ -62,6 +62,21 @@ func Up(ctx context.Context, db *sql.DB, d Dialect) (int, error) {
 	return len(res) + n, nil
 }
 
+// UpTo applies the pending migrations of the application's schema up to
+// version, and none of the job queue's; it returns how many ran. Tests use
+// it to fill an older schema with rows before migrating the rest.
+func UpTo(ctx context.Context, db *sql.DB, d Dialect, version int64) (int, error) {
+	p, err := provider(db, d)
+	if err != nil {
+		return 0, fmt.Errorf("migrations: %w", err)
+	}
+	res, err := p.UpTo(ctx, version)
+	if err != nil {
+		return len(res), fmt.Errorf("migrations: %w", err)
+	}
+	return len(res), nil
+}
+
 // riverLockKey is the advisory lock replicas take while migrating the job
 // queue's tables, so two starting together do not both create them.
 const riverLockKey = 0x5742_5256 // "WBRV"

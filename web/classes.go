@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -389,164 +388,6 @@ func (s *Server) regradeAssignment(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/classes/"+strconv.FormatInt(cl.ID, 10)+"#assignments")
 }
 
-// memberSubmission loads a submission of one of the class's learners.
-func (s *Server) memberSubmission(c *gin.Context) (store.Class, store.Submission, bool) {
-	cl, ok := s.classOr404(c)
-	if !ok {
-		return cl, store.Submission{}, false
-	}
-	sub, err := s.store.SubmissionByID(c.Request.Context(), c.Param("sid"))
-	if err == nil {
-		var members []store.Member
-		members, err = s.store.Members(c.Request.Context(), cl.ID)
-		in := false
-		for _, m := range members {
-			in = in || m.ID == sub.UserID
-		}
-		if err == nil && in {
-			return cl, sub, true
-		}
-	}
-	if err != nil && !apperr.Is(err, apperr.NotFound) {
-		s.fail(c, err)
-	} else {
-		s.notFound(c)
-	}
-	return cl, store.Submission{}, false
-}
-
-func (s *Server) reviewModel(c *gin.Context, cl store.Class, sub store.Submission) (views.SubmissionReviewPage, error) {
-	res, err := s.grader.Submission(c.Request.Context(), sub.ID, sub.UserID)
-	if err != nil {
-		return views.SubmissionReviewPage{}, err
-	}
-	learner, err := s.store.UserByID(c.Request.Context(), sub.UserID)
-	if err != nil {
-		return views.SubmissionReviewPage{}, err
-	}
-	reviews, err := s.store.Reviews(c.Request.Context(), []string{sub.ID})
-	if err != nil {
-		return views.SubmissionReviewPage{}, err
-	}
-	m := views.SubmissionReviewPage{Class: cl, Learner: learner, Submission: s.submissionModel(res), Review: reviews[sub.ID]}
-	m.Submission.Staff = true
-	if m.Submission.Due, err = s.store.DueDates(c.Request.Context(), sub.UserID, sub.Exercise, cl.ID); err != nil {
-		return views.SubmissionReviewPage{}, err
-	}
-	if rid := m.Review.ReviewerID; rid != nil {
-		if r, err := s.store.UserByID(c.Request.Context(), *rid); err == nil {
-			m.Reviewer = r.Email
-		}
-	}
-	if m.Review.OverrideScore != nil {
-		m.Score = strconv.Itoa(*m.Review.OverrideScore)
-	}
-	m.Reason, m.Feedback = m.Review.Reason, m.Review.Feedback
-	return m, nil
-}
-
-func (s *Server) submissionReviewPage(c *gin.Context) {
-	cl, sub, ok := s.memberSubmission(c)
-	if !ok {
-		return
-	}
-	m, err := s.reviewModel(c, cl, sub)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	// Opened: it no longer waits for this instructor's look.
-	if sub.Terminal() {
-		if err := s.store.MarkLooked(c.Request.Context(), currentUser(c).ID, sub.ID, s.now()); err != nil {
-			s.log.Warn("marking a submission looked at", "err", err)
-		}
-	}
-	s.render(c, http.StatusOK, views.Page{Title: "Review: submission " + strconv.Itoa(sub.Number), Section: "labs"}, views.SubmissionReviewView(m))
-}
-
-// saveReview records an override (with its reason) and feedback; bad
-// input re-renders the form with the messages and the input kept.
-func (s *Server) saveReview(c *gin.Context) {
-	cl, sub, ok := s.memberSubmission(c)
-	if !ok {
-		return
-	}
-	if err := s.parseForm(c); err != nil {
-		s.fail(c, err)
-		return
-	}
-	f := c.Request.PostForm
-	score, reason, feedback := strings.TrimSpace(f.Get("score")), strings.TrimSpace(f.Get("reason")), strings.TrimSpace(f.Get("feedback"))
-	errs := map[string]string{}
-	r := store.SubmissionReview{SubmissionID: sub.ID, Reason: reason, Feedback: feedback, UpdatedAt: s.now()}
-	uid := currentUser(c).ID
-	r.ReviewerID = &uid
-	if score != "" {
-		n, err := strconv.Atoi(score)
-		if err != nil || n < 0 || n > sub.MaxScore {
-			errs["score"] = fmt.Sprintf("A whole number from 0 to %d, or empty to keep the grader's score.", sub.MaxScore)
-		} else {
-			r.OverrideScore = &n
-			if reason == "" {
-				errs["reason"] = "Say why you override the grader's score; the learner sees it."
-			}
-		}
-	}
-	if utf8.RuneCountInString(reason) > maxFeedback || !utf8.ValidString(reason) {
-		errs["reason"] = fmt.Sprintf("At most %d characters.", maxFeedback)
-	}
-	if utf8.RuneCountInString(feedback) > maxFeedback || !utf8.ValidString(feedback) {
-		errs["feedback"] = fmt.Sprintf("At most %d characters.", maxFeedback)
-	}
-	if len(errs) > 0 {
-		m, err := s.reviewModel(c, cl, sub)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		m.Score, m.Reason, m.Feedback, m.Errors = score, reason, feedback, errs
-		s.render(c, http.StatusUnprocessableEntity, views.Page{Title: "Review", Section: "labs"}, views.SubmissionReviewView(m))
-		return
-	}
-	before, err := s.store.Reviews(c.Request.Context(), []string{sub.ID})
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	title := sub.Exercise
-	if _, ex, ok := s.grader.Exercise(sub.Exercise); ok {
-		title = "“" + ex.Title + "”"
-	}
-	notice := reviewNotice(sub, title, r, before[sub.ID])
-	if notice != nil {
-		notice.CreatedAt = s.now()
-	}
-	if err := s.store.SaveReview(c.Request.Context(), r, notice); err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.flash(c, "success", "Review saved; the learner sees it on the submission.")
-	c.Redirect(http.StatusSeeOther, c.Request.URL.Path[:strings.LastIndex(c.Request.URL.Path, "/")])
-}
-
-func (s *Server) regradeOne(c *gin.Context) {
-	_, sub, ok := s.memberSubmission(c)
-	if !ok {
-		return
-	}
-	queued, err := s.grader.Regrade(c.Request.Context(), sub.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if queued {
-		s.flash(c, "success", "Queued to be graded again.")
-	} else {
-		s.flash(c, "info", "It is still being graded; regrade it once it has finished.")
-	}
-	c.Redirect(http.StatusSeeOther, c.Request.URL.Path[:strings.LastIndex(c.Request.URL.Path, "/")])
-}
-
 func (s *Server) gradebookCSV(c *gin.Context) {
 	cl, ok := s.classOr404(c)
 	if !ok {
@@ -568,7 +409,7 @@ func (s *Server) gradebookCSV(c *gin.Context) {
 }
 
 // resultsJSON is a class's results: learners, assignments, every counted
-// submission with its score, override and late flag.
+// submission with its score, the class's override and late flag.
 func (s *Server) resultsJSON(c *gin.Context) {
 	cl, ok := s.classOr404(c)
 	if !ok {
@@ -604,7 +445,7 @@ func (s *Server) resultsJSON(c *gin.Context) {
 	for i, sub := range subs {
 		subIDs[i] = sub.ID
 	}
-	reviews, err := s.store.Reviews(c.Request.Context(), subIDs)
+	reviews, err := s.store.Reviews(c.Request.Context(), cl.ID, subIDs)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -193,8 +193,9 @@ func TestInstructorRunsAClass(t *testing.T) {
 				t.Errorf("the learner does not see the review: %q %q", testid(lp, "override-score"), testid(lp, "feedback"))
 			}
 			resp = ada.api("GET", "/api/submissions/"+sub, "")
-			if rv, _ := decodeJSON(t, resp)["review"].(map[string]any); rv == nil || rv["override_score"] != 95.0 {
-				t.Errorf("API review: %v", rv)
+			if rvs, _ := decodeJSON(t, resp)["reviews"].([]any); len(rvs) != 1 || rvs[0].(map[string]any)["override_score"] != 95.0 ||
+				rvs[0].(map[string]any)["class_name"] != "Spring cohort" {
+				t.Errorf("API reviews: %v", rvs)
 			}
 
 			// Exports.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/sdworkbook/workbook/grader"
 	"github.com/sdworkbook/workbook/internal/apperr"
-	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/labs"
 	"github.com/sdworkbook/workbook/web/views"
 )
@@ -46,37 +45,31 @@ func (s *Server) apiSubmit(c *gin.Context) {
 		"url": "/api/submissions/" + sub.ID, "page": "/submissions/" + sub.ID, "events_url": "/api/submissions/" + sub.ID + "/events"})
 }
 
-// apiSubmission is a submission's status and results, with an
-// instructor's review when there is one.
+// apiSubmission is a submission's status and results, with the reviews
+// of the classes that reviewed it, each named.
 func (s *Server) apiSubmission(c *gin.Context) {
 	res, ok := s.submissionOr404(c)
 	if !ok {
 		return
 	}
-	rv, err := s.review(c, res.ID)
+	rvs, err := s.store.ReviewsOf(c.Request.Context(), res.ID)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	if rv == nil {
+	if len(rvs) == 0 {
 		c.JSON(http.StatusOK, res)
 		return
 	}
+	out := make([]gin.H, len(rvs))
+	for i, rv := range rvs {
+		out[i] = gin.H{"class_id": rv.ClassID, "class_name": rv.ClassName, "override_score": rv.OverrideScore,
+			"reason": rv.Reason, "feedback": rv.Feedback, "updated_at": rv.UpdatedAt}
+	}
 	c.JSON(http.StatusOK, struct {
 		grader.Result
-		Review any `json:"review"`
-	}{res, gin.H{"override_score": rv.OverrideScore, "reason": rv.Reason, "feedback": rv.Feedback, "updated_at": rv.UpdatedAt}})
-}
-
-func (s *Server) review(c *gin.Context, id string) (*store.SubmissionReview, error) {
-	rs, err := s.store.Reviews(c.Request.Context(), []string{id})
-	if err != nil {
-		return nil, err
-	}
-	if r, ok := rs[id]; ok {
-		return &r, nil
-	}
-	return nil, nil
+		Reviews []gin.H `json:"reviews"`
+	}{res, out})
 }
 
 func (s *Server) submissionOr404(c *gin.Context) (grader.Result, bool) {
@@ -295,12 +288,11 @@ func (s *Server) submissionPage(c *gin.Context) {
 		return
 	}
 	m := s.submissionModel(res)
-	rv, err := s.review(c, res.ID)
-	if err != nil {
+	var err error
+	if m.Reviews, err = s.store.ReviewsOf(c.Request.Context(), res.ID); err != nil {
 		s.fail(c, err)
 		return
 	}
-	m.Review = rv
 	if m.Due, err = s.store.DueDates(c.Request.Context(), currentUser(c).ID, res.Exercise, 0); err != nil {
 		s.fail(c, err)
 		return

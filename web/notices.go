@@ -69,8 +69,9 @@ func (s *Server) readNotices(c *gin.Context) {
 }
 
 // reviewNotice is what the learner hears when an instructor saves a review
-// with feedback or an override; nil when there is nothing to tell.
-func reviewNotice(sub store.Submission, title string, r store.SubmissionReview, before store.SubmissionReview) *store.Notice {
+// with feedback or an override in a class; nil when there is nothing to
+// tell. It names the class: a learner in two may be reviewed by each.
+func reviewNotice(sub store.Submission, title, class string, r store.SubmissionReview, before store.SubmissionReview) *store.Notice {
 	changed := r.Feedback != before.Feedback || r.Reason != before.Reason ||
 		(r.OverrideScore == nil) != (before.OverrideScore == nil) ||
 		(r.OverrideScore != nil && before.OverrideScore != nil && *r.OverrideScore != *before.OverrideScore)
@@ -80,11 +81,11 @@ func reviewNotice(sub store.Submission, title string, r store.SubmissionReview, 
 	var msg string
 	switch {
 	case r.OverrideScore != nil && r.Feedback != "":
-		msg = fmt.Sprintf("Your instructor scored submission #%d to %s %d / %d and left feedback.", sub.Number, title, *r.OverrideScore, sub.MaxScore)
+		msg = fmt.Sprintf("Your instructor in %s scored submission #%d to %s %d / %d and left feedback.", class, sub.Number, title, *r.OverrideScore, sub.MaxScore)
 	case r.OverrideScore != nil:
-		msg = fmt.Sprintf("Your instructor scored submission #%d to %s %d / %d.", sub.Number, title, *r.OverrideScore, sub.MaxScore)
+		msg = fmt.Sprintf("Your instructor in %s scored submission #%d to %s %d / %d.", class, sub.Number, title, *r.OverrideScore, sub.MaxScore)
 	default:
-		msg = fmt.Sprintf("Your instructor left feedback on submission #%d to %s.", sub.Number, title)
+		msg = fmt.Sprintf("Your instructor in %s left feedback on submission #%d to %s.", class, sub.Number, title)
 	}
 	return &store.Notice{UserID: sub.UserID, Kind: store.NoticeFeedback, Message: msg, Link: "/submissions/" + sub.ID}
 }

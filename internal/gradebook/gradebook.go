@@ -42,8 +42,9 @@ type Column struct {
 
 // Cell is one learner's standing on one assignment.
 type Cell struct {
-	// Score is the best score that counts (an instructor's override
-	// replaces the grader's for its submission); nil when nothing counts.
+	// Score is the best score that counts (the class's override replaces
+	// the grader's for its submission; other classes' overrides are not
+	// this class's); nil when nothing counts.
 	Score      *int      `json:"score"`
 	Max        int       `json:"max_points"`
 	Attempts   int       `json:"attempts"`
@@ -135,7 +136,7 @@ func build(ctx context.Context, src Sources, class store.Class, only int64) (Boo
 	for i, s := range subs {
 		subIDs[i] = s.ID
 	}
-	reviews, err := src.Store.Reviews(ctx, subIDs)
+	reviews, err := src.Store.Reviews(ctx, class.ID, subIDs)
 	if err != nil {
 		return Book{}, err
 	}

@@ -46,8 +46,10 @@ type Assignment struct {
 func (a Assignment) Late(t time.Time) bool { return a.DueAt != nil && t.After(*a.DueAt) }
 
 // SubmissionReview is an instructor's override and feedback on a
-// submission; the grader's score stays on the submission beside it.
+// submission, in one class: each class a learner is in reviews on its own,
+// and the grader's score stays on the submission beside them.
 type SubmissionReview struct {
+	ClassID       int64  `gorm:"primaryKey"`
 	SubmissionID  string `gorm:"primaryKey"`
 	OverrideScore *int
 	Reason        string
@@ -140,13 +142,17 @@ func (s *Store) Members(ctx context.Context, classID int64) ([]Member, error) {
 	return rows, mapErr(err, "members")
 }
 
-// Teaches reports whether instructorID runs a class learnerID is in.
-func (s *Store) Teaches(ctx context.Context, instructorID, learnerID int64) (bool, error) {
-	var n int64
-	err := s.db.WithContext(ctx).Model(&ClassMember{}).
-		Joins("JOIN classes ON classes.id = class_members.class_id").
-		Where("classes.instructor_id = ? AND class_members.user_id = ?", instructorID, learnerID).Count(&n).Error
-	return n > 0, mapErr(err, "classes")
+// ClassSubmission returns a submission as the staff of a class may see
+// it: its learner is in the class and the class assigns its exercise.
+// Any other submission is not found, as if it did not exist.
+func (s *Store) ClassSubmission(ctx context.Context, classID int64, id string) (Submission, error) {
+	var sub Submission
+	err := s.db.WithContext(ctx).Model(&Submission{}).Select("submissions.*").
+		Joins("JOIN class_members ON class_members.user_id = submissions.user_id AND class_members.class_id = ?", classID).
+		Joins("JOIN assignments ON assignments.class_id = ? AND assignments.kind = ? AND assignments.ref = submissions.exercise",
+			classID, AssignExercise).
+		Where("submissions.id = ?", id).Take(&sub).Error
+	return sub, mapErr(err, "submission")
 }
 
 // AddAssignment sets an exercise or quiz for a class; setting it again
@@ -203,14 +209,15 @@ func (s *Store) QuizAttemptsOf(ctx context.Context, userIDs []int64, slugs []str
 	return rows, mapErr(err, "quiz attempts")
 }
 
-// Reviews returns the reviews of some submissions by submission id.
-func (s *Store) Reviews(ctx context.Context, ids []string) (map[string]SubmissionReview, error) {
+// Reviews returns a class's reviews of some submissions by submission id;
+// other classes' reviews of them are not read.
+func (s *Store) Reviews(ctx context.Context, classID int64, ids []string) (map[string]SubmissionReview, error) {
 	out := map[string]SubmissionReview{}
 	if len(ids) == 0 {
 		return out, nil
 	}
 	var rows []SubmissionReview
-	if err := s.db.WithContext(ctx).Where("submission_id IN ?", ids).Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("class_id = ? AND submission_id IN ?", classID, ids).Find(&rows).Error; err != nil {
 		return nil, mapErr(err, "reviews")
 	}
 	for _, r := range rows {
@@ -219,14 +226,33 @@ func (s *Store) Reviews(ctx context.Context, ids []string) (map[string]Submissio
 	return out, nil
 }
 
+// ClassReview is one class's review with the class's name, as the learner
+// reads it.
+type ClassReview struct {
+	SubmissionReview
+	ClassName string
+}
+
+// ReviewsOf returns every class's review of one submission, for its
+// learner, by class name.
+func (s *Store) ReviewsOf(ctx context.Context, id string) ([]ClassReview, error) {
+	var rows []ClassReview
+	err := s.db.WithContext(ctx).Model(&SubmissionReview{}).
+		Select("submission_reviews.*, classes.name AS class_name").
+		Joins("JOIN classes ON classes.id = submission_reviews.class_id").
+		Where("submission_reviews.submission_id = ?", id).
+		Order("classes.name, classes.id").Scan(&rows).Error
+	return rows, mapErr(err, "reviews")
+}
+
 // Users returns every account by email, for the admin.
 func (s *Store) Users(ctx context.Context) ([]User, error) {
 	var rows []User
 	return rows, mapErr(s.db.WithContext(ctx).Order("email").Limit(5000).Find(&rows).Error, "accounts")
 }
 
-// DeleteClass removes a class with its members and assignments; the
-// learners' submissions stay theirs.
+// DeleteClass removes a class with its members, assignments and reviews;
+// the learners' submissions stay theirs.
 func (s *Store) DeleteClass(ctx context.Context, id int64) error {
 	res := s.db.WithContext(ctx).Where("id = ?", id).Delete(&Class{})
 	if res.Error == nil && res.RowsAffected == 0 {

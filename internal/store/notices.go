@@ -21,8 +21,11 @@ type Notice struct {
 	Message      string
 	Link         string
 	SubmissionID *string
-	CreatedAt    time.Time
-	ReadAt       *time.Time
+	// ClassID is the class whose review the notice tells of; nil for
+	// other notices and for those older than per-class reviews.
+	ClassID   *int64
+	CreatedAt time.Time
+	ReadAt    *time.Time
 }
 
 // SubmissionLook records that an instructor has looked at a submission.
@@ -32,14 +35,14 @@ type SubmissionLook struct {
 	LookedAt     time.Time
 }
 
-// SaveReview records an instructor's override and feedback and, when n is
-// not nil, tells the learner in the same transaction. A submission keeps
-// at most one unread notice: a newer one replaces it.
+// SaveReview records a class's override and feedback and, when n is not
+// nil, tells the learner in the same transaction. A submission keeps at
+// most one unread notice per class: a newer one replaces it.
 func (s *Store) SaveReview(ctx context.Context, r SubmissionReview, n *Notice) error {
 	r.UpdatedAt = r.UpdatedAt.UTC()
 	return mapErr(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Clauses(clause.OnConflict{
-			Columns:   []clause.Column{{Name: "submission_id"}},
+			Columns:   []clause.Column{{Name: "class_id"}, {Name: "submission_id"}},
 			DoUpdates: clause.AssignmentColumns([]string{"override_score", "reason", "feedback", "reviewer_id", "updated_at"}),
 		}).Create(&r).Error; err != nil {
 			return err
@@ -47,11 +50,11 @@ func (s *Store) SaveReview(ctx context.Context, r SubmissionReview, n *Notice) e
 		if n == nil {
 			return nil
 		}
-		if err := tx.Where("user_id = ? AND submission_id = ? AND read_at IS NULL", n.UserID, r.SubmissionID).
-			Delete(&Notice{}).Error; err != nil {
+		if err := tx.Where("user_id = ? AND submission_id = ? AND (class_id = ? OR class_id IS NULL) AND read_at IS NULL",
+			n.UserID, r.SubmissionID, r.ClassID).Delete(&Notice{}).Error; err != nil {
 			return err
 		}
-		n.SubmissionID = &r.SubmissionID
+		n.SubmissionID, n.ClassID = &r.SubmissionID, &r.ClassID
 		n.CreatedAt = n.CreatedAt.UTC()
 		return tx.Create(n).Error
 	}), "review")
@@ -89,7 +92,8 @@ func (s *Store) MarkLooked(ctx context.Context, userID int64, submissionID strin
 }
 
 // Waiting is a finished submission to an exercise one of an instructor's
-// classes is set, that the instructor has neither opened nor reviewed.
+// classes is set, that the instructor has neither opened nor reviewed in
+// that class.
 type Waiting struct {
 	Submission
 	ClassID   int64
@@ -103,7 +107,7 @@ func (s *Store) waitingQuery(ctx context.Context, instructorID int64) *gorm.DB {
 		Joins("JOIN class_members ON class_members.user_id = submissions.user_id").
 		Joins("JOIN classes ON classes.id = class_members.class_id").
 		Joins("JOIN assignments ON assignments.class_id = classes.id AND assignments.kind = ? AND assignments.ref = submissions.exercise", AssignExercise).
-		Joins("LEFT JOIN submission_reviews ON submission_reviews.submission_id = submissions.id").
+		Joins("LEFT JOIN submission_reviews ON submission_reviews.submission_id = submissions.id AND submission_reviews.class_id = classes.id").
 		Joins("LEFT JOIN submission_looks ON submission_looks.submission_id = submissions.id AND submission_looks.user_id = ?", instructorID).
 		Where("classes.instructor_id = ? AND submissions.status IN ? AND submission_reviews.submission_id IS NULL AND submission_looks.submission_id IS NULL",
 			instructorID, []string{StatusGraded, StatusTimedOut})

@@ -59,9 +59,9 @@ type SubmissionPage struct {
 	Exercise labs.Exercise
 	Lab      labs.Info
 	Fields   []labs.Field
-	// Review is an instructor's override and feedback, shown to the
-	// learner; nil when there is none.
-	Review *store.SubmissionReview
+	// Reviews are the overrides and feedback of the classes that reviewed
+	// the submission, each with its class's name, shown to the learner.
+	Reviews []store.ClassReview
 	// Due is when the learner's classes wanted this exercise done.
 	Due []store.ClassDue
 	// Staff shows the technical detail of the result (an instructor's or
