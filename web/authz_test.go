@@ -3,12 +3,16 @@ package web
 import (
 	"context"
 	"database/sql"
+	"encoding/csv"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/PuerkitoBio/goquery"
 
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/internal/testenv"
@@ -26,6 +30,10 @@ const (
 	class                // the class's instructor or an admin; anyone else 404
 	staff                // instructors and admins; learners 403
 	admin                // admins; everyone else 403
+	// nobody may: the object is out of reach through this path (another
+	// class's submission, or an exercise this class does not assign); every
+	// signed-in visitor gets the 404 of a missing object.
+	nobody
 )
 
 // routeCase is one route of the table, with a request that exercises it.
@@ -74,10 +82,14 @@ func TestEveryRouteIsAuthorized(t *testing.T) {
 			// The objects: the teacher's class with ada in it and an
 			// assignment; ada's graded submission, lab instance and token;
 			// the rival's class, which visitors may join.
+			// Ada is in the rival's class too, which does not assign the
+			// exercise: the rival reaches none of her submissions to it.
 			cl, _ := a.store.CreateClass(ctx, ids["teacher"], "Spring", time.Now())
 			open, _ := a.store.CreateClass(ctx, ids["rival"], "Open house", time.Now())
-			if err := a.store.JoinClass(ctx, cl.ID, ids["ada"], time.Now()); err != nil {
-				t.Fatal(err)
+			for _, c := range []store.Class{cl, open} {
+				if err := a.store.JoinClass(ctx, c.ID, ids["ada"], time.Now()); err != nil {
+					t.Fatal(err)
+				}
 			}
 			as := store.Assignment{ClassID: cl.ID, Kind: store.AssignExercise, Ref: limiterExercise, CreatedAt: time.Now()}
 			if err := a.store.AddAssignment(ctx, &as); err != nil {
@@ -97,6 +109,7 @@ func TestEveryRouteIsAuthorized(t *testing.T) {
 
 			cid, aid := strconv.FormatInt(cl.ID, 10), strconv.FormatInt(as.ID, 10)
 			classBase := "/classes/" + cid
+			rivalSub := "/classes/" + strconv.FormatInt(open.ID, 10) + "/submissions/" + sub.ID
 			instBase := "/api/labs/limiter/instances/" + inst
 			tid := strconv.FormatInt(toks[0].ID, 10)
 			rows := []routeCase{
@@ -155,6 +168,12 @@ func TestEveryRouteIsAuthorized(t *testing.T) {
 					form: url.Values{"score": {"999"}}, unknown: classBase + "/submissions/nope/review"},
 				{method: "POST", pattern: "/classes/:id/submissions/:sid/regrade", policy: class, path: classBase + "/submissions/" + sub.ID + "/regrade",
 					destructive: true, unknown: classBase + "/submissions/nope/regrade"},
+				// Through a class that does not assign the exercise: no one,
+				// not its instructor, not an admin.
+				{method: "GET", pattern: "/classes/:id/submissions/:sid", policy: nobody, path: rivalSub},
+				{method: "POST", pattern: "/classes/:id/submissions/:sid/review", policy: nobody, path: rivalSub + "/review",
+					form: url.Values{"score": {"0"}, "reason": {"overridden from another class"}, "feedback": {"hello"}}},
+				{method: "POST", pattern: "/classes/:id/submissions/:sid/regrade", policy: nobody, path: rivalSub + "/regrade"},
 				{method: "GET", pattern: "/account", policy: user, path: "/account"},
 				{method: "POST", pattern: "/account/tokens", policy: user, path: "/account/tokens"},
 				{method: "POST", pattern: "/account/tokens/:tid/revoke", policy: owner, path: "/account/tokens/" + tid + "/revoke", destructive: true,
@@ -207,8 +226,10 @@ func TestEveryRouteIsAuthorized(t *testing.T) {
 					return who == "teacher" || who == "admin"
 				case staff:
 					return who == "teacher" || who == "rival" || who == "admin"
-				default:
+				case admin:
 					return who == "admin"
+				default:
+					return false
 				}
 			}
 			send := func(b *browser, r routeCase, path string) *http.Response {
@@ -285,12 +306,190 @@ func TestEveryRouteIsAuthorized(t *testing.T) {
 			if s2, _ := a.store.SubmissionByID(ctx, sub.ID); s2.Status != store.StatusGraded {
 				t.Errorf("the submission is %s", s2.Status)
 			}
+			if rvs, _ := a.store.ReviewsOf(ctx, sub.ID); len(rvs) != 0 {
+				t.Errorf("a refused review was saved: %+v", rvs)
+			}
 			if toks, _ := a.store.Tokens(ctx, ids["ada"]); len(toks) == 0 {
 				t.Error("ada's token is gone")
 			}
 			wantStatus(t, actors["ada"].api(http.MethodGet, instBase, ""), http.StatusOK)
 			if u, _ := a.store.UserByID(ctx, ids["bob"]); u.Role != store.RoleLearner {
 				t.Errorf("bob is %s", u.Role)
+			}
+		})
+	}
+}
+
+// An instructor reaches a learner's submission only through a class they
+// teach that has the learner and assigns the exercise, and a review belongs
+// to the class it was made in: a learner in two classes holds two
+// overrides of one submission, each shown only in its own class's
+// gradebook, exports and API, and the learner reads both, each named.
+func TestInstructorsAreConfinedToTheirClass(t *testing.T) {
+	for _, be := range testenv.Backends(t) {
+		t.Run(be.Name, func(t *testing.T) {
+			a := MustStartLabs(t, be, nil, limiter.Lab)
+			ctx := context.Background()
+			admin := MustRegister(t, a, "admin@example.com")
+			teacher := MustRegister(t, a, "teacher@example.com")
+			rival := MustRegister(t, a, "rival@example.com")
+			ada := MustRegister(t, a, "ada@example.com")
+			ids := map[string]int64{}
+			for _, who := range []string{"teacher", "rival", "ada"} {
+				u, _ := a.store.UserByEmail(ctx, who+"@example.com")
+				ids[who] = u.ID
+				if who != "ada" {
+					if err := a.store.SetRole(ctx, u.ID, store.RoleInstructor); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			spring := classID(t, teacher.post("/classes", url.Values{"name": {"Spring"}}))
+			evening := classID(t, rival.post("/classes", url.Values{"name": {"Evening"}}))
+			for _, id := range []string{spring, evening} {
+				code := testid(doc(t, admin.get("/classes/"+id)), "join-code")
+				wantStatus(t, ada.post("/join/"+code, nil), http.StatusSeeOther)
+			}
+			assign := func(b *browser, id string) {
+				t.Helper()
+				wantStatus(t, b.post("/classes/"+id+"/assignments", url.Values{"assignment": {"exercise:" + limiterExercise}}), http.StatusSeeOther)
+			}
+			assign(teacher, spring)
+			score := 100
+			sub := store.Submission{ID: store.NewSubmissionID(), UserID: ids["ada"], Lab: "limiter", Exercise: limiterExercise,
+				Design: "{}", Status: store.StatusGraded, Score: &score, MaxScore: 100, CreatedAt: time.Now()}
+			if err := a.store.CreateSubmission(ctx, &sub, func(context.Context, *sql.Tx) (int64, error) { return 0, nil }); err != nil {
+				t.Fatal(err)
+			}
+			springSub, eveningSub := "/classes/"+spring+"/submissions/"+sub.ID, "/classes/"+evening+"/submissions/"+sub.ID
+
+			// The exercise is Spring's only: through Evening the submission
+			// is the same 404 as a missing one, for its instructor and an
+			// admin alike, and nothing they send changes it.
+			notFoundPage := func(resp *http.Response) string {
+				t.Helper()
+				wantStatus(t, resp, http.StatusNotFound)
+				d := doc(t, resp)
+				return d.Find(".error-page h1").Text() + " | " + d.Find(".error-page p").Eq(1).Text()
+			}
+			missing := notFoundPage(rival.get("/classes/" + evening + "/submissions/nope"))
+			for name, b := range map[string]*browser{"rival": rival, "admin": admin} {
+				if got := notFoundPage(b.get(eveningSub)); got != missing {
+					t.Errorf("%s: %q, want the page of a missing submission %q", name, got, missing)
+				}
+				notFoundPage(b.post(eveningSub+"/review", url.Values{"score": {"0"}, "reason": {"mine now"}, "feedback": {"from evening"}}))
+				notFoundPage(b.post(eveningSub+"/regrade", nil))
+			}
+			notFoundPage(rival.get(springSub))
+			notFoundPage(rival.post(springSub+"/review", url.Values{"score": {"0"}, "reason": {"mine now"}}))
+			if rvs, _ := a.store.ReviewsOf(ctx, sub.ID); len(rvs) != 0 {
+				t.Fatalf("a refused review was saved: %+v", rvs)
+			}
+			if s, _ := a.store.SubmissionByID(ctx, sub.ID); s.Status != store.StatusGraded || s.Run != 0 {
+				t.Errorf("a refused regrade ran: %s, run %d", s.Status, s.Run)
+			}
+			// Evening's gradebook has Ada but no column for the exercise.
+			if n := doc(t, rival.get("/classes/"+evening)).Find(`[data-testid="gb-row"] a[href*="/submissions/"]`).Length(); n != 0 {
+				t.Errorf("Evening's gradebook links %d submissions", n)
+			}
+			wantStatus(t, admin.get(springSub), http.StatusOK) // an admin acts for any class, within it
+
+			// Evening sets the exercise too: each instructor reviews through
+			// their own class, and each review stays there.
+			assign(rival, evening)
+			wantStatus(t, rival.get(eveningSub), http.StatusOK)
+			wantStatus(t, rival.post(eveningSub+"/review", url.Values{"score": {"0"}, "reason": {"Evening's rule"}, "feedback": {"from evening"}}),
+				http.StatusSeeOther)
+			wantStatus(t, teacher.post(springSub+"/review", url.Values{"score": {"95"}, "reason": {"Spring's rule"}, "feedback": {"from spring"}}),
+				http.StatusSeeOther)
+			notFoundPage(rival.get(springSub))
+
+			for _, c := range []struct {
+				who      string
+				b        *browser
+				id, path string
+				want     int
+				feedback string
+			}{{"teacher", teacher, spring, springSub, 95, "from spring"}, {"rival", rival, evening, eveningSub, 0, "from evening"}} {
+				want := strconv.Itoa(c.want)
+				rp := doc(t, c.b.get(c.path))
+				if got := testid(rp, "override-score"); got != want {
+					t.Errorf("%s's review page: override %q, want %s", c.who, got, want)
+				}
+				if got, _ := rp.Find("#f-feedback").Html(); got != c.feedback {
+					t.Errorf("%s's review page: feedback %q, want %q", c.who, got, c.feedback)
+				}
+				cell := strings.Fields(doc(t, c.b.get("/classes/"+c.id)).Find(`[data-testid="gb-row"][data-email="ada@example.com"] [data-testid="gb-cell"]`).First().Text())
+				if len(cell) < 2 || cell[0] != want || cell[1] != "override" {
+					t.Errorf("%s's gradebook cell %q, want %s override", c.who, cell, want)
+				}
+				resp := c.b.get("/classes/" + c.id + "/gradebook.csv")
+				wantStatus(t, resp, http.StatusOK)
+				rows, err := csv.NewReader(resp.Body).ReadAll()
+				if err != nil || len(rows) != 3 || rows[2][0] != "ada@example.com" || rows[2][1] != want {
+					t.Errorf("%s's CSV: %v %v, want ada at %s", c.who, rows, err, want)
+				}
+				resp = c.b.get("/classes/" + c.id + "/results.json")
+				wantStatus(t, resp, http.StatusOK)
+				var res struct {
+					Submissions []struct {
+						OverrideScore *int   `json:"override_score"`
+						Feedback      string `json:"feedback"`
+					}
+					Learners []struct {
+						Assignments []struct{ Score *int }
+					}
+				}
+				if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+					t.Fatal(err)
+				}
+				if len(res.Submissions) != 1 || res.Submissions[0].OverrideScore == nil || *res.Submissions[0].OverrideScore != c.want ||
+					res.Submissions[0].Feedback != c.feedback || len(res.Learners) != 1 || *res.Learners[0].Assignments[0].Score != c.want {
+					t.Errorf("%s's results.json: %+v", c.who, res)
+				}
+				var api struct {
+					Learners []struct {
+						Assignments []struct {
+							Score      *int
+							Overridden bool
+						}
+					}
+				}
+				resp = c.b.api(http.MethodGet, "/api/classes/"+c.id+"/gradebook", "")
+				wantStatus(t, resp, http.StatusOK)
+				if err := json.NewDecoder(resp.Body).Decode(&api); err != nil {
+					t.Fatal(err)
+				}
+				if len(api.Learners) != 1 || *api.Learners[0].Assignments[0].Score != c.want || !api.Learners[0].Assignments[0].Overridden {
+					t.Errorf("%s's API gradebook: %+v", c.who, api)
+				}
+			}
+
+			// The learner hears of each review, and reads both, each named
+			// by its class, on the page and in the API.
+			lp := doc(t, ada.get("/submissions/"+sub.ID))
+			got := map[string]string{}
+			lp.Find(`[data-testid="instructor-review"]`).Each(func(_ int, s *goquery.Selection) {
+				got[strings.TrimSpace(s.Find(`[data-testid="review-class"]`).Text())] =
+					strings.TrimSpace(s.Find(`[data-testid="override-score"]`).Text()) + " " + strings.TrimSpace(s.Find(`[data-testid="feedback"]`).Text())
+			})
+			if len(got) != 2 || got["Spring"] != "95 / 100 from spring" || got["Evening"] != "0 / 100 from evening" {
+				t.Errorf("the learner's page shows %q", got)
+			}
+			resp := ada.api(http.MethodGet, "/api/submissions/"+sub.ID, "")
+			wantStatus(t, resp, http.StatusOK)
+			var mine struct {
+				Reviews []struct {
+					ClassName     string `json:"class_name"`
+					OverrideScore *int   `json:"override_score"`
+				}
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&mine); err != nil {
+				t.Fatal(err)
+			}
+			if len(mine.Reviews) != 2 || mine.Reviews[0].ClassName != "Evening" || *mine.Reviews[0].OverrideScore != 0 ||
+				mine.Reviews[1].ClassName != "Spring" || *mine.Reviews[1].OverrideScore != 95 {
+				t.Errorf("the learner's API reviews: %+v", mine.Reviews)
 			}
 		})
 	}
