@@ -3,16 +3,12 @@ package web
 import (
 	"context"
 	"database/sql"
-	"encoding/csv"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/PuerkitoBio/goquery"
 
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/internal/testenv"
@@ -212,52 +208,13 @@ func TestEveryRouteIsAuthorized(t *testing.T) {
 				}
 			}
 
-			allowed := func(p policy, who string) bool {
-				switch p {
-				case public:
-					return true
-				case user:
-					return who != "anon"
-				case owner:
-					return who == "ada"
-				case member:
-					return who == "teacher" || who == "admin" || who == "ada"
-				case class:
-					return who == "teacher" || who == "admin"
-				case staff:
-					return who == "teacher" || who == "rival" || who == "admin"
-				case admin:
-					return who == "admin"
-				default:
-					return false
-				}
-			}
-			send := func(b *browser, r routeCase, path string) *http.Response {
-				method := r.method
-				if method == "ANY" {
-					method = http.MethodGet
-					if strings.Contains(r.pattern, "*rest") {
-						method = http.MethodPost
-					}
-				}
-				switch {
-				case strings.HasPrefix(path, "/api/"):
-					return b.api(method, path, r.json)
-				case method == http.MethodPost:
-					return b.post(path, r.form)
-				default:
-					req, _ := http.NewRequest(method, b.base+path, nil)
-					req.Header.Set("Sec-Fetch-Site", "same-origin")
-					return b.do(req)
-				}
-			}
 			for _, r := range rows {
 				for _, who := range []string{"anon", "bob", "rival", "ada", "teacher", "admin"} {
 					ok := allowed(r.policy, who)
 					if ok && r.destructive {
 						continue
 					}
-					resp := send(actors[who], r, r.path)
+					resp := sendRoute(actors[who], r, r.path)
 					got := resp.StatusCode
 					name := who + " " + r.method + " " + r.path
 					switch {
@@ -288,7 +245,7 @@ func TestEveryRouteIsAuthorized(t *testing.T) {
 				if r.unknown != "" {
 					for _, who := range []string{"ada", "teacher", "admin"} {
 						if allowed(r.policy, who) {
-							if got := send(actors[who], r, r.unknown).StatusCode; got != http.StatusNotFound {
+							if got := sendRoute(actors[who], r, r.unknown).StatusCode; got != http.StatusNotFound {
 								t.Errorf("%s %s %s: %d, want 404", who, r.method, r.unknown, got)
 							}
 						}
@@ -320,178 +277,47 @@ func TestEveryRouteIsAuthorized(t *testing.T) {
 	}
 }
 
-// An instructor reaches a learner's submission only through a class they
-// teach that has the learner and assigns the exercise, and a review belongs
-// to the class it was made in: a learner in two classes holds two
-// overrides of one submission, each shown only in its own class's
-// gradebook, exports and API, and the learner reads both, each named.
-func TestInstructorsAreConfinedToTheirClass(t *testing.T) {
-	for _, be := range testenv.Backends(t) {
-		t.Run(be.Name, func(t *testing.T) {
-			a := MustStartLabs(t, be, nil, limiter.Lab)
-			ctx := context.Background()
-			admin := MustRegister(t, a, "admin@example.com")
-			teacher := MustRegister(t, a, "teacher@example.com")
-			rival := MustRegister(t, a, "rival@example.com")
-			ada := MustRegister(t, a, "ada@example.com")
-			ids := map[string]int64{}
-			for _, who := range []string{"teacher", "rival", "ada"} {
-				u, _ := a.store.UserByEmail(ctx, who+"@example.com")
-				ids[who] = u.ID
-				if who != "ada" {
-					if err := a.store.SetRole(ctx, u.ID, store.RoleInstructor); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			spring := classID(t, teacher.post("/classes", url.Values{"name": {"Spring"}}))
-			evening := classID(t, rival.post("/classes", url.Values{"name": {"Evening"}}))
-			for _, id := range []string{spring, evening} {
-				code := testid(doc(t, admin.get("/classes/"+id)), "join-code")
-				wantStatus(t, ada.post("/join/"+code, nil), http.StatusSeeOther)
-			}
-			assign := func(b *browser, id string) {
-				t.Helper()
-				wantStatus(t, b.post("/classes/"+id+"/assignments", url.Values{"assignment": {"exercise:" + limiterExercise}}), http.StatusSeeOther)
-			}
-			assign(teacher, spring)
-			score := 100
-			sub := store.Submission{ID: store.NewSubmissionID(), UserID: ids["ada"], Lab: "limiter", Exercise: limiterExercise,
-				Design: "{}", Status: store.StatusGraded, Score: &score, MaxScore: 100, CreatedAt: time.Now()}
-			if err := a.store.CreateSubmission(ctx, &sub, func(context.Context, *sql.Tx) (int64, error) { return 0, nil }); err != nil {
-				t.Fatal(err)
-			}
-			springSub, eveningSub := "/classes/"+spring+"/submissions/"+sub.ID, "/classes/"+evening+"/submissions/"+sub.ID
+// allowed reports whether who may use a route of policy p.
+func allowed(p policy, who string) bool {
+	switch p {
+	case public:
+		return true
+	case user:
+		return who != "anon"
+	case owner:
+		return who == "ada"
+	case member:
+		return who == "teacher" || who == "admin" || who == "ada"
+	case class:
+		return who == "teacher" || who == "admin"
+	case staff:
+		return who == "teacher" || who == "rival" || who == "admin"
+	case admin:
+		return who == "admin"
+	default:
+		return false
+	}
+}
 
-			// The exercise is Spring's only: through Evening the submission
-			// is the same 404 as a missing one, for its instructor and an
-			// admin alike, and nothing they send changes it.
-			notFoundPage := func(resp *http.Response) string {
-				t.Helper()
-				wantStatus(t, resp, http.StatusNotFound)
-				d := doc(t, resp)
-				return d.Find(".error-page h1").Text() + " | " + d.Find(".error-page p").Eq(1).Text()
-			}
-			missing := notFoundPage(rival.get("/classes/" + evening + "/submissions/nope"))
-			for name, b := range map[string]*browser{"rival": rival, "admin": admin} {
-				if got := notFoundPage(b.get(eveningSub)); got != missing {
-					t.Errorf("%s: %q, want the page of a missing submission %q", name, got, missing)
-				}
-				notFoundPage(b.post(eveningSub+"/review", url.Values{"score": {"0"}, "reason": {"mine now"}, "feedback": {"from evening"}}))
-				notFoundPage(b.post(eveningSub+"/regrade", nil))
-			}
-			notFoundPage(rival.get(springSub))
-			notFoundPage(rival.post(springSub+"/review", url.Values{"score": {"0"}, "reason": {"mine now"}}))
-			if rvs, _ := a.store.ReviewsOf(ctx, sub.ID); len(rvs) != 0 {
-				t.Fatalf("a refused review was saved: %+v", rvs)
-			}
-			if s, _ := a.store.SubmissionByID(ctx, sub.ID); s.Status != store.StatusGraded || s.Run != 0 {
-				t.Errorf("a refused regrade ran: %s, run %d", s.Status, s.Run)
-			}
-			// Evening's gradebook has Ada but no column for the exercise.
-			if n := doc(t, rival.get("/classes/"+evening)).Find(`[data-testid="gb-row"] a[href*="/submissions/"]`).Length(); n != 0 {
-				t.Errorf("Evening's gradebook links %d submissions", n)
-			}
-			wantStatus(t, admin.get(springSub), http.StatusOK) // an admin acts for any class, within it
-
-			// Evening sets the exercise too: each instructor reviews through
-			// their own class, and each review stays there.
-			assign(rival, evening)
-			wantStatus(t, rival.get(eveningSub), http.StatusOK)
-			wantStatus(t, rival.post(eveningSub+"/review", url.Values{"score": {"0"}, "reason": {"Evening's rule"}, "feedback": {"from evening"}}),
-				http.StatusSeeOther)
-			wantStatus(t, teacher.post(springSub+"/review", url.Values{"score": {"95"}, "reason": {"Spring's rule"}, "feedback": {"from spring"}}),
-				http.StatusSeeOther)
-			notFoundPage(rival.get(springSub))
-
-			for _, c := range []struct {
-				who      string
-				b        *browser
-				id, path string
-				want     int
-				feedback string
-			}{{"teacher", teacher, spring, springSub, 95, "from spring"}, {"rival", rival, evening, eveningSub, 0, "from evening"}} {
-				want := strconv.Itoa(c.want)
-				rp := doc(t, c.b.get(c.path))
-				if got := testid(rp, "override-score"); got != want {
-					t.Errorf("%s's review page: override %q, want %s", c.who, got, want)
-				}
-				if got, _ := rp.Find("#f-feedback").Html(); got != c.feedback {
-					t.Errorf("%s's review page: feedback %q, want %q", c.who, got, c.feedback)
-				}
-				cell := strings.Fields(doc(t, c.b.get("/classes/"+c.id)).Find(`[data-testid="gb-row"][data-email="ada@example.com"] [data-testid="gb-cell"]`).First().Text())
-				if len(cell) < 2 || cell[0] != want || cell[1] != "override" {
-					t.Errorf("%s's gradebook cell %q, want %s override", c.who, cell, want)
-				}
-				resp := c.b.get("/classes/" + c.id + "/gradebook.csv")
-				wantStatus(t, resp, http.StatusOK)
-				rows, err := csv.NewReader(resp.Body).ReadAll()
-				if err != nil || len(rows) != 3 || rows[2][0] != "ada@example.com" || rows[2][1] != want {
-					t.Errorf("%s's CSV: %v %v, want ada at %s", c.who, rows, err, want)
-				}
-				resp = c.b.get("/classes/" + c.id + "/results.json")
-				wantStatus(t, resp, http.StatusOK)
-				var res struct {
-					Submissions []struct {
-						OverrideScore *int   `json:"override_score"`
-						Feedback      string `json:"feedback"`
-					}
-					Learners []struct {
-						Assignments []struct{ Score *int }
-					}
-				}
-				if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
-					t.Fatal(err)
-				}
-				if len(res.Submissions) != 1 || res.Submissions[0].OverrideScore == nil || *res.Submissions[0].OverrideScore != c.want ||
-					res.Submissions[0].Feedback != c.feedback || len(res.Learners) != 1 || *res.Learners[0].Assignments[0].Score != c.want {
-					t.Errorf("%s's results.json: %+v", c.who, res)
-				}
-				var api struct {
-					Learners []struct {
-						Assignments []struct {
-							Score      *int
-							Overridden bool
-						}
-					}
-				}
-				resp = c.b.api(http.MethodGet, "/api/classes/"+c.id+"/gradebook", "")
-				wantStatus(t, resp, http.StatusOK)
-				if err := json.NewDecoder(resp.Body).Decode(&api); err != nil {
-					t.Fatal(err)
-				}
-				if len(api.Learners) != 1 || *api.Learners[0].Assignments[0].Score != c.want || !api.Learners[0].Assignments[0].Overridden {
-					t.Errorf("%s's API gradebook: %+v", c.who, api)
-				}
-			}
-
-			// The learner hears of each review, and reads both, each named
-			// by its class, on the page and in the API.
-			lp := doc(t, ada.get("/submissions/"+sub.ID))
-			got := map[string]string{}
-			lp.Find(`[data-testid="instructor-review"]`).Each(func(_ int, s *goquery.Selection) {
-				got[strings.TrimSpace(s.Find(`[data-testid="review-class"]`).Text())] =
-					strings.TrimSpace(s.Find(`[data-testid="override-score"]`).Text()) + " " + strings.TrimSpace(s.Find(`[data-testid="feedback"]`).Text())
-			})
-			if len(got) != 2 || got["Spring"] != "95 / 100 from spring" || got["Evening"] != "0 / 100 from evening" {
-				t.Errorf("the learner's page shows %q", got)
-			}
-			resp := ada.api(http.MethodGet, "/api/submissions/"+sub.ID, "")
-			wantStatus(t, resp, http.StatusOK)
-			var mine struct {
-				Reviews []struct {
-					ClassName     string `json:"class_name"`
-					OverrideScore *int   `json:"override_score"`
-				}
-			}
-			if err := json.NewDecoder(resp.Body).Decode(&mine); err != nil {
-				t.Fatal(err)
-			}
-			if len(mine.Reviews) != 2 || mine.Reviews[0].ClassName != "Evening" || *mine.Reviews[0].OverrideScore != 0 ||
-				mine.Reviews[1].ClassName != "Spring" || *mine.Reviews[1].OverrideScore != 95 {
-				t.Errorf("the learner's API reviews: %+v", mine.Reviews)
-			}
-		})
+// sendRoute sends r's request to path as b, the way a browser or a script
+// would.
+func sendRoute(b *browser, r routeCase, path string) *http.Response {
+	method := r.method
+	if method == "ANY" {
+		method = http.MethodGet
+		if strings.Contains(r.pattern, "*rest") {
+			method = http.MethodPost
+		}
+	}
+	switch {
+	case strings.HasPrefix(path, "/api/"):
+		return b.api(method, path, r.json)
+	case method == http.MethodPost:
+		return b.post(path, r.form)
+	default:
+		req, _ := http.NewRequest(method, b.base+path, nil)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		return b.do(req)
 	}
 }
 

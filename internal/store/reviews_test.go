@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 	"github.com/sdworkbook/workbook/migrations"
 )
 
-func mustUser(t *testing.T, st *store.Store, email string, role store.Role) store.User {
+func mustUserAs(t *testing.T, st *store.Store, email string, role store.Role) store.User {
 	t.Helper()
 	u, err := st.CreateUser(context.Background(), email, "x", role)
 	if err != nil {
@@ -67,105 +68,127 @@ func TestReviewsBelongToAClass(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			ctx := context.Background()
 			st := MustOpen(t, b)
-			mustUser(t, st, "admin@example.org", "")
-			t1 := mustUser(t, st, "t1@example.org", store.RoleInstructor)
-			t2 := mustUser(t, st, "t2@example.org", store.RoleInstructor)
-			ada := mustUser(t, st, "ada@example.org", store.RoleLearner)
-			bob := mustUser(t, st, "bob@example.org", store.RoleLearner)
+			mustUserAs(t, st, "admin@example.org", "")
+			t1 := mustUserAs(t, st, "t1@example.org", store.RoleInstructor)
+			t2 := mustUserAs(t, st, "t2@example.org", store.RoleInstructor)
+			ada := mustUserAs(t, st, "ada@example.org", store.RoleLearner)
+			bob := mustUserAs(t, st, "bob@example.org", store.RoleLearner)
 			spring := mustClass(t, st, t1, "Spring", ada)
 			evening := mustClass(t, st, t2, "Evening", ada, bob)
 			mustAssign(t, st, spring, "quota")
 			sub := mustSubmit(t, st, ada, "quota", 100)
 			bobs := mustSubmit(t, st, bob, "quota", 50)
 
-			reach := func(cl store.Class, id string) bool {
-				t.Helper()
-				got, err := st.ClassSubmission(ctx, cl.ID, id)
-				if err != nil && !apperr.Is(err, apperr.NotFound) {
-					t.Fatal(err)
+			for _, c := range []struct {
+				cl   store.Class
+				id   string
+				want bool
+				why  string
+			}{
+				{spring, sub.ID, true, "Spring assigns the exercise and ada is in it"},
+				{evening, sub.ID, false, "Evening does not assign the exercise"},
+				{spring, bobs.ID, false, "bob is not in Spring"},
+				{spring, "nope", false, "there is no such submission"},
+			} {
+				if got := reach(t, st, c.cl, c.id); got != c.want {
+					t.Errorf("%s reaches %s: %v, want %v (%s)", c.cl.Name, c.id, got, c.want, c.why)
 				}
-				if err == nil && got.ID != id {
-					t.Fatalf("asked for %s, got %s", id, got.ID)
-				}
-				return err == nil
-			}
-			if !reach(spring, sub.ID) {
-				t.Error("Spring assigns the exercise and ada is in it, yet it cannot reach her submission")
-			}
-			if reach(evening, sub.ID) {
-				t.Error("Evening reaches a submission to an exercise it does not assign")
-			}
-			if reach(spring, bobs.ID) {
-				t.Error("Spring reaches the submission of a learner not in it")
-			}
-			if reach(spring, "nope") {
-				t.Error("a missing submission was found")
 			}
 			mustAssign(t, st, evening, "quota")
-			if !reach(evening, sub.ID) || !reach(evening, bobs.ID) {
+			if !reach(t, st, evening, sub.ID) || !reach(t, st, evening, bobs.ID) {
 				t.Error("Evening assigns the exercise now, yet cannot reach its learners' submissions")
 			}
 
-			// Two classes, two overrides of one submission.
-			save := func(cl store.Class, by store.User, score int, feedback string) {
-				t.Helper()
-				n := &store.Notice{UserID: ada.ID, Kind: store.NoticeFeedback, Message: cl.Name + " reviewed", Link: "/submissions/" + sub.ID,
-					CreatedAt: time.Now()}
-				if err := st.SaveReview(ctx, store.SubmissionReview{ClassID: cl.ID, SubmissionID: sub.ID, OverrideScore: ptr(score),
-					Reason: "because", Feedback: feedback, ReviewerID: &by.ID, UpdatedAt: time.Now()}, n); err != nil {
-					t.Fatal(err)
-				}
-			}
-			save(spring, t1, 90, "from spring")
-			save(evening, t2, 10, "from evening")
+			// Two classes, two overrides of one submission; saving again
+			// changes that class's review only.
+			saveReview(t, st, spring, t1, sub, 90, "from spring")
+			saveReview(t, st, evening, t2, sub, 10, "from evening")
+			saveReview(t, st, spring, t1, sub, 80, "from spring, again")
 			for _, c := range []struct {
 				cl   store.Class
-				want int
-			}{{spring, 90}, {evening, 10}} {
+				want string
+			}{{spring, "80 from spring, again"}, {evening, "10 from evening"}} {
 				rs, err := st.Reviews(ctx, c.cl.ID, []string{sub.ID, bobs.ID})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(rs) != 1 || rs[sub.ID].OverrideScore == nil || *rs[sub.ID].OverrideScore != c.want || rs[sub.ID].ClassID != c.cl.ID {
-					t.Errorf("%s's reviews: %+v, want ada's override %d only", c.cl.Name, rs, c.want)
+				if got := fmt.Sprintf("%d %s", *rs[sub.ID].OverrideScore, rs[sub.ID].Feedback); err != nil || len(rs) != 1 || got != c.want {
+					t.Errorf("%s's reviews: %+v (%v), want ada's %q only", c.cl.Name, rs, err, c.want)
 				}
 			}
-			// Saving again changes that class's review only.
-			save(spring, t1, 80, "from spring, again")
-			if rs, _ := st.Reviews(ctx, evening.ID, []string{sub.ID}); *rs[sub.ID].OverrideScore != 10 || rs[sub.ID].Feedback != "from evening" {
-				t.Errorf("Spring's second review changed Evening's: %+v", rs[sub.ID])
-			}
-			all, err := st.ReviewsOf(ctx, sub.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(all) != 2 || all[0].ClassName != "Evening" || *all[0].OverrideScore != 10 ||
-				all[1].ClassName != "Spring" || *all[1].OverrideScore != 80 {
-				t.Errorf("the learner's reviews: %+v", all)
+			if got := reviewsText(t, st, sub.ID); got != "Evening:10 Spring:80" {
+				t.Errorf("the learner's reviews: %q", got)
 			}
 			// One unread notice per class: Spring's second replaced its
 			// first, Evening's stays.
-			ns, err := st.Notices(ctx, ada.ID, 10)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var msgs []string
-			for _, n := range ns {
-				msgs = append(msgs, n.Message)
-			}
-			if len(ns) != 2 || !strings.Contains(strings.Join(msgs, "|"), "Evening reviewed") {
-				t.Errorf("notices %q, want one from each class", msgs)
+			if got := noticesText(t, st, ada.ID); got != "Spring reviewed|Evening reviewed" {
+				t.Errorf("notices %q, want the latest of each class", got)
 			}
 
 			// A deleted class takes its reviews with it; the other's stay.
 			if err := st.DeleteClass(ctx, evening.ID); err != nil {
 				t.Fatal(err)
 			}
-			if all, _ := st.ReviewsOf(ctx, sub.ID); len(all) != 1 || all[0].ClassID != spring.ID {
-				t.Errorf("after Evening was deleted: %+v", all)
+			if got := reviewsText(t, st, sub.ID); got != "Spring:80" {
+				t.Errorf("after Evening was deleted: %q", got)
 			}
 		})
 	}
+}
+
+// reach reports whether a class's staff reach a submission.
+func reach(t *testing.T, st *store.Store, cl store.Class, id string) bool {
+	t.Helper()
+	got, err := st.ClassSubmission(context.Background(), cl.ID, id)
+	if err != nil && !apperr.Is(err, apperr.NotFound) {
+		t.Fatal(err)
+	}
+	if err == nil && got.ID != id {
+		t.Fatalf("asked for %s, got %s", id, got.ID)
+	}
+	return err == nil
+}
+
+// saveReview saves a class's override and feedback, with a notice for the
+// learner.
+func saveReview(t *testing.T, st *store.Store, cl store.Class, by store.User, sub store.Submission, score int, feedback string) {
+	t.Helper()
+	n := &store.Notice{UserID: sub.UserID, Kind: store.NoticeFeedback, Message: cl.Name + " reviewed", Link: "/submissions/" + sub.ID,
+		CreatedAt: time.Now()}
+	if err := st.SaveReview(context.Background(), store.SubmissionReview{ClassID: cl.ID, SubmissionID: sub.ID, OverrideScore: ptr(score),
+		Reason: "because", Feedback: feedback, ReviewerID: &by.ID, UpdatedAt: time.Now()}, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reviewsText is every class's review of a submission as the learner reads
+// them: "class:override" by class name.
+func reviewsText(t *testing.T, st *store.Store, id string) string {
+	t.Helper()
+	rs, err := st.ReviewsOf(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rs {
+		score := "none"
+		if r.OverrideScore != nil {
+			score = strconv.Itoa(*r.OverrideScore)
+		}
+		out = append(out, r.ClassName+":"+score)
+	}
+	return strings.Join(out, " ")
+}
+
+// noticesText is a user's notices, newest first, joined by "|".
+func noticesText(t *testing.T, st *store.Store, userID int64) string {
+	t.Helper()
+	ns, err := st.Notices(context.Background(), userID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []string
+	for _, n := range ns {
+		msgs = append(msgs, n.Message)
+	}
+	return strings.Join(msgs, "|")
 }
 
 // Reviews made before they belonged to a class are carried to the
@@ -184,11 +207,11 @@ func TestMigrationCarriesReviewsToClasses(t *testing.T) {
 			if _, err := migrations.UpTo(ctx, st.SQL(), st.Dialect(), 6); err != nil {
 				t.Fatal(err)
 			}
-			admin := mustUser(t, st, "admin@example.org", "")
-			t1 := mustUser(t, st, "t1@example.org", store.RoleInstructor)
-			t2 := mustUser(t, st, "t2@example.org", store.RoleInstructor)
-			gone := mustUser(t, st, "gone@example.org", store.RoleInstructor)
-			ada := mustUser(t, st, "ada@example.org", store.RoleLearner)
+			admin := mustUserAs(t, st, "admin@example.org", "")
+			t1 := mustUserAs(t, st, "t1@example.org", store.RoleInstructor)
+			t2 := mustUserAs(t, st, "t2@example.org", store.RoleInstructor)
+			gone := mustUserAs(t, st, "gone@example.org", store.RoleInstructor)
+			ada := mustUserAs(t, st, "ada@example.org", store.RoleLearner)
 			spring := mustClass(t, st, t1, "Spring", ada)   // t1: quota and saga
 			autumn := mustClass(t, st, t1, "Autumn", ada)   // t1: quota
 			evening := mustClass(t, st, t2, "Evening", ada) // t2: quota
@@ -202,29 +225,11 @@ func TestMigrationCarriesReviewsToClasses(t *testing.T) {
 			byRival := mustSubmit(t, st, ada, "saga", 100)  // reviewed by t2, who never assigned it
 			byAdmin := mustSubmit(t, st, ada, "quota", 100) // reviewed by the admin
 			byGone := mustSubmit(t, st, ada, "quota", 100)  // reviewed by an account since deleted
-			old := func(sub store.Submission, reviewer *int64, score int) {
-				t.Helper()
-				q := "INSERT INTO submission_reviews (submission_id, override_score, reason, feedback, reviewer_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
-				if st.Dialect() == migrations.Postgres {
-					for i := 1; strings.Contains(q, "?"); i++ {
-						q = strings.Replace(q, "?", fmt.Sprintf("$%d", i), 1)
-					}
-				}
-				if _, err := st.SQL().ExecContext(ctx, q, sub.ID, score, "why", "feedback", reviewer, time.Now().UTC()); err != nil {
-					t.Fatal(err)
-				}
-			}
-			old(byT1, &t1.ID, 10)
-			old(byRival, &t2.ID, 0)
-			old(byAdmin, &admin.ID, 30)
-			old(byGone, &gone.ID, 40)
-			del := "DELETE FROM users WHERE id = ?"
-			if st.Dialect() == migrations.Postgres {
-				del = "DELETE FROM users WHERE id = $1"
-			}
-			if _, err := st.SQL().ExecContext(ctx, del, gone.ID); err != nil {
-				t.Fatal(err)
-			}
+			oldReview(t, st, byT1, &t1.ID, 10)
+			oldReview(t, st, byRival, &t2.ID, 0)
+			oldReview(t, st, byAdmin, &admin.ID, 30)
+			oldReview(t, st, byGone, &gone.ID, 40)
+			execSQL(t, st, "DELETE FROM users WHERE id = ?", gone.ID)
 
 			if _, err := st.Migrate(ctx); err != nil {
 				t.Fatal(err)
@@ -254,5 +259,26 @@ func TestMigrationCarriesReviewsToClasses(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// oldReview inserts a review as the schema before per-class reviews kept
+// it: one per submission.
+func oldReview(t *testing.T, st *store.Store, sub store.Submission, reviewer *int64, score int) {
+	t.Helper()
+	execSQL(t, st, "INSERT INTO submission_reviews (submission_id, override_score, reason, feedback, reviewer_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+		sub.ID, score, "why", "feedback", reviewer, time.Now().UTC())
+}
+
+// execSQL runs a statement written with ? placeholders on either dialect.
+func execSQL(t *testing.T, st *store.Store, q string, args ...any) {
+	t.Helper()
+	if st.Dialect() == migrations.Postgres {
+		for i := 1; strings.Contains(q, "?"); i++ {
+			q = strings.Replace(q, "?", fmt.Sprintf("$%d", i), 1)
+		}
+	}
+	if _, err := st.SQL().ExecContext(context.Background(), q, args...); err != nil {
+		t.Fatal(err)
 	}
 }
