@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -76,8 +77,10 @@ func ParseDesign(l Lab, raw []byte) (Design, FieldErrors) {
 	return Validate(l, m)
 }
 
-// Validate checks raw values (as decoded from JSON with UseNumber, or
-// strings from a form) against the lab's fields and rules.
+// Validate checks raw values, typed as JSON decodes them (with UseNumber)
+// or as Go holds them, against the lab's fields and rules: a number field
+// takes a number, never a string ("10abc" or "10" alike); a form's strings
+// go through FormValues first.
 func Validate(l Lab, raw map[string]any) (Design, FieldErrors) {
 	fields := l.Fields()
 	errs := FieldErrors{}
@@ -125,18 +128,10 @@ func names(fs []Field) string {
 func coerce(f Field, v any) (any, string) {
 	switch f.Type {
 	case Bool:
-		switch x := v.(type) {
-		case bool:
+		if x, ok := v.(bool); ok {
 			return x, ""
-		case string:
-			switch strings.ToLower(x) {
-			case "true", "on", "1", "yes":
-				return true, ""
-			case "false", "off", "0", "no":
-				return false, ""
-			}
 		}
-		return nil, "Must be true or false."
+		return nil, "Must be true or false (a JSON boolean, not in quotes)."
 	case Enum:
 		s, ok := v.(string)
 		if !ok || !slices.Contains(f.Options, s) {
@@ -155,12 +150,8 @@ func coerce(f Field, v any) (any, string) {
 			n = x
 		case int:
 			n = float64(x)
-		case string:
-			if _, err := fmt.Sscanf(strings.TrimSpace(x), "%g", &n); err != nil {
-				return nil, "Must be a number."
-			}
 		default:
-			return nil, "Must be a number."
+			return nil, "Must be a number (a JSON number, not in quotes)."
 		}
 		if math.IsNaN(n) || math.IsInf(n, 0) {
 			return nil, "Must be a finite number."
@@ -180,4 +171,49 @@ func coerce(f Field, v any) (any, string) {
 		return n, ""
 	}
 	return nil, "Unsupported field type."
+}
+
+// FormValues reads a form's fields for Validate: get returns a field's
+// value ("" when it is absent). Numbers are parsed whole, so "10abc" is an
+// error, not 10; a yes/no field takes true/false (or on/off, yes/no, 1/0);
+// empty fields are left out, so they take their defaults.
+func FormValues(l Lab, get func(name string) string) (map[string]any, FieldErrors) {
+	raw, errs := map[string]any{}, FieldErrors{}
+	for _, f := range l.Fields() {
+		v := strings.TrimSpace(get(f.Name))
+		switch {
+		case v == "":
+		case f.Type == Bool:
+			b, ok := formBool(v)
+			if !ok {
+				errs[f.Name] = "Must be true or false."
+				continue
+			}
+			raw[f.Name] = b
+		case f.Type == Int || f.Type == Float:
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil || strings.Trim(v, "0123456789+-.eE") != "" {
+				errs[f.Name] = "Must be a number."
+				continue
+			}
+			raw[f.Name] = n
+		default:
+			raw[f.Name] = v
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return raw, nil
+}
+
+// formBool reads a yes/no field.
+func formBool(v string) (bool, bool) {
+	switch strings.ToLower(v) {
+	case "true", "on", "1", "yes":
+		return true, true
+	case "false", "off", "0", "no":
+		return false, true
+	}
+	return false, false
 }

@@ -105,8 +105,11 @@ func TestParseDesign(t *testing.T) {
 	if _, errs := ParseDesign(l, []byte(strings.Repeat(" ", 20<<10)+"{}")); errs["design"] == "" {
 		t.Error("an oversized design was accepted")
 	}
-	// Form values arrive as strings.
-	d, errs = Validate(l, map[string]any{"n": "4", "flag": "on", "rate": "0.75"})
+	// Form values arrive as strings, read by FormValues.
+	raw, errs := FormValues(l, func(k string) string { return map[string]string{"n": "4", "flag": "on", "rate": "0.75"}[k] })
+	if len(errs) == 0 {
+		d, errs = Validate(l, raw)
+	}
 	if len(errs) > 0 || d.Int("n") != 4 || !d.Bool("flag") || d.Float("rate") != 0.75 {
 		t.Errorf("form strings: %v %v", d, errs)
 	}

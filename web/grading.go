@@ -11,6 +11,7 @@ import (
 
 	"github.com/sdworkbook/workbook/grader"
 	"github.com/sdworkbook/workbook/internal/apperr"
+	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/labs"
 	"github.com/sdworkbook/workbook/web/views"
 )
@@ -239,16 +240,17 @@ func (s *Server) submitFromForm(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	raw := map[string]any{}
-	for _, f := range l.Fields() {
-		if v := c.Request.PostForm.Get(f.Name); v != "" {
-			raw[f.Name] = v
-		}
-	}
+	raw, ferrs := labs.FormValues(l, c.Request.PostForm.Get)
 	design, _ := json.Marshal(raw)
 	notes := c.Request.PostForm.Get("notes")
-	sub, err := s.grader.Submit(c.Request.Context(), currentUser(c).ID, l.Info().ID,
-		grader.Request{Exercise: ex.ID, Design: design, Notes: notes})
+	var sub store.Submission
+	var err error
+	if len(ferrs) > 0 {
+		err = apperr.Fields(ferrs)
+	} else {
+		sub, err = s.grader.Submit(c.Request.Context(), currentUser(c).ID, l.Info().ID,
+			grader.Request{Exercise: ex.ID, Design: design, Notes: notes})
+	}
 	if err != nil {
 		e, isApp := apperr.As(err)
 		if !isApp || e.Code == apperr.Internal {
@@ -260,8 +262,10 @@ func (s *Server) submitFromForm(c *gin.Context) {
 			s.fail(c, merr)
 			return
 		}
-		for k, v := range raw {
-			m.Values[k] = fmt.Sprint(v)
+		for _, f := range l.Fields() {
+			if v := c.Request.PostForm.Get(f.Name); v != "" {
+				m.Values[f.Name] = v // as typed, to be corrected
+			}
 		}
 		m.Notes = notes
 		m.Errors = e.Fields

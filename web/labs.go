@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -212,6 +213,15 @@ func (s *Server) apiLoad(c *gin.Context, r *labs.Running) {
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&spec); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			msg := "Must be a whole number (a JSON number, not in quotes)."
+			if te.Type.Kind() == reflect.String {
+				msg = `Must be text in quotes: "uniform" or "zipf".`
+			}
+			s.fail(c, apperr.Fields(map[string]string{te.Field: msg}))
+			return
+		}
 		s.fail(c, apperr.Fields(map[string]string{"load": "Send {\"requests\", \"concurrency\", \"rate_per_s\", \"keys\"} as whole numbers and optionally \"distribution\": \"uniform\" or \"zipf\": " + err.Error()}))
 		return
 	}
@@ -364,20 +374,17 @@ func (s *Server) launchFromForm(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	raw := map[string]any{}
-	for _, f := range l.Fields() {
-		switch v := c.Request.PostForm.Get(f.Name); {
-		case f.Type == labs.Bool:
-			raw[f.Name] = v == "true" || v == "on"
-		case v != "":
-			raw[f.Name] = v
-		}
+	raw, ferrs := labs.FormValues(l, c.Request.PostForm.Get)
+	var d labs.Design
+	if len(ferrs) == 0 {
+		d, ferrs = labs.Validate(l, raw)
 	}
-	d, ferrs := labs.Validate(l, raw)
 	m := s.labPageModel(c, l)
 	if len(ferrs) > 0 {
-		for k, v := range raw {
-			m.Values[k] = fmt.Sprint(v)
+		for _, f := range l.Fields() {
+			if v := c.Request.PostForm.Get(f.Name); v != "" {
+				m.Values[f.Name] = v // as typed, to be corrected
+			}
 		}
 		m.Errors = ferrs
 		s.render(c, http.StatusUnprocessableEntity, views.Page{Title: l.Info().Title, Section: "labs"}, views.LabView(m))
