@@ -31,6 +31,8 @@ type Config struct {
 	TrustedProxies []string      // WORKBOOK_TRUSTED_PROXIES
 	LoginIPLimit   int           // WORKBOOK_LOGIN_IP_LIMIT
 	Registration   Registration  // WORKBOOK_REGISTRATION
+	SMTP           SMTP          // WORKBOOK_SMTP_URL; zero: no email is sent
+	MailFrom       string        // WORKBOOK_MAIL_FROM, as an RFC 5322 address
 	LogLevel       string        // WORKBOOK_LOG_LEVEL
 	LogFormat      string        // WORKBOOK_LOG_FORMAT
 	Dev            bool          // WORKBOOK_DEV
@@ -62,6 +64,8 @@ var Vars = []Var{
 	{"WORKBOOK_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of the reverse proxies in front; from them the client is the right-most X-Forwarded-For address that is not a proxy; empty: none, the connecting address is the client's", false},
 	{"WORKBOOK_LOGIN_IP_LIMIT", "100", "login attempts one IP may make across all accounts per 15 minutes (each account from one IP: 10); raise it for a big school behind one address", false},
 	{"WORKBOOK_REGISTRATION", "open", "who may register: open, invite (a class join link or an admin's invitation), domains:example.edu,… or closed", false},
+	{"WORKBOOK_SMTP_URL", "", "mail server for password resets and email confirmation: smtp://user:pass@host:587 (STARTTLS), smtps://user:pass@host:465 (TLS), or smtp://host:25?tls=none for a relay on this host; empty: no email, an administrator resets passwords", true},
+	{"WORKBOOK_MAIL_FROM", "", "sender of those emails, e.g. Workbook <workbook@example.org>; required with WORKBOOK_SMTP_URL", false},
 	{"WORKBOOK_LOG_LEVEL", "info", "debug, info, warn or error", false},
 	{"WORKBOOK_LOG_FORMAT", "text", "text or json", false},
 	{"WORKBOOK_DEV", "false", "development mode: reload content and templates' data on change", false},
@@ -121,6 +125,18 @@ func Load(getenv Getenv) (Config, error) {
 	} else {
 		c.Registration = reg
 	}
+	if smtp, err := parseSMTP(r.str("WORKBOOK_SMTP_URL")); err != nil {
+		r.fail("WORKBOOK_SMTP_URL", err)
+	} else {
+		c.SMTP = smtp
+	}
+	if from := r.str("WORKBOOK_MAIL_FROM"); from != "" {
+		if a, err := parseMailFrom(from); err != nil {
+			r.fail("WORKBOOK_MAIL_FROM", err)
+		} else {
+			c.MailFrom = a.String()
+		}
+	}
 	if r.err != nil {
 		return Config{}, r.err
 	}
@@ -145,6 +161,17 @@ func Load(getenv Getenv) (Config, error) {
 			return Config{}, fmt.Errorf("WORKBOOK_BASE_URL: %q is not an http(s) URL", c.BaseURL)
 		}
 		c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	}
+	if c.SMTP.Enabled() {
+		// Links in emails must point at this server whatever Host header a
+		// request came with, or a forged Host would send reset links to an
+		// attacker's site.
+		if c.BaseURL == "" {
+			return Config{}, errors.New("WORKBOOK_SMTP_URL: set WORKBOOK_BASE_URL too, the public address the links in emails point to")
+		}
+		if c.MailFrom == "" {
+			return Config{}, errors.New("WORKBOOK_MAIL_FROM: required with WORKBOOK_SMTP_URL (e.g. Workbook <workbook@example.org>)")
+		}
 	}
 	if c.SessionIdle <= 0 || c.SessionMax <= 0 {
 		return Config{}, errors.New("WORKBOOK_SESSION_IDLE and WORKBOOK_SESSION_MAX must be positive")
