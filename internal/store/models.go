@@ -27,9 +27,16 @@ type User struct {
 	Email        string
 	PasswordHash string
 	Role         Role
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// EmailVerifiedAt is when the owner proved the address is theirs by
+	// following an emailed link; nil while unconfirmed.
+	EmailVerifiedAt *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
+
+// EmailVerified reports whether the account's address is confirmed.
+// Single sign-on matches an existing account only by a confirmed address.
+func (u User) EmailVerified() bool { return u.EmailVerifiedAt != nil }
 
 // Session is a logged-in browser. ID is the SHA-256 of the cookie token.
 type Session struct {
@@ -179,5 +186,5 @@ func Models() []any {
 	return []any{&User{}, &Session{}, &LessonProgress{}, &QuizAttempt{}, &QuestionAnswer{},
 		&CardState{}, &CardReview{}, &OutcomeTick{}, &Submission{}, &SubmissionCheck{},
 		&Class{}, &ClassMember{}, &Assignment{}, &SubmissionReview{},
-		&APIToken{}, &Invitation{}, &SetupToken{}}
+		&APIToken{}, &Invitation{}, &SetupToken{}, &EmailToken{}}
 }
