@@ -30,7 +30,8 @@ const (
 func (s *Server) accountModel(c *gin.Context) (views.AccountPage, error) {
 	u := currentUser(c)
 	toks, err := s.store.Tokens(c.Request.Context(), u.ID)
-	return views.AccountPage{Email: u.Email, Role: string(u.Role), Tokens: toks, MaxTokens: maxTokens}, err
+	return views.AccountPage{Email: u.Email, Role: string(u.Role), Tokens: toks, MaxTokens: maxTokens,
+		Mail: views.MailStatus{MailEnabled: s.mail != nil, VerifiedAt: u.EmailVerifiedAt}}, err
 }
 
 func (s *Server) accountPage(c *gin.Context) {

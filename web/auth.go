@@ -250,7 +250,7 @@ func (s *Server) register(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.flash(c, "success", "Welcome! Your account is ready.")
+	s.flash(c, "success", s.welcome(c, &user))
 	c.Redirect(http.StatusSeeOther, "/")
 }
 

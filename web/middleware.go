@@ -36,7 +36,7 @@ func (s *Server) requestLog(c *gin.Context) {
 	attrs := []any{
 		"request_id", id,
 		"method", c.Request.Method,
-		"path", c.Request.URL.Path,
+		"path", logPath(c.Request.URL.Path),
 		"status", c.Writer.Status(),
 		"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
 		"ip", c.ClientIP(),
@@ -63,6 +63,17 @@ func (s *Server) requestLog(c *gin.Context) {
 	default:
 		s.log.Info("request", attrs...)
 	}
+}
+
+// logPath is the path as the log shows it: the token of an emailed link
+// is a password for a while, so it is left out.
+func logPath(p string) string {
+	for _, prefix := range []string{"/reset/", "/verify/"} {
+		if strings.HasPrefix(p, prefix) && len(p) > len(prefix) {
+			return prefix + "…"
+		}
+	}
+	return p
 }
 
 // recoverPanics turns a panic in a handler into a logged error and a 500 page.

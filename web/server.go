@@ -17,6 +17,7 @@ import (
 	"github.com/sdworkbook/workbook/grader"
 	"github.com/sdworkbook/workbook/internal/auth"
 	"github.com/sdworkbook/workbook/internal/config"
+	"github.com/sdworkbook/workbook/internal/mail"
 	"github.com/sdworkbook/workbook/internal/progress"
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/labs"
@@ -58,6 +59,7 @@ type Server struct {
 	grader      *grader.Grader
 	labsOpen    bool // some live labs are served, so pages link them
 	progress    *progress.Service
+	mail        *mail.Queue // nil: no mail server, nothing is sent
 	handler     http.Handler
 	engine      *gin.Engine // the route table, for tests that walk it
 
@@ -92,6 +94,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Config.LoginIPLimit > 0 {
 		s.loginLimits.PerIP = int64(d.Config.LoginIPLimit)
+	}
+	if s.mail, err = newMailQueue(d.Config, d.Logger); err != nil {
+		return nil, err
 	}
 	if s.hasher == nil {
 		s.hasher = auth.DefaultHasher()
@@ -135,7 +140,7 @@ func New(d Deps) (*Server, error) {
 		_ = cop.AddTrustedOrigin(d.Config.BaseURL)
 	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
+		s.log.Warn("cross-origin request refused", "method", r.Method, "path", logPath(r.URL.Path),
 			"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
 		securityHeaders(w.Header())
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

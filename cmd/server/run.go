@@ -132,6 +132,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Emails still queued when the server stops get 10 s to go out; any
+	// left then are logged as not sent.
+	defer func() {
+		mctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := app.FlushMail(mctx); err != nil {
+			log.Warn("stopping with emails unsent", "err", err)
+		}
+	}()
 	if err := gr.Start(ctx); err != nil {
 		return fmt.Errorf("grader: %w", err)
 	}
@@ -172,7 +181,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		rd = rc.Addr()
 	}
 	log.Info("System Design Workbook is running", "url", publicURL(cfg, ln.Addr()),
-		"database", db, "redis", rd, "grader_workers", cfg.GraderWorkers, "startup_ms", time.Since(start).Milliseconds())
+		"database", db, "redis", rd, "grader_workers", cfg.GraderWorkers, "email", cfg.SMTP, "startup_ms", time.Since(start).Milliseconds())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -17,6 +17,8 @@ type AccountPage struct {
 	Name         string
 	NameError    string
 	MaxTokens    int
+	// Mail is whether the address is confirmed, and can be.
+	Mail MailStatus
 }
 
 // NoticesPage is the model of /notices.
