@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sdworkbook/workbook/internal/auth"
 	"github.com/sdworkbook/workbook/internal/config"
 	"github.com/sdworkbook/workbook/internal/mail/smtptest"
+	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/internal/testenv"
 )
 
@@ -95,106 +97,25 @@ func loginAs(t *testing.T, a *testApp, email, password string) int {
 // answer for an address with or without an account (and no email for
 // the latter), a link on the configured address even with a forged Host,
 // a new password that ends every session, a link that works once and
-// only for 30 minutes.
+// only for 30 minutes, and no token in the log.
 func TestPasswordResetByEmail(t *testing.T) {
 	for _, be := range testenv.Backends(t) {
 		t.Run(be.Name, func(t *testing.T) {
 			a, srv, logs := mustStartMail(t, be)
 			ada := MustRegister(t, a, "ada@example.com")
 			linkIn(t, srv, "ada@example.com", "/verify/") // the welcome confirmation
-
-			// The login page leads to the form.
-			d := doc(t, newBrowser(t, a).get("/login"))
-			if href, _ := d.Find(`[data-testid="forgot-link"]`).Attr("href"); href != "/forgot" {
-				t.Fatalf("login page links %q", href)
-			}
 			anon := newBrowser(t, a)
-			if doc(t, anon.get("/forgot")).Find(`[data-testid="forgot-form"] input[name="email"]`).Length() != 1 {
-				t.Fatal("no form on /forgot")
-			}
-			resp := forgot(anon, "not an address")
-			wantStatus(t, resp, http.StatusUnprocessableEntity)
-			if d := doc(t, resp); testid(d, "error-email") == "" {
-				t.Error("no message for a bad address")
-			}
-
-			// An address without an account: the same page, and nothing sent.
-			resp = forgot(anon, "nobody@example.com")
-			wantStatus(t, resp, http.StatusOK)
-			unknown := testid(doc(t, resp), "forgot-sent")
-			settle(t, a)
-			if n := len(srv.Messages()); n != 1 {
-				t.Fatalf("%d messages after a reset for an unknown address, want only the welcome one", n)
-			}
-
-			// The account's address, asked with a forged Host header.
-			req, _ := http.NewRequest(http.MethodPost, a.URL+"/forgot", strings.NewReader(url.Values{"email": {" Ada@Example.com "}}.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("Sec-Fetch-Site", "same-origin")
-			req.Host = "evil.example"
-			resp = anon.do(req)
-			wantStatus(t, resp, http.StatusOK)
-			known := testid(doc(t, resp), "forgot-sent")
-			if known == "" || strings.ReplaceAll(known, "ada@example.com", "X") != strings.ReplaceAll(unknown, "nobody@example.com", "X") {
-				t.Errorf("the answers differ:\n%q\n%q", known, unknown)
-			}
-			link, msg := linkIn(t, srv, "ada@example.com", "/reset/")
-			if !strings.Contains(msg.Subject, "new password") || !strings.Contains(msg.Body, "30 minutes") ||
-				msg.Header.Get("From") != `"Workbook" <workbook@example.org>` || msg.Header.Get("To") != "<ada@example.com>" {
-				t.Errorf("message: %q %v\n%s", msg.Subject, msg.Header, msg.Body)
-			}
-			if strings.Contains(msg.Body, "evil.example") {
-				t.Error("the forged Host reached the email")
-			}
-
-			// The link opens the form, kept out of Referer headers.
-			resp = anon.get(link)
-			wantStatus(t, resp, http.StatusOK)
-			if resp.Header.Get("Referrer-Policy") != "no-referrer" {
-				t.Errorf("Referrer-Policy %q", resp.Header.Get("Referrer-Policy"))
-			}
-			if got := testid(doc(t, resp), "reset-email"); got != "ada@example.com" {
-				t.Errorf("reset page for %q", got)
-			}
-			resp = anon.post(link, url.Values{"password": {"short"}})
-			wantStatus(t, resp, http.StatusUnprocessableEntity)
-			if testid(doc(t, resp), "error-password") == "" {
-				t.Error("no message for a short password")
-			}
-			// Another site cannot spend the link by posting to it.
-			req, _ = http.NewRequest(http.MethodPost, a.URL+link, strings.NewReader("password=chosen+by+another+site"))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("Sec-Fetch-Site", "cross-site")
-			wantStatus(t, anon.do(req), http.StatusForbidden)
+			link := askForReset(t, a, srv, anon)
 			const newPassword = "a brand new passphrase"
-			resp = anon.post(link, url.Values{"password": {newPassword}})
-			wantStatus(t, resp, http.StatusSeeOther)
-			if loc := resp.Header.Get("Location"); loc != "/login" {
-				t.Errorf("after the reset: to %q", loc)
-			}
-
-			// Every session of the account has ended; the new password works,
-			// the old one does not.
-			if resp := ada.get("/account"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
-				t.Errorf("ada's old session: %d %q", resp.StatusCode, resp.Header.Get("Location"))
-			}
-			if got := loginAs(t, a, "ada@example.com", goodPassword); got != http.StatusUnauthorized {
-				t.Errorf("old password: %d", got)
-			}
-			if got := loginAs(t, a, "ada@example.com", newPassword); got != http.StatusSeeOther {
-				t.Fatalf("new password: %d", got)
-			}
+			setNewPassword(t, a, anon, ada, link, newPassword)
 
 			// The link works once.
-			resp = anon.get(link)
+			resp := anon.get(link)
 			wantStatus(t, resp, http.StatusNotFound)
 			if testid(doc(t, resp), "bad-link") == "" {
 				t.Error("a used link does not say so")
 			}
 			wantStatus(t, anon.post(link, url.Values{"password": {"yet another passphrase"}}), http.StatusNotFound)
-			if got := loginAs(t, a, "ada@example.com", newPassword); got != http.StatusSeeOther {
-				t.Errorf("the password changed through a used link: %d", got)
-			}
 
 			// A link older than 30 minutes does not work.
 			wantStatus(t, forgot(anon, "ada@example.com"), http.StatusOK)
@@ -203,7 +124,7 @@ func TestPasswordResetByEmail(t *testing.T) {
 			wantStatus(t, anon.get(late), http.StatusNotFound)
 			wantStatus(t, anon.post(late, url.Values{"password": {"yet another passphrase"}}), http.StatusNotFound)
 			if got := loginAs(t, a, "ada@example.com", newPassword); got != http.StatusSeeOther {
-				t.Errorf("the password changed through an expired link: %d", got)
+				t.Errorf("the password changed through a used or expired link: %d", got)
 			}
 			wantStatus(t, anon.get("/reset/not-a-token"), http.StatusNotFound)
 
@@ -220,6 +141,93 @@ func TestPasswordResetByEmail(t *testing.T) {
 				t.Errorf("log:\n%s", out)
 			}
 		})
+	}
+}
+
+// askForReset goes from the login page to the form, asks for an address
+// without an account and then for ada's (with a forged Host header), checks
+// that both answers read the same and that only ada got an email, and
+// returns the path of her link.
+func askForReset(t *testing.T, a *testApp, srv *smtptest.Server, anon *browser) string {
+	t.Helper()
+	d := doc(t, newBrowser(t, a).get("/login"))
+	if href, _ := d.Find(`[data-testid="forgot-link"]`).Attr("href"); href != "/forgot" {
+		t.Fatalf("login page links %q", href)
+	}
+	if doc(t, anon.get("/forgot")).Find(`[data-testid="forgot-form"] input[name="email"]`).Length() != 1 {
+		t.Fatal("no form on /forgot")
+	}
+	resp := forgot(anon, "not an address")
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	if testid(doc(t, resp), "error-email") == "" {
+		t.Error("no message for a bad address")
+	}
+
+	resp = forgot(anon, "nobody@example.com")
+	wantStatus(t, resp, http.StatusOK)
+	unknown := testid(doc(t, resp), "forgot-sent")
+	settle(t, a)
+	if n := len(srv.Messages()); n != 1 {
+		t.Fatalf("%d messages after a reset for an unknown address, want only the welcome one", n)
+	}
+
+	req, _ := http.NewRequest(http.MethodPost, a.URL+"/forgot", strings.NewReader(url.Values{"email": {" Ada@Example.com "}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Host = "evil.example"
+	resp = anon.do(req)
+	wantStatus(t, resp, http.StatusOK)
+	known := testid(doc(t, resp), "forgot-sent")
+	if known == "" || strings.ReplaceAll(known, "ada@example.com", "X") != strings.ReplaceAll(unknown, "nobody@example.com", "X") {
+		t.Errorf("the answers differ:\n%q\n%q", known, unknown)
+	}
+	link, msg := linkIn(t, srv, "ada@example.com", "/reset/")
+	if !strings.Contains(msg.Subject, "new password") || !strings.Contains(msg.Body, "30 minutes") ||
+		msg.Header.Get("From") != `"Workbook" <workbook@example.org>` || msg.Header.Get("To") != "<ada@example.com>" {
+		t.Errorf("message: %q %v\n%s", msg.Subject, msg.Header, msg.Body)
+	}
+	if strings.Contains(msg.Body, "evil.example") {
+		t.Error("the forged Host reached the email")
+	}
+	return link
+}
+
+// setNewPassword follows the link, is refused a short password and a
+// cross-site post, sets the new password, and checks that ada's session
+// ended and only the new password logs in.
+func setNewPassword(t *testing.T, a *testApp, anon, ada *browser, link, password string) {
+	t.Helper()
+	resp := anon.get(link)
+	wantStatus(t, resp, http.StatusOK)
+	if resp.Header.Get("Referrer-Policy") != "no-referrer" {
+		t.Errorf("Referrer-Policy %q", resp.Header.Get("Referrer-Policy"))
+	}
+	if got := testid(doc(t, resp), "reset-email"); got != "ada@example.com" {
+		t.Errorf("reset page for %q", got)
+	}
+	resp = anon.post(link, url.Values{"password": {"short"}})
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	if testid(doc(t, resp), "error-password") == "" {
+		t.Error("no message for a short password")
+	}
+	req, _ := http.NewRequest(http.MethodPost, a.URL+link, strings.NewReader("password=chosen+by+another+site"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	wantStatus(t, anon.do(req), http.StatusForbidden)
+
+	resp = anon.post(link, url.Values{"password": {password}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	if loc := resp.Header.Get("Location"); loc != "/login" {
+		t.Errorf("after the reset: to %q", loc)
+	}
+	if resp := ada.get("/account"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+		t.Errorf("ada's old session: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if got := loginAs(t, a, "ada@example.com", goodPassword); got != http.StatusUnauthorized {
+		t.Errorf("old password: %d", got)
+	}
+	if got := loginAs(t, a, "ada@example.com", password); got != http.StatusSeeOther {
+		t.Fatalf("new password: %d", got)
 	}
 }
 
@@ -430,4 +438,39 @@ func closedPort(t *testing.T) int {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	return port
+}
+
+// emailRouteCases are the authorization table's rows for the email routes:
+// the pages of live links (bob's) are public, the links stay live through
+// every refused request, and bob stays unconfirmed.
+func emailRouteCases(t *testing.T, a *testApp, bob int64) []routeCase {
+	t.Helper()
+	ctx := context.Background()
+	resetTok, verifyTok := auth.NewToken(), auth.NewToken()
+	for tok, purpose := range map[string]string{resetTok: store.TokenReset, verifyTok: store.TokenVerify} {
+		if _, err := a.store.CreateEmailToken(ctx, bob, purpose, auth.TokenID(tok), time.Hour, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { // before the app stops
+		for tok, purpose := range map[string]string{resetTok: store.TokenReset, verifyTok: store.TokenVerify} {
+			if _, _, err := a.store.LiveEmailToken(ctx, auth.TokenID(tok), purpose, time.Now()); err != nil {
+				t.Errorf("bob's %s link: %v", purpose, err)
+			}
+		}
+		if u, _ := a.store.UserByID(ctx, bob); u.EmailVerified() {
+			t.Error("bob is confirmed")
+		}
+	})
+	return []routeCase{
+		{method: "GET", pattern: "/forgot", policy: public, path: "/forgot"},
+		{method: "POST", pattern: "/forgot", policy: public, path: "/forgot", form: url.Values{"email": {"bob@example.com"}}},
+		{method: "GET", pattern: "/reset/:token", policy: public, path: "/reset/" + resetTok, unknown: "/reset/" + auth.NewToken()},
+		{method: "POST", pattern: "/reset/:token", policy: public, path: "/reset/" + resetTok, destructive: true,
+			unknown: "/reset/" + auth.NewToken()},
+		{method: "GET", pattern: "/verify/:token", policy: public, path: "/verify/" + verifyTok, unknown: "/verify/" + auth.NewToken()},
+		{method: "POST", pattern: "/verify/:token", policy: public, path: "/verify/" + verifyTok, destructive: true,
+			unknown: "/verify/" + auth.NewToken()},
+		{method: "POST", pattern: "/account/verify", policy: user, path: "/account/verify"},
+	}
 }

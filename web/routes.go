@@ -18,17 +18,7 @@ func (s *Server) routes(r *gin.Engine) {
 
 	app := r.Group("/", s.loadSession)
 	app.GET("/", s.home)
-	app.GET("/register", s.registerForm)
-	app.POST("/register", s.register)
-	app.GET("/login", s.loginForm)
-	app.POST("/login", s.login)
-	app.POST("/logout", s.logout)
-	app.GET("/forgot", s.forgotForm)
-	app.POST("/forgot", s.forgot)
-	app.GET("/reset/:token", s.resetForm)
-	app.POST("/reset/:token", s.reset)
-	app.GET("/verify/:token", s.verifyForm)
-	app.POST("/verify/:token", s.verify)
+	s.authRoutes(app)
 
 	app.GET("/lessons", s.lessonsIndex)
 	app.GET("/lessons/diagrams/:file", s.diagram)
@@ -99,4 +89,20 @@ func (s *Server) routes(r *gin.Engine) {
 
 	r.NoRoute(s.loadSession, s.notFound)
 	r.NoMethod(s.loadSession, s.methodNotAllowed)
+}
+
+// authRoutes are the routes of signing in and out, and of the links that
+// recover or confirm an account.
+func (s *Server) authRoutes(app *gin.RouterGroup) {
+	app.GET("/register", s.registerForm)
+	app.POST("/register", s.register)
+	app.GET("/login", s.loginForm)
+	app.POST("/login", s.login)
+	app.POST("/logout", s.logout)
+	app.GET("/forgot", s.forgotForm)
+	app.POST("/forgot", s.forgot)
+	app.GET("/reset/:token", s.resetForm)
+	app.POST("/reset/:token", s.reset)
+	app.GET("/verify/:token", s.verifyForm)
+	app.POST("/verify/:token", s.verify)
 }

@@ -4,6 +4,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -87,7 +88,7 @@ func New(d Deps) (*Server, error) {
 		assets:      a,
 		limiter:     auth.NewLimiter(d.Redis),
 		loginLimits: auth.DefaultLoginLimits,
-		hasher:      d.Hasher,
+		hasher:      cmp.Or(d.Hasher, auth.DefaultHasher()),
 		library:     d.Library,
 
 		submissionStreams: newStreamSlots(maxSubmissionStreams, maxStreamsPerUser),
@@ -97,9 +98,6 @@ func New(d Deps) (*Server, error) {
 	}
 	if s.mail, err = newMailQueue(d.Config, d.Logger); err != nil {
 		return nil, err
-	}
-	if s.hasher == nil {
-		s.hasher = auth.DefaultHasher()
 	}
 	if s.library == nil {
 		lib, err := lessons.OpenLibrary(false, "", d.Logger)

@@ -132,27 +132,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	// Emails still queued when the server stops get 10 s to go out; any
-	// left then are logged as not sent.
-	defer func() {
-		mctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := app.FlushMail(mctx); err != nil {
-			log.Warn("stopping with emails unsent", "err", err)
-		}
-	}()
+	defer flushMail(app, log)
 	if err := gr.Start(ctx); err != nil {
 		return fmt.Errorf("grader: %w", err)
 	}
-	// Stop grading before the database closes: a job still running after
-	// 20 s is cancelled and runs again on another worker.
-	defer func() {
-		gctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := gr.Stop(gctx); err != nil {
-			log.Warn("stopping the grader", "err", err)
-		}
-	}()
+	defer stopGrader(gr, log)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -201,6 +185,26 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("stopped cleanly")
 	return nil
+}
+
+// stopGrader stops grading before the database closes: a job still
+// running after 20 s is cancelled and runs again on another worker.
+func stopGrader(gr *grader.Grader, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := gr.Stop(ctx); err != nil {
+		log.Warn("stopping the grader", "err", err)
+	}
+}
+
+// flushMail gives emails still queued when the server stops 10 s to go
+// out; any left then are logged as not sent.
+func flushMail(app *web.Server, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := app.FlushMail(ctx); err != nil {
+		log.Warn("stopping with emails unsent", "err", err)
+	}
 }
 
 // allLabs are the labs this build serves and grades.

@@ -125,18 +125,7 @@ func Load(getenv Getenv) (Config, error) {
 	} else {
 		c.Registration = reg
 	}
-	if smtp, err := parseSMTP(r.str("WORKBOOK_SMTP_URL")); err != nil {
-		r.fail("WORKBOOK_SMTP_URL", err)
-	} else {
-		c.SMTP = smtp
-	}
-	if from := r.str("WORKBOOK_MAIL_FROM"); from != "" {
-		if a, err := parseMailFrom(from); err != nil {
-			r.fail("WORKBOOK_MAIL_FROM", err)
-		} else {
-			c.MailFrom = a.String()
-		}
-	}
+	r.mail(&c)
 	if r.err != nil {
 		return Config{}, r.err
 	}
@@ -161,17 +150,6 @@ func Load(getenv Getenv) (Config, error) {
 			return Config{}, fmt.Errorf("WORKBOOK_BASE_URL: %q is not an http(s) URL", c.BaseURL)
 		}
 		c.BaseURL = strings.TrimRight(c.BaseURL, "/")
-	}
-	if c.SMTP.Enabled() {
-		// Links in emails must point at this server whatever Host header a
-		// request came with, or a forged Host would send reset links to an
-		// attacker's site.
-		if c.BaseURL == "" {
-			return Config{}, errors.New("WORKBOOK_SMTP_URL: set WORKBOOK_BASE_URL too, the public address the links in emails point to")
-		}
-		if c.MailFrom == "" {
-			return Config{}, errors.New("WORKBOOK_MAIL_FROM: required with WORKBOOK_SMTP_URL (e.g. Workbook <workbook@example.org>)")
-		}
 	}
 	if c.SessionIdle <= 0 || c.SessionMax <= 0 {
 		return Config{}, errors.New("WORKBOOK_SESSION_IDLE and WORKBOOK_SESSION_MAX must be positive")

@@ -49,6 +49,35 @@ func (s SMTP) String() string {
 // LogValue keeps the password out of every log line that holds an SMTP.
 func (s SMTP) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
+// mail reads the mail server and the sender into c. It runs after the base
+// URL is read: mail needs it.
+func (r *reader) mail(c *Config) {
+	smtp, err := parseSMTP(r.str("WORKBOOK_SMTP_URL"))
+	if err != nil {
+		r.fail("WORKBOOK_SMTP_URL", err)
+		return
+	}
+	c.SMTP = smtp
+	if from := r.str("WORKBOOK_MAIL_FROM"); from != "" {
+		a, err := parseMailFrom(from)
+		if err != nil {
+			r.fail("WORKBOOK_MAIL_FROM", err)
+			return
+		}
+		c.MailFrom = a.String()
+	}
+	switch {
+	case !smtp.Enabled():
+	case c.BaseURL == "":
+		// Links in emails must point at this server whatever Host header
+		// a request came with, or a forged Host would send reset links to
+		// an attacker's site.
+		r.fail("WORKBOOK_SMTP_URL", errors.New("set WORKBOOK_BASE_URL too, the public address the links in emails point to"))
+	case c.MailFrom == "":
+		r.fail("WORKBOOK_MAIL_FROM", errors.New("required with WORKBOOK_SMTP_URL (e.g. Workbook <workbook@example.org>)"))
+	}
+}
+
 // parseSMTP reads smtp://[user:pass@]host[:port][?tls=none] (STARTTLS
 // required, port 587 by default) or smtps://[user:pass@]host[:port]
 // (implicit TLS, port 465 by default).

@@ -60,7 +60,12 @@ func TestSMTP(t *testing.T) {
 		}
 	}
 
-	// Mail needs a sender and a public address for its links.
+}
+
+// Mail needs a sender and a public address for its links; without a
+// server nothing is enabled, and that is the default.
+func TestMailNeedsBaseURLAndSender(t *testing.T) {
+	base := map[string]string{"WORKBOOK_BASE_URL": "https://w.example.org", "WORKBOOK_MAIL_FROM": "Workbook <wb@example.org>"}
 	for env, wantName := range map[string]string{
 		"WORKBOOK_BASE_URL":  "WORKBOOK_BASE_URL",
 		"WORKBOOK_MAIL_FROM": "WORKBOOK_MAIL_FROM",
@@ -81,8 +86,6 @@ func TestSMTP(t *testing.T) {
 			t.Errorf("from %q: %v", from, err)
 		}
 	}
-
-	// No server: nothing enabled, and that is the default.
 	c, err := Load(MapEnv(nil))
 	if err != nil || c.SMTP.Enabled() || c.MailFrom != "" {
 		t.Errorf("default: %+v %q %v", c.SMTP, c.MailFrom, err)

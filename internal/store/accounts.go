@@ -40,17 +40,22 @@ func (s *Store) HasAdmin(ctx context.Context) (bool, error) {
 // a fresh session afterwards.
 func (s *Store) SetPassword(ctx context.Context, userID int64, passwordHash string) error {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&User{}).Where("id = ?", userID).
-			Updates(map[string]any{"password_hash": passwordHash, "updated_at": time.Now().UTC()})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return gorm.ErrRecordNotFound
-		}
-		return tx.Where("user_id = ?", userID).Delete(&Session{}).Error
+		return setPassword(tx, userID, passwordHash, time.Now().UTC())
 	})
 	return mapErr(err, "account")
+}
+
+// setPassword is SetPassword inside the caller's transaction.
+func setPassword(tx *gorm.DB, userID int64, passwordHash string, now time.Time) error {
+	res := tx.Model(&User{}).Where("id = ?", userID).
+		Updates(map[string]any{"password_hash": passwordHash, "updated_at": now})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return gorm.ErrRecordNotFound
+	}
+	return tx.Where("user_id = ?", userID).Delete(&Session{}).Error
 }
 
 // UserByEmail finds an account by its normalised email.

@@ -90,6 +90,23 @@ func spend(tx *gorm.DB, tokenHash, purpose string, now time.Time) (EmailToken, e
 	return t, err
 }
 
+// confirm marks the address a link went to confirmed at now, keeping an
+// earlier confirmation; when the account's address is another by now, the
+// link is not found.
+func confirm(tx *gorm.DB, t EmailToken, now time.Time) error {
+	res := tx.Model(&User{}).Where("id = ? AND email = ?", t.UserID, t.Email).Updates(map[string]any{
+		"email_verified_at": gorm.Expr("COALESCE(email_verified_at, ?)", now),
+		"updated_at":        now,
+	})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected != 1 {
+		return gorm.ErrRecordNotFound
+	}
+	return nil
+}
+
 // ResetPassword spends a live reset link in one transaction: the account
 // gets the new password hash, its address counts as confirmed (the link
 // reached it), every session of the account ends, and its other reset
@@ -103,18 +120,10 @@ func (s *Store) ResetPassword(ctx context.Context, tokenHash, passwordHash strin
 		if err != nil {
 			return err
 		}
-		res := tx.Model(&User{}).Where("id = ? AND email = ?", t.UserID, t.Email).Updates(map[string]any{
-			"password_hash":     passwordHash,
-			"email_verified_at": gorm.Expr("COALESCE(email_verified_at, ?)", now),
-			"updated_at":        now,
-		})
-		if res.Error != nil {
-			return res.Error
+		if err := confirm(tx, t, now); err != nil {
+			return err
 		}
-		if res.RowsAffected != 1 {
-			return gorm.ErrRecordNotFound // the address changed since the link went out
-		}
-		if err := tx.Where("user_id = ?", t.UserID).Delete(&Session{}).Error; err != nil {
+		if err := setPassword(tx, t.UserID, passwordHash, now); err != nil {
 			return err
 		}
 		if err := tx.Model(&EmailToken{}).Where("user_id = ? AND purpose = ? AND used_at IS NULL", t.UserID, TokenReset).
@@ -136,15 +145,8 @@ func (s *Store) VerifyEmail(ctx context.Context, tokenHash string, now time.Time
 		if err != nil {
 			return err
 		}
-		res := tx.Model(&User{}).Where("id = ? AND email = ?", t.UserID, t.Email).Updates(map[string]any{
-			"email_verified_at": gorm.Expr("COALESCE(email_verified_at, ?)", now),
-			"updated_at":        now,
-		})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected != 1 {
-			return gorm.ErrRecordNotFound
+		if err := confirm(tx, t, now); err != nil {
+			return err
 		}
 		return tx.Take(&u, t.UserID).Error
 	})
