@@ -377,7 +377,7 @@ func TestEmailVerification(t *testing.T) {
 // loses the email silently: the failure is in the log with the request id
 // of the registration.
 func TestMailServerDown(t *testing.T) {
-	be := testenv.Backends(t)[0]
+	be := testenv.Backend{Name: "embedded", DataDir: t.TempDir()}
 	logs := &syncBuffer{}
 	a := MustStartDeps(t, be, func(c *config.Config) {
 		c.BaseURL = mailBase
@@ -401,7 +401,7 @@ func TestMailServerDown(t *testing.T) {
 // Without a mail server the pages say an administrator resets passwords,
 // and accounts stay unconfirmed.
 func TestForgotPasswordWithoutMail(t *testing.T) {
-	be := testenv.Backends(t)[0]
+	be := testenv.Backend{Name: "embedded", DataDir: t.TempDir()}
 	a := MustStart(t, be, nil)
 	ada := MustRegister(t, a, "ada@example.com")
 	if flash := testid(doc(t, ada.get("/")), "flash"); flash != "Welcome! Your account is ready." {
