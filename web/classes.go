@@ -176,7 +176,7 @@ func (s *Server) classPage(c *gin.Context) {
 	}
 	cl, err := s.store.ClassByID(c.Request.Context(), id)
 	if err != nil {
-		s.fail(c, err)
+		s.failOr404(c, err) // a missing class is the same page as another's
 		return
 	}
 	if u.Role == store.RoleAdmin || (u.Role == store.RoleInstructor && cl.InstructorID == u.ID) {

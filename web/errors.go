@@ -100,6 +100,16 @@ func (s *Server) failWith(c *gin.Context, status int, code, msg string, fields m
 	c.Abort()
 }
 
+// failOr404 answers a NotFound error with the one 404 page, which says
+// nothing of whether the thing exists, and any other error with fail.
+func (s *Server) failOr404(c *gin.Context, err error) {
+	if apperr.Is(err, apperr.NotFound) {
+		s.notFound(c)
+		return
+	}
+	s.fail(c, err)
+}
+
 func (s *Server) notFound(c *gin.Context) {
 	s.failWith(c, http.StatusNotFound, string(apperr.NotFound), "There is nothing at this address. It may have moved, or it may not be yours to see.", nil)
 }
