@@ -12,6 +12,7 @@ import (
 
 	"github.com/sdworkbook/workbook/internal/apperr"
 	"github.com/sdworkbook/workbook/internal/auth"
+	"github.com/sdworkbook/workbook/internal/names"
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/web/views"
 )
@@ -60,6 +61,8 @@ func (s *Server) createToken(c *gin.Context) {
 	switch {
 	case name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxTokenName:
 		m.NameError = fmt.Sprintf("Name the token (1 to %d characters), so you know which script holds it.", maxTokenName)
+	case names.HasUnsafe(name):
+		m.NameError = names.Message
 	case len(m.Tokens) >= maxTokens:
 		m.NameError = fmt.Sprintf("You already have %d tokens; revoke one you no longer use first.", maxTokens)
 		status = http.StatusTooManyRequests

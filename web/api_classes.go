@@ -16,6 +16,7 @@ import (
 
 	"github.com/sdworkbook/workbook/internal/apperr"
 	"github.com/sdworkbook/workbook/internal/gradebook"
+	"github.com/sdworkbook/workbook/internal/names"
 	"github.com/sdworkbook/workbook/internal/store"
 )
 
@@ -99,8 +100,11 @@ var errNotInstructor = apperr.New(apperr.Forbidden, "Only instructors create cla
 
 // checkClassName returns the message for a bad class name, or "".
 func checkClassName(name string) string {
-	if name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxClassName {
+	switch {
+	case name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxClassName:
 		return fmt.Sprintf("A class needs a name of 1 to %d characters.", maxClassName)
+	case names.HasUnsafe(name):
+		return names.Message
 	}
 	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sdworkbook/workbook/internal/apperr"
+	"github.com/sdworkbook/workbook/internal/names"
 )
 
 // FuzzClassRequests feeds arbitrary bodies to the class API's parsers: they
@@ -13,7 +14,7 @@ import (
 // clean name or code.
 func FuzzClassRequests(f *testing.F) {
 	for _, s := range []string{`{"name": "Spring"}`, `{"join_code": "k7qm2xpa"}`, `{}`, `{"name": ""}`, `{"name": 5}`,
-		`{"name": "a"} {}`, `[]`, `null`, `{"name": "\u0000"}`, `{"nme": "x"}`, `{"join_code": "` + strings.Repeat("A", 17) + `"}`} {
+		`{"name": "a"} {}`, `[]`, `null`, `{"name": "\u0000"}`, `{"nme": "x"}`, `{"name": "Spring\u202ecohort"}`, `{"name": "a\u200bb"}`, `{"name": "a\u2066b"}`, `{"join_code": "` + strings.Repeat("A", 17) + `"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -31,7 +32,8 @@ func FuzzClassRequests(f *testing.F) {
 		}
 		name, err := ParseCreateClass(body)
 		check("name", name, err, func(n string) bool {
-			return n != "" && n == strings.TrimSpace(n) && utf8.ValidString(n) && utf8.RuneCountInString(n) <= maxClassName
+			return n != "" && n == strings.TrimSpace(n) && utf8.ValidString(n) && utf8.RuneCountInString(n) <= maxClassName &&
+				!names.HasUnsafe(n)
 		})
 		code, err := ParseJoinClass(body)
 		check("code", code, err, func(c string) bool {

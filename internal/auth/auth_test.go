@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/sdworkbook/workbook/internal/names"
 )
 
 func TestPasswordHashing(t *testing.T) {
@@ -48,6 +50,9 @@ func TestParseRegistration(t *testing.T) {
 		{"ada@example.org", "            ", "ada@example.org", []string{"password"}},
 		{strings.Repeat("a", 250) + "@example.org", "twelve chars", "", []string{"email"}},
 		{"x", "y", "", []string{"email", "password"}},
+		{"ada‮@example.org", "twelve chars", "", []string{"email"}},
+		{"ada@exa​mple.org", "twelve chars", "", []string{"email"}},
+		{"ada⁦@example.org", "twelve chars", "", []string{"email"}},
 	}
 	for _, tt := range tests {
 		c, errs := ParseRegistration(tt.email, tt.password)
@@ -78,7 +83,7 @@ func TestTokens(t *testing.T) {
 // FuzzParseRegistration: any input either yields a normalised, bounded
 // email and an acceptable password, or messages; it never panics.
 func FuzzParseRegistration(f *testing.F) {
-	for _, s := range []string{"ada@example.org", " A@B.C ", "<a@b.c>", "\"q\"@x.y", "a@b", "\x00@x.y", "ä@ö.ü"} {
+	for _, s := range []string{"ada@example.org", " A@B.C ", "<a@b.c>", "\"q\"@x.y", "a@b", "\x00@x.y", "ä@ö.ü", "a\u202e@b.c"} {
 		f.Add(s, "correct horse battery")
 	}
 	f.Fuzz(func(t *testing.T, email, password string) {
@@ -86,6 +91,9 @@ func FuzzParseRegistration(f *testing.F) {
 		if errs["email"] == "" {
 			if c.Email != strings.ToLower(c.Email) || c.Email != strings.TrimSpace(c.Email) || len(c.Email) > 254 || !strings.Contains(c.Email, "@") {
 				t.Fatalf("accepted email %q is not normalised", c.Email)
+			}
+			if names.HasUnsafe(c.Email) {
+				t.Fatalf("accepted email %q holds control or formatting characters", c.Email)
 			}
 			again, msg := NormaliseEmail(c.Email)
 			if msg != "" || again != c.Email {

@@ -4,6 +4,8 @@ import (
 	"net/mail"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sdworkbook/workbook/internal/names"
 )
 
 // Password length bounds, in characters.
@@ -31,6 +33,8 @@ func NormaliseEmail(raw string) (string, string) {
 		return "", "That email address is too long."
 	case !utf8.ValidString(s):
 		return "", "That email address is not valid."
+	case names.HasUnsafe(s):
+		return "", "That email address holds control or invisible formatting characters; type it again."
 	}
 	addr, err := mail.ParseAddress(s)
 	if err != nil || addr.Address != s || addr.Name != "" {
