@@ -40,6 +40,7 @@ type Config struct {
 	GraderTimeout  time.Duration // WORKBOOK_GRADER_TIMEOUT
 	GraderEnv      string        // WORKBOOK_GRADER_ENVIRONMENT
 	GraderNetwork  string        // WORKBOOK_GRADER_NETWORK
+	OIDC           OIDC          // WORKBOOK_OIDC_*: single sign-on
 }
 
 // Var describes one environment variable, for --help and the README.
@@ -66,6 +67,11 @@ var Vars = []Var{
 	{"WORKBOOK_REGISTRATION", "open", "who may register: open, invite (a class join link or an admin's invitation), domains:example.edu,… or closed", false},
 	{"WORKBOOK_SMTP_URL", "", "mail server for password resets and email confirmation: smtp://user:pass@host:587 (STARTTLS), smtps://user:pass@host:465 (TLS), or smtp://host:25?tls=none for a relay on this host; empty: no email, an administrator resets passwords", true},
 	{"WORKBOOK_MAIL_FROM", "", "sender of those emails, e.g. Workbook <workbook@example.org>; required with WORKBOOK_SMTP_URL", false},
+	{"WORKBOOK_OIDC_ISSUER", "", "OpenID Connect provider for single sign-on, as its discovery document names it (https://…); empty: off", false},
+	{"WORKBOOK_OIDC_CLIENT_ID", "", "the workbook's client id at the provider (redirect URI: WORKBOOK_BASE_URL/auth/oidc/callback)", false},
+	{"WORKBOOK_OIDC_CLIENT_SECRET", "", "the client's secret; empty for a public client (PKCE alone)", true},
+	{"WORKBOOK_OIDC_NAME", "SSO", "the provider's name on the login page's button: Sign in with …", false},
+	{"WORKBOOK_OIDC_ONLY", "false", "true: people sign in with the provider only; no registration, and password login for admins alone", false},
 	{"WORKBOOK_LOG_LEVEL", "info", "debug, info, warn or error", false},
 	{"WORKBOOK_LOG_FORMAT", "text", "text or json", false},
 	{"WORKBOOK_DEV", "false", "development mode: reload content and templates' data on change", false},
@@ -105,6 +111,7 @@ func Load(getenv Getenv) (Config, error) {
 		GraderTimeout: r.duration("WORKBOOK_GRADER_TIMEOUT"),
 		GraderEnv:     r.oneOf("WORKBOOK_GRADER_ENVIRONMENT", "auto", "containers", "embedded"),
 		GraderNetwork: r.str("WORKBOOK_GRADER_NETWORK"),
+		OIDC:          readOIDC(&r),
 	}
 	if p := r.str("WORKBOOK_TRUSTED_PROXIES"); p != "" {
 		for _, s := range strings.Split(p, ",") {
@@ -150,6 +157,9 @@ func Load(getenv Getenv) (Config, error) {
 			return Config{}, fmt.Errorf("WORKBOOK_BASE_URL: %q is not an http(s) URL", c.BaseURL)
 		}
 		c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	}
+	if err := checkOIDC(c.OIDC, c.BaseURL); err != nil {
+		return Config{}, err
 	}
 	if c.SessionIdle <= 0 || c.SessionMax <= 0 {
 		return Config{}, errors.New("WORKBOOK_SESSION_IDLE and WORKBOOK_SESSION_MAX must be positive")

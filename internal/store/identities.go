@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Identity links an account to the person an OpenID Connect provider knows
+// as Subject. Issuer and Subject together never change for that person at
+// that provider, unlike their email address.
+type Identity struct {
+	ID          int64 `gorm:"primaryKey"`
+	UserID      int64
+	Issuer      string
+	Subject     string
+	Email       string // as the provider gave it at the last sign-in
+	CreatedAt   time.Time
+	LastLoginAt time.Time
+}
+
+// TableName names the table; "identities" alone would not say whose.
+func (Identity) TableName() string { return "user_identities" }
+
+// SignInIdentity finds the account linked to subject at issuer, notes the
+// sign-in and the address the provider gives now, and returns the account.
+// It is NotFound when no account is linked.
+func (s *Store) SignInIdentity(ctx context.Context, issuer, subject, email string, now time.Time) (User, error) {
+	var u User
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var id Identity
+		if err := tx.Where("issuer = ? AND subject = ?", issuer, subject).Take(&id).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&Identity{}).Where("id = ?", id.ID).
+			Updates(map[string]any{"email": email, "last_login_at": now.UTC()}).Error; err != nil {
+			return err
+		}
+		return tx.Take(&u, id.UserID).Error
+	})
+	return u, mapErr(err, "identity")
+}
+
+// LinkIdentity attaches subject at issuer to an existing account. It is a
+// Conflict when that subject is linked already, or when the account already
+// has another identity at this issuer.
+func (s *Store) LinkIdentity(ctx context.Context, userID int64, issuer, subject, email string, now time.Time) error {
+	id := Identity{UserID: userID, Issuer: issuer, Subject: subject, Email: email, CreatedAt: now.UTC(), LastLoginAt: now.UTC()}
+	return mapErr(s.db.WithContext(ctx).Create(&id).Error, "identity")
+}
+
+// CreateUserWithIdentity makes an account and links it to subject at
+// issuer, both or neither. It is a Conflict when the email or the subject
+// is taken.
+func (s *Store) CreateUserWithIdentity(ctx context.Context, email, passwordHash string, role Role, issuer, subject string, now time.Time) (User, error) {
+	u := User{Email: email, PasswordHash: passwordHash, Role: role}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&u).Error; err != nil {
+			return err
+		}
+		id := Identity{UserID: u.ID, Issuer: issuer, Subject: subject, Email: email, CreatedAt: now.UTC(), LastLoginAt: now.UTC()}
+		return tx.Create(&id).Error
+	})
+	return u, mapErr(err, "account")
+}
+
+// Identities lists the provider identities linked to an account.
+func (s *Store) Identities(ctx context.Context, userID int64) ([]Identity, error) {
+	var ids []Identity
+	err := s.db.WithContext(ctx).Where("user_id = ?", userID).Order("id").Find(&ids).Error
+	return ids, mapErr(err, "identity")
+}

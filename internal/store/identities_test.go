@@ -1,0 +1,72 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sdworkbook/workbook/internal/apperr"
+	"github.com/sdworkbook/workbook/internal/store"
+	"github.com/sdworkbook/workbook/internal/testenv"
+)
+
+func TestIdentities(t *testing.T) {
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := context.Background()
+			st := MustOpen(t, b)
+			now := time.Now()
+			const iss = "https://login.example.edu"
+
+			if _, err := st.SignInIdentity(ctx, iss, "sub-1", "ada@example.edu", now); !apperr.Is(err, apperr.NotFound) {
+				t.Fatalf("unknown identity: %v, want NotFound", err)
+			}
+			ada, err := st.CreateUserWithIdentity(ctx, "ada@example.edu", "x", store.RoleLearner, iss, "sub-1", now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The provider's address changed: the subject still opens the account.
+			got, err := st.SignInIdentity(ctx, iss, "sub-1", "ada.lovelace@example.edu", now.Add(time.Hour))
+			if err != nil || got.ID != ada.ID || got.Email != "ada@example.edu" {
+				t.Fatalf("sign-in by subject: %+v, %v", got, err)
+			}
+			ids, err := st.Identities(ctx, ada.ID)
+			if err != nil || len(ids) != 1 || ids[0].Email != "ada.lovelace@example.edu" || !ids[0].LastLoginAt.After(ids[0].CreatedAt) {
+				t.Fatalf("identities %+v, %v", ids, err)
+			}
+
+			// Neither the subject nor the address can be taken twice, and a
+			// failed creation leaves no account behind.
+			if _, err := st.CreateUserWithIdentity(ctx, "other@example.edu", "x", store.RoleLearner, iss, "sub-1", now); !apperr.Is(err, apperr.Conflict) {
+				t.Errorf("second account for one subject: %v, want Conflict", err)
+			}
+			if _, err := st.UserByEmail(ctx, "other@example.edu"); !apperr.Is(err, apperr.NotFound) {
+				t.Errorf("an account was left behind: %v", err)
+			}
+			if _, err := st.CreateUserWithIdentity(ctx, "ada@example.edu", "x", store.RoleLearner, iss, "sub-2", now); !apperr.Is(err, apperr.Conflict) {
+				t.Errorf("taken address: %v, want Conflict", err)
+			}
+
+			// Linking: one identity per provider per account.
+			bob, err := st.CreateUser(ctx, "bob@example.edu", "x", store.RoleLearner)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.LinkIdentity(ctx, bob.ID, iss, "sub-1", "bob@example.edu", now); !apperr.Is(err, apperr.Conflict) {
+				t.Errorf("linking a subject another account has: %v, want Conflict", err)
+			}
+			if err := st.LinkIdentity(ctx, bob.ID, iss, "sub-bob", "bob@example.edu", now); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.LinkIdentity(ctx, bob.ID, iss, "sub-bob-2", "bob@example.edu", now); !apperr.Is(err, apperr.Conflict) {
+				t.Errorf("a second identity at one provider: %v, want Conflict", err)
+			}
+			if err := st.LinkIdentity(ctx, bob.ID, "https://other.example.org", "sub-bob", "bob@example.edu", now); err != nil {
+				t.Errorf("an identity at another provider: %v", err)
+			}
+			if got, err := st.SignInIdentity(ctx, iss, "sub-bob", "bob@example.edu", now); err != nil || got.ID != bob.ID {
+				t.Errorf("linked sign-in: %+v, %v", got, err)
+			}
+		})
+	}
+}
