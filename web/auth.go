@@ -165,6 +165,11 @@ func (s *Server) login(c *gin.Context) {
 		s.render(c, http.StatusUnauthorized, views.Page{Title: "Log in"}, views.LoginView(form))
 		return
 	}
+	if !s.passwordLoginAllowed(string(user.Role)) {
+		form.Message = "This workbook signs you in with " + s.cfg.OIDC.Name + " only; passwords are for administrators."
+		s.render(c, http.StatusForbidden, views.Page{Title: "Log in"}, views.LoginView(form))
+		return
+	}
 	// The right password forgives this account's earlier mistakes from this
 	// address and takes nothing from the address's budget; a guesser
 	// elsewhere keeps the failures counted against their own address.

@@ -3,6 +3,7 @@ package web
 import (
 	"github.com/gin-gonic/gin"
 
+	"github.com/sdworkbook/workbook/internal/config"
 	"github.com/sdworkbook/workbook/internal/store"
 )
 
@@ -94,11 +95,16 @@ func (s *Server) routes(r *gin.Engine) {
 // authRoutes are the routes of signing in and out, and of the links that
 // recover or confirm an account.
 func (s *Server) authRoutes(app *gin.RouterGroup) {
-	app.GET("/register", s.registerForm)
-	app.POST("/register", s.register)
-	app.GET("/login", s.loginForm)
-	app.POST("/login", s.login)
+	app.GET("/register", s.ssoRegister, s.registerForm)
+	app.POST("/register", s.ssoRegister, s.register)
+	app.GET("/login", s.ssoLogin, s.loginForm)
+	app.POST("/login", s.ssoLogin, s.login)
 	app.POST("/logout", s.logout)
+	if s.sso != nil {
+		// Single sign-on (OpenID Connect), when configured.
+		app.POST("/auth/oidc/start", s.oidcStart)
+		app.GET(config.OIDCCallbackPath, s.oidcCallback)
+	}
 	app.GET("/forgot", s.forgotForm)
 	app.POST("/forgot", s.forgot)
 	app.GET("/reset/:token", s.resetForm)

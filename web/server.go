@@ -61,6 +61,7 @@ type Server struct {
 	labsOpen    bool // some live labs are served, so pages link them
 	progress    *progress.Service
 	mail        *mail.Queue // nil: no mail server, nothing is sent
+	sso         *sso        // single sign-on; nil when off
 	handler     http.Handler
 	engine      *gin.Engine // the route table, for tests that walk it
 
@@ -124,6 +125,7 @@ func New(d Deps) (*Server, error) {
 		secure: d.Config.SecureCookies(),
 		now:    now,
 	}
+	s.sso = newSSO(d.Config, d.Logger, now)
 	engine, err := newEngine(d.Config.TrustedProxies)
 	if err != nil {
 		return nil, err
