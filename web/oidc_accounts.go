@@ -34,8 +34,9 @@ type ssoRefusal struct {
 //  2. else, only if the provider says the address is verified, the account
 //     with that address, which is then linked;
 //  3. else a new learner account, if the registration policy admits it:
-//     open; domains (the address's domain must be listed); invite (only
-//     when the sign-in started from a class join link); never when closed.
+//     open; domains (the address's domain must be listed); invite (when an
+//     admin's invitation waits for the address, whose role it then gets,
+//     or the sign-in started from a class join link); never when closed.
 //
 // A new account never becomes the admin, unlike the first registration
 // with a password: the provider decides who gets in, not who runs the
@@ -82,12 +83,13 @@ func (s *Server) ssoAccount(ctx context.Context, id ssoIdentity, next string) (s
 		case !apperr.Is(err, apperr.NotFound):
 			return ssoAccountResult{}, nil, err
 		}
-		if r := s.ssoMayCreate(ctx, id.Email, next); r != nil {
-			return ssoAccountResult{}, r, nil
+		invited, r, err := s.ssoMayCreate(ctx, id.Email, next)
+		if r != nil || err != nil {
+			return ssoAccountResult{}, r, err
 		}
-		u, err = s.store.CreateUserWithIdentity(ctx, id.Email, auth.UnusableHash(), store.RoleLearner, issuer, id.Subject, now)
-		if apperr.Is(err, apperr.Conflict) {
-			continue
+		u, err = s.store.CreateUserWithIdentity(ctx, id.Email, auth.UnusableHash(), store.RoleLearner, invited, issuer, id.Subject, now)
+		if apperr.Is(err, apperr.Conflict) || invited && apperr.Is(err, apperr.NotFound) {
+			continue // another sign-in made the account, or used the invitation
 		}
 		if err != nil {
 			return ssoAccountResult{}, nil, err
@@ -99,29 +101,39 @@ func (s *Server) ssoAccount(ctx context.Context, id ssoIdentity, next string) (s
 }
 
 // ssoMayCreate applies the registration policy to a new account made by
-// signing in; nil means go ahead.
-func (s *Server) ssoMayCreate(ctx context.Context, email, next string) *ssoRefusal {
+// signing in: a refusal, or go ahead (using up the invitation waiting for
+// the address when invited).
+func (s *Server) ssoMayCreate(ctx context.Context, email, next string) (invited bool, _ *ssoRefusal, _ error) {
 	name := s.cfg.OIDC.Name
 	reg := s.cfg.Registration
 	switch reg.Mode {
 	case config.RegistrationClosed:
-		return &ssoRefusal{http.StatusForbidden,
+		return false, &ssoRefusal{http.StatusForbidden,
 			fmt.Sprintf("This workbook is not taking new accounts. Ask an administrator to make yours; then sign in with %s.", name),
-			"registration closed"}
+			"registration closed"}, nil
 	case config.RegistrationDomains:
 		if !reg.DomainAllowed(email) {
-			return &ssoRefusal{http.StatusForbidden,
+			return false, &ssoRefusal{http.StatusForbidden,
 				fmt.Sprintf("New accounts here are for addresses at %s, and your %s address is not one of them.", orList(reg.Domains), name),
-				"domain not allowed"}
+				"domain not allowed"}, nil
 		}
 	case config.RegistrationInvite:
+		// The provider vouches for the address, so an invitation to it
+		// admits the person as a link with its token would.
+		_, err := s.store.PendingInvitationFor(ctx, email, s.now())
+		if err == nil {
+			return true, nil, nil
+		}
+		if !apperr.Is(err, apperr.NotFound) {
+			return false, nil, err
+		}
 		if !s.joinLinkValid(ctx, next) {
-			return &ssoRefusal{http.StatusForbidden,
+			return false, &ssoRefusal{http.StatusForbidden,
 				fmt.Sprintf("New accounts here need an invitation. Open your class's join link, then sign in with %s from there.", name),
-				"invite only, no join link"}
+				"invite only: no invitation for the address, no join link"}, nil
 		}
 	}
-	return nil
+	return false, nil, nil
 }
 
 // joinLinkValid reports whether next is a class's join link (/join/CODE)

@@ -199,6 +199,25 @@ func (s *ssoSetup) signIn(tb testing.TB, b *browser, next, user string) {
 	}
 }
 
+// refused checks a callback's answer: the status, a sentence on the login
+// page, and no session.
+func (s *ssoSetup) refused(t *testing.T, name string, b *browser, resp *http.Response, status int, sentence string) {
+	t.Helper()
+	if resp.StatusCode != status {
+		t.Errorf("%s: status %d, want %d", name, resp.StatusCode, status)
+	}
+	d := doc(t, resp)
+	if got := testid(d, "form-message"); !strings.Contains(got, sentence) {
+		t.Errorf("%s: message %q, want it to say %q", name, got, sentence)
+	}
+	if d.Find(`[data-testid="sso-start"]`).Length() != 1 {
+		t.Errorf("%s: the login page does not offer to sign in again", name)
+	}
+	if got := testid(doc(t, b.get("/")), "nav-user"); got != "" {
+		t.Errorf("%s: signed in as %q", name, got)
+	}
+}
+
 func resolve(tb testing.TB, resp *http.Response) *url.URL {
 	tb.Helper()
 	loc, err := resp.Request.URL.Parse(resp.Header.Get("Location"))

@@ -27,142 +27,132 @@ func schoolOnly(c *config.Config) {
 func TestSSOCodeFlow(t *testing.T) {
 	for _, be := range testenv.Backends(t) {
 		t.Run(be.Name, func(t *testing.T) {
-			ctx := context.Background()
 			s := MustStartSSO(t, be, ssoOptions{Edit: schoolOnly})
-			st := s.app.store
-
-			// The login page offers the provider.
-			d := doc(t, s.browser(t).get("/login"))
-			if got := testid(d, "sso-start"); got != "Sign in with School account" {
-				t.Errorf("login page button %q", got)
-			}
-			if d.Find(`[data-testid="login-form"]`).Length() != 1 {
-				t.Error("the password form is gone without WORKBOOK_OIDC_ONLY")
-			}
-
-			// A new person: an account is made, as a learner, signed in
-			// where they were going.
-			s.users.put("newbie", "New.Person@School.edu", true)
-			b := s.browser(t)
-			s.signIn(t, b, "/progress", "newbie")
-			u, err := st.UserByEmail(ctx, "new.person@school.edu")
-			if err != nil || u.Role != store.RoleLearner {
-				t.Fatalf("new account %+v, %v", u, err)
-			}
-			if got := testid(doc(t, b.get("/")), "nav-user"); !strings.Contains(got, "new.person@school.edu") {
-				t.Errorf("nav after signing in shows %q", got)
-			}
-			// Its password is nothing anyone knows.
-			resp := newBrowser(t, s.app).post("/login", url.Values{"email": {"new.person@school.edu"}, "password": {"anything at all here"}})
-			wantStatus(t, resp, http.StatusUnauthorized)
-
-			// Someone who registered with a password: the verified address
-			// links the account, and after the address changes at the
-			// provider the subject still opens it.
-			MustRegister(t, s.app, "ada@school.edu")
-			ada, _ := st.UserByEmail(ctx, "ada@school.edu")
-			s.users.put("ada-sub", "ada@school.edu", true)
-			s.signIn(t, s.browser(t), "", "ada-sub")
-			s.users.put("ada-sub", "ada.lovelace@school.edu", true)
-			b = s.browser(t)
-			s.signIn(t, b, "", "ada-sub")
-			if got := testid(doc(t, b.get("/")), "nav-user"); !strings.Contains(got, "ada@school.edu") {
-				t.Errorf("after the address changed, signed in as %q", got)
-			}
-			if ids, _ := st.Identities(ctx, ada.ID); len(ids) != 1 || ids[0].Subject != "ada-sub" || ids[0].Email != "ada.lovelace@school.edu" {
-				t.Errorf("ada's identities %+v", ids)
-			}
-
-			// refused checks a callback's answer: the status, a sentence on
-			// the login page, and no session.
-			refused := func(name string, b *browser, resp *http.Response, status int, sentence string) {
-				t.Helper()
-				if resp.StatusCode != status {
-					t.Errorf("%s: status %d, want %d", name, resp.StatusCode, status)
-				}
-				d := doc(t, resp)
-				if got := testid(d, "form-message"); !strings.Contains(got, sentence) {
-					t.Errorf("%s: message %q, want it to say %q", name, got, sentence)
-				}
-				if d.Find(`[data-testid="sso-start"]`).Length() != 1 {
-					t.Errorf("%s: the login page does not offer to sign in again", name)
-				}
-				if got := testid(doc(t, b.get("/")), "nav-user"); got != "" {
-					t.Errorf("%s: signed in as %q", name, got)
-				}
-			}
-
-			// An address the provider has not verified matches nothing,
-			// not even an existing account's.
-			MustRegister(t, s.app, "bob@school.edu")
-			s.users.put("mallory", "bob@school.edu", false)
-			b = s.browser(t)
-			refused("unverified", b, s.callback(b, s.authorize(t, b, "", "mallory")), http.StatusForbidden, "no confirmed email address")
-			bob, _ := st.UserByEmail(ctx, "bob@school.edu")
-			if ids, _ := st.Identities(ctx, bob.ID); len(ids) != 0 {
-				t.Errorf("an unverified address was linked: %+v", ids)
-			}
-
-			// The registration policy's domains apply to new accounts.
-			s.users.put("eve", "eve@elsewhere.org", true)
-			b = s.browser(t)
-			refused("domain", b, s.callback(b, s.authorize(t, b, "", "eve")), http.StatusForbidden, "addresses at school.edu")
-			if _, err := st.UserByEmail(ctx, "eve@elsewhere.org"); err == nil {
-				t.Error("an account was made for a refused domain")
-			}
-
-			// A tampered state is refused; the real one still works after.
-			s.users.put("carol", "carol@school.edu", true)
-			b = s.browser(t)
-			cb := s.authorize(t, b, "/lessons", "carol")
-			u2, _ := url.Parse(cb)
-			q := u2.Query()
-			q.Set("state", q.Get("state")+"x")
-			u2.RawQuery = q.Encode()
-			refused("tampered state", b, s.callback(b, u2.String()), http.StatusBadRequest, "expired or was already used")
-
-			// Someone else's browser cannot use the callback (a login
-			// planted by a link), and it burns nothing for the owner.
-			other := s.browser(t)
-			refused("foreign browser", other, s.callback(other, cb), http.StatusBadRequest, "expired or was already used")
-
-			resp = s.callback(b, cb)
-			wantStatus(t, resp, http.StatusSeeOther)
-			if loc := resp.Header.Get("Location"); loc != "/lessons" {
-				t.Errorf("after signing in sent to %q", loc)
-			}
-			// The same callback again is refused, signed in or not.
-			resp = s.callback(b, cb)
-			wantStatus(t, resp, http.StatusBadRequest)
-			refused("replay, fresh browser", other, s.callback(other, cb), http.StatusBadRequest, "expired or was already used")
-
-			// The provider's errors: a refusal it sends (prompt=none with
-			// nobody signed in there), and access_denied.
-			b = s.browser(t)
-			resp = b.post("/auth/oidc/start", url.Values{})
-			wantStatus(t, resp, http.StatusSeeOther)
-			authURL := resolve(t, resp)
-			q = authURL.Query()
-			q.Set("prompt", "none")
-			authURL.RawQuery = q.Encode()
-			resp = b.do(mustGet(authURL.String()))
-			back := resolve(t, resp)
-			if back.Query().Get("error") == "" || !strings.HasPrefix(back.String(), s.base+config.OIDCCallbackPath) {
-				t.Fatalf("the provider answered prompt=none with %d to %s", resp.StatusCode, back)
-			}
-			refused("provider error", b, s.callback(b, back.String()), http.StatusBadGateway, "School account could not sign you in")
-
-			resp = b.post("/auth/oidc/start", url.Values{})
-			state := resolve(t, resp).Query().Get("state")
-			denied := s.base + config.OIDCCallbackPath + "?" + url.Values{"error": {"access_denied"}, "state": {state}}.Encode()
-			refused("access denied", b, s.callback(b, denied), http.StatusForbidden, "did not let you in")
+			ssoNewAccount(t, s)
+			ssoLinkByVerifiedEmail(t, s)
+			ssoRefusesUnverifiedAndForeignDomains(t, s)
+			ssoStateIsBoundAndSingleUse(t, s)
+			ssoProviderErrors(t, s)
 		})
 	}
 }
 
+// ssoNewAccount: the login page offers the provider; a new person gets a
+// learner account, lands where they were going, and has no usable password.
+func ssoNewAccount(t *testing.T, s *ssoSetup) {
+	d := doc(t, s.browser(t).get("/login"))
+	if got := testid(d, "sso-start"); got != "Sign in with School account" {
+		t.Errorf("login page button %q", got)
+	}
+	if d.Find(`[data-testid="login-form"]`).Length() != 1 {
+		t.Error("the password form is gone without WORKBOOK_OIDC_ONLY")
+	}
+	s.users.put("newbie", "New.Person@School.edu", true)
+	b := s.browser(t)
+	s.signIn(t, b, "/progress", "newbie")
+	u, err := s.app.store.UserByEmail(context.Background(), "new.person@school.edu")
+	if err != nil || u.Role != store.RoleLearner {
+		t.Fatalf("new account %+v, %v", u, err)
+	}
+	if got := testid(doc(t, b.get("/")), "nav-user"); !strings.Contains(got, "new.person@school.edu") {
+		t.Errorf("nav after signing in shows %q", got)
+	}
+	resp := s.browser(t).post("/login", url.Values{"email": {"new.person@school.edu"}, "password": {"anything at all here"}})
+	wantStatus(t, resp, http.StatusUnauthorized)
+}
+
+// ssoLinkByVerifiedEmail: an account registered with a password is linked
+// by its verified address; after the address changes at the provider the
+// subject still opens it.
+func ssoLinkByVerifiedEmail(t *testing.T, s *ssoSetup) {
+	ctx := context.Background()
+	MustRegister(t, s.app, "ada@school.edu")
+	ada, _ := s.app.store.UserByEmail(ctx, "ada@school.edu")
+	s.users.put("ada-sub", "ada@school.edu", true)
+	s.signIn(t, s.browser(t), "", "ada-sub")
+	s.users.put("ada-sub", "ada.lovelace@school.edu", true)
+	b := s.browser(t)
+	s.signIn(t, b, "", "ada-sub")
+	if got := testid(doc(t, b.get("/")), "nav-user"); !strings.Contains(got, "ada@school.edu") {
+		t.Errorf("after the address changed, signed in as %q", got)
+	}
+	if ids, _ := s.app.store.Identities(ctx, ada.ID); len(ids) != 1 || ids[0].Subject != "ada-sub" || ids[0].Email != "ada.lovelace@school.edu" {
+		t.Errorf("ada's identities %+v", ids)
+	}
+}
+
+// ssoRefusesUnverifiedAndForeignDomains: an address the provider has not
+// verified matches nothing, not even an existing account's; the policy's
+// domains apply to new accounts.
+func ssoRefusesUnverifiedAndForeignDomains(t *testing.T, s *ssoSetup) {
+	ctx := context.Background()
+	MustRegister(t, s.app, "bob@school.edu")
+	s.users.put("mallory", "bob@school.edu", false)
+	b := s.browser(t)
+	s.refused(t, "unverified", b, s.callback(b, s.authorize(t, b, "", "mallory")), http.StatusForbidden, "no confirmed email address")
+	bob, _ := s.app.store.UserByEmail(ctx, "bob@school.edu")
+	if ids, _ := s.app.store.Identities(ctx, bob.ID); len(ids) != 0 {
+		t.Errorf("an unverified address was linked: %+v", ids)
+	}
+	s.users.put("eve", "eve@elsewhere.org", true)
+	b = s.browser(t)
+	s.refused(t, "domain", b, s.callback(b, s.authorize(t, b, "", "eve")), http.StatusForbidden, "addresses at school.edu")
+	if _, err := s.app.store.UserByEmail(ctx, "eve@elsewhere.org"); err == nil {
+		t.Error("an account was made for a refused domain")
+	}
+}
+
+// ssoStateIsBoundAndSingleUse: a tampered state is refused; another
+// browser cannot use a callback (a login planted by a link) and burns
+// nothing for its owner; a callback works once.
+func ssoStateIsBoundAndSingleUse(t *testing.T, s *ssoSetup) {
+	s.users.put("carol", "carol@school.edu", true)
+	b := s.browser(t)
+	cb := s.authorize(t, b, "/lessons", "carol")
+	tampered, _ := url.Parse(cb)
+	q := tampered.Query()
+	q.Set("state", q.Get("state")+"x")
+	tampered.RawQuery = q.Encode()
+	s.refused(t, "tampered state", b, s.callback(b, tampered.String()), http.StatusBadRequest, "expired or was already used")
+
+	other := s.browser(t)
+	s.refused(t, "foreign browser", other, s.callback(other, cb), http.StatusBadRequest, "expired or was already used")
+
+	resp := s.callback(b, cb)
+	wantStatus(t, resp, http.StatusSeeOther)
+	if loc := resp.Header.Get("Location"); loc != "/lessons" {
+		t.Errorf("after signing in sent to %q", loc)
+	}
+	wantStatus(t, s.callback(b, cb), http.StatusBadRequest)
+	s.refused(t, "replay, fresh browser", other, s.callback(other, cb), http.StatusBadRequest, "expired or was already used")
+}
+
+// ssoProviderErrors: a refusal the provider itself sends (prompt=none
+// with nobody signed in there), and access_denied.
+func ssoProviderErrors(t *testing.T, s *ssoSetup) {
+	b := s.browser(t)
+	resp := b.post("/auth/oidc/start", url.Values{})
+	wantStatus(t, resp, http.StatusSeeOther)
+	authURL := resolve(t, resp)
+	q := authURL.Query()
+	q.Set("prompt", "none")
+	authURL.RawQuery = q.Encode()
+	resp = b.do(mustGet(authURL.String()))
+	back := resolve(t, resp)
+	if back.Query().Get("error") == "" || !strings.HasPrefix(back.String(), s.base+config.OIDCCallbackPath) {
+		t.Fatalf("the provider answered prompt=none with %d to %s", resp.StatusCode, back)
+	}
+	s.refused(t, "provider error", b, s.callback(b, back.String()), http.StatusBadGateway, "School account could not sign you in")
+
+	resp = b.post("/auth/oidc/start", url.Values{})
+	state := resolve(t, resp).Query().Get("state")
+	denied := s.base + config.OIDCCallbackPath + "?" + url.Values{"error": {"access_denied"}, "state": {state}}.Encode()
+	s.refused(t, "access denied", b, s.callback(b, denied), http.StatusForbidden, "did not let you in")
+}
+
 // TestSSORegistrationPolicy: a closed workbook makes no accounts by single
-// sign-on but lets existing ones in; an invite-only one makes them only
-// from a class's join link.
+// sign-on but lets existing ones in; an invite-only one makes them from a
+// class's join link, or for an address an admin invited.
 func TestSSORegistrationPolicy(t *testing.T) {
 	ctx := context.Background()
 	policy := func(mode string) ssoOptions {
@@ -203,6 +193,18 @@ func TestSSORegistrationPolicy(t *testing.T) {
 	s.signIn(t, b, "/join/"+cl.JoinCode, "yann")
 	if _, err := s.app.store.UserByEmail(ctx, "yann@example.org"); err != nil {
 		t.Errorf("invite with a join link made no account: %v", err)
+	}
+
+	// An admin's invitation to the address admits its owner, with its role.
+	inv := store.Invitation{Email: "ines@example.org", Role: store.RoleInstructor, TokenHash: "unused", CreatedBy: teacher.ID,
+		CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+	if _, err := s.app.store.CreateInvitation(ctx, inv, 10); err != nil {
+		t.Fatal(err)
+	}
+	s.users.put("ines", "ines@example.org", true)
+	s.signIn(t, s.browser(t), "", "ines")
+	if u, err := s.app.store.UserByEmail(ctx, "ines@example.org"); err != nil || u.Role != store.RoleInstructor {
+		t.Errorf("invited account %+v, %v", u, err)
 	}
 }
 

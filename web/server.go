@@ -117,7 +117,6 @@ func New(d Deps) (*Server, error) {
 	if s.grader != nil {
 		s.progress.Labs = s.grader.LabEvidence
 	}
-	a.add("chroma.css", []byte(lessons.HighlightCSS()))
 	s.sessions = &sessions{
 		store:  d.Store,
 		idle:   d.Config.SessionIdle,

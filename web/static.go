@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/sdworkbook/workbook/lessons"
 )
 
 //go:embed static
@@ -40,6 +42,7 @@ func loadAssets() (*assets, error) {
 		a.hash[name] = hex.EncodeToString(sum[:6])
 		return nil
 	})
+	a.add("chroma.css", []byte(lessons.HighlightCSS()))
 	return a, err
 }
 

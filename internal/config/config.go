@@ -158,9 +158,6 @@ func Load(getenv Getenv) (Config, error) {
 		}
 		c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	}
-	if err := checkOIDC(c.OIDC, c.BaseURL); err != nil {
-		return Config{}, err
-	}
 	if c.SessionIdle <= 0 || c.SessionMax <= 0 {
 		return Config{}, errors.New("WORKBOOK_SESSION_IDLE and WORKBOOK_SESSION_MAX must be positive")
 	}

@@ -35,16 +35,20 @@ func (c Config) OIDCRedirectURL() string { return c.BaseURL + OIDCCallbackPath }
 // maxOIDCName bounds the button label, in characters.
 const maxOIDCName = 40
 
-// readOIDC reads the single sign-on variables; checkOIDC validates them
-// once the base URL is known.
+// readOIDC reads and checks the single sign-on variables; an error is the
+// reader's, naming the variable at fault.
 func readOIDC(r *reader) OIDC {
-	return OIDC{
+	o := OIDC{
 		Issuer:       r.str("WORKBOOK_OIDC_ISSUER"),
 		ClientID:     r.str("WORKBOOK_OIDC_CLIENT_ID"),
 		ClientSecret: r.str("WORKBOOK_OIDC_CLIENT_SECRET"),
 		Name:         r.str("WORKBOOK_OIDC_NAME"),
 		Only:         r.boolean("WORKBOOK_OIDC_ONLY"),
 	}
+	if err := checkOIDC(o, r.str("WORKBOOK_BASE_URL")); err != nil && r.err == nil {
+		r.err = err // it names its variable already
+	}
+	return o
 }
 
 func checkOIDC(o OIDC, baseURL string) error {

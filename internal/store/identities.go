@@ -51,11 +51,20 @@ func (s *Store) LinkIdentity(ctx context.Context, userID int64, issuer, subject,
 }
 
 // CreateUserWithIdentity makes an account and links it to subject at
-// issuer, both or neither. It is a Conflict when the email or the subject
-// is taken.
-func (s *Store) CreateUserWithIdentity(ctx context.Context, email, passwordHash string, role Role, issuer, subject string, now time.Time) (User, error) {
+// issuer, both or neither. With invited, it also uses up the pending
+// invitation for the address, whose role the account gets; without one
+// it is NotFound. It is a Conflict when the email or the subject is taken.
+func (s *Store) CreateUserWithIdentity(ctx context.Context, email, passwordHash string, role Role, invited bool,
+	issuer, subject string, now time.Time) (User, error) {
 	u := User{Email: email, PasswordHash: passwordHash, Role: role}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if invited {
+			inv, err := useInvitationFor(tx, email, now)
+			if err != nil {
+				return err
+			}
+			u.Role = inv.Role
+		}
 		if err := tx.Create(&u).Error; err != nil {
 			return err
 		}
@@ -63,6 +72,35 @@ func (s *Store) CreateUserWithIdentity(ctx context.Context, email, passwordHash 
 		return tx.Create(&id).Error
 	})
 	return u, mapErr(err, "account")
+}
+
+// PendingInvitationFor finds the invitation waiting for an address; a
+// used or expired one is not found.
+func (s *Store) PendingInvitationFor(ctx context.Context, email string, now time.Time) (Invitation, error) {
+	var inv Invitation
+	err := s.db.WithContext(ctx).Where("email = ? AND used_at IS NULL", email).Order("id DESC").Take(&inv).Error
+	if err == nil && !inv.Pending(now) {
+		err = gorm.ErrRecordNotFound
+	}
+	return inv, mapErr(err, "invitation")
+}
+
+// useInvitationFor uses up the pending invitation for email inside tx; of
+// two uses at once, only the one that marks it goes on.
+func useInvitationFor(tx *gorm.DB, email string, now time.Time) (Invitation, error) {
+	var inv Invitation
+	err := tx.Where("email = ? AND used_at IS NULL", email).Order("id DESC").Take(&inv).Error
+	if err == nil && !inv.Pending(now) {
+		err = gorm.ErrRecordNotFound
+	}
+	if err != nil {
+		return inv, err
+	}
+	res := tx.Model(&Invitation{}).Where("id = ? AND used_at IS NULL", inv.ID).Update("used_at", now.UTC())
+	if res.Error == nil && res.RowsAffected != 1 {
+		return inv, gorm.ErrRecordNotFound
+	}
+	return inv, res.Error
 }
 
 // Identities lists the provider identities linked to an account.

@@ -21,7 +21,7 @@ func TestIdentities(t *testing.T) {
 			if _, err := st.SignInIdentity(ctx, iss, "sub-1", "ada@example.edu", now); !apperr.Is(err, apperr.NotFound) {
 				t.Fatalf("unknown identity: %v, want NotFound", err)
 			}
-			ada, err := st.CreateUserWithIdentity(ctx, "ada@example.edu", "x", store.RoleLearner, iss, "sub-1", now)
+			ada, err := st.CreateUserWithIdentity(ctx, "ada@example.edu", "x", store.RoleLearner, false, iss, "sub-1", now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -37,13 +37,13 @@ func TestIdentities(t *testing.T) {
 
 			// Neither the subject nor the address can be taken twice, and a
 			// failed creation leaves no account behind.
-			if _, err := st.CreateUserWithIdentity(ctx, "other@example.edu", "x", store.RoleLearner, iss, "sub-1", now); !apperr.Is(err, apperr.Conflict) {
+			if _, err := st.CreateUserWithIdentity(ctx, "other@example.edu", "x", store.RoleLearner, false, iss, "sub-1", now); !apperr.Is(err, apperr.Conflict) {
 				t.Errorf("second account for one subject: %v, want Conflict", err)
 			}
 			if _, err := st.UserByEmail(ctx, "other@example.edu"); !apperr.Is(err, apperr.NotFound) {
 				t.Errorf("an account was left behind: %v", err)
 			}
-			if _, err := st.CreateUserWithIdentity(ctx, "ada@example.edu", "x", store.RoleLearner, iss, "sub-2", now); !apperr.Is(err, apperr.Conflict) {
+			if _, err := st.CreateUserWithIdentity(ctx, "ada@example.edu", "x", store.RoleLearner, false, iss, "sub-2", now); !apperr.Is(err, apperr.Conflict) {
 				t.Errorf("taken address: %v, want Conflict", err)
 			}
 
@@ -66,6 +66,45 @@ func TestIdentities(t *testing.T) {
 			}
 			if got, err := st.SignInIdentity(ctx, iss, "sub-bob", "bob@example.edu", now); err != nil || got.ID != bob.ID {
 				t.Errorf("linked sign-in: %+v, %v", got, err)
+			}
+		})
+	}
+}
+
+// TestIdentityFromInvitation: an account made by signing in can use up the
+// invitation waiting for its address, and takes its role; no invitation,
+// no account.
+func TestIdentityFromInvitation(t *testing.T) {
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := context.Background()
+			st := MustOpen(t, b)
+			now := time.Now()
+			const iss = "https://login.example.edu"
+			admin, err := st.CreateUser(ctx, "admin@example.edu", "x", store.RoleAdmin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.CreateUserWithIdentity(ctx, "tess@example.edu", "x", store.RoleLearner, true, iss, "tess", now); !apperr.Is(err, apperr.NotFound) {
+				t.Fatalf("without an invitation: %v, want NotFound", err)
+			}
+			inv := store.Invitation{Email: "tess@example.edu", Role: store.RoleInstructor, TokenHash: "h1", CreatedBy: admin.ID,
+				CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+			if _, err := st.CreateInvitation(ctx, inv, 10); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := st.PendingInvitationFor(ctx, "tess@example.edu", now); err != nil || got.Role != store.RoleInstructor {
+				t.Fatalf("pending invitation %+v, %v", got, err)
+			}
+			if _, err := st.PendingInvitationFor(ctx, "tess@example.edu", now.Add(2*time.Hour)); !apperr.Is(err, apperr.NotFound) {
+				t.Errorf("an expired invitation is pending: %v", err)
+			}
+			u, err := st.CreateUserWithIdentity(ctx, "tess@example.edu", "x", store.RoleLearner, true, iss, "tess", now)
+			if err != nil || u.Role != store.RoleInstructor {
+				t.Fatalf("account from an invitation %+v, %v", u, err)
+			}
+			if _, err := st.PendingInvitationFor(ctx, "tess@example.edu", now); !apperr.Is(err, apperr.NotFound) {
+				t.Errorf("the invitation is still pending: %v", err)
 			}
 		})
 	}
