@@ -127,11 +127,7 @@ func Load(getenv Getenv) (Config, error) {
 			c.TrustedProxies = append(c.TrustedProxies, s)
 		}
 	}
-	if reg, err := parseRegistration(r.str("WORKBOOK_REGISTRATION")); err != nil {
-		r.fail("WORKBOOK_REGISTRATION", err)
-	} else {
-		c.Registration = reg
-	}
+	c.Registration = r.registration("WORKBOOK_REGISTRATION")
 	r.mail(&c)
 	if r.err != nil {
 		return Config{}, r.err

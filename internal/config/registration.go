@@ -52,6 +52,16 @@ func parseRegistration(s string) (Registration, error) {
 	return Registration{}, fmt.Errorf("%q is not open, invite, closed or domains:example.edu,…", s)
 }
 
+// registration reads a registration policy; an invalid one is the
+// reader's error.
+func (r *reader) registration(name string) Registration {
+	reg, err := parseRegistration(r.str(name))
+	if err != nil {
+		r.fail(name, err)
+	}
+	return reg
+}
+
 // DomainAllowed reports whether the policy's domain rule admits the email
 // address: always, unless the mode is domains and the address's domain is
 // not one of the list (a subdomain of a listed domain is not admitted).
