@@ -42,21 +42,30 @@ func (s *Store) SignInIdentity(ctx context.Context, issuer, subject, email strin
 	return u, mapErr(err, "identity")
 }
 
-// LinkIdentity attaches subject at issuer to an existing account. It is a
-// Conflict when that subject is linked already, or when the account already
-// has another identity at this issuer.
+// LinkIdentity attaches subject at issuer to an existing account, whose
+// address the provider has verified: the account's address counts as
+// confirmed from then on. It is a Conflict when that subject is linked
+// already, or when the account already has another identity at this issuer.
 func (s *Store) LinkIdentity(ctx context.Context, userID int64, issuer, subject, email string, now time.Time) error {
 	id := Identity{UserID: userID, Issuer: issuer, Subject: subject, Email: email, CreatedAt: now.UTC(), LastLoginAt: now.UTC()}
-	return mapErr(s.db.WithContext(ctx).Create(&id).Error, "identity")
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&id).Error; err != nil {
+			return err
+		}
+		return tx.Model(&User{}).Where("id = ? AND email = ? AND email_verified_at IS NULL", userID, email).
+			Update("email_verified_at", now.UTC()).Error
+	})
+	return mapErr(err, "identity")
 }
 
-// CreateUserWithIdentity makes an account and links it to subject at
-// issuer, both or neither. With invited, it also uses up the pending
+// CreateUserWithIdentity makes an account with a confirmed address and
+// links it to subject at issuer, both or neither. With invited, it also uses up the pending
 // invitation for the address, whose role the account gets; without one
 // it is NotFound. It is a Conflict when the email or the subject is taken.
 func (s *Store) CreateUserWithIdentity(ctx context.Context, email, passwordHash string, role Role, invited bool,
 	issuer, subject string, now time.Time) (User, error) {
-	u := User{Email: email, PasswordHash: passwordHash, Role: role}
+	verified := now.UTC() // the provider vouched for the address
+	u := User{Email: email, PasswordHash: passwordHash, Role: role, EmailVerifiedAt: &verified}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if invited {
 			inv, err := useInvitationFor(tx, email, now)

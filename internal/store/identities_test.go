@@ -25,6 +25,9 @@ func TestIdentities(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if !ada.EmailVerified() {
+				t.Error("an account made through the provider has an unconfirmed address")
+			}
 			// The provider's address changed: the subject still opens the account.
 			got, err := st.SignInIdentity(ctx, iss, "sub-1", "ada.lovelace@example.edu", now.Add(time.Hour))
 			if err != nil || got.ID != ada.ID || got.Email != "ada@example.edu" {
@@ -57,6 +60,9 @@ func TestIdentities(t *testing.T) {
 			}
 			if err := st.LinkIdentity(ctx, bob.ID, iss, "sub-bob", "bob@example.edu", now); err != nil {
 				t.Fatal(err)
+			}
+			if u, _ := st.UserByID(ctx, bob.ID); !u.EmailVerified() {
+				t.Error("linking by the provider's verified address left it unconfirmed")
 			}
 			if err := st.LinkIdentity(ctx, bob.ID, iss, "sub-bob-2", "bob@example.edu", now); !apperr.Is(err, apperr.Conflict) {
 				t.Errorf("a second identity at one provider: %v, want Conflict", err)
