@@ -31,8 +31,16 @@ const (
 func (s *Server) accountModel(c *gin.Context) (views.AccountPage, error) {
 	u := currentUser(c)
 	toks, err := s.store.Tokens(c.Request.Context(), u.ID)
-	return views.AccountPage{Email: u.Email, Role: string(u.Role), Tokens: toks, MaxTokens: maxTokens,
-		Mail: views.MailStatus{MailEnabled: s.mail != nil, VerifiedAt: u.EmailVerifiedAt}}, err
+	if err != nil {
+		return views.AccountPage{}, err
+	}
+	sess, err := s.sessionRows(c)
+	return views.AccountPage{
+		Email: u.Email, Role: string(u.Role), Tokens: toks, MaxTokens: maxTokens, Now: s.now(),
+		TokenDays: tokenDayChoices, Days: defaultTokenDays, Scope: string(store.ScopeReadOnly),
+		Sessions: sess, MaxSessions: maxSessions,
+		Mail: views.MailStatus{MailEnabled: s.mail != nil, VerifiedAt: u.EmailVerifiedAt},
+	}, err
 }
 
 func (s *Server) accountPage(c *gin.Context) {
@@ -57,6 +65,7 @@ func (s *Server) createToken(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	days, scope, errs := parseTokenOptions(c.Request.PostForm.Get("expires_days"), c.Request.PostForm.Get("scope"))
 	status := http.StatusUnprocessableEntity
 	switch {
 	case name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxTokenName:
@@ -67,8 +76,14 @@ func (s *Server) createToken(c *gin.Context) {
 		m.NameError = fmt.Sprintf("You already have %d tokens; revoke one you no longer use first.", maxTokens)
 		status = http.StatusTooManyRequests
 	}
-	if m.NameError != "" {
-		m.Name = name
+	if m.NameError != "" || len(errs) > 0 {
+		m.Name, m.TokenErrors = name, errs
+		if days != 0 {
+			m.Days = days
+		}
+		if scope != "" {
+			m.Scope = string(scope)
+		}
 		s.render(c, status, views.Page{Title: "Your account", Section: "account"}, views.AccountView(m))
 		return
 	}
@@ -76,13 +91,13 @@ func (s *Server) createToken(c *gin.Context) {
 	now := s.now()
 	t, err := s.store.CreateToken(c.Request.Context(), store.APIToken{
 		UserID: currentUser(c).ID, Name: name, TokenHash: auth.TokenID(token), Prefix: token[:len(tokenPrefix)+6],
-		CreatedAt: now, ExpiresAt: now.Add(defaultTokenDays * 24 * time.Hour), Scope: store.ScopeReadWrite,
+		CreatedAt: now, ExpiresAt: now.Add(time.Duration(days) * 24 * time.Hour), Scope: scope,
 	}, maxTokens)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	s.log.Info("access token created", "user_id", t.UserID, "token_id", t.ID)
+	s.log.Info("access token created", "user_id", t.UserID, "token_id", t.ID, "scope", t.Scope, "days", days)
 	if m, err = s.accountModel(c); err != nil {
 		s.fail(c, err)
 		return
@@ -136,13 +151,24 @@ func (s *Server) loadSessionOrToken(c *gin.Context) {
 			"Send a personal access token as Authorization: Bearer wbk_…; create one on your account page.", nil)
 		return
 	}
-	_, u, err := s.store.UserByToken(c.Request.Context(), auth.TokenID(tok), s.now())
+	now := s.now()
+	t, u, err := s.store.UserByToken(c.Request.Context(), auth.TokenID(tok), now)
 	if apperr.Is(err, apperr.NotFound) {
 		s.failWith(c, http.StatusUnauthorized, string(apperr.Unauthorized), "This access token is not valid: it was revoked, or it is mistyped.", nil)
 		return
 	}
 	if err != nil {
 		s.fail(c, apperr.Wrap(err, apperr.Unavailable, "Access tokens cannot be checked right now. Please try again shortly."))
+		return
+	}
+	if t.Expired(now) {
+		s.failWith(c, http.StatusUnauthorized, string(apperr.Unauthorized),
+			"This access token expired on "+t.ExpiresAt.UTC().Format("2 Jan 2006")+"; create a new one on your account page.", nil)
+		return
+	}
+	if t.Scope != store.ScopeReadWrite && c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead {
+		s.failWith(c, http.StatusForbidden, string(apperr.Forbidden),
+			"This access token is read-only: it may only read (GET requests). Create a read-write token on your account page to change things.", nil)
 		return
 	}
 	c.Set(ctxUser, &u)

@@ -42,10 +42,17 @@ func (s script) do(method, path, body string) *http.Response {
 	return resp
 }
 
-// newToken creates a token on the account page and returns it.
+// newToken creates a read-write token, good for 90 days, on the account
+// page and returns it.
 func newToken(t *testing.T, b *browser, name string) string {
 	t.Helper()
-	resp := b.post("/account/tokens", url.Values{"name": {name}})
+	return newTokenWith(t, b, url.Values{"name": {name}, "scope": {"read-write"}, "expires_days": {"90"}})
+}
+
+// newTokenWith creates a token from the form values and returns it.
+func newTokenWith(t *testing.T, b *browser, form url.Values) string {
+	t.Helper()
+	resp := b.post("/account/tokens", form)
 	wantStatus(t, resp, http.StatusCreated)
 	d := doc(t, resp)
 	tok, _ := d.Find(`[data-testid="new-token"]`).Attr("value")
@@ -76,7 +83,7 @@ func TestAccessTokensAndClassAPI(t *testing.T) {
 		t.Run(be.Name, func(t *testing.T) {
 			a := MustStartLabs(t, be, nil, limiter.Lab)
 			ctx := context.Background()
-			MustRegister(t, a, "admin@example.com")
+			MustAdmin(t, a, "admin@example.com")
 			teacher := MustRegister(t, a, "teacher@example.com")
 			rival := MustRegister(t, a, "rival@example.com")
 			ada := MustRegister(t, a, "ada@example.com")

@@ -76,14 +76,6 @@ func (s *Server) loginForm(c *gin.Context) {
 	s.render(c, http.StatusOK, views.Page{Title: "Log in"}, views.LoginView(views.AuthForm{Next: safeNext(c.Query("next"))}))
 }
 
-func (s *Server) registerForm(c *gin.Context) {
-	if currentUser(c) != nil {
-		c.Redirect(http.StatusSeeOther, "/")
-		return
-	}
-	s.render(c, http.StatusOK, views.Page{Title: "Create account"}, views.RegisterView(views.AuthForm{}))
-}
-
 func retryMessage(wait time.Duration) string {
 	mins := int(math.Ceil(wait.Minutes()))
 	if mins <= 1 {
@@ -185,78 +177,6 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, form.Next)
-}
-
-// register counts every attempt that passes the form's checks, taken or
-// not, before any password is hashed.
-func (s *Server) register(c *gin.Context) {
-	if err := s.parseForm(c); err != nil {
-		s.fail(c, err)
-		return
-	}
-	ctx := c.Request.Context()
-	rawEmail := c.Request.PostForm.Get("email")
-	form := views.AuthForm{Email: strings.TrimSpace(rawEmail)}
-	creds, errs := auth.ParseRegistration(rawEmail, c.Request.PostForm.Get("password"))
-	if len(errs) > 0 {
-		form.Errors = errs
-		s.render(c, http.StatusUnprocessableEntity, views.Page{Title: "Create account"}, views.RegisterView(form))
-		return
-	}
-	form.Email = creds.Email
-	limit := auth.RegisterLimit(c.ClientIP())
-	wait, err := s.limiter.Take(ctx, limit)
-	if err != nil {
-		s.fail(c, apperr.Wrap(err, apperr.Unavailable, "Registration is unavailable right now. Please try again shortly."))
-		return
-	}
-	if wait > 0 {
-		s.tooMany(c, wait, "Create account", views.RegisterView, form)
-		return
-	}
-	taken := func() {
-		form.Errors = views.FormErrors{"email": "An account with this email already exists. Log in instead?"}
-		s.render(c, http.StatusConflict, views.Page{Title: "Create account"}, views.RegisterView(form))
-	}
-	// A taken address is answered before hashing: the 409 says as much
-	// anyway, and the hash would be work for nothing.
-	switch _, err := s.store.UserByEmail(ctx, creds.Email); {
-	case err == nil:
-		taken()
-		return
-	case !apperr.Is(err, apperr.NotFound):
-		s.fail(c, err)
-		return
-	}
-	hash, err := s.hasher.Hash(creds.Password)
-	if errors.Is(err, auth.ErrBusy) {
-		// Nothing was hashed: the attempt goes back to the limit.
-		if gerr := s.limiter.GiveBack(context.WithoutCancel(ctx), limit.Key); gerr != nil {
-			s.log.Warn("registration limit unavailable", "err", gerr)
-		}
-		s.busy(c, "Create account", views.RegisterView, form)
-		return
-	}
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	user, err := s.store.CreateUser(ctx, creds.Email, hash, "")
-	if apperr.Is(err, apperr.Conflict) {
-		taken()
-		return
-	}
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.log.Info("account created", "user_id", user.ID, "role", user.Role)
-	if err := s.sessions.start(c, user.ID); err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.flash(c, "success", s.welcome(c, &user))
-	c.Redirect(http.StatusSeeOther, "/")
 }
 
 func (s *Server) logout(c *gin.Context) {

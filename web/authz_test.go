@@ -60,7 +60,7 @@ func TestEveryRouteIsAuthorized(t *testing.T) {
 			ctx := context.Background()
 			actors := map[string]*browser{
 				"anon":    newBrowser(t, a),
-				"admin":   MustRegister(t, a, "admin@example.com"),
+				"admin":   MustAdmin(t, a, "admin@example.com"),
 				"teacher": MustRegister(t, a, "teacher@example.com"),
 				"rival":   MustRegister(t, a, "rival@example.com"),
 				"ada":     MustRegister(t, a, "ada@example.com"),
@@ -103,6 +103,15 @@ func TestEveryRouteIsAuthorized(t *testing.T) {
 			inst, _ := decodeJSON(t, resp)["id"].(string)
 			newToken(t, actors["ada"], "ada's script")
 			toks, _ := a.store.Tokens(ctx, ids["ada"])
+			adaSessions, _ := a.store.SessionsOf(ctx, ids["ada"])
+			if len(adaSessions) != 1 {
+				t.Fatalf("ada has %d sessions", len(adaSessions))
+			}
+			inv, err := a.store.CreateInvitation(ctx, store.Invitation{Email: "invited@example.com", Role: store.RoleLearner, TokenHash: "invitation",
+				CreatedBy: ids["admin"], CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
 
 			cid, aid := strconv.FormatInt(cl.ID, 10), strconv.FormatInt(as.ID, 10)
 			classBase := "/classes/" + cid
@@ -120,6 +129,10 @@ func TestEveryRouteIsAuthorized(t *testing.T) {
 				{method: "GET", pattern: "/login", policy: public, path: "/login"},
 				{method: "POST", pattern: "/login", policy: public, path: "/login", destructive: true},
 				{method: "POST", pattern: "/logout", policy: public, path: "/logout", destructive: true},
+				// Setup links work once, before there is an admin: here every
+				// link is a 404, for everyone.
+				{method: "GET", pattern: "/setup/:token", policy: public, path: "/setup/nope", destructive: true, unknown: "/setup/nope"},
+				{method: "POST", pattern: "/setup/:token", policy: public, path: "/setup/nope", destructive: true, unknown: "/setup/nope"},
 				{method: "GET", pattern: "/lessons", policy: public, path: "/lessons"},
 				{method: "GET", pattern: "/lessons/diagrams/:file", policy: public, path: "/lessons/diagrams/" + firstDiagram(t, a)},
 				{method: "GET", pattern: "/lessons/:slug", policy: public, path: "/lessons/cap"},
@@ -175,11 +188,18 @@ func TestEveryRouteIsAuthorized(t *testing.T) {
 				{method: "POST", pattern: "/account/tokens", policy: user, path: "/account/tokens"},
 				{method: "POST", pattern: "/account/tokens/:tid/revoke", policy: owner, path: "/account/tokens/" + tid + "/revoke", destructive: true,
 					unknown: "/account/tokens/999999/revoke"},
+				{method: "POST", pattern: "/account/password", policy: user, path: "/account/password", form: url.Values{"current_password": {""}}},
+				{method: "POST", pattern: "/account/sessions/others/logout", policy: user, path: "/account/sessions/others/logout"},
+				{method: "POST", pattern: "/account/sessions/:sid/logout", policy: owner, path: "/account/sessions/" + sessionHandle(adaSessions[0].ID) + "/logout",
+					destructive: true, unknown: "/account/sessions/0123456789abcdef/logout"},
 				{method: "GET", pattern: "/notices", policy: user, path: "/notices"},
 				{method: "POST", pattern: "/notices/read", policy: user, path: "/notices/read"},
 				{method: "GET", pattern: "/admin/users", policy: admin, path: "/admin/users"},
 				{method: "POST", pattern: "/admin/users/:uid/role", policy: admin, path: "/admin/users/" + strconv.FormatInt(ids["bob"], 10) + "/role",
 					form: url.Values{"role": {"emperor"}}},
+				{method: "POST", pattern: "/admin/invitations", policy: admin, path: "/admin/invitations", form: url.Values{"email": {""}}},
+				{method: "POST", pattern: "/admin/invitations/:iid/revoke", policy: admin, path: "/admin/invitations/" + strconv.FormatInt(inv.ID, 10) + "/revoke",
+					destructive: true, unknown: "/admin/invitations/999999/revoke"},
 				{method: "GET", pattern: "/submissions/:id", policy: owner, path: "/submissions/" + sub.ID, unknown: "/submissions/nope"},
 				{method: "GET", pattern: "/submissions/:id/results", policy: owner, path: "/submissions/" + sub.ID + "/results", unknown: "/submissions/nope/results"},
 				{method: "GET", pattern: "/api/labs", policy: public, path: "/api/labs"},
@@ -273,6 +293,12 @@ func TestEveryRouteIsAuthorized(t *testing.T) {
 			wantStatus(t, actors["ada"].api(http.MethodGet, instBase, ""), http.StatusOK)
 			if u, _ := a.store.UserByID(ctx, ids["bob"]); u.Role != store.RoleLearner {
 				t.Errorf("bob is %s", u.Role)
+			}
+			if _, err := a.store.InvitationByToken(ctx, "invitation", time.Now()); err != nil {
+				t.Errorf("the invitation is gone: %v", err)
+			}
+			if s, _ := a.store.SessionsOf(ctx, ids["ada"]); len(s) != 1 || s[0].ID != adaSessions[0].ID {
+				t.Error("ada's session is gone")
 			}
 		})
 	}

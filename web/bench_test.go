@@ -75,7 +75,7 @@ func BenchmarkPages(b *testing.B) {
 func BenchmarkGradebook(b *testing.B) {
 	a := MustStartLabs(b, testenv.Backend{Name: "embedded", DataDir: b.TempDir()}, nil, limiter.Lab)
 	ctx := context.Background()
-	teacher := MustRegister(b, a, "bench-teacher@example.org") // the first account: admin
+	teacher := MustAdmin(b, a, "bench-teacher@example.org")
 	cookie := teacher.cookie("workbook_session")
 	resp := teacher.post("/classes", url.Values{"name": {"Bench"}})
 	id := strings.TrimPrefix(resp.Header.Get("Location"), "/classes/")

@@ -13,6 +13,7 @@ import (
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
+	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/internal/testenv"
 	"github.com/sdworkbook/workbook/labs/limiter"
 )
@@ -47,7 +48,8 @@ func TestBrowserInstructorAndLearner(t *testing.T) {
 	}
 	logout := func() { do(chromedp.Click(`[data-testid="logout"]`), chromedp.WaitVisible(`a[href="/login"]`)) }
 
-	register("teacher@example.org") // the first account runs the server
+	register("teacher@example.org")
+	MustSetRole(t, a, "teacher@example.org", store.RoleInstructor)
 	do(
 		chromedp.Click(`nav a[href="/classes"]`),
 		chromedp.WaitVisible(`[data-testid="class-form"]`),

@@ -53,15 +53,7 @@ func (s *Server) classOr404(c *gin.Context) (store.Class, bool) {
 }
 
 func (s *Server) joinURL(c *gin.Context, code string) string {
-	base := s.cfg.BaseURL
-	if base == "" {
-		scheme := "http"
-		if c.Request.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + c.Request.Host
-	}
-	return base + "/join/" + code
+	return s.siteURL(c, "/join/"+code)
 }
 
 func (s *Server) classesModel(c *gin.Context) (views.ClassesPage, error) {
@@ -485,15 +477,6 @@ func fileSafe(s string) string {
 }
 
 // Admin.
-
-func (s *Server) adminUsers(c *gin.Context) {
-	users, err := s.store.Users(c.Request.Context())
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.render(c, http.StatusOK, views.Page{Title: "Users", Section: "admin"}, views.UsersView(views.UsersPage{Users: users, Me: currentUser(c).ID}))
-}
 
 func (s *Server) setRole(c *gin.Context) {
 	if err := s.parseForm(c); err != nil {

@@ -37,7 +37,7 @@ func TestInstructorRunsAClass(t *testing.T) {
 		t.Run(be.Name, func(t *testing.T) {
 			a := MustStartGrading(t, be, limiter.Lab)
 			ctx := context.Background()
-			admin := MustRegister(t, a, "admin@example.com") // the first account is the admin
+			admin := MustAdmin(t, a, "admin@example.com")
 			teacher := MustRegister(t, a, "teacher@example.com")
 			ada := MustRegister(t, a, "ada@example.com")
 			bob := MustRegister(t, a, "bob@example.com")

@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/sdworkbook/workbook/grader"
+	"github.com/sdworkbook/workbook/internal/auth"
 	"github.com/sdworkbook/workbook/internal/config"
 	"github.com/sdworkbook/workbook/internal/redis"
 	"github.com/sdworkbook/workbook/internal/store"
@@ -248,6 +249,46 @@ func MustRegister(tb testing.TB, a *testApp, email string) *browser {
 	return b
 }
 
+// MustAdmin creates an account through the form and makes it an admin,
+// as the setup link or `server admin` would: registering first makes
+// nobody an admin.
+func MustAdmin(tb testing.TB, a *testApp, email string) *browser {
+	tb.Helper()
+	b := MustRegister(tb, a, email)
+	MustSetRole(tb, a, email, store.RoleAdmin)
+	return b
+}
+
+// MustSetRole gives the account with email a role.
+func MustSetRole(tb testing.TB, a *testApp, email string, role store.Role) {
+	tb.Helper()
+	ctx := context.Background()
+	u, err := a.store.UserByEmail(ctx, strings.ToLower(email))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := a.store.SetRole(ctx, u.ID, role); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// MustAccount makes an account with a role in the store, as an operator
+// would, logs it in and returns its browser: for servers whose policy
+// lets nobody register.
+func MustAccount(tb testing.TB, a *testApp, email string, role store.Role) *browser {
+	tb.Helper()
+	hash, err := auth.HashPassword(goodPassword)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := a.store.CreateUser(context.Background(), email, hash, role); err != nil {
+		tb.Fatal(err)
+	}
+	b := newBrowser(tb, a)
+	wantStatus(tb, b.post("/login", url.Values{"email": {email}, "password": {goodPassword}}), http.StatusSeeOther)
+	return b
+}
+
 func httptestServer(tb testing.TB, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	tb.Cleanup(srv.Close)
@@ -302,3 +343,6 @@ func readBody(tb testing.TB, resp *http.Response) string {
 	}
 	return string(b)
 }
+
+// authTokenID is the stored form of a token.
+func authTokenID(token string) string { return auth.TokenID(token) }

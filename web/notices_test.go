@@ -22,7 +22,7 @@ func TestNotices(t *testing.T) {
 		t.Run(be.Name, func(t *testing.T) {
 			a := MustStartLabs(t, be, nil, limiter.Lab)
 			ctx := context.Background()
-			MustRegister(t, a, "admin@example.com")
+			MustAdmin(t, a, "admin@example.com")
 			teacher := MustRegister(t, a, "teacher@example.com")
 			rival := MustRegister(t, a, "rival@example.com")
 			ada := MustRegister(t, a, "ada@example.com")

@@ -38,9 +38,8 @@ type ssoRefusal struct {
 //     admin's invitation waits for the address, whose role it then gets,
 //     or the sign-in started from a class join link); never when closed.
 //
-// A new account never becomes the admin, unlike the first registration
-// with a password: the provider decides who gets in, not who runs the
-// workbook.
+// A new account never becomes the admin (nor does any first registration):
+// the provider decides who gets in, not who runs the workbook.
 func (s *Server) ssoAccount(ctx context.Context, id ssoIdentity, next string) (ssoAccountResult, *ssoRefusal, error) {
 	name := s.cfg.OIDC.Name
 	issuer := s.cfg.OIDC.Issuer

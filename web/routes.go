@@ -60,10 +60,15 @@ func (s *Server) routes(r *gin.Engine) {
 	app.POST("/account/verify", s.requireUser, s.resendVerification)
 	app.POST("/account/tokens", s.requireUser, s.createToken)
 	app.POST("/account/tokens/:tid/revoke", s.requireUser, s.revokeToken)
+	app.POST("/account/password", s.requireUser, s.changePassword)
+	app.POST("/account/sessions/others/logout", s.requireUser, s.endOtherSessions)
+	app.POST("/account/sessions/:sid/logout", s.requireUser, s.endSession)
 	app.GET("/notices", s.requireUser, s.noticesPage)
 	app.POST("/notices/read", s.requireUser, s.readNotices)
 	app.GET("/admin/users", s.requireRole(store.RoleAdmin), s.adminUsers)
 	app.POST("/admin/users/:uid/role", s.requireRole(store.RoleAdmin), s.setRole)
+	app.POST("/admin/invitations", s.requireRole(store.RoleAdmin), s.createInvitation)
+	app.POST("/admin/invitations/:iid/revoke", s.requireRole(store.RoleAdmin), s.revokeInvitation)
 
 	// The exports: pages' links, and scripts with an access token.
 	exports := r.Group("/classes", s.loadSessionOrToken)
@@ -105,6 +110,8 @@ func (s *Server) authRoutes(app *gin.RouterGroup) {
 		app.POST("/auth/oidc/start", s.oidcStart)
 		app.GET(config.OIDCCallbackPath, s.oidcCallback)
 	}
+	app.GET("/setup/:token", s.setupPage)
+	app.POST("/setup/:token", s.setup)
 	app.GET("/forgot", s.forgotForm)
 	app.POST("/forgot", s.forgot)
 	app.GET("/reset/:token", s.resetForm)

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,11 +13,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/sdworkbook/workbook/grader"
-	"github.com/sdworkbook/workbook/internal/auth"
 	"github.com/sdworkbook/workbook/internal/config"
 	"github.com/sdworkbook/workbook/internal/redis"
 	"github.com/sdworkbook/workbook/internal/store"
@@ -66,7 +63,7 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 	case "migrate":
 		return migrate(ctx, cfg, log, stdout)
 	case "admin":
-		return admin(ctx, cfg, args, stdout, stderr)
+		return admin(ctx, cfg, args, os.Stdin, stdout, stderr)
 	case "grader":
 		if err := graderOnly(ctx, cfg, log); err != nil {
 			log.Error("grader stopped", "err", err)
@@ -166,6 +163,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("System Design Workbook is running", "url", publicURL(cfg, ln.Addr()),
 		"database", db, "redis", rd, "grader_workers", cfg.GraderWorkers, "email", cfg.SMTP, "startup_ms", time.Since(start).Milliseconds())
+
+	// A fresh server has no admin: whoever reads this log claims it with a
+	// one-time link, not whoever registers first on a public address.
+	if link, err := app.SetupLink(ctx, publicURL(cfg, ln.Addr())); err != nil {
+		log.Warn("no setup link for the first admin", "err", err)
+	} else if link != "" {
+		log.Warn("No admin account yet: open this one-time link to create one (it works for 24 hours; or run `server admin create-user --role admin`)", "setup_url", link)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -291,69 +296,6 @@ func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io
 		return exitFail
 	}
 	fmt.Fprintf(stdout, "database (%s) is up to date\n", st.Dialect())
-	return exitOK
-}
-
-func admin(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "create-user" {
-		fmt.Fprintln(stderr, "server admin: usage: server admin create-user --email E --password-file F [--role learner|instructor|admin]")
-		return exitConfig
-	}
-	fs := flag.NewFlagSet("create-user", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	email := fs.String("email", "", "email address of the new account")
-	pwFile := fs.String("password-file", "", "file holding the password (- for standard input)")
-	roleName := fs.String("role", "learner", "learner, instructor or admin")
-	if err := fs.Parse(args[1:]); err != nil {
-		return exitConfig
-	}
-	role, ok := store.ParseRole(*roleName)
-	if !ok {
-		fmt.Fprintf(stderr, "server admin: --role %q is not learner, instructor or admin\n", *roleName)
-		return exitConfig
-	}
-	if *pwFile == "" {
-		fmt.Fprintln(stderr, "server admin: --password-file is required (the password never goes on the command line)")
-		return exitConfig
-	}
-	var raw []byte
-	var err error
-	if *pwFile == "-" {
-		raw, err = io.ReadAll(io.LimitReader(os.Stdin, 4096))
-	} else {
-		raw, err = os.ReadFile(*pwFile)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "server admin: reading the password: %v\n", err)
-		return exitConfig
-	}
-	creds, errs := auth.ParseRegistration(*email, strings.TrimRight(string(raw), "\r\n"))
-	if len(errs) > 0 {
-		for _, f := range []string{"email", "password"} {
-			if m := errs[f]; m != "" {
-				fmt.Fprintf(stderr, "server admin: %s: %s\n", f, m)
-			}
-		}
-		return exitConfig
-	}
-	log := newLogger(cfg, stderr)
-	st, err := openStore(ctx, cfg, log)
-	if err != nil {
-		log.Error("database unavailable", "err", err)
-		return exitFail
-	}
-	defer st.Close()
-	hash, err := auth.HashPassword(creds.Password)
-	if err != nil {
-		fmt.Fprintf(stderr, "server admin: %v\n", err)
-		return exitFail
-	}
-	u, err := st.CreateUser(ctx, creds.Email, hash, role)
-	if err != nil {
-		fmt.Fprintf(stderr, "server admin: %v\n", err)
-		return exitFail
-	}
-	fmt.Fprintf(stdout, "created %s account %s (id %d)\n", u.Role, u.Email, u.ID)
 	return exitOK
 }
 

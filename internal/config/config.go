@@ -198,6 +198,8 @@ Usage:
   server grader                     grade submissions only (no web server), sharing the database and Redis
   server healthcheck                exit 0 when the local server's /readyz answers 200
   server admin create-user --email E --password-file F [--role learner|instructor|admin]
+  server admin reset-password --email E --password-file F
+                                    set an account's password and end its sessions
   server --help                     this text
 
 Environment (each may also be given as NAME_FILE, a file holding the value):

@@ -7,24 +7,15 @@ import (
 	"gorm.io/gorm"
 )
 
-// CreateUser inserts an account. With an empty role the first account
-// becomes admin and every later one a learner.
+// CreateUser inserts an account; an empty role makes a learner. Being
+// first makes nobody an admin: the first admin comes from a setup link
+// (ClaimSetup, Register) or `server admin create-user`.
 func (s *Store) CreateUser(ctx context.Context, email, passwordHash string, role Role) (User, error) {
+	if role == "" {
+		role = RoleLearner
+	}
 	u := User{Email: email, PasswordHash: passwordHash, Role: role}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if u.Role == "" {
-			var n int64
-			if err := tx.Model(&User{}).Limit(1).Count(&n).Error; err != nil {
-				return err
-			}
-			u.Role = RoleLearner
-			if n == 0 {
-				u.Role = RoleAdmin
-			}
-		}
-		return tx.Create(&u).Error
-	})
-	return u, mapErr(err, "account")
+	return u, mapErr(s.db.WithContext(ctx).Create(&u).Error, "account")
 }
 
 // HasAdmin reports whether any account is an admin.

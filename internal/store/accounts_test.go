@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/sdworkbook/workbook/internal/apperr"
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/internal/testenv"
+	"github.com/sdworkbook/workbook/migrations"
 )
 
 func mustUser(t *testing.T, st *store.Store, email string) store.User {
@@ -313,6 +316,55 @@ func TestTokenExpiryAndScope(t *testing.T) {
 			}
 			if got.LastUsedAt == nil || !got.LastUsedAt.Equal(now.Add(time.Hour)) {
 				t.Errorf("last used %v; the expired use must not count", got.LastUsedAt)
+			}
+		})
+	}
+}
+
+// Tokens made before migration 00008 keep working as they did: read-write,
+// and for 90 days from the upgrade rather than from their creation, so no
+// script breaks on upgrade day.
+func TestMigrationGivesOldTokensAnExpiry(t *testing.T) {
+	for _, b := range testenv.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := context.Background()
+			st, err := store.Open(ctx, store.Options{PostgresURL: b.DatabaseURL, SQLitePath: filepath.Join(b.DataDir, "old.db")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if _, err := migrations.UpTo(ctx, st.SQL(), st.Dialect(), 7); err != nil {
+				t.Fatal(err)
+			}
+			long := time.Now().UTC().Add(-400 * 24 * time.Hour)
+			q := "INSERT INTO users (email, password_hash, role, created_at, updated_at) VALUES ($1, 'h', 'learner', $2, $2)"
+			q2 := "INSERT INTO api_tokens (user_id, name, token_hash, prefix, created_at) VALUES ((SELECT id FROM users), 'old script', 'old-hash', 'wbk_ab', $1)"
+			if st.Dialect() == migrations.SQLite {
+				q, q2 = strings.ReplaceAll(strings.ReplaceAll(q, "$1", "?"), "$2", "?"), strings.ReplaceAll(q2, "$1", "?")
+			}
+			args := []any{"old@example.org", long, long}
+			if st.Dialect() != migrations.SQLite {
+				args = args[:2]
+			}
+			if _, err := st.SQL().ExecContext(ctx, q, args...); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.SQL().ExecContext(ctx, q2, long); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now().UTC()
+			tok, _, err := st.UserByToken(ctx, "old-hash", now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok.Scope != store.ScopeReadWrite || tok.Expired(now) {
+				t.Fatalf("old token after the migration: %+v", tok)
+			}
+			if d := tok.ExpiresAt.Sub(now); d < 89*24*time.Hour || d > 91*24*time.Hour {
+				t.Errorf("old token expires in %v, want about 90 days from the upgrade", d)
 			}
 		})
 	}

@@ -61,8 +61,8 @@ func TestAccountsAndSessions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if first.Role != store.RoleAdmin {
-				t.Errorf("first account role = %s, want admin", first.Role)
+			if first.Role != store.RoleLearner {
+				t.Errorf("first account role = %s, want learner: being first makes nobody an admin", first.Role)
 			}
 			second, err := st.CreateUser(ctx, "second@example.org", "hash2", "")
 			if err != nil {

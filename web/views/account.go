@@ -2,23 +2,50 @@ package views
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/sdworkbook/workbook/internal/store"
 )
 
-// AccountPage is the model of /account: who you are and your access
-// tokens.
+// AccountPage is the model of /account: who you are, your password, your
+// sessions and your access tokens.
 type AccountPage struct {
 	Email, Role string
+	Now         time.Time
 	Tokens      []store.APIToken
 	// NewToken is a token just created, shown this once.
 	NewToken     string
 	NewTokenName string
-	Name         string
-	NameError    string
-	MaxTokens    int
+	// The token form as submitted: name, days to expiry, scope, errors.
+	Name        string
+	NameError   string
+	Days        int
+	Scope       string
+	TokenErrors FormErrors
+	TokenDays   []int
+	MaxTokens   int
+
+	// PasswordErrors name the password form's fields at fault;
+	// PasswordMessage is shown above it (too many attempts, busy).
+	PasswordErrors  FormErrors
+	PasswordMessage string
+
+	Sessions    []SessionRow
+	MaxSessions int
+
 	// Mail is whether the address is confirmed, and can be.
 	Mail MailStatus
+}
+
+// SessionRow is one logged-in browser of the account.
+type SessionRow struct {
+	// Handle names the session in the page and its logout URL.
+	Handle     string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	Browser    string // "Firefox on Linux"
+	UserAgent  string
+	Current    bool // the session of this request
 }
 
 // NoticesPage is the model of /notices.

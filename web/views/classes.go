@@ -89,6 +89,13 @@ type SubmissionReviewPage struct {
 type UsersPage struct {
 	Users []store.User
 	Me    int64
+	// Invitations are the ones waiting to be used.
+	Invitations []store.Invitation
+	// NewInvite is the link of an invitation just made, shown this once.
+	NewInvite, NewInviteEmail string
+	// The invitation form as submitted, with its errors.
+	InviteEmail, InviteRole string
+	InviteErrors            FormErrors
 }
 
 func classURL(c store.Class) string { return "/classes/" + strconv.FormatInt(c.ID, 10) }

@@ -51,6 +51,28 @@ type AuthForm struct {
 	// Message is shown above the form (for example "Too many attempts").
 	Message string
 	Next    string
+
+	// Registration only.
+	// Policy is the sentence saying who may register here.
+	Policy string
+	// CanRegister shows the form: the policy lets this visitor register.
+	CanRegister bool
+	// AskJoinCode offers a field for a class join code instead.
+	AskJoinCode bool
+	// Join is a class join code the account joins; Invite an admin's
+	// invitation token, which fixes the email (EmailFixed).
+	Join       string
+	Invite     string
+	EmailFixed bool
+}
+
+// loginURL is the login link of the registration page: back to the join
+// link after logging in, when there is one.
+func loginURL(f AuthForm) string {
+	if f.Join != "" {
+		return "/login?next=/join/" + f.Join
+	}
+	return "/login"
 }
 
 // ErrorPage is the model of the error page.
@@ -67,4 +89,13 @@ func badgeText(n int) string {
 		return "99+"
 	}
 	return strconv.Itoa(n)
+}
+
+// SetupPage is the model of /setup/{token}, which claims the first admin.
+type SetupPage struct {
+	Token string
+	// SignedInAs is the email of the signed-in account, which the link
+	// would make the admin; empty offers a form for a new account.
+	SignedInAs string
+	Form       AuthForm
 }
