@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -317,5 +318,18 @@ func TestGradingLeases(t *testing.T) {
 				t.Fatalf("given up: %+v", final)
 			}
 		})
+	}
+}
+
+// A data directory whose path has "#", "?" or "%" in it holds the
+// database file itself, not a file named after the path cut at the "#".
+func TestSQLitePathWithURICharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a#00?b%41")
+	st := MustOpen(t, testenv.Backend{DataDir: dir})
+	if err := st.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "test.db")); err != nil {
+		t.Errorf("the database is not in its directory: %v", err)
 	}
 }
