@@ -65,7 +65,7 @@ func arrangeTwoClasses(t *testing.T, be testenv.Backend) *twoClasses {
 	t.Helper()
 	a := MustStartLabs(t, be, nil, limiter.Lab)
 	ctx := context.Background()
-	w := &twoClasses{t: t, a: a, admin: MustRegister(t, a, "admin@example.com"), teacher: MustRegister(t, a, "teacher@example.com"),
+	w := &twoClasses{t: t, a: a, admin: MustAdmin(t, a, "admin@example.com"), teacher: MustRegister(t, a, "teacher@example.com"),
 		rival: MustRegister(t, a, "rival@example.com"), ada: MustRegister(t, a, "ada@example.com")}
 	for _, who := range []string{"teacher", "rival"} {
 		u, _ := a.store.UserByEmail(ctx, who+"@example.com")
