@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -123,6 +124,11 @@ func (r registration) form(email string) views.AuthForm {
 
 func (s *Server) registerForm(c *gin.Context) {
 	if currentUser(c) != nil {
+		// Signed in already: a join link still joins.
+		if code := strings.TrimSpace(c.Query("join")); code != "" && len(code) <= 16 {
+			c.Redirect(http.StatusSeeOther, "/join/"+url.PathEscape(code))
+			return
+		}
 		c.Redirect(http.StatusSeeOther, "/")
 		return
 	}

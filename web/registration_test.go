@@ -99,6 +99,10 @@ func TestRegistrationOpenWithJoinLink(t *testing.T) {
 			if loc := resp.Header.Get("Location"); loc != "/classes/"+strconv.FormatInt(cl.ID, 10) {
 				t.Errorf("after registering with a join link: Location %q", loc)
 			}
+			// Signed in, the register link of a join page goes to the join page.
+			if loc := anon.get("/register?join=" + cl.JoinCode).Header.Get("Location"); loc != "/join/"+cl.JoinCode {
+				t.Errorf("signed in, /register?join= goes to %q", loc)
+			}
 			u, _ := a.store.UserByEmail(context.Background(), "lin@example.org")
 			if joined, _ := a.store.ClassesJoined(context.Background(), u.ID); len(joined) != 1 || joined[0].ID != cl.ID || u.Role != store.RoleLearner {
 				t.Errorf("lin is a %s in %+v", u.Role, joined)
