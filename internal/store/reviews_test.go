@@ -207,24 +207,26 @@ func TestMigrationCarriesReviewsToClasses(t *testing.T) {
 			if _, err := migrations.UpTo(ctx, st.SQL(), st.Dialect(), 6); err != nil {
 				t.Fatal(err)
 			}
-			admin := mustUserAs(t, st, "admin@example.org", "")
-			t1 := mustUserAs(t, st, "t1@example.org", store.RoleInstructor)
-			t2 := mustUserAs(t, st, "t2@example.org", store.RoleInstructor)
-			gone := mustUserAs(t, st, "gone@example.org", store.RoleInstructor)
-			ada := mustUserAs(t, st, "ada@example.org", store.RoleLearner)
-			spring := mustClass(t, st, t1, "Spring", ada)   // t1: quota and saga
-			autumn := mustClass(t, st, t1, "Autumn", ada)   // t1: quota
-			evening := mustClass(t, st, t2, "Evening", ada) // t2: quota
-			mustClass(t, st, t2, "Idle", ada)               // t2: nothing
-			mustAssign(t, st, spring, "quota")
-			mustAssign(t, st, spring, "saga")
-			mustAssign(t, st, autumn, "quota")
-			mustAssign(t, st, evening, "quota")
+			// The rows are written in the SQL of schema 6, not through
+			// today's models, which know later columns.
+			admin := oldUser(t, st, 1, "admin@example.org", store.RoleAdmin)
+			t1 := oldUser(t, st, 2, "t1@example.org", store.RoleInstructor)
+			t2 := oldUser(t, st, 3, "t2@example.org", store.RoleInstructor)
+			gone := oldUser(t, st, 4, "gone@example.org", store.RoleInstructor)
+			ada := oldUser(t, st, 5, "ada@example.org", store.RoleLearner)
+			spring := oldClass(t, st, 1, t1, "Spring", ada)   // t1: quota and saga
+			autumn := oldClass(t, st, 2, t1, "Autumn", ada)   // t1: quota
+			evening := oldClass(t, st, 3, t2, "Evening", ada) // t2: quota
+			oldClass(t, st, 4, t2, "Idle", ada)               // t2: nothing
+			oldAssign(t, st, spring, "quota")
+			oldAssign(t, st, spring, "saga")
+			oldAssign(t, st, autumn, "quota")
+			oldAssign(t, st, evening, "quota")
 
-			byT1 := mustSubmit(t, st, ada, "quota", 100)    // reviewed by t1
-			byRival := mustSubmit(t, st, ada, "saga", 100)  // reviewed by t2, who never assigned it
-			byAdmin := mustSubmit(t, st, ada, "quota", 100) // reviewed by the admin
-			byGone := mustSubmit(t, st, ada, "quota", 100)  // reviewed by an account since deleted
+			byT1 := oldSubmit(t, st, ada, "quota", 1)    // reviewed by t1
+			byRival := oldSubmit(t, st, ada, "saga", 1)  // reviewed by t2, who never assigned it
+			byAdmin := oldSubmit(t, st, ada, "quota", 2) // reviewed by the admin
+			byGone := oldSubmit(t, st, ada, "quota", 3)  // reviewed by an account since deleted
 			oldReview(t, st, byT1, &t1.ID, 10)
 			oldReview(t, st, byRival, &t2.ID, 0)
 			oldReview(t, st, byAdmin, &admin.ID, 30)
@@ -264,6 +266,41 @@ func TestMigrationCarriesReviewsToClasses(t *testing.T) {
 
 // oldReview inserts a review as the schema before per-class reviews kept
 // it: one per submission.
+// oldUser, oldClass, oldAssign and oldSubmit write rows in the SQL of
+// schema 6, for the migration test.
+func oldUser(t *testing.T, st *store.Store, id int64, email string, role store.Role) store.User {
+	t.Helper()
+	now := time.Now().UTC()
+	execSQL(t, st, "INSERT INTO users (id, email, password_hash, role, created_at, updated_at) VALUES (?, ?, 'x', ?, ?, ?)",
+		id, email, string(role), now, now)
+	return store.User{ID: id, Email: email, Role: role}
+}
+
+func oldClass(t *testing.T, st *store.Store, id int64, instructor store.User, name string, learners ...store.User) store.Class {
+	t.Helper()
+	now := time.Now().UTC()
+	execSQL(t, st, "INSERT INTO classes (id, instructor_id, name, join_code, created_at) VALUES (?, ?, ?, ?, ?)",
+		id, instructor.ID, name, fmt.Sprintf("code%d", id), now)
+	for _, l := range learners {
+		execSQL(t, st, "INSERT INTO class_members (class_id, user_id, joined_at) VALUES (?, ?, ?)", id, l.ID, now)
+	}
+	return store.Class{ID: id, InstructorID: instructor.ID, Name: name}
+}
+
+func oldAssign(t *testing.T, st *store.Store, cl store.Class, exercise string) {
+	t.Helper()
+	execSQL(t, st, "INSERT INTO assignments (class_id, kind, ref, created_at) VALUES (?, ?, ?, ?)",
+		cl.ID, string(store.AssignExercise), exercise, time.Now().UTC())
+}
+
+func oldSubmit(t *testing.T, st *store.Store, u store.User, exercise string, number int) store.Submission {
+	t.Helper()
+	id := store.NewSubmissionID()
+	execSQL(t, st, "INSERT INTO submissions (id, user_id, lab, exercise, number, design, status, score, max_score, created_at) VALUES (?, ?, 'limiter', ?, ?, '{}', ?, 100, 100, ?)",
+		id, u.ID, exercise, number, string(store.StatusGraded), time.Now().UTC())
+	return store.Submission{ID: id, UserID: u.ID, Exercise: exercise}
+}
+
 func oldReview(t *testing.T, st *store.Store, sub store.Submission, reviewer *int64, score int) {
 	t.Helper()
 	execSQL(t, st, "INSERT INTO submission_reviews (submission_id, override_score, reason, feedback, reviewer_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
