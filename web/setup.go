@@ -76,6 +76,22 @@ func (s *Server) setupPage(c *gin.Context) {
 	s.render(c, http.StatusOK, views.Page{Title: "Set up the workbook"}, views.SetupView(s.setupModel(c, token)))
 }
 
+// claimSetup makes the signed-in account the admin with the setup link.
+func (s *Server) claimSetup(c *gin.Context, token string, u *store.User) {
+	err := s.store.ClaimSetup(c.Request.Context(), auth.TokenID(token), u.ID, s.now())
+	if apperr.Is(err, apperr.NotFound) {
+		s.setupGone(c)
+		return
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.log.Info("first admin claimed with the setup link", "user_id", u.ID)
+	s.flash(c, "success", "Your account is the admin now. Give instructors their role here.")
+	c.Redirect(http.StatusSeeOther, "/admin/users")
+}
+
 // setup claims the first admin account with a setup link: the signed-in
 // account becomes the admin, or a new account is made as the admin. The
 // link is used up only when that succeeds.
@@ -90,18 +106,7 @@ func (s *Server) setup(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	if u := currentUser(c); u != nil {
-		err := s.store.ClaimSetup(ctx, auth.TokenID(token), u.ID, s.now())
-		if apperr.Is(err, apperr.NotFound) {
-			s.setupGone(c)
-			return
-		}
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		s.log.Info("first admin claimed with the setup link", "user_id", u.ID)
-		s.flash(c, "success", "Your account is the admin now. Give instructors their role here.")
-		c.Redirect(http.StatusSeeOther, "/admin/users")
+		s.claimSetup(c, token, u)
 		return
 	}
 	m := s.setupModel(c, token)

@@ -153,24 +153,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	go func() { mgr.RunReaper(bg, time.Minute); close(reaperDone) }()
 	defer func() { stopBG(); <-reaperDone }() // stop every lab instance before the connections close
 
-	db := "sqlite " + cfg.SQLitePath()
-	if cfg.DatabaseURL != "" {
-		db = "postgres"
-	}
-	rd := "embedded " + rc.Addr()
-	if !rc.Embedded {
-		rd = rc.Addr()
-	}
-	log.Info("System Design Workbook is running", "url", publicURL(cfg, ln.Addr()),
-		"database", db, "redis", rd, "grader_workers", cfg.GraderWorkers, "email", cfg.SMTP, "startup_ms", time.Since(start).Milliseconds())
-
-	// A fresh server has no admin: whoever reads this log claims it with a
-	// one-time link, not whoever registers first on a public address.
-	if link, err := app.SetupLink(ctx, publicURL(cfg, ln.Addr())); err != nil {
-		log.Warn("no setup link for the first admin", "err", err)
-	} else if link != "" {
-		log.Warn("No admin account yet: open this one-time link to create one (it works for 24 hours; or run `server admin create-user --role admin`)", "setup_url", link)
-	}
+	announce(ctx, cfg, app, rc, ln.Addr(), log, start)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -190,6 +173,28 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("stopped cleanly")
 	return nil
+}
+
+// announce logs where the server runs and on what, and, while the server
+// has no admin, the one-time link that claims it: whoever reads this log
+// claims it, not whoever registers first on a public address.
+func announce(ctx context.Context, cfg config.Config, app *web.Server, rc *redis.Conn, addr net.Addr, log *slog.Logger, start time.Time) {
+	db := "sqlite " + cfg.SQLitePath()
+	if cfg.DatabaseURL != "" {
+		db = "postgres"
+	}
+	rd := "embedded " + rc.Addr()
+	if !rc.Embedded {
+		rd = rc.Addr()
+	}
+	log.Info("System Design Workbook is running", "url", publicURL(cfg, addr),
+		"database", db, "redis", rd, "grader_workers", cfg.GraderWorkers, "email", cfg.SMTP, "startup_ms", time.Since(start).Milliseconds())
+
+	if link, err := app.SetupLink(ctx, publicURL(cfg, addr)); err != nil {
+		log.Warn("no setup link for the first admin", "err", err)
+	} else if link != "" {
+		log.Warn("No admin account yet: open this one-time link to create one (it works for 24 hours; or run `server admin create-user --role admin`)", "setup_url", link)
+	}
 }
 
 // stopGrader stops grading before the database closes: a job still
