@@ -33,10 +33,11 @@ type ssoRefusal struct {
 //     provider says the address is now);
 //  2. else, only if the provider says the address is verified, the account
 //     with that address, which is then linked;
-//  3. else a new learner account, if the registration policy admits it:
-//     open; domains (the address's domain must be listed); invite (when an
-//     admin's invitation waits for the address, whose role it then gets,
-//     or the sign-in started from a class join link); never when closed.
+//  3. else a new account: in any mode when an admin's invitation waits
+//     for the address (it gets the invitation's role), as with a password;
+//     otherwise a learner, if the registration policy admits it: open;
+//     domains (the address's domain must be listed); invite (the sign-in
+//     started from a class join link); never when closed.
 //
 // A new account never becomes the admin (nor does any first registration):
 // the provider decides who gets in, not who runs the workbook.
@@ -103,36 +104,43 @@ func (s *Server) ssoAccount(ctx context.Context, id ssoIdentity, next string) (s
 // signing in: a refusal, or go ahead (using up the invitation waiting for
 // the address when invited).
 func (s *Server) ssoMayCreate(ctx context.Context, email, next string) (invited bool, _ *ssoRefusal, _ error) {
+	// An admin's invitation admits its address in every mode, as it does
+	// for registration with a password: the provider vouches for the
+	// address, so the invitation admits the person as its link would.
+	_, err := s.store.PendingInvitationFor(ctx, email, s.now())
+	if err == nil {
+		return true, nil, nil
+	}
+	if !apperr.Is(err, apperr.NotFound) {
+		return false, nil, err
+	}
+	return false, s.ssoPolicyRefusal(ctx, email, next), nil
+}
+
+// ssoPolicyRefusal is why the registration policy turns away a new
+// account made by signing in without an invitation, or nil.
+func (s *Server) ssoPolicyRefusal(ctx context.Context, email, next string) *ssoRefusal {
 	name := s.cfg.OIDC.Name
 	reg := s.cfg.Registration
 	switch reg.Mode {
 	case config.RegistrationClosed:
-		return false, &ssoRefusal{http.StatusForbidden,
+		return &ssoRefusal{http.StatusForbidden,
 			fmt.Sprintf("This workbook is not taking new accounts. Ask an administrator to make yours; then sign in with %s.", name),
-			"registration closed"}, nil
+			"registration closed"}
 	case config.RegistrationDomains:
 		if !reg.DomainAllowed(email) {
-			return false, &ssoRefusal{http.StatusForbidden,
+			return &ssoRefusal{http.StatusForbidden,
 				fmt.Sprintf("New accounts here are for addresses at %s, and your %s address is not one of them.", orList(reg.Domains), name),
-				"domain not allowed"}, nil
+				"domain not allowed"}
 		}
 	case config.RegistrationInvite:
-		// The provider vouches for the address, so an invitation to it
-		// admits the person as a link with its token would.
-		_, err := s.store.PendingInvitationFor(ctx, email, s.now())
-		if err == nil {
-			return true, nil, nil
-		}
-		if !apperr.Is(err, apperr.NotFound) {
-			return false, nil, err
-		}
 		if !s.joinLinkValid(ctx, next) {
-			return false, &ssoRefusal{http.StatusForbidden,
+			return &ssoRefusal{http.StatusForbidden,
 				fmt.Sprintf("New accounts here need an invitation. Open your class's join link, then sign in with %s from there.", name),
-				"invite only: no invitation for the address, no join link"}, nil
+				"invite only: no invitation for the address, no join link"}
 		}
 	}
-	return false, nil, nil
+	return nil
 }
 
 // joinLinkValid reports whether next is a class's join link (/join/CODE)

@@ -151,8 +151,9 @@ func ssoProviderErrors(t *testing.T, s *ssoSetup) {
 }
 
 // TestSSORegistrationPolicy: a closed workbook makes no accounts by single
-// sign-on but lets existing ones in; an invite-only one makes them from a
-// class's join link, or for an address an admin invited.
+// sign-on but lets existing ones in, and those an admin invited; an
+// invite-only one makes them from a class's join link, or for an address
+// an admin invited.
 func TestSSORegistrationPolicy(t *testing.T) {
 	ctx := context.Background()
 	policy := func(mode string) ssoOptions {
@@ -171,6 +172,18 @@ func TestSSORegistrationPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.signIn(t, s.browser(t), "", "zoe")
+	// An admin's invitation admits its address even when closed, as it
+	// does for registration with a password.
+	admin, err := s.app.store.CreateUser(ctx, "admin@example.org", "x", store.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.app.store.CreateInvitation(ctx, store.Invitation{Email: "xavi@example.org", Role: store.RoleLearner, TokenHash: "unused-x",
+		CreatedBy: admin.ID, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, 10); err != nil {
+		t.Fatal(err)
+	}
+	s.users.put("xavi", "xavi@example.org", true)
+	s.signIn(t, s.browser(t), "", "xavi")
 
 	s = MustStartSSO(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()}, policy(config.RegistrationInvite))
 	teacher, err := s.app.store.CreateUser(ctx, "teacher@example.org", "x", store.RoleInstructor)
