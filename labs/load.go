@@ -74,6 +74,10 @@ func (l Limits) Check(s LoadSpec) FieldErrors {
 // Load runs a load against owner's instance; one run at a time per instance.
 func (m *Manager) Load(ctx context.Context, r *Running, s LoadSpec) (LoadSummary, error) {
 	r.mu.Lock()
+	if r.swapping {
+		r.mu.Unlock()
+		return LoadSummary{}, ErrReconfiguring
+	}
 	if r.loading {
 		r.mu.Unlock()
 		return LoadSummary{}, ErrBusy

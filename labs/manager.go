@@ -37,6 +37,8 @@ var (
 	ErrTooMany    = errors.New("too many running instances")
 	ErrBusy       = errors.New("a load run is already going on this instance")
 	ErrUnknownLab = errors.New("no such lab")
+	// ErrReconfiguring: a reconfigure is replacing the instance right now.
+	ErrReconfiguring = errors.New("the instance is being reconfigured")
 )
 
 // Running is one live instance and what the manager knows of it.
@@ -52,6 +54,8 @@ type Running struct {
 	mu       sync.Mutex
 	lastUsed time.Time
 	loading  bool
+	swapping bool   // a reconfigure is replacing inst
+	gen      uint64 // counts reconfigures, for Replaced
 }
 
 // Instance returns the lab instance (it changes on Reconfigure).
@@ -59,6 +63,25 @@ func (r *Running) Instance() Instance {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.inst
+}
+
+// Serving returns the instance to serve one request and its generation,
+// for Replaced; while a reconfigure replaces it, ErrReconfiguring.
+func (r *Running) Serving() (Instance, uint64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.swapping {
+		return nil, 0, ErrReconfiguring
+	}
+	return r.inst, r.gen, nil
+}
+
+// Replaced reports whether a reconfigure has begun since Serving returned
+// gen: the instance that served may have been closed under the request.
+func (r *Running) Replaced(gen uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.swapping || r.gen != gen
 }
 
 // CurrentDesign returns the design the instance runs now.
@@ -217,6 +240,9 @@ func (m *Manager) Stop(ctx context.Context, labID, id string, owner int64) error
 	if err != nil {
 		return err
 	}
+	if _, _, err := r.Serving(); err != nil {
+		return err // stopping now would close the old instance twice and leave the new one running
+	}
 	return m.remove(ctx, r)
 }
 
@@ -242,16 +268,23 @@ func (m *Manager) Reconfigure(ctx context.Context, labID, id string, owner int64
 		return nil, err
 	}
 	r.mu.Lock()
-	if r.loading {
+	switch {
+	case r.swapping:
+		r.mu.Unlock()
+		return nil, ErrReconfiguring
+	case r.loading:
 		r.mu.Unlock()
 		return nil, ErrBusy
 	}
-	r.loading = true // no load run may start while the instance is swapped
+	// No load run may start and no request is served while the instance
+	// is swapped; requests in flight on the old one learn of it by gen.
+	r.loading, r.swapping = true, true
+	r.gen++
 	old := r.inst
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
-		r.loading = false
+		r.loading, r.swapping = false, false
 		r.mu.Unlock()
 	}()
 	if err := old.Close(ctx); err != nil {
@@ -264,7 +297,8 @@ func (m *Manager) Reconfigure(ctx context.Context, labID, id string, owner int64
 		m.mu.Lock()
 		delete(m.instances, r.ID)
 		m.mu.Unlock()
-		r.Metrics.Eventf("error", "reconfigure failed; instance stopped: %v", err)
+		m.log.Error("reconfigure failed", "request_id", RequestID(ctx), "instance", r.ID, "err", err)
+		r.Metrics.Eventf("error", "reconfigure failed, so the instance stopped; the server log has the reason")
 		r.Metrics.Close()
 		return nil, err
 	}

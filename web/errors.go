@@ -19,7 +19,7 @@ func statusOf(code apperr.Code) int {
 		return http.StatusUnprocessableEntity
 	case apperr.NotFound:
 		return http.StatusNotFound
-	case apperr.Conflict:
+	case apperr.Conflict, apperr.Reconfiguring:
 		return http.StatusConflict
 	case apperr.Unauthorized:
 		return http.StatusUnauthorized
@@ -72,8 +72,8 @@ func (s *Server) fail(c *gin.Context, err error) {
 			c.Header("Retry-After", strconv.Itoa(e.RetryAfterSeconds))
 		}
 	}
-	if status >= 500 {
-		_ = c.Error(err)
+	if status >= 500 || code == apperr.Reconfiguring {
+		_ = c.Error(err) // the request log line carries the detail
 	}
 	if status == http.StatusRequestEntityTooLarge {
 		msg = "The request body is larger than this endpoint accepts."

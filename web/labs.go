@@ -32,6 +32,8 @@ func labErr(err error) error {
 		return apperr.Wrap(err, apperr.TooMany, "You have %d lab instances running; stop one before launching another.", labs.DefaultLimits.PerOwner)
 	case errors.Is(err, labs.ErrBusy):
 		return apperr.Wrap(err, apperr.Conflict, "A load run is already going on this instance; wait for it to finish.")
+	case errors.Is(err, labs.ErrReconfiguring):
+		return apperr.Wrap(err, apperr.Reconfiguring, reconfiguringMessage)
 	case errors.Is(err, labs.ErrTooManyWatchers):
 		return apperr.Wrap(err, apperr.TooMany, "This instance is already being watched in %d tabs.", maxWatchers)
 	}
@@ -134,7 +136,15 @@ func (s *Server) apiInstance(c *gin.Context) {
 	}
 	switch {
 	case rest == "" && c.Request.Method == http.MethodGet:
+		_, gen, err := r.Serving()
+		if err != nil {
+			s.fail(c, labErr(err))
+			return
+		}
 		j, err := instanceJSON(c, r)
+		if err != nil && r.Replaced(gen) {
+			err = labErr(fmt.Errorf("%w: reading its state: %w", labs.ErrReconfiguring, err))
+		}
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -153,14 +163,7 @@ func (s *Server) apiInstance(c *gin.Context) {
 	case rest == "load" && c.Request.Method == http.MethodPost:
 		s.apiLoad(c, r)
 	default:
-		for _, rt := range r.Instance().Routes() {
-			if p, ok := labs.MatchRoute(rt, c.Request.Method, rest); ok {
-				c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 64<<10)
-				rt.Handle(c.Writer, c.Request, p)
-				return
-			}
-		}
-		s.fail(c, apperr.New(apperr.NotFound, "This lab has no %s %s endpoint.", c.Request.Method, rest))
+		s.serveLabRoute(c, r, rest)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/sdworkbook/workbook/labs"
 )
 
 const ctxRequestID = "request_id"
@@ -28,6 +30,7 @@ func (s *Server) requestLog(c *gin.Context) {
 		id = hex.EncodeToString(b[:])
 	}
 	c.Set(ctxRequestID, id)
+	c.Request = c.Request.WithContext(labs.WithRequestID(c.Request.Context(), id)) // for the labs' log lines
 	c.Header("X-Request-ID", id)
 	c.Next()
 	if c.Request.URL.Path == "/healthz" {

@@ -14,14 +14,15 @@ type Code string
 
 // The codes the application uses.
 const (
-	Invalid      Code = "invalid"      // bad input: 400/422
-	NotFound     Code = "not_found"    // missing, or not yours: 404
-	Conflict     Code = "conflict"     // unique constraint and the like: 409
-	Unauthorized Code = "unauthorized" // not logged in: 401
-	Forbidden    Code = "forbidden"    // logged in, wrong role: 403
-	TooMany      Code = "too_many"     // throttled: 429
-	Unavailable  Code = "unavailable"  // a dependency is down: 503
-	Internal     Code = "internal"     // anything else: 500
+	Invalid       Code = "invalid"       // bad input: 400/422
+	NotFound      Code = "not_found"     // missing, or not yours: 404
+	Conflict      Code = "conflict"      // unique constraint and the like: 409
+	Reconfiguring Code = "reconfiguring" // being replaced right now, try again: 409
+	Unauthorized  Code = "unauthorized"  // not logged in: 401
+	Forbidden     Code = "forbidden"     // logged in, wrong role: 403
+	TooMany       Code = "too_many"      // throttled: 429
+	Unavailable   Code = "unavailable"   // a dependency is down: 503
+	Internal      Code = "internal"      // anything else: 500
 )
 
 // Error is an application error.

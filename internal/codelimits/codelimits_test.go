@@ -75,7 +75,6 @@ var debts = map[string]int{
 	"function lines labs/limiter/burst.go instance.boundaryBurst":                             105,
 	"function lines labs/limiter/memory.go memoryStore.apply":                                 91,
 	"function lines labs/limiter/suite.go checkSlidingSpan":                                   113,
-	"function lines labs/shop/burst.go instance.burst":                                        84,
 	"function lines labs/shop/suite.go checkConcurrency":                                      126,
 	"function lines labs/shop/suite.go checkCrash":                                            117,
 	"function lines labs/shop/suite.go checkIdempotency":                                      87,

@@ -41,6 +41,10 @@ var (
 	writeError = labs.WriteError
 )
 
+// internalFailure counts reads that failed inside Redis or the database;
+// the log has the error.
+const internalFailure = "internal error (the server log has the details)"
+
 // writeOutcome answers a failed read or write with its status.
 func (in *instance) writeOutcome(w http.ResponseWriter, id int, err error) {
 	status := statusOf(err)
@@ -189,11 +193,16 @@ func (in *instance) stampede(ctx context.Context, id int) (StampedeResult, error
 		mu.Lock()
 		defer mu.Unlock()
 		lats = append(lats, d)
-		if err != nil {
+		switch {
+		case err == nil:
+			sources[res.Source]++
+		case statusOf(err) == http.StatusInternalServerError: // the log has the first
+			if errs[internalFailure]++; errs[internalFailure] == 1 {
+				labs.Failure(ctx, in.env.Log, "A stampede read failed.", err)
+			}
+		default:
 			errs[err.Error()]++
-			return
 		}
-		sources[res.Source]++
 	})
 	res := StampedeResult{Item: id, Stampede: in.cfg.stampede, Reads: stampedeReads, DBReads: counter.n.Load(),
 		P50MS: labs.Percentile(lats, 50), P99MS: labs.Percentile(lats, 99), Sources: sources}
@@ -220,10 +229,7 @@ func (in *instance) handleCrash(w http.ResponseWriter, r *http.Request, _ labs.P
 	}
 	rep, err := in.wb.crash(r.Context())
 	if err != nil {
-		if r.Context().Err() == nil {
-			in.env.Log.Error("cache lab crash-flusher", "err", err)
-		}
-		writeError(w, http.StatusServiceUnavailable, "", "The crash report failed: "+err.Error())
+		labs.WriteFailure(w, r, in.env.Log, "The crash report failed.", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
@@ -232,7 +238,7 @@ func (in *instance) handleCrash(w http.ResponseWriter, r *http.Request, _ labs.P
 func (in *instance) handleStats(w http.ResponseWriter, r *http.Request, _ labs.Params) {
 	s, err := in.State(r.Context())
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "", "Could not read the stats: "+err.Error())
+		labs.WriteFailure(w, r, in.env.Log, "Could not read the stats.", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, s)

@@ -105,7 +105,7 @@ func (in *instance) handleBoundaryBurst(w http.ResponseWriter, r *http.Request, 
 	defer stop()
 	rep, err := in.boundaryBurst(ctx, key)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "The boundary burst could not run: "+err.Error(), "", "")
+		writeError(w, http.StatusServiceUnavailable, labs.Failure(r.Context(), in.env.Log, "The boundary burst could not run.", err), "", "")
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)

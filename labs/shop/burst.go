@@ -111,52 +111,21 @@ func (in *instance) handleBurst(w http.ResponseWriter, r *http.Request, _ labs.P
 	writeJSON(w, http.StatusOK, res)
 }
 
+// burstFailed counts a burst's orders that Redis or the database failed;
+// the log has the first error.
+const burstFailed = "Redis or the database failed (the server log has the first error)"
+
 // burst places req.Orders orders at once, req.Concurrency at a time, and
 // waits up to req.WaitMS for them to settle.
 func (in *instance) burst(ctx context.Context, req BurstRequest) (BurstResult, error) {
 	res := BurstResult{Orders: req.Orders, Failed: map[string]int{}}
 	v0 := in.violations.Load()
 	start := in.pace.now()
-	var (
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-		next = make(chan int)
-		gate = make(chan struct{})
-	)
 	products := map[int]bool{}
 	for i := range req.Orders {
 		products[burstProduct(req, i)] = true
 	}
-	for range min(req.Concurrency, req.Orders) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-gate // release them together
-			for i := range next {
-				p, err := in.placeOrder(ctx, burstProduct(req, i), req.Qty, "")
-				mu.Lock()
-				switch {
-				case err == nil:
-					res.orderIDs = append(res.orderIDs, p.OrderID)
-				case errors.Is(err, errCrashed):
-					res.orderIDs = append(res.orderIDs, p.OrderID) // committed before the crash
-					res.Failed["crashed after commit"]++
-				default:
-					res.Failed[err.Error()]++
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	close(gate)
-	for i := range req.Orders {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-		}
-	}
-	close(next)
-	wg.Wait()
+	in.placeBurst(ctx, req, &res)
 	res.PlaceMS = ms(in.pace.now().Sub(start))
 	res.Placed = len(res.orderIDs)
 	if len(res.Failed) == 0 {
@@ -196,6 +165,56 @@ func (in *instance) burst(ctx context.Context, req BurstRequest) (BurstResult, e
 		res.Placed, res.PlaceMS, res.Confirmed, res.Cancelled, res.Pending, res.TookMS, res.Settle.P50MS, res.Settle.P99MS, res.Settle.MaxMS, res.Violations)
 	in.env.Metrics.Eventf("info", "burst: %s", res.Message)
 	return res, nil
+}
+
+// placeBurst places a burst's orders, req.Concurrency at a time, released
+// together, and records them in res.
+func (in *instance) placeBurst(ctx context.Context, req BurstRequest, res *BurstResult) {
+	var (
+		mu     sync.Mutex
+		wg     sync.WaitGroup
+		next   = make(chan int)
+		gate   = make(chan struct{})
+		failed error // the first failure of Redis or the database, for the log
+	)
+	for range min(req.Concurrency, req.Orders) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-gate // release them together
+			for i := range next {
+				p, err := in.placeOrder(ctx, burstProduct(req, i), req.Qty, "")
+				mu.Lock()
+				switch {
+				case err == nil:
+					res.orderIDs = append(res.orderIDs, p.OrderID)
+				case errors.Is(err, errCrashed):
+					res.orderIDs = append(res.orderIDs, p.OrderID) // committed before the crash
+					res.Failed["crashed after commit"]++
+				case ctx.Err() != nil:
+					res.Failed["the burst ran out of time"]++
+				default:
+					if failed == nil {
+						failed = err
+					}
+					res.Failed[burstFailed]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	close(gate)
+	for i := range req.Orders {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+		}
+	}
+	close(next)
+	wg.Wait()
+	if failed != nil { // one log line for the burst, not one per order
+		in.env.Log.Error("lab request failed", "request_id", labs.RequestID(ctx), "what", "shop burst", "failed", res.Failed[burstFailed], "err", failed)
+	}
 }
 
 func burstProduct(req BurstRequest, i int) int {

@@ -83,14 +83,10 @@ func invalid(field, format string, args ...any) *inputError {
 
 func writeInput(w http.ResponseWriter, e *inputError) { writeError(w, e.status, e.field, e.msg) }
 
-// writeFailure answers an error of Redis or the database.
+// writeFailure answers an error of Redis or the database: a sentence for
+// the learner, the error in the log.
 func (in *instance) writeFailure(w http.ResponseWriter, r *http.Request, what string, err error) {
-	if r.Context().Err() != nil {
-		writeError(w, http.StatusServiceUnavailable, "", "The request was cancelled.")
-		return
-	}
-	in.env.Log.Error("shop lab "+what, "err", err)
-	writeError(w, http.StatusServiceUnavailable, "", fmt.Sprintf("Could not %s: %v", what, err))
+	labs.WriteFailure(w, r, in.env.Log, "The shop could not "+what+".", err)
 }
 
 // decodeStrict reads one JSON object with only known fields into v.

@@ -112,10 +112,7 @@ func (in *instance) handleShorten(w http.ResponseWriter, r *http.Request, _ labs
 			maxAttempts, thousands(in.space), in.cfg.codeLen))
 		return
 	case err != nil:
-		if r.Context().Err() == nil {
-			in.env.Log.Error("shortener: create", "err", err)
-		}
-		writeError(w, http.StatusServiceUnavailable, "", "The database failed: "+err.Error())
+		labs.WriteFailure(w, r, in.env.Log, "The database failed.", err)
 		return
 	}
 	c := Created{Code: l.Code, Path: "r/" + l.Code, ShortURL: shortURL(r, l.Code), URL: l.URL, Existing: existing}
@@ -215,7 +212,7 @@ func (in *instance) batch(ctx context.Context, n int) BatchResult {
 					}
 				default:
 					if res.Error == "" {
-						res.Error = err.Error()
+						res.Error = labs.Failure(ctx, in.env.Log, "The database failed.", err)
 					}
 				}
 				mu.Unlock()
@@ -294,10 +291,7 @@ func (in *instance) handleRedirect(w http.ResponseWriter, r *http.Request, p lab
 	code := p["code"]
 	o, err := in.redirect(r.Context(), code, true)
 	if err != nil {
-		if r.Context().Err() == nil {
-			in.env.Log.Error("shortener: redirect", "code", code, "err", err)
-		}
-		writeError(w, http.StatusServiceUnavailable, "", "The lookup failed: "+err.Error())
+		labs.WriteFailure(w, r, in.env.Log, "The lookup failed.", err)
 		return
 	}
 	switch o.status {
@@ -363,7 +357,7 @@ func (in *instance) handleLink(w http.ResponseWriter, r *http.Request, p labs.Pa
 	ctx := r.Context()
 	o, err := in.redirect(ctx, code, false)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "", "The lookup failed: "+err.Error())
+		labs.WriteFailure(w, r, in.env.Log, "The lookup failed.", err)
 		return
 	}
 	in.layoutMu.RLock()
@@ -371,7 +365,7 @@ func (in *instance) handleLink(w http.ResponseWriter, r *http.Request, p labs.Pa
 	l, stored, err := in.readLink(ctx, shard, code)
 	in.layoutMu.RUnlock()
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "", "The database failed: "+err.Error())
+		labs.WriteFailure(w, r, in.env.Log, "The database failed.", err)
 		return
 	}
 	info := LinkInfo{Code: code, Found: o.entry.found, URL: o.entry.url, ServedBy: o.tier, Shard: shard, Table: in.tab.shard(shard), InShardTable: stored,
@@ -385,7 +379,7 @@ func (in *instance) handleLink(w http.ResponseWriter, r *http.Request, p labs.Pa
 	if in.clicks != nil && o.entry.found {
 		c, err := in.clicks.counts(ctx, code)
 		if err != nil {
-			writeError(w, http.StatusServiceUnavailable, "", "Reading the click counts failed: "+err.Error())
+			labs.WriteFailure(w, r, in.env.Log, "Reading the click counts failed.", err)
 			return
 		}
 		info.Clicks = &c
@@ -432,7 +426,7 @@ func (in *instance) handleShards(w http.ResponseWriter, r *http.Request, _ labs.
 	}
 	v, err := in.shardsView(r.Context(), code)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "", "The database failed: "+err.Error())
+		labs.WriteFailure(w, r, in.env.Log, "The database failed.", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
@@ -510,10 +504,7 @@ func (in *instance) handleReshard(w http.ResponseWriter, r *http.Request, _ labs
 	}
 	res, err := in.reshard(r.Context(), newLayout(n, sharding), b.DryRun)
 	if err != nil {
-		if r.Context().Err() == nil {
-			in.env.Log.Error("shortener: reshard", "err", err)
-		}
-		writeError(w, http.StatusServiceUnavailable, "", "Resharding failed (nothing moved): "+err.Error())
+		labs.WriteFailure(w, r, in.env.Log, "Resharding failed (nothing moved).", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
@@ -718,7 +709,7 @@ func (in *instance) state(ctx context.Context) (State, error) {
 func (in *instance) handleStats(w http.ResponseWriter, r *http.Request, _ labs.Params) {
 	s, err := in.state(r.Context())
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "", "Could not read the stats: "+err.Error())
+		labs.WriteFailure(w, r, in.env.Log, "Could not read the stats.", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, s)
