@@ -56,7 +56,6 @@ func (s *Server) changePassword(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	ctx := c.Request.Context()
 	u := currentUser(c)
 	m, err := s.accountModel(c)
 	if err != nil {
@@ -64,73 +63,24 @@ func (s *Server) changePassword(c *gin.Context) {
 		return
 	}
 	current, next := c.Request.PostForm.Get("current_password"), c.Request.PostForm.Get("new_password")
-	errs := views.FormErrors{}
-	switch {
-	case current == "":
-		errs["current_password"] = "Enter your current password."
-	case len(current) > 4*auth.MaxPasswordLen:
-		errs["current_password"] = "That password is too long."
-	}
-	if _, perr := auth.ParseRegistration(u.Email, next); perr["password"] != "" {
-		errs["new_password"] = perr["password"]
-	} else if next == current {
-		errs["new_password"] = "Choose a password different from the current one."
-	}
-	m.PasswordErrors = errs
-	if len(errs) > 0 {
+	m.PasswordErrors = passwordChangeErrors(u.Email, current, next)
+	if len(m.PasswordErrors) > 0 {
 		s.renderAccount(c, http.StatusUnprocessableEntity, m)
 		return
 	}
-	attempt := s.loginLimits.For(u.Email, c.ClientIP())
-	wait, err := s.limiter.Take(ctx, attempt.Limits()...)
-	if err != nil {
-		s.fail(c, apperr.Wrap(err, apperr.Unavailable, "Changing passwords is unavailable right now. Please try again shortly."))
+	if !s.checkCurrentPassword(c, &m, current) {
 		return
-	}
-	if wait > 0 {
-		c.Header("Retry-After", fmt.Sprint(int(wait.Seconds()+0.999)))
-		m.PasswordMessage = retryMessage(wait)
-		s.renderAccount(c, http.StatusTooManyRequests, m)
-		return
-	}
-	bg := context.WithoutCancel(ctx)
-	ok, err := s.hasher.Verify(u.PasswordHash, current)
-	if err != nil {
-		if gerr := s.limiter.GiveBack(bg, attempt.Pair.Key, attempt.Account.Key, attempt.IP.Key); gerr != nil {
-			s.log.Warn("login limit unavailable", "err", gerr)
-		}
-		if errors.Is(err, auth.ErrBusy) {
-			c.Header("Retry-After", fmt.Sprint(busyRetrySeconds))
-			m.PasswordMessage = busyMessage
-			s.renderAccount(c, http.StatusServiceUnavailable, m)
-			return
-		}
-		s.fail(c, err)
-		return
-	}
-	if !ok {
-		m.PasswordErrors = views.FormErrors{"current_password": "That is not your current password."}
-		s.renderAccount(c, http.StatusUnprocessableEntity, m)
-		return
-	}
-	if err := s.limiter.Reset(bg, attempt.Pair.Key, attempt.Account.Key); err != nil {
-		s.log.Warn("login limit unavailable", "err", err)
-	}
-	if err := s.limiter.GiveBack(bg, attempt.IP.Key); err != nil {
-		s.log.Warn("login limit unavailable", "err", err)
 	}
 	hash, err := s.hasher.Hash(next)
 	if errors.Is(err, auth.ErrBusy) {
-		c.Header("Retry-After", fmt.Sprint(busyRetrySeconds))
-		m.PasswordMessage = busyMessage
-		s.renderAccount(c, http.StatusServiceUnavailable, m)
+		s.passwordBusy(c, m)
 		return
 	}
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	if err := s.store.SetPassword(ctx, u.ID, hash); err != nil {
+	if err := s.store.SetPassword(c.Request.Context(), u.ID, hash); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -141,6 +91,75 @@ func (s *Server) changePassword(c *gin.Context) {
 	}
 	s.flash(c, "success", "Your password is changed. Every other session of your account is logged out.")
 	c.Redirect(http.StatusSeeOther, "/account")
+}
+
+// passwordChangeErrors are the form's mistakes, beside their fields.
+func passwordChangeErrors(email, current, next string) views.FormErrors {
+	errs := views.FormErrors{}
+	switch {
+	case current == "":
+		errs["current_password"] = "Enter your current password."
+	case len(current) > 4*auth.MaxPasswordLen:
+		errs["current_password"] = "That password is too long."
+	}
+	if _, perr := auth.ParseRegistration(email, next); perr["password"] != "" {
+		errs["new_password"] = perr["password"]
+	} else if next == current {
+		errs["new_password"] = "Choose a password different from the current one."
+	}
+	return errs
+}
+
+// checkCurrentPassword counts the attempt against the login limits and
+// verifies the current password; a right one clears the account's
+// failures. When it is not ok, the account page is answered.
+func (s *Server) checkCurrentPassword(c *gin.Context, m *views.AccountPage, current string) bool {
+	ctx := c.Request.Context()
+	u := currentUser(c)
+	attempt := s.loginLimits.For(u.Email, c.ClientIP())
+	wait, err := s.limiter.Take(ctx, attempt.Limits()...)
+	if err != nil {
+		s.fail(c, apperr.Wrap(err, apperr.Unavailable, "Changing passwords is unavailable right now. Please try again shortly."))
+		return false
+	}
+	if wait > 0 {
+		c.Header("Retry-After", fmt.Sprint(int(wait.Seconds()+0.999)))
+		m.PasswordMessage = retryMessage(wait)
+		s.renderAccount(c, http.StatusTooManyRequests, *m)
+		return false
+	}
+	bg := context.WithoutCancel(ctx)
+	ok, err := s.hasher.Verify(u.PasswordHash, current)
+	if err != nil {
+		if gerr := s.limiter.GiveBack(bg, attempt.Pair.Key, attempt.Account.Key, attempt.IP.Key); gerr != nil {
+			s.log.Warn("login limit unavailable", "err", gerr)
+		}
+		if errors.Is(err, auth.ErrBusy) {
+			s.passwordBusy(c, *m)
+			return false
+		}
+		s.fail(c, err)
+		return false
+	}
+	if !ok {
+		m.PasswordErrors = views.FormErrors{"current_password": "That is not your current password."}
+		s.renderAccount(c, http.StatusUnprocessableEntity, *m)
+		return false
+	}
+	if err := s.limiter.Reset(bg, attempt.Pair.Key, attempt.Account.Key); err != nil {
+		s.log.Warn("login limit unavailable", "err", err)
+	}
+	if err := s.limiter.GiveBack(bg, attempt.IP.Key); err != nil {
+		s.log.Warn("login limit unavailable", "err", err)
+	}
+	return true
+}
+
+// passwordBusy answers when no password can be hashed right now.
+func (s *Server) passwordBusy(c *gin.Context, m views.AccountPage) {
+	c.Header("Retry-After", fmt.Sprint(busyRetrySeconds))
+	m.PasswordMessage = busyMessage
+	s.renderAccount(c, http.StatusServiceUnavailable, m)
 }
 
 // endSession logs out one of the account's sessions, named by its handle;

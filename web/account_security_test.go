@@ -191,27 +191,7 @@ func TestSessionsOnTheAccountPage(t *testing.T) {
 				t.Error("logging out this session's row left it signed in")
 			}
 
-			// The cap: a login beyond maxSessions ends the one unused for longest.
-			var first *browser
-			for i := range maxSessions + 1 {
-				a.advance(time.Second)
-				b, code := loginFrom(t, a, "bob@example.org", goodPassword, firefoxUA)
-				if code != http.StatusSeeOther {
-					t.Fatalf("login %d: %d", i+1, code)
-				}
-				if i == 0 {
-					first = b
-				}
-			}
-			if n := len(sessionsOf(t, a, "bob@example.org")); n != maxSessions {
-				t.Errorf("bob has %d sessions, want the cap of %d", n, maxSessions)
-			}
-			if signedIn(t, first) {
-				t.Error("the session unused for longest survived the cap")
-			}
-			if signedIn(t, bob) {
-				t.Error("bob's registration session, unused for longest, survived the cap")
-			}
+			checkSessionCap(t, a, bob)
 		})
 	}
 }
@@ -304,4 +284,30 @@ func sessionsOf(t *testing.T, a *testApp, email string) []store.Session {
 		t.Fatal(err)
 	}
 	return rows
+}
+
+// checkSessionCap: a login beyond maxSessions ends the one unused for
+// longest, here bob's registration session.
+func checkSessionCap(t *testing.T, a *testApp, bob *browser) {
+	t.Helper()
+	var first *browser
+	for i := range maxSessions + 1 {
+		a.advance(time.Second)
+		b, code := loginFrom(t, a, "bob@example.org", goodPassword, firefoxUA)
+		if code != http.StatusSeeOther {
+			t.Fatalf("login %d: %d", i+1, code)
+		}
+		if i == 0 {
+			first = b
+		}
+	}
+	if n := len(sessionsOf(t, a, "bob@example.org")); n != maxSessions {
+		t.Errorf("bob has %d sessions, want the cap of %d", n, maxSessions)
+	}
+	if signedIn(t, first) {
+		t.Error("the session unused for longest survived the cap")
+	}
+	if signedIn(t, bob) {
+		t.Error("bob's registration session, unused for longest, survived the cap")
+	}
 }

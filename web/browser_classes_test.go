@@ -25,47 +25,12 @@ func TestBrowserInstructorAndLearner(t *testing.T) {
 	a := MustStartGrading(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()}, limiter.Lab)
 	ctx := testenv.Browser(t, 4*time.Minute)
 	do, text := chromeSteps(t, ctx)
-	const pw = "a passphrase long enough"
-	register := func(email string) {
-		do(
-			chromedp.Navigate(a.URL+"/register"),
-			chromedp.WaitVisible(`#email`),
-			chromedp.SendKeys(`#email`, email),
-			chromedp.SendKeys(`#password`, pw),
-			chromedp.Submit(`[data-testid="register-form"]`),
-			chromedp.WaitVisible(`[data-testid="nav-user"]`),
-		)
-	}
-	login := func(email string) {
-		do(
-			chromedp.Navigate(a.URL+"/login"),
-			chromedp.WaitVisible(`#email`),
-			chromedp.SendKeys(`#email`, email),
-			chromedp.SendKeys(`#password`, pw),
-			chromedp.Submit(`[data-testid="login-form"]`),
-			chromedp.WaitVisible(`[data-testid="nav-user"]`),
-		)
-	}
+	register, login := browserAccountSteps(a, do)
 	logout := func() { do(chromedp.Click(`[data-testid="logout"]`), chromedp.WaitVisible(`a[href="/login"]`)) }
 
 	register("teacher@example.org")
 	MustSetRole(t, a, "teacher@example.org", store.RoleInstructor)
-	do(
-		chromedp.Click(`nav a[href="/classes"]`),
-		chromedp.WaitVisible(`[data-testid="class-form"]`),
-		chromedp.SendKeys(`#f-name`, "Browser cohort"),
-		chromedp.Click(`[data-testid="create-class"]`),
-		chromedp.WaitVisible(`[data-testid="join-code"]`),
-		chromedp.SetValue(`#f-assignment`, "exercise:"+limiterExercise),
-		chromedp.Click(`[data-testid="add-assignment"]`),
-		chromedp.WaitVisible(`[data-testid="assignments"]`),
-	)
-	classURL, err := chromedp.Run(ctx, chromedp.Location())
-	if err != nil {
-		t.Fatal(err)
-	}
-	classURL, _, _ = strings.Cut(classURL, "#")
-	joinURL := text(`[data-testid="join-url"]`)
+	classURL, joinURL := createClassInBrowser(t, ctx)
 	logout()
 
 	register("learner@example.org")
@@ -109,21 +74,25 @@ func TestBrowserInstructorAndLearner(t *testing.T) {
 		t.Errorf("gradebook row: %q", row)
 	}
 	testenv.Screenshot(t, ctx, "gradebook")
-	do(
-		chromedp.Click(`[data-testid="gb-cell"] a`),
-		chromedp.WaitVisible(`[data-testid="review-form"]`),
-		chromedp.SendKeys(`#f-score`, "100"),
-		chromedp.SendKeys(`#f-reason`, "The window estimate is fine for this class."),
-		chromedp.SendKeys(`#f-feedback`, "Well argued. Compare it with a sliding log next."),
-		chromedp.Click(`[data-testid="save-review"]`),
-		chromedp.WaitVisible(`[data-testid="override-score"]`),
-	)
-	testenv.Screenshot(t, ctx, "review")
-	if ok, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('[data-testid="notice-count"]') !== null`)); ok {
-		t.Error("the reviewed submission still waits for a look")
-	}
+	reviewFromGradebook(t, ctx)
 
 	// The gradebook's CSV, downloaded as a person would and parsed.
+	records := downloadCSV(t, ctx, classURL)
+	last := records[len(records)-1]
+	if len(records) != 3 || last[0] != "learner@example.org" || !slices.Contains(last, "100") {
+		t.Errorf("downloaded CSV: %q", records)
+	}
+	logout()
+
+	login("learner@example.org")
+	checkLearnerReadsReview(t, ctx, submissionURL)
+}
+
+// downloadCSV clicks the class page's CSV export, as a person would, and
+// parses the file the browser saved.
+func downloadCSV(t *testing.T, ctx context.Context, classURL string) [][]string {
+	t.Helper()
+	do, _ := chromeSteps(t, ctx)
 	dir := t.TempDir()
 	progress := chromedp.Events(ctx, cdpbrowser.DownloadProgress)
 	do(
@@ -159,14 +128,14 @@ func TestBrowserInstructorAndLearner(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the downloaded CSV does not parse: %v", err)
 	}
-	last := records[len(records)-1]
-	if len(records) != 3 || last[0] != "learner@example.org" || !slices.Contains(last, "100") {
-		t.Errorf("downloaded CSV: %q", records)
-	}
-	logout()
+	return records
+}
 
-	login("learner@example.org")
-	// The learner hears of the review and follows the notice to it.
+// checkLearnerReadsReview: the signed-in learner hears of the review and
+// follows the notice to it.
+func checkLearnerReadsReview(t *testing.T, ctx context.Context, submissionURL string) {
+	t.Helper()
+	do, text := chromeSteps(t, ctx)
 	if n := text(`[data-testid="notice-count"]`); n != "1" {
 		t.Errorf("learner's notice badge %q, want 1", n)
 	}
@@ -191,4 +160,78 @@ func TestBrowserInstructorAndLearner(t *testing.T) {
 	if s := text(`[data-testid="instructor-review"] [data-testid="override-score"]`); !strings.HasPrefix(s, "100 / 100") {
 		t.Errorf("learner sees override %q", s)
 	}
+}
+
+// browserAccountSteps are registering and logging in through the pages,
+// with one password for everyone.
+func browserAccountSteps(a *testApp, do func(...chromedp.Action[chromedp.Void])) (register, login func(email string)) {
+	const pw = "a passphrase long enough"
+	register = func(email string) {
+		do(
+			chromedp.Navigate(a.URL+"/register"),
+			chromedp.WaitVisible(`#email`),
+			chromedp.SendKeys(`#email`, email),
+			chromedp.SendKeys(`#password`, pw),
+			chromedp.Submit(`[data-testid="register-form"]`),
+			chromedp.WaitVisible(`[data-testid="nav-user"]`),
+		)
+	}
+	login = func(email string) {
+		do(
+			chromedp.Navigate(a.URL+"/login"),
+			chromedp.WaitVisible(`#email`),
+			chromedp.SendKeys(`#email`, email),
+			chromedp.SendKeys(`#password`, pw),
+			chromedp.Submit(`[data-testid="login-form"]`),
+			chromedp.WaitVisible(`[data-testid="nav-user"]`),
+		)
+	}
+	return register, login
+}
+
+// reviewFromGradebook: the instructor opens the submission from the
+// gradebook and overrides its score with feedback, which clears its
+// notice.
+func reviewFromGradebook(t *testing.T, ctx context.Context) {
+	t.Helper()
+	do, _ := chromeSteps(t, ctx)
+	do(
+		chromedp.Click(`[data-testid="gb-cell"] a`),
+		chromedp.WaitVisible(`[data-testid="review-form"]`),
+		chromedp.SendKeys(`#f-score`, "100"),
+		chromedp.SendKeys(`#f-reason`, "The window estimate is fine for this class."),
+		chromedp.SendKeys(`#f-feedback`, "Well argued. Compare it with a sliding log next."),
+		chromedp.Click(`[data-testid="save-review"]`),
+		chromedp.WaitVisible(`[data-testid="override-score"]`),
+	)
+	testenv.Screenshot(t, ctx, "review")
+	if ok, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('[data-testid="notice-count"]') !== null`)); ok {
+		t.Error("the reviewed submission still waits for a look")
+	}
+
+}
+
+// createClassInBrowser: the signed-in instructor creates a class that
+// sets the limiter exercise; its page's URL and its join link.
+func createClassInBrowser(t *testing.T, ctx context.Context) (classURL, joinURL string) {
+	t.Helper()
+	do, text := chromeSteps(t, ctx)
+	var err error
+	do(
+		chromedp.Click(`nav a[href="/classes"]`),
+		chromedp.WaitVisible(`[data-testid="class-form"]`),
+		chromedp.SendKeys(`#f-name`, "Browser cohort"),
+		chromedp.Click(`[data-testid="create-class"]`),
+		chromedp.WaitVisible(`[data-testid="join-code"]`),
+		chromedp.SetValue(`#f-assignment`, "exercise:"+limiterExercise),
+		chromedp.Click(`[data-testid="add-assignment"]`),
+		chromedp.WaitVisible(`[data-testid="assignments"]`),
+	)
+	classURL, err = chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	classURL, _, _ = strings.Cut(classURL, "#")
+	joinURL = text(`[data-testid="join-url"]`)
+	return classURL, joinURL
 }

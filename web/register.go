@@ -144,101 +144,16 @@ func (s *Server) registerForm(c *gin.Context) {
 // not, before any password is hashed. The policy is applied first: a
 // visitor it does not admit gets the page's sentence and a 403.
 func (s *Server) register(c *gin.Context) {
-	if err := s.parseForm(c); err != nil {
-		s.fail(c, err)
+	reg, form, creds, ok := s.registrationInput(c)
+	if !ok {
 		return
 	}
-	ctx := c.Request.Context()
-	pf := c.Request.PostForm
-	reg, err := s.registrationFor(ctx, pf.Get("join"), pf.Get("invite"))
-	if err != nil {
-		s.fail(c, err)
+	hash, ok := s.registrationHash(c, &form, creds)
+	if !ok {
 		return
 	}
-	rawEmail := pf.Get("email")
-	form := reg.form(strings.TrimSpace(rawEmail))
-	page := views.Page{Title: "Create account"}
-	if !form.CanRegister {
-		s.render(c, http.StatusForbidden, page, views.RegisterView(form))
-		return
-	}
-	if reg.problem != "" {
-		// The join link or invitation went bad: say so before anything is made.
-		form.Email = strings.TrimSpace(rawEmail)
-		s.render(c, http.StatusUnprocessableEntity, page, views.RegisterView(form))
-		return
-	}
-	creds, errs := auth.ParseRegistration(rawEmail, pf.Get("password"))
-	if errs["email"] == "" {
-		switch {
-		case reg.invite != nil && creds.Email != reg.invite.Email:
-			errs["email"] = "This invitation is for " + reg.invite.Email + "; register with that address."
-		case reg.invite == nil && !s.cfg.Registration.DomainAllowed(creds.Email):
-			errs["email"] = "Only addresses at " + orList(reg.domains) + " can register here."
-		}
-	}
-	if len(errs) > 0 {
-		form.Errors = errs
-		s.render(c, http.StatusUnprocessableEntity, page, views.RegisterView(form))
-		return
-	}
-	form.Email = creds.Email
-	limit := auth.RegisterLimit(c.ClientIP())
-	wait, err := s.limiter.Take(ctx, limit)
-	if err != nil {
-		s.fail(c, apperr.Wrap(err, apperr.Unavailable, "Registration is unavailable right now. Please try again shortly."))
-		return
-	}
-	if wait > 0 {
-		s.tooMany(c, wait, "Create account", views.RegisterView, form)
-		return
-	}
-	taken := func() {
-		form.Errors = views.FormErrors{"email": "An account with this email already exists. Log in instead?"}
-		s.render(c, http.StatusConflict, page, views.RegisterView(form))
-	}
-	// A taken address is answered before hashing: the 409 says as much
-	// anyway, and the hash would be work for nothing.
-	switch _, err := s.store.UserByEmail(ctx, creds.Email); {
-	case err == nil:
-		taken()
-		return
-	case !apperr.Is(err, apperr.NotFound):
-		s.fail(c, err)
-		return
-	}
-	hash, err := s.hasher.Hash(creds.Password)
-	if errors.Is(err, auth.ErrBusy) {
-		// Nothing was hashed: the attempt goes back to the limit.
-		if gerr := s.limiter.GiveBack(context.WithoutCancel(ctx), limit.Key); gerr != nil {
-			s.log.Warn("registration limit unavailable", "err", gerr)
-		}
-		s.busy(c, "Create account", views.RegisterView, form)
-		return
-	}
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	acct := store.NewAccount{Email: creds.Email, PasswordHash: hash}
-	if reg.invite != nil {
-		acct.InvitationHash = auth.TokenID(reg.token)
-	}
-	if reg.class != nil {
-		acct.ClassID = reg.class.ID
-	}
-	user, err := s.store.Register(ctx, acct, s.now())
-	switch {
-	case apperr.Is(err, apperr.Conflict):
-		taken()
-		return
-	case apperr.Is(err, apperr.NotFound):
-		// The invitation was used or revoked while this form was open.
-		form.Message = badInviteMessage
-		s.render(c, http.StatusUnprocessableEntity, page, views.RegisterView(form))
-		return
-	case err != nil:
-		s.fail(c, err)
+	user, acct, ok := s.createAccount(c, reg, &form, hash)
+	if !ok {
 		return
 	}
 	s.log.Info("account created", "user_id", user.ID, "role", user.Role, "invited", reg.invite != nil, "class_id", acct.ClassID)
@@ -254,4 +169,121 @@ func (s *Server) register(c *gin.Context) {
 	}
 	s.flash(c, "success", welcome)
 	c.Redirect(http.StatusSeeOther, "/")
+}
+
+// registrationInput reads the form under the server's policy: what this
+// visitor may do, and the address and password they typed. When it is
+// not ok, the answer (403, or the form again with its errors) is sent.
+func (s *Server) registrationInput(c *gin.Context) (registration, views.AuthForm, auth.Credentials, bool) {
+	if err := s.parseForm(c); err != nil {
+		s.fail(c, err)
+		return registration{}, views.AuthForm{}, auth.Credentials{}, false
+	}
+	pf := c.Request.PostForm
+	reg, err := s.registrationFor(c.Request.Context(), pf.Get("join"), pf.Get("invite"))
+	if err != nil {
+		s.fail(c, err)
+		return reg, views.AuthForm{}, auth.Credentials{}, false
+	}
+	rawEmail := pf.Get("email")
+	form := reg.form(strings.TrimSpace(rawEmail))
+	if !form.CanRegister {
+		s.render(c, http.StatusForbidden, views.Page{Title: "Create account"}, views.RegisterView(form))
+		return reg, form, auth.Credentials{}, false
+	}
+	if reg.problem != "" {
+		// The join link or invitation went bad: say so before anything is made.
+		form.Email = strings.TrimSpace(rawEmail)
+		s.render(c, http.StatusUnprocessableEntity, views.Page{Title: "Create account"}, views.RegisterView(form))
+		return reg, form, auth.Credentials{}, false
+	}
+	creds, errs := auth.ParseRegistration(rawEmail, pf.Get("password"))
+	if errs["email"] == "" {
+		switch {
+		case reg.invite != nil && creds.Email != reg.invite.Email:
+			errs["email"] = "This invitation is for " + reg.invite.Email + "; register with that address."
+		case reg.invite == nil && !s.cfg.Registration.DomainAllowed(creds.Email):
+			errs["email"] = "Only addresses at " + orList(reg.domains) + " can register here."
+		}
+	}
+	if len(errs) > 0 {
+		form.Errors = errs
+		s.render(c, http.StatusUnprocessableEntity, views.Page{Title: "Create account"}, views.RegisterView(form))
+		return reg, form, creds, false
+	}
+	form.Email = creds.Email
+	return reg, form, creds, true
+}
+
+// registrationHash counts the attempt against the limit, refuses a taken
+// address and hashes the password. When it is not ok, the answer is sent.
+func (s *Server) registrationHash(c *gin.Context, form *views.AuthForm, creds auth.Credentials) (string, bool) {
+	ctx := c.Request.Context()
+	limit := auth.RegisterLimit(c.ClientIP())
+	wait, err := s.limiter.Take(ctx, limit)
+	if err != nil {
+		s.fail(c, apperr.Wrap(err, apperr.Unavailable, "Registration is unavailable right now. Please try again shortly."))
+		return "", false
+	}
+	if wait > 0 {
+		s.tooMany(c, wait, "Create account", views.RegisterView, *form)
+		return "", false
+	}
+	// A taken address is answered before hashing: the 409 says as much
+	// anyway, and the hash would be work for nothing.
+	switch _, err := s.store.UserByEmail(ctx, creds.Email); {
+	case err == nil:
+		s.emailTaken(c, form)
+		return "", false
+	case !apperr.Is(err, apperr.NotFound):
+		s.fail(c, err)
+		return "", false
+	}
+	hash, err := s.hasher.Hash(creds.Password)
+	if errors.Is(err, auth.ErrBusy) {
+		// Nothing was hashed: the attempt goes back to the limit.
+		if gerr := s.limiter.GiveBack(context.WithoutCancel(ctx), limit.Key); gerr != nil {
+			s.log.Warn("registration limit unavailable", "err", gerr)
+		}
+		s.busy(c, "Create account", views.RegisterView, *form)
+		return "", false
+	}
+	if err != nil {
+		s.fail(c, err)
+		return "", false
+	}
+	return hash, true
+}
+
+// emailTaken answers a registration whose address has an account.
+func (s *Server) emailTaken(c *gin.Context, form *views.AuthForm) {
+	form.Errors = views.FormErrors{"email": "An account with this email already exists. Log in instead?"}
+	s.render(c, http.StatusConflict, views.Page{Title: "Create account"}, views.RegisterView(*form))
+}
+
+// createAccount stores the account, using the invitation or joining the
+// class it came with. When it is not ok, the answer is sent.
+func (s *Server) createAccount(c *gin.Context, reg registration, form *views.AuthForm, hash string) (store.User, store.NewAccount, bool) {
+	acct := store.NewAccount{Email: form.Email, PasswordHash: hash}
+	if reg.invite != nil {
+		acct.InvitationHash = auth.TokenID(reg.token)
+	}
+	if reg.class != nil {
+		acct.ClassID = reg.class.ID
+	}
+	user, err := s.store.Register(c.Request.Context(), acct, s.now())
+	switch {
+	case apperr.Is(err, apperr.Conflict):
+		s.emailTaken(c, form)
+		return user, acct, false
+	case apperr.Is(err, apperr.NotFound):
+		// The invitation was used or revoked while this form was open.
+		form.Message = badInviteMessage
+		s.render(c, http.StatusUnprocessableEntity, views.Page{Title: "Create account"}, views.RegisterView(*form))
+		return user, acct, false
+	case err != nil:
+		s.fail(c, err)
+		return user, acct, false
+	}
+	return user, acct, true
 }

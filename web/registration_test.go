@@ -161,71 +161,10 @@ func TestRegistrationByInvitation(t *testing.T) {
 			}
 			noAccount(t, a, "sam@example.org")
 
-			// An admin's invitation: bad input is named beside its field.
 			admin := MustAccount(t, a, "admin@example.org", store.RoleAdmin)
-			for _, tc := range []struct{ email, role, field, want string }{
-				{"not an address", "learner", "error-invite-email", "like name@example.org"},
-				{"lin@example.org", "learner", "error-invite-email", "already has an account"},
-				{"ivy@example.org", "emperor", "error-invite-role", "learner, instructor or admin"},
-			} {
-				resp := admin.post("/admin/invitations", url.Values{"email": {tc.email}, "role": {tc.role}})
-				wantStatus(t, resp, http.StatusUnprocessableEntity)
-				d := doc(t, resp)
-				if msg := testid(d, tc.field); !strings.Contains(msg, tc.want) {
-					t.Errorf("invite %q as %q: %s says %q", tc.email, tc.role, tc.field, msg)
-				}
-				if v, _ := d.Find("#f-invite-email").Attr("value"); v != tc.email {
-					t.Errorf("the form lost the email: %q", v)
-				}
-			}
-			wantStatus(t, teacher.post("/admin/invitations", url.Values{"email": {"x@example.org"}, "role": {"admin"}}), http.StatusForbidden)
-			link := invite(t, admin, "Ivy@Example.org", "instructor")
-			if d := doc(t, admin.get("/admin/users")); d.Find(`tr[data-invitation="ivy@example.org"]`).Length() != 1 || strings.Contains(d.Text(), link) {
-				t.Error("the invitation is not listed, or its link is shown again")
-			}
-			invitee := newBrowser(t, a)
-			d = doc(t, invitee.get(pathOf(t, link)))
-			if v, _ := d.Find("#email").Attr("value"); v != "ivy@example.org" || d.Find("#email[readonly]").Length() != 1 {
-				t.Errorf("the invitation's email field: %q", v)
-			}
-			if p := testid(d, "registration-policy"); !strings.Contains(p, "invited") || !strings.Contains(p, "an instructor") {
-				t.Errorf("policy sentence for an invitation %q", p)
-			}
-			token := strings.TrimPrefix(pathOf(t, link), "/register?invite=")
-			resp = register(invitee, "eve@example.org", url.Values{"invite": {token}})
-			wantStatus(t, resp, http.StatusUnprocessableEntity)
-			if msg := testid(doc(t, resp), "error-email"); !strings.Contains(msg, "ivy@example.org") {
-				t.Errorf("another address with the invitation: %q", msg)
-			}
-			noAccount(t, a, "eve@example.org")
-			wantStatus(t, register(invitee, "ivy@example.org", url.Values{"invite": {token}}), http.StatusSeeOther)
-			if ivy, err := a.store.UserByEmail(ctx, "ivy@example.org"); err != nil || ivy.Role != store.RoleInstructor {
-				t.Fatalf("invited account %+v, %v", ivy, err)
-			}
-			// Used once: the link now says so, and lets nobody in.
-			again := newBrowser(t, a)
-			d = doc(t, again.get(pathOf(t, link)))
-			if msg := testid(d, "form-message"); !strings.Contains(msg, "has been used or has expired") {
-				t.Errorf("a used invitation says %q", msg)
-			}
-			resp = register(again, "ivy2@example.org", url.Values{"invite": {token}})
-			wantStatus(t, resp, http.StatusForbidden)
-			noAccount(t, a, "ivy2@example.org")
-			if doc(t, admin.get("/admin/users")).Find(`tr[data-invitation="ivy@example.org"]`).Length() != 0 {
-				t.Error("a used invitation is still listed as waiting")
-			}
-
-			// A revoked invitation works no more.
-			link = invite(t, admin, "rex@example.org", "learner")
-			inv, err := a.store.InvitationByToken(ctx, authTokenID(strings.TrimPrefix(pathOf(t, link), "/register?invite=")), a.clock())
-			if err != nil {
-				t.Fatal(err)
-			}
-			wantStatus(t, admin.post("/admin/invitations/"+strconv.FormatInt(inv.ID, 10)+"/revoke", nil), http.StatusSeeOther)
-			wantStatus(t, admin.post("/admin/invitations/"+strconv.FormatInt(inv.ID, 10)+"/revoke", nil), http.StatusNotFound)
-			resp = register(newBrowser(t, a), "rex@example.org", url.Values{"invite": {strings.TrimPrefix(pathOf(t, link), "/register?invite=")}})
-			wantStatus(t, resp, http.StatusForbidden)
-			noAccount(t, a, "rex@example.org")
+			checkInvitationForm(t, admin, teacher)
+			checkInvitationUsedOnce(t, a, admin)
+			checkInvitationRevoked(t, a, admin)
 		})
 	}
 }
@@ -280,4 +219,85 @@ func TestRegistrationClosed(t *testing.T) {
 			wantStatus(t, register(newBrowser(t, a), "new@example.org", url.Values{"invite": {token}}), http.StatusSeeOther)
 		})
 	}
+}
+
+// checkInvitationForm: an admin's invitation with bad input is named
+// beside its field, and an instructor may not invite.
+func checkInvitationForm(t *testing.T, admin, teacher *browser) {
+	t.Helper()
+	for _, tc := range []struct{ email, role, field, want string }{
+		{"not an address", "learner", "error-invite-email", "like name@example.org"},
+		{"lin@example.org", "learner", "error-invite-email", "already has an account"},
+		{"ivy@example.org", "emperor", "error-invite-role", "learner, instructor or admin"},
+	} {
+		resp := admin.post("/admin/invitations", url.Values{"email": {tc.email}, "role": {tc.role}})
+		wantStatus(t, resp, http.StatusUnprocessableEntity)
+		d := doc(t, resp)
+		if msg := testid(d, tc.field); !strings.Contains(msg, tc.want) {
+			t.Errorf("invite %q as %q: %s says %q", tc.email, tc.role, tc.field, msg)
+		}
+		if v, _ := d.Find("#f-invite-email").Attr("value"); v != tc.email {
+			t.Errorf("the form lost the email: %q", v)
+		}
+	}
+	wantStatus(t, teacher.post("/admin/invitations", url.Values{"email": {"x@example.org"}, "role": {"admin"}}), http.StatusForbidden)
+}
+
+// checkInvitationUsedOnce: an invitation opens registration for its
+// address only, with its role, once.
+func checkInvitationUsedOnce(t *testing.T, a *testApp, admin *browser) {
+	t.Helper()
+	ctx := context.Background()
+	link := invite(t, admin, "Ivy@Example.org", "instructor")
+	if d := doc(t, admin.get("/admin/users")); d.Find(`tr[data-invitation="ivy@example.org"]`).Length() != 1 || strings.Contains(d.Text(), link) {
+		t.Error("the invitation is not listed, or its link is shown again")
+	}
+	invitee := newBrowser(t, a)
+	d := doc(t, invitee.get(pathOf(t, link)))
+	if v, _ := d.Find("#email").Attr("value"); v != "ivy@example.org" || d.Find("#email[readonly]").Length() != 1 {
+		t.Errorf("the invitation's email field: %q", v)
+	}
+	if p := testid(d, "registration-policy"); !strings.Contains(p, "invited") || !strings.Contains(p, "an instructor") {
+		t.Errorf("policy sentence for an invitation %q", p)
+	}
+	token := strings.TrimPrefix(pathOf(t, link), "/register?invite=")
+	resp := register(invitee, "eve@example.org", url.Values{"invite": {token}})
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	if msg := testid(doc(t, resp), "error-email"); !strings.Contains(msg, "ivy@example.org") {
+		t.Errorf("another address with the invitation: %q", msg)
+	}
+	noAccount(t, a, "eve@example.org")
+	wantStatus(t, register(invitee, "ivy@example.org", url.Values{"invite": {token}}), http.StatusSeeOther)
+	if ivy, err := a.store.UserByEmail(ctx, "ivy@example.org"); err != nil || ivy.Role != store.RoleInstructor {
+		t.Fatalf("invited account %+v, %v", ivy, err)
+	}
+	// Used once: the link now says so, and lets nobody in.
+	again := newBrowser(t, a)
+	d = doc(t, again.get(pathOf(t, link)))
+	if msg := testid(d, "form-message"); !strings.Contains(msg, "has been used or has expired") {
+		t.Errorf("a used invitation says %q", msg)
+	}
+	resp = register(again, "ivy2@example.org", url.Values{"invite": {token}})
+	wantStatus(t, resp, http.StatusForbidden)
+	noAccount(t, a, "ivy2@example.org")
+	if doc(t, admin.get("/admin/users")).Find(`tr[data-invitation="ivy@example.org"]`).Length() != 0 {
+		t.Error("a used invitation is still listed as waiting")
+	}
+
+}
+
+// checkInvitationRevoked: a revoked invitation works no more.
+func checkInvitationRevoked(t *testing.T, a *testApp, admin *browser) {
+	t.Helper()
+	ctx := context.Background()
+	link := invite(t, admin, "rex@example.org", "learner")
+	inv, err := a.store.InvitationByToken(ctx, authTokenID(strings.TrimPrefix(pathOf(t, link), "/register?invite=")), a.clock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, admin.post("/admin/invitations/"+strconv.FormatInt(inv.ID, 10)+"/revoke", nil), http.StatusSeeOther)
+	wantStatus(t, admin.post("/admin/invitations/"+strconv.FormatInt(inv.ID, 10)+"/revoke", nil), http.StatusNotFound)
+	resp := register(newBrowser(t, a), "rex@example.org", url.Values{"invite": {strings.TrimPrefix(pathOf(t, link), "/register?invite=")}})
+	wantStatus(t, resp, http.StatusForbidden)
+	noAccount(t, a, "rex@example.org")
 }

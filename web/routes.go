@@ -21,21 +21,7 @@ func (s *Server) routes(r *gin.Engine) {
 	app.GET("/", s.home)
 	s.authRoutes(app)
 
-	app.GET("/lessons", s.lessonsIndex)
-	app.GET("/lessons/diagrams/:file", s.diagram)
-	app.GET("/lessons/:slug", s.lessonPage)
-	app.POST("/lessons/:slug/complete", s.requireUser, s.completeLesson)
-	app.GET("/lessons/:slug/quiz", s.quizPage)
-	app.POST("/lessons/:slug/quiz", s.gradeQuiz)
-	app.GET("/questions", s.questionsIndex)
-	app.GET("/questions/:slug", s.questionPage)
-	app.POST("/questions/:slug/answer", s.requireUser, s.answerQuestion)
-	app.POST("/questions/:slug/rate", s.requireUser, s.rateQuestion)
-	app.GET("/review", s.requireUser, s.reviewPage)
-	app.POST("/review", s.requireUser, s.reviewCard)
-	app.GET("/progress", s.requireUser, s.progressPage)
-	app.POST("/progress/outcomes", s.requireUser, s.tickOutcome)
-	app.GET("/search", s.search)
+	s.learnRoutes(app)
 
 	app.GET("/labs", s.labsIndex)
 	app.GET("/labs/:lab", s.labPage)
@@ -43,37 +29,12 @@ func (s *Server) routes(r *gin.Engine) {
 	app.POST("/labs/:lab/instances/:id/stop", s.requireUser, s.stopFromForm)
 	app.GET("/labs/:lab/exercises/:exercise", s.exercisePage)
 	app.POST("/labs/:lab/exercises/:exercise", s.requireUser, s.submitFromForm)
-	app.GET("/classes", s.requireUser, s.classesPage)
-	app.POST("/classes", s.requireUser, s.createClass)
-	app.POST("/classes/join", s.requireUser, s.joinClass)
-	app.GET("/join/:code", s.joinPage)
-	app.POST("/join/:code", s.requireUser, s.joinClass)
-	app.GET("/classes/:id", s.requireUser, s.classPage)
-	app.POST("/classes/:id/delete", s.requireUser, s.deleteClass)
-	app.POST("/classes/:id/assignments", s.requireUser, s.addAssignment)
-	app.POST("/classes/:id/assignments/:aid/delete", s.requireUser, s.deleteAssignment)
-	app.POST("/classes/:id/assignments/:aid/regrade", s.requireUser, s.regradeAssignment)
-	app.GET("/classes/:id/submissions/:sid", s.requireUser, s.submissionReviewPage)
-	app.POST("/classes/:id/submissions/:sid/review", s.requireUser, s.saveReview)
-	app.POST("/classes/:id/submissions/:sid/regrade", s.requireUser, s.regradeOne)
-	app.GET("/account", s.requireUser, s.accountPage)
-	app.POST("/account/verify", s.requireUser, s.resendVerification)
-	app.POST("/account/tokens", s.requireUser, s.createToken)
-	app.POST("/account/tokens/:tid/revoke", s.requireUser, s.revokeToken)
-	app.POST("/account/password", s.requireUser, s.changePassword)
-	app.POST("/account/sessions/others/logout", s.requireUser, s.endOtherSessions)
-	app.POST("/account/sessions/:sid/logout", s.requireUser, s.endSession)
-	app.GET("/notices", s.requireUser, s.noticesPage)
-	app.POST("/notices/read", s.requireUser, s.readNotices)
-	app.GET("/admin/users", s.requireRole(store.RoleAdmin), s.adminUsers)
-	app.POST("/admin/users/:uid/role", s.requireRole(store.RoleAdmin), s.setRole)
-	app.POST("/admin/invitations", s.requireRole(store.RoleAdmin), s.createInvitation)
-	app.POST("/admin/invitations/:iid/revoke", s.requireRole(store.RoleAdmin), s.revokeInvitation)
+	s.classRoutes(app)
+	s.accountRoutes(app)
+	s.adminRoutes(app)
 
 	// The exports: pages' links, and scripts with an access token.
-	exports := r.Group("/classes", s.loadSessionOrToken)
-	exports.GET("/:id/gradebook.csv", s.requireUser, s.gradebookCSV)
-	exports.GET("/:id/results.json", s.requireUser, s.resultsJSON)
+	s.exportRoutes(r.Group("/classes", s.loadSessionOrToken))
 
 	app.GET("/submissions/:id", s.requireUser, s.submissionPage)
 	app.GET("/submissions/:id/results", s.requireUser, s.submissionResults)
@@ -88,10 +49,7 @@ func (s *Server) routes(r *gin.Engine) {
 	api.POST("/labs/:lab/submissions", s.requireUser, s.apiSubmit)
 	api.GET("/submissions/:id", s.requireUser, s.apiSubmission)
 	api.GET("/submissions/:id/events", s.requireUser, s.apiSubmissionEvents)
-	api.GET("/classes", s.requireUser, s.apiClasses)
-	api.POST("/classes", s.requireUser, s.apiCreateClass)
-	api.POST("/classes/join", s.requireUser, s.apiJoinClass)
-	api.GET("/classes/:id/gradebook", s.requireUser, s.apiGradebook)
+	s.classAPIRoutes(api)
 
 	r.NoRoute(s.loadSession, s.notFound)
 	r.NoMethod(s.loadSession, s.methodNotAllowed)
@@ -118,4 +76,79 @@ func (s *Server) authRoutes(app *gin.RouterGroup) {
 	app.POST("/reset/:token", s.reset)
 	app.GET("/verify/:token", s.verifyForm)
 	app.POST("/verify/:token", s.verify)
+}
+
+// learnRoutes are the pages of reading and practising: lessons, quizzes,
+// interview questions, flashcard review, progress and search.
+func (s *Server) learnRoutes(app *gin.RouterGroup) {
+	app.GET("/lessons", s.lessonsIndex)
+	app.GET("/lessons/diagrams/:file", s.diagram)
+	app.GET("/lessons/:slug", s.lessonPage)
+	app.POST("/lessons/:slug/complete", s.requireUser, s.completeLesson)
+	app.GET("/lessons/:slug/quiz", s.quizPage)
+	app.POST("/lessons/:slug/quiz", s.gradeQuiz)
+	app.GET("/questions", s.questionsIndex)
+	app.GET("/questions/:slug", s.questionPage)
+	app.POST("/questions/:slug/answer", s.requireUser, s.answerQuestion)
+	app.POST("/questions/:slug/rate", s.requireUser, s.rateQuestion)
+	app.GET("/review", s.requireUser, s.reviewPage)
+	app.POST("/review", s.requireUser, s.reviewCard)
+	app.GET("/progress", s.requireUser, s.progressPage)
+	app.POST("/progress/outcomes", s.requireUser, s.tickOutcome)
+	app.GET("/search", s.search)
+}
+
+// classRoutes are an instructor's classes, their assignments and the
+// review of submissions, and a learner's joining.
+func (s *Server) classRoutes(app *gin.RouterGroup) {
+	app.GET("/classes", s.requireUser, s.classesPage)
+	app.POST("/classes", s.requireUser, s.createClass)
+	app.POST("/classes/join", s.requireUser, s.joinClass)
+	app.GET("/join/:code", s.joinPage)
+	app.POST("/join/:code", s.requireUser, s.joinClass)
+	app.GET("/classes/:id", s.requireUser, s.classPage)
+	app.POST("/classes/:id/delete", s.requireUser, s.deleteClass)
+	app.POST("/classes/:id/assignments", s.requireUser, s.addAssignment)
+	app.POST("/classes/:id/assignments/:aid/delete", s.requireUser, s.deleteAssignment)
+	app.POST("/classes/:id/assignments/:aid/regrade", s.requireUser, s.regradeAssignment)
+	app.GET("/classes/:id/submissions/:sid", s.requireUser, s.submissionReviewPage)
+	app.POST("/classes/:id/submissions/:sid/review", s.requireUser, s.saveReview)
+	app.POST("/classes/:id/submissions/:sid/regrade", s.requireUser, s.regradeOne)
+}
+
+// accountRoutes are the signed-in person's own pages: account, tokens,
+// password, sessions and notices.
+func (s *Server) accountRoutes(app *gin.RouterGroup) {
+	app.GET("/account", s.requireUser, s.accountPage)
+	app.POST("/account/verify", s.requireUser, s.resendVerification)
+	app.POST("/account/tokens", s.requireUser, s.createToken)
+	app.POST("/account/tokens/:tid/revoke", s.requireUser, s.revokeToken)
+	app.POST("/account/password", s.requireUser, s.changePassword)
+	app.POST("/account/sessions/others/logout", s.requireUser, s.endOtherSessions)
+	app.POST("/account/sessions/:sid/logout", s.requireUser, s.endSession)
+	app.GET("/notices", s.requireUser, s.noticesPage)
+	app.POST("/notices/read", s.requireUser, s.readNotices)
+}
+
+// adminRoutes are the administrator's users and invitations.
+func (s *Server) adminRoutes(app *gin.RouterGroup) {
+	app.GET("/admin/users", s.requireRole(store.RoleAdmin), s.adminUsers)
+	app.POST("/admin/users/:uid/role", s.requireRole(store.RoleAdmin), s.setRole)
+	app.POST("/admin/invitations", s.requireRole(store.RoleAdmin), s.createInvitation)
+	app.POST("/admin/invitations/:iid/revoke", s.requireRole(store.RoleAdmin), s.revokeInvitation)
+}
+
+// exportRoutes are a class's downloads, reached by pages' links and by
+// scripts with an access token.
+func (s *Server) exportRoutes(exports *gin.RouterGroup) {
+	exports.GET("/:id/gradebook.csv", s.requireUser, s.gradebookCSV)
+	exports.GET("/:id/results.json", s.requireUser, s.resultsJSON)
+}
+
+// classAPIRoutes are the class API: JSON, for the browser or a script.
+func (s *Server) classAPIRoutes(api *gin.RouterGroup) {
+	api.GET("/classes", s.requireUser, s.apiClasses)
+	api.POST("/classes", s.requireUser, s.apiCreateClass)
+	api.POST("/classes/join", s.requireUser, s.apiJoinClass)
+	api.GET("/classes/:id/gradebook", s.requireUser, s.apiGradebook)
 }
