@@ -13,7 +13,7 @@ import (
 
 	"github.com/sdworkbook/workbook/internal/containers"
 	"github.com/sdworkbook/workbook/internal/redis"
-	"github.com/sdworkbook/workbook/internal/store"
+	"github.com/sdworkbook/workbook/internal/sqlopen"
 	"github.com/sdworkbook/workbook/labs"
 )
 
@@ -252,13 +252,13 @@ func (e *environments) containers(ctx context.Context, job string, needDB bool) 
 	e.log.Debug("grading containers started", "redis", rdImage, "postgres", pgImage, "network", e.network)
 	out := env{name: name, base: labs.Env{Redis: rc.Client, Log: e.log, Now: time.Now}}
 	if needDB {
-		st, err := store.Open(ctx, store.Options{PostgresURL: pg.URL})
+		db, dialect, err := sqlopen.Open(ctx, sqlopen.Options{PostgresURL: pg.URL})
 		if err != nil {
 			release()
 			return env{}, nil, fmt.Errorf("%w: %w", labs.ErrEnvironment, err)
 		}
-		cleanups = append(cleanups, func() { st.Close() })
-		out.base.DB, out.base.Dialect = st.SQL(), string(st.Dialect())
+		cleanups = append(cleanups, func() { db.Close() })
+		out.base.DB, out.base.Dialect = db, string(dialect)
 	}
 	return out, release, nil
 }
@@ -298,16 +298,16 @@ func (e *environments) embedded(ctx context.Context, needDB bool, why, detail st
 		release()
 		return env{}, nil, fmt.Errorf("%w: %w", labs.ErrEnvironment, err)
 	}
-	st, err := store.Open(ctx, store.Options{SQLitePath: filepath.Join(dir, "lab.db")})
+	db, dialect, err := sqlopen.Open(ctx, sqlopen.Options{SQLitePath: filepath.Join(dir, "lab.db")})
 	if err != nil {
 		release()
 		os.RemoveAll(dir)
 		return env{}, nil, fmt.Errorf("%w: %w", labs.ErrEnvironment, err)
 	}
 	out.name = "Graded on the built-in Redis and SQLite: " + why + "."
-	out.base.DB, out.base.Dialect = st.SQL(), string(st.Dialect())
+	out.base.DB, out.base.Dialect = db, string(dialect)
 	return out, func() {
-		st.Close()
+		db.Close()
 		os.RemoveAll(dir)
 		rc.Close()
 	}, nil

@@ -9,9 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -21,6 +18,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/sdworkbook/workbook/internal/apperr"
+	"github.com/sdworkbook/workbook/internal/sqlopen"
 	"github.com/sdworkbook/workbook/migrations"
 )
 
@@ -41,65 +39,25 @@ type Options struct {
 // Open connects to the database and checks that it answers. It does not
 // migrate; call Migrate.
 func Open(ctx context.Context, o Options) (*Store, error) {
+	sqlDB, d, err := sqlopen.Open(ctx, sqlopen.Options{PostgresURL: o.PostgresURL, SQLitePath: o.SQLitePath})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
 	cfg := &gorm.Config{
 		TranslateError: true,
 		Logger:         logger.Discard,
 		NowFunc:        func() time.Time { return time.Now().UTC() },
 	}
-	var (
-		dial    gorm.Dialector
-		dialect migrations.Dialect
-	)
-	if o.PostgresURL != "" {
-		dial, dialect = postgres.Open(o.PostgresURL), migrations.Postgres
-	} else {
-		if err := os.MkdirAll(filepath.Dir(o.SQLitePath), 0o750); err != nil {
-			return nil, fmt.Errorf("store: data dir: %w", err)
-		}
-		q := url.Values{}
-		// busy_timeout first: the pragmas after it (journal_mode takes a
-		// lock) would otherwise fail at once on a connection opened while
-		// another one writes.
-		q.Add("_pragma", "busy_timeout(10000)")
-		q.Add("_pragma", "foreign_keys(1)")
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(NORMAL)")
-		q.Set("_time_format", "sqlite")
-		registerSQLite()
-		dial = &sqlite.Dialector{DriverName: sqliteDriver, DSN: "file:" + sqliteURIPath(o.SQLitePath) + "?" + q.Encode()}
-		dialect = migrations.SQLite
+	dial := gorm.Dialector(postgres.New(postgres.Config{Conn: sqlDB}))
+	if d == sqlopen.SQLite {
+		dial = &sqlite.Dialector{Conn: sqlDB}
 	}
 	db, err := gorm.Open(dial, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", dialect, err)
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, err
-	}
-	if dialect == migrations.SQLite {
-		// One writer at a time is all SQLite allows; a few readers share WAL.
-		sqlDB.SetMaxOpenConns(4)
-	} else {
-		sqlDB.SetMaxOpenConns(20)
-		sqlDB.SetMaxIdleConns(10)
-		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	}
-	s := &Store{db: db, dialect: dialect}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := s.Ping(pctx); err != nil {
 		_ = sqlDB.Close()
-		return nil, fmt.Errorf("store: %s does not answer: %w", dialect, err)
+		return nil, fmt.Errorf("store: open %s: %w", d, err)
 	}
-	return s, nil
-}
-
-// sqliteURIPath escapes the characters a file: URI gives a meaning to, so
-// a path with "#" or "?" (a subtest named "" has "#00" in its temporary
-// directory) opens that file rather than one cut short at the "#".
-func sqliteURIPath(p string) string {
-	return strings.NewReplacer("%", "%25", "#", "%23", "?", "%3f").Replace(p)
+	return &Store{db: db, dialect: migrations.Dialect(d)}, nil
 }
 
 // Dialect says which database this is.

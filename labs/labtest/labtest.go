@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/sdworkbook/workbook/internal/redis"
-	"github.com/sdworkbook/workbook/internal/store"
+	"github.com/sdworkbook/workbook/internal/sqlopen"
 	"github.com/sdworkbook/workbook/internal/testenv"
 	"github.com/sdworkbook/workbook/labs"
 )
@@ -38,7 +38,7 @@ func Envs(tb testing.TB, id string) []Named {
 func Env(tb testing.TB, b testenv.Backend, id string) labs.Env {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{PostgresURL: b.DatabaseURL, SQLitePath: filepath.Join(b.DataDir, "lab.db")})
+	db, dialect, err := sqlopen.Open(ctx, sqlopen.Options{PostgresURL: b.DatabaseURL, SQLitePath: filepath.Join(b.DataDir, "lab.db")})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -50,8 +50,8 @@ func Env(tb testing.TB, b testenv.Backend, id string) labs.Env {
 	tb.Cleanup(func() {
 		m.Close()
 		rc.Close()
-		st.Close()
+		db.Close()
 	})
-	return labs.Env{Redis: rc.Client, DB: st.SQL(), Dialect: string(st.Dialect()), Instance: id, Prefix: "lab:" + id + ":",
+	return labs.Env{Redis: rc.Client, DB: db, Dialect: string(dialect), Instance: id, Prefix: "lab:" + id + ":",
 		Metrics: m, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}
 }
