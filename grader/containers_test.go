@@ -19,6 +19,7 @@ import (
 	"github.com/sdworkbook/workbook/internal/containers"
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/internal/testenv"
+	"github.com/sdworkbook/workbook/labs"
 )
 
 // listContainers lists the containers, running or not, that carry every
@@ -248,7 +249,7 @@ func TestStartRemovesWhatAKilledGraderLeft(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	g, err := grader.New(st, nil, quiet(), grader.Options{Workers: 1, Environment: grader.EnvContainers}, testLab{})
+	g, err := grader.New(st, nil, quiet(), grader.Options{Workers: 1, Environment: grader.EnvContainers}, labs.MustRegistry(testLab{}))
 	if err != nil {
 		t.Fatal(err)
 	}

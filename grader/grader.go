@@ -92,9 +92,7 @@ type Grader struct {
 	rdb   *goredis.Client
 	log   *slog.Logger
 	opts  Options
-	labs  map[string]labs.Lab
-	order []string
-	exs   map[string]exercise
+	reg   *labs.Registry
 	river *river.Client[*sql.Tx]
 	envs  *environments
 	now   func() time.Time
@@ -103,14 +101,9 @@ type Grader struct {
 	sweepDone chan struct{}
 }
 
-type exercise struct {
-	lab labs.Lab
-	ex  labs.Exercise
-}
-
-// New builds a grader over the store's database and rdb (for progress
-// events). Workers do not run until Start.
-func New(st *store.Store, rdb *goredis.Client, log *slog.Logger, opts Options, all ...labs.Lab) (*Grader, error) {
+// New builds a grader of the exercises of reg's labs over the store's
+// database and rdb (for progress events). Workers do not run until Start.
+func New(st *store.Store, rdb *goredis.Client, log *slog.Logger, opts Options, reg *labs.Registry) (*Grader, error) {
 	if opts.JobTimeout <= 0 {
 		opts.JobTimeout = 90 * time.Second
 	}
@@ -139,18 +132,7 @@ func New(st *store.Store, rdb *goredis.Client, log *slog.Logger, opts Options, a
 		host, _ := os.Hostname()
 		opts.ID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), store.NewSubmissionID()[:6])
 	}
-	g := &Grader{st: st, rdb: rdb, log: log, opts: opts, labs: map[string]labs.Lab{}, exs: map[string]exercise{}, now: time.Now}
-	for _, l := range all {
-		id := l.Info().ID
-		g.labs[id] = l
-		g.order = append(g.order, id)
-		for _, ex := range labs.ExercisesOf(l) {
-			if _, dup := g.exs[ex.ID]; dup {
-				return nil, fmt.Errorf("grader: exercise %q defined twice", ex.ID)
-			}
-			g.exs[ex.ID] = exercise{lab: l, ex: ex}
-		}
-	}
+	g := &Grader{st: st, rdb: rdb, log: log, opts: opts, reg: reg, now: time.Now}
 	g.envs = newEnvironments(opts, log)
 	cfg := &river.Config{
 		Logger:               log.With("component", "queue"),
@@ -293,31 +275,14 @@ func (g *Grader) Stop(ctx context.Context) error {
 // Environment names the environment this process grades in right now.
 func (g *Grader) Environment(ctx context.Context) string { return g.envs.describe(ctx) }
 
-// Labs are the labs with exercises, in the order given to New.
-func (g *Grader) Labs() []labs.Lab {
-	var out []labs.Lab
-	for _, id := range g.order {
-		if len(labs.ExercisesOf(g.labs[id])) > 0 {
-			out = append(out, g.labs[id])
-		}
-	}
-	return out
-}
+// Labs are the labs with exercises, in the registry's order.
+func (g *Grader) Labs() []labs.Lab { return g.reg.Graded() }
 
 // Exercises returns a lab's exercises.
-func (g *Grader) Exercises(labID string) []labs.Exercise {
-	l, ok := g.labs[labID]
-	if !ok {
-		return nil
-	}
-	return labs.ExercisesOf(l)
-}
+func (g *Grader) Exercises(labID string) []labs.Exercise { return g.reg.Exercises(labID) }
 
 // Exercise finds an exercise by id.
-func (g *Grader) Exercise(id string) (labs.Lab, labs.Exercise, bool) {
-	e, ok := g.exs[id]
-	return e.lab, e.ex, ok
-}
+func (g *Grader) Exercise(id string) (labs.Lab, labs.Exercise, bool) { return g.reg.Exercise(id) }
 
 // Request is a submission as the learner sends it.
 type Request struct {
@@ -329,7 +294,7 @@ type Request struct {
 // Submit validates a submission and commits it with its grading job. An
 // invalid design or note is an apperr with field errors; nothing is stored.
 func (g *Grader) Submit(ctx context.Context, userID int64, labID string, req Request) (store.Submission, error) {
-	l, ok := g.labs[labID]
+	l, ok := g.reg.Lab(labID)
 	if !ok {
 		return store.Submission{}, apperr.New(apperr.NotFound, "no lab %q", labID)
 	}

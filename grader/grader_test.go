@@ -68,7 +68,7 @@ func MustGrader(tb testing.TB, st *store.Store, rc *redis.Conn, opts grader.Opti
 	if opts.PollInterval == 0 {
 		opts.PollInterval = 100 * time.Millisecond
 	}
-	g, err := grader.New(st, rc.Client, quiet(), opts, all...)
+	g, err := grader.New(st, rc.Client, quiet(), opts, labs.MustRegistry(all...))
 	if err != nil {
 		tb.Fatal(err)
 	}

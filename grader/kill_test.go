@@ -14,6 +14,7 @@ import (
 	"github.com/sdworkbook/workbook/internal/redis"
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/internal/testenv"
+	"github.com/sdworkbook/workbook/labs"
 )
 
 // The test binary doubles as a grader worker process when these are set.
@@ -40,7 +41,7 @@ func childMain() bool {
 		panic(err)
 	}
 	g, err := grader.New(st, rc.Client, quiet(), grader.Options{Workers: 1, Environment: grader.EnvEmbedded,
-		PollInterval: 100 * time.Millisecond}, testLab{})
+		PollInterval: 100 * time.Millisecond}, labs.MustRegistry(testLab{}))
 	if err != nil {
 		panic(err)
 	}

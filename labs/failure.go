@@ -4,21 +4,18 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+
+	"github.com/sdworkbook/workbook/labs/labhttp"
 )
 
-type requestIDKey struct{}
-
 // WithRequestID returns ctx carrying the id of the request it serves, so a
-// lab's log lines can name it.
+// lab's log lines can name it (labhttp.WithRequestID).
 func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
+	return labhttp.WithRequestID(ctx, id)
 }
 
 // RequestID is the id WithRequestID put in ctx, or "".
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
+func RequestID(ctx context.Context) string { return labhttp.RequestID(ctx) }
 
 // Failure logs err, a failure of Redis or the database while serving a
 // request, with the request's id, and returns what the learner reads

@@ -1,23 +1,12 @@
-// Package labs is the small framework every live lab is built on: a lab has
-// a design (knobs with defaults and validation), builds instances on the
-// Redis client and database it is handed, serves its own HTTP routes under
-// the instance, and reports metrics in 100 ms buckets and an event log that
-// the browser draws live. The Manager owns running instances: who owns them,
-// how many, how long they live, and the bounded load runs against them.
-//
-// Lab packages (labs/limiter, labs/breaker, labs/cache, …) import this one;
-// this one imports none of them and nothing of the web layer.
 package labs
 
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -45,6 +34,41 @@ type Info struct {
 	Explain string   `json:"explain"` // a paragraph: what the lab is
 	Try     []string `json:"try"`     // things to try, in order
 	Charts  []Chart  `json:"charts"`
+	// Pokes are the ready-made requests the lab's page offers.
+	Pokes []Poke `json:"pokes,omitempty"`
+}
+
+// Poke is a ready-made request to one of an instance's routes: the page
+// sends it and shows the raw answer (and a picture, see Pictured).
+type Poke struct {
+	Label  string `json:"label"`
+	Method string `json:"method"`
+	// Path is relative to the instance and may carry a query; each {name}
+	// in it is filled from Params, which the page lets the learner edit.
+	Path   string      `json:"path"`
+	Params []PokeParam `json:"params,omitempty"`
+	// Body is a JSON body, editable before sending.
+	Body string `json:"body,omitempty"`
+	Help string `json:"help,omitempty"`
+}
+
+// PokeParam is an editable value of a poke's path.
+type PokeParam struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Pictured is a lab that draws some answers better than their JSON. Its
+// Picture is a script the lab page loads (served at
+// /static/labs/{id}.js); it registers one function,
+//
+//	window.labPictures["shop"] = function (box, answer, el) { … return true; };
+//
+// which the page calls with an empty element, the decoded JSON answer of
+// a poke and a small element helper (el(tag, className, text)). It
+// returns true when it drew something.
+type Pictured interface {
+	Picture() []byte
 }
 
 // Chart is one live chart of an instance: series drawn together.
@@ -102,9 +126,14 @@ func (e Env) Rebind(q string) string {
 }
 
 // Instance is a running lab.
+//
+// Besides these methods an instance serves the lab's routes: its
+// Handler() http.Handler (a *labhttp.Router, which lists the routes it
+// serves), mounted under /api/labs/{lab}/instances/{id} and reached by
+// checks through a Target. Labs not yet converted still declare Routes()
+// []Route instead, served through an adapter (see HandlerOf); once every
+// lab has a Handler, Handler joins this interface and Routes goes.
 type Instance interface {
-	// Routes are the lab's own endpoints under the instance's URL.
-	Routes() []Route
 	// Hit performs one unit of the lab's work for a load run (one limiter
 	// decision, one breaker call, one cache read) for key, and returns the
 	// HTTP status the same request would get.
@@ -115,45 +144,10 @@ type Instance interface {
 	Close(ctx context.Context) error
 }
 
-// Route is one lab endpoint. Path is relative to the instance and may hold
-// {name} segments: "items/{item}". Handlers read them with Params.
-type Route struct {
-	Method string
-	Path   string
-	Handle func(w http.ResponseWriter, r *http.Request, p Params)
-}
-
-// Params are a route's path parameters.
-type Params map[string]string
-
-// match reports whether path (relative, no leading slash) matches pattern.
-func match(pattern, path string) (Params, bool) {
-	ps, ss := split(pattern), split(path)
-	if len(ps) != len(ss) {
-		return nil, false
-	}
-	p := Params{}
-	for i, seg := range ps {
-		if len(seg) > 2 && seg[0] == '{' && seg[len(seg)-1] == '}' {
-			if ss[i] == "" {
-				return nil, false
-			}
-			p[seg[1:len(seg)-1]] = ss[i]
-			continue
-		}
-		if seg != ss[i] {
-			return nil, false
-		}
-	}
-	return p, true
-}
-
-func split(s string) []string {
-	s = strings.Trim(s, "/")
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "/")
+// Served is an instance that serves its routes itself: every lab, once
+// converted.
+type Served interface {
+	Handler() http.Handler
 }
 
 // DeleteKeys removes every Redis key under prefix (an instance's keys when
@@ -177,15 +171,6 @@ func DeleteKeys(ctx context.Context, rdb *goredis.Client, prefix string) error {
 		return rdb.Unlink(ctx, batch...).Err()
 	}
 	return nil
-}
-
-// MatchRoute reports whether a request's method and path (relative to the
-// instance) select route rt, with its path parameters.
-func MatchRoute(rt Route, method, path string) (Params, bool) {
-	if rt.Method != method {
-		return nil, false
-	}
-	return match(rt.Path, path)
 }
 
 // schemaLockKey is the advisory lock labs take on PostgreSQL while they
@@ -214,22 +199,4 @@ func (e Env) CreateTables(ctx context.Context, ddl ...string) error {
 		}
 	}
 	return tx.Commit()
-}
-
-// WriteJSON answers a lab route with v as JSON.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // the client may have gone; nothing to do
-}
-
-// ErrorBody is a lab route's error answer, naming the field at fault.
-type ErrorBody struct {
-	Error string `json:"error"`
-	Field string `json:"field,omitempty"`
-}
-
-// WriteError answers a lab route with an error naming field.
-func WriteError(w http.ResponseWriter, status int, field, msg string) {
-	WriteJSON(w, status, ErrorBody{Error: msg, Field: field})
 }

@@ -166,7 +166,7 @@ func (c *clock) add(d time.Duration) {
 func newTestManager(clk *clock) *Manager {
 	lim := DefaultLimits
 	lim.Idle = 30 * time.Minute
-	return NewManager(nil, nil, "sqlite", slog.New(slog.NewTextHandler(io.Discard, nil)), clk.now, lim, echoLab{})
+	return NewManager(MustRegistry(echoLab{}), nil, nil, "sqlite", slog.New(slog.NewTextHandler(io.Discard, nil)), clk.now, lim)
 }
 
 func TestManagerOwnershipLimitsAndReaping(t *testing.T) {

@@ -123,8 +123,24 @@ func statusText(m map[string]int) string {
 	return s
 }
 
-// RunLoad drives inst.Hit: the grader uses it directly.
+// RunLoad drives inst.Hit: the manager's load runs.
 func RunLoad(ctx context.Context, inst Instance, s LoadSpec) LoadSummary {
+	return runLoad(ctx, s, inst.Hit)
+}
+
+// RunLoadOn drives a target over HTTP: each request is what request makes
+// of its key (a method and a path of the lab's routes). A request the
+// target did not answer counts as an error, with status 0 shown as 500.
+func RunLoadOn(ctx context.Context, tg Target, s LoadSpec, request func(key string) (method, path string)) LoadSummary {
+	return runLoad(ctx, s, func(ctx context.Context, key string) (int, error) {
+		method, path := request(key)
+		r, err := Call(ctx, tg, method, path, nil)
+		return r.Status, err
+	})
+}
+
+// runLoad sends s.Requests requests through hit.
+func runLoad(ctx context.Context, s LoadSpec, hit func(ctx context.Context, key string) (int, error)) LoadSummary {
 	start := time.Now()
 	var (
 		next    atomic.Int64
@@ -172,7 +188,7 @@ func RunLoad(ctx context.Context, inst Instance, s LoadSpec) LoadSummary {
 				}
 				key := "k" + strconv.FormatInt(keyOf(i), 10)
 				t0 := time.Now()
-				code, err := inst.Hit(ctx, key)
+				code, err := hit(ctx, key)
 				d := time.Since(t0)
 				mu.Lock()
 				lats = append(lats, float64(d.Microseconds())/1000)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
@@ -50,6 +51,7 @@ type Running struct {
 	Created  time.Time
 	Metrics  *Metrics
 	inst     Instance
+	handler  http.Handler // inst's routes
 	env      Env
 	mu       sync.Mutex
 	lastUsed time.Time
@@ -65,15 +67,17 @@ func (r *Running) Instance() Instance {
 	return r.inst
 }
 
-// Serving returns the instance to serve one request and its generation,
-// for Replaced; while a reconfigure replaces it, ErrReconfiguring.
-func (r *Running) Serving() (Instance, uint64, error) {
+// Serving returns the handler of the instance's own routes (paths
+// relative to the instance: "/request") to serve one request, and its
+// generation, for Replaced; while a reconfigure replaces the instance,
+// ErrReconfiguring.
+func (r *Running) Serving() (http.Handler, uint64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.swapping {
 		return nil, 0, ErrReconfiguring
 	}
-	return r.inst, r.gen, nil
+	return r.handler, r.gen, nil
 }
 
 // Replaced reports whether a reconfigure has begun since Serving returned
@@ -93,8 +97,7 @@ func (r *Running) CurrentDesign() Design {
 
 // Manager owns the running instances of one server process.
 type Manager struct {
-	labs    map[string]Lab
-	order   []string
+	reg     *Registry
 	redis   *goredis.Client
 	db      *sql.DB
 	dialect string
@@ -108,34 +111,26 @@ type Manager struct {
 	stopOnce  sync.Once
 }
 
-// NewManager serves labs on the given Redis and database.
-func NewManager(rdb *goredis.Client, db *sql.DB, dialect string, log *slog.Logger, now func() time.Time, limits Limits, labs ...Lab) *Manager {
+// NewManager serves the labs of reg on the given Redis and database.
+func NewManager(reg *Registry, rdb *goredis.Client, db *sql.DB, dialect string, log *slog.Logger, now func() time.Time, limits Limits) *Manager {
 	if now == nil {
 		now = time.Now
 	}
-	m := &Manager{labs: map[string]Lab{}, redis: rdb, db: db, dialect: dialect, log: log, now: now, limits: limits,
+	return &Manager{reg: reg, redis: rdb, db: db, dialect: dialect, log: log, now: now, limits: limits,
 		instances: map[string]*Running{}, stop: make(chan struct{})}
-	for _, l := range labs {
-		m.labs[l.Info().ID] = l
-		m.order = append(m.order, l.Info().ID)
-	}
-	return m
 }
+
+// Registry is the list of labs the manager serves.
+func (m *Manager) Registry() *Registry { return m.reg }
 
 // Limits returns the manager's limits.
 func (m *Manager) Limits() Limits { return m.limits }
 
 // Labs lists the labs in registration order.
-func (m *Manager) Labs() []Lab {
-	out := make([]Lab, 0, len(m.order))
-	for _, id := range m.order {
-		out = append(out, m.labs[id])
-	}
-	return out
-}
+func (m *Manager) Labs() []Lab { return m.reg.Labs() }
 
 // Lab returns a lab by id.
-func (m *Manager) Lab(id string) (Lab, bool) { l, ok := m.labs[id]; return l, ok }
+func (m *Manager) Lab(id string) (Lab, bool) { return m.reg.Lab(id) }
 
 func newID() string {
 	b := make([]byte, 8)
@@ -145,7 +140,7 @@ func newID() string {
 
 // Launch builds an instance of a validated design for owner.
 func (m *Manager) Launch(ctx context.Context, labID string, owner int64, d Design) (*Running, error) {
-	l, ok := m.labs[labID]
+	l, ok := m.reg.Lab(labID)
 	if !ok {
 		return nil, ErrUnknownLab
 	}
@@ -165,13 +160,7 @@ func (m *Manager) Launch(ctx context.Context, labID string, owner int64, d Desig
 	m.instances[id] = r // reserve the slot while building
 	m.mu.Unlock()
 
-	var series []string
-	for _, c := range l.Info().Charts {
-		if c.Kind == "count" {
-			series = append(series, c.Series...)
-		}
-	}
-	r.Metrics = NewMetrics(time.Now, series...) // charts plot wall-clock time, whatever clock the manager reaps by
+	r.Metrics = NewMetrics(time.Now, countSeries(l)...) // charts plot wall-clock time, whatever clock the manager reaps by
 	r.env = Env{Redis: m.redis, DB: m.db, Dialect: m.dialect, Instance: id, Prefix: "lab:" + id + ":",
 		Metrics: r.Metrics, Log: m.log.With("lab", labID, "instance", id), Now: m.now}
 	inst, err := l.New(ctx, r.env, d)
@@ -183,7 +172,7 @@ func (m *Manager) Launch(ctx context.Context, labID string, owner int64, d Desig
 		return nil, err
 	}
 	r.mu.Lock()
-	r.inst = inst
+	r.inst, r.handler = inst, HandlerOf(inst)
 	r.mu.Unlock()
 	r.Metrics.Eventf("info", "launched %s with %s", labID, describe(d))
 	return r, nil
@@ -303,7 +292,7 @@ func (m *Manager) Reconfigure(ctx context.Context, labID, id string, owner int64
 		return nil, err
 	}
 	r.mu.Lock()
-	r.inst, r.Design = inst, d
+	r.inst, r.handler, r.Design = inst, HandlerOf(inst), d
 	r.mu.Unlock()
 	r.Metrics.Eventf("info", "reconfigured: %s", describe(d))
 	return r, nil

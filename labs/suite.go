@@ -1,18 +1,10 @@
 package labs
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"maps"
-	"net/http"
-	"net/http/httptest"
 	"runtime/debug"
-	"strings"
 	"time"
 )
 
@@ -94,6 +86,9 @@ type Outcome struct {
 	// not answer, an instance could not be built): the submission is then
 	// not gradable rather than failed.
 	Err error
+	// Skipped: the target lacks a capability the check needs (Skip); the
+	// check counts neither way, and Message says why.
+	Skipped bool
 }
 
 // Pass and Fail build outcomes with a formatted message.
@@ -104,6 +99,12 @@ func Pass(format string, args ...any) Outcome {
 // Fail is an outcome that did not meet the requirement.
 func Fail(format string, args ...any) Outcome {
 	return Outcome{Message: fmt.Sprintf(format, args...)}
+}
+
+// Skip is the outcome of a check the target cannot take: it lacks a
+// capability the check needs. The message tells the learner which.
+func Skip(format string, args ...any) Outcome {
+	return Outcome{Skipped: true, Message: fmt.Sprintf(format, args...)}
 }
 
 // Broken is an outcome for an environment failure.
@@ -137,6 +138,8 @@ type CheckResult struct {
 	Message     string      `json:"message"`
 	DurationMS  float64     `json:"duration_ms"`
 	Chart       *CheckChart `json:"chart,omitempty"`
+	// Skipped checks earn nothing and cost nothing: MaxPoints is 0.
+	Skipped bool `json:"skipped,omitempty"`
 }
 
 // ErrEnvironment marks an error as the grading environment's fault.
@@ -148,9 +151,19 @@ var ErrEnvironment = errors.New("grading environment failed")
 // returns early with an error wrapping ErrEnvironment when the environment
 // fails, or ctx's error when ctx ends.
 func Run(ctx context.Context, l Lab, ex Exercise, d Design, base Env, onCheck func(i int, r CheckResult)) ([]CheckResult, error) {
+	return runAll(ctx, ex, onCheck, func() *Trial { return &Trial{Lab: l, Design: d, base: base} })
+}
+
+// RunOn runs an exercise's checks as Run does, against targets launcher
+// starts (stopped after each check) instead of in-process instances.
+func RunOn(ctx context.Context, l Lab, ex Exercise, d Design, launcher Launcher, onCheck func(i int, r CheckResult)) ([]CheckResult, error) {
+	return runAll(ctx, ex, onCheck, func() *Trial { return NewTrial(l, d, launcher) })
+}
+
+func runAll(ctx context.Context, ex Exercise, onCheck func(int, CheckResult), trial func() *Trial) ([]CheckResult, error) {
 	var out []CheckResult
 	for i, c := range ex.Checks {
-		r, err := RunCheck(ctx, l, c, d, base)
+		r, err := RunCheckOn(ctx, c, trial())
 		if err != nil {
 			return out, err
 		}
@@ -163,11 +176,15 @@ func Run(ctx context.Context, l Lab, ex Exercise, d Design, base Env, onCheck fu
 }
 
 // RunCheck runs one check on fresh instances and closes them afterwards.
-func RunCheck(ctx context.Context, l Lab, c Check, d Design, base Env) (res CheckResult, err error) {
+func RunCheck(ctx context.Context, l Lab, c Check, d Design, base Env) (CheckResult, error) {
+	return RunCheckOn(ctx, c, &Trial{Lab: l, Design: d, base: base})
+}
+
+// RunCheckOn runs one check on trial t and stops its targets afterwards.
+func RunCheckOn(ctx context.Context, c Check, t *Trial) (res CheckResult, err error) {
 	if err := ctx.Err(); err != nil {
 		return CheckResult{}, err
 	}
-	t := &Trial{Lab: l, Design: d, base: base}
 	start := time.Now()
 	var o Outcome
 	func() {
@@ -191,9 +208,12 @@ func RunCheck(ctx context.Context, l Lab, c Check, d Design, base Env) (res Chec
 	if closeErr != nil {
 		return CheckResult{}, fmt.Errorf("%w: %s: closing instances: %w", ErrEnvironment, c.Name, closeErr)
 	}
-	res = CheckResult{Name: c.Name, Requirement: c.Requirement, Passed: o.Passed, MaxPoints: c.Points,
-		Message: o.Message, DurationMS: float64(elapsed.Microseconds()) / 1000, Chart: o.Chart}
-	if o.Passed {
+	res = CheckResult{Name: c.Name, Requirement: c.Requirement, Passed: o.Passed && !o.Skipped, MaxPoints: c.Points,
+		Message: o.Message, DurationMS: float64(elapsed.Microseconds()) / 1000, Chart: o.Chart, Skipped: o.Skipped}
+	switch {
+	case o.Skipped:
+		res.MaxPoints = 0
+	case o.Passed:
 		res.Points = c.Points
 	}
 	return res, nil
@@ -206,114 +226,4 @@ func Score(rs []CheckResult) (score, max int) {
 		max += r.MaxPoints
 	}
 	return score, max
-}
-
-// Trial is what a check runs against: it launches instances of the
-// submitted design on the grading environment and closes them when the
-// check ends.
-type Trial struct {
-	Lab    Lab
-	Design Design
-	// Clock, when set, is handed to every instance launched from here on:
-	// a check that judges time sets a ManualClock and moves it itself.
-	Clock  Clock
-	base   Env
-	probes []*Probe
-}
-
-// Launch builds a fresh instance of the design with changes applied (values
-// in the design's own types: int, float64, bool, string). Each instance has
-// its own id, key prefix and rows.
-func (t *Trial) Launch(ctx context.Context, changes map[string]any) (*Probe, error) {
-	d := maps.Clone(t.Design)
-	maps.Copy(d, changes)
-	id := newID()
-	var series []string
-	for _, c := range t.Lab.Info().Charts {
-		if c.Kind == "count" {
-			series = append(series, c.Series...)
-		}
-	}
-	env := t.base
-	env.Instance = id
-	env.Prefix = "lab:" + id + ":"
-	env.Metrics = NewMetrics(time.Now, series...)
-	if env.Log == nil {
-		env.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if t.Clock != nil {
-		env.Clock = t.Clock
-	}
-	if env.Clock != nil {
-		env.Now = env.Clock.Now
-	}
-	if env.Now == nil {
-		env.Now = time.Now
-	}
-	inst, err := t.Lab.New(ctx, env, d)
-	if err != nil {
-		env.Metrics.Close()
-		return nil, err
-	}
-	p := &Probe{Instance: inst, Metrics: env.Metrics, Design: d, Env: env}
-	t.probes = append(t.probes, p)
-	return p, nil
-}
-
-func (t *Trial) closeAll(ctx context.Context) error {
-	var errs []error
-	for _, p := range t.probes {
-		if err := p.Instance.Close(ctx); err != nil {
-			errs = append(errs, err)
-		}
-		p.Metrics.Close()
-	}
-	t.probes = nil
-	return errors.Join(errs...)
-}
-
-// Probe is a launched instance a check drives through its HTTP routes, as
-// a learner's browser would.
-type Probe struct {
-	Instance Instance
-	Metrics  *Metrics
-	Design   Design
-	Env      Env
-}
-
-// Reply is a route's answer.
-type Reply struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-// JSON decodes the reply's body into v.
-func (r Reply) JSON(v any) error { return json.Unmarshal(r.Body, v) }
-
-// Do sends a request to one of the instance's routes. path is relative to
-// the instance and may carry a query ("request?key=a"); body, when not nil,
-// is sent as JSON. An unknown route answers 404.
-func (p *Probe) Do(ctx context.Context, method, path string, body any) Reply {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return Reply{Status: http.StatusBadRequest, Body: []byte(err.Error())}
-		}
-		rd = bytes.NewReader(b)
-	}
-	req := httptest.NewRequestWithContext(ctx, method, "/"+strings.TrimPrefix(path, "/"), rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	rel, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "?")
-	w := httptest.NewRecorder()
-	for _, rt := range p.Instance.Routes() {
-		if params, ok := MatchRoute(rt, method, rel); ok {
-			rt.Handle(w, req, params)
-			return Reply{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
-		}
-	}
-	return Reply{Status: http.StatusNotFound, Body: []byte("no route " + method + " " + rel)}
 }

@@ -7,6 +7,8 @@ import (
 	"embed"
 	"html/template"
 	"io/fs"
+	"regexp"
+	"slices"
 )
 
 //go:embed content
@@ -43,8 +45,9 @@ var Topics = []Topic{
 	{"debugging", "Debugging outages"},
 }
 
-// LabIDs are the labs a lesson may link.
-var LabIDs = []string{"limiter", "breaker", "cache", "shortener", "shop"}
+// labID is the form of a lab's id. Which labs exist is the lab
+// registry's to say (Catalog.UnknownLabs), not the content's.
+var labID = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
 
 // Heading is an entry of a lesson's table of contents.
 type Heading struct {
@@ -151,6 +154,42 @@ func (c *Catalog) Question(slug string) (*Question, bool) {
 
 // Card returns a card by id.
 func (c *Catalog) Card(id string) (*Card, bool) { k, ok := c.cardByID[id]; return k, ok }
+
+// LabRefs lists the labs the content names (lessons' labs and the
+// checklist's lab evidence), each once, in order of first mention.
+func (c *Catalog) LabRefs() []string {
+	var out []string
+	add := func(id string) {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	for _, l := range c.Lessons {
+		for _, id := range l.Labs {
+			add(id)
+		}
+	}
+	for _, o := range c.Outcomes {
+		for _, e := range o.Evidence {
+			if e.Kind == "lab" {
+				add(e.Ref)
+			}
+		}
+	}
+	return out
+}
+
+// UnknownLabs lists the labs the content names that are not among known
+// (the registry's ids); none when every link resolves.
+func (c *Catalog) UnknownLabs(known []string) []string {
+	var out []string
+	for _, id := range c.LabRefs() {
+		if !slices.Contains(known, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
 
 // TopicTitle names a topic id.
 func TopicTitle(id string) string {

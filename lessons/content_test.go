@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sdworkbook/workbook/labs/all"
 )
 
 // MustCatalog loads the embedded content or fails the test with every problem.
@@ -184,4 +186,18 @@ func TestGoSnippetsCompile(t *testing.T) {
 		t.Fatalf("Go blocks that do not compile or vet:\n%s", msg)
 	}
 	t.Logf("%d Go blocks compile and vet", len(all))
+}
+
+// Every lab the content names is a lab of the build's registry.
+func TestContentLinksRegisteredLabs(t *testing.T) {
+	c := MustCatalog(t)
+	if len(c.LabRefs()) == 0 {
+		t.Fatal("the content names no lab")
+	}
+	if bad := c.UnknownLabs(all.Registry().IDs()); len(bad) > 0 {
+		t.Errorf("the content names labs no registry has: %v", bad)
+	}
+	if bad := c.UnknownLabs([]string{"limiter"}); len(bad) == 0 {
+		t.Error("a registry of one lab resolves every link")
+	}
 }

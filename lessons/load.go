@@ -185,8 +185,8 @@ func Load(fsys fs.FS) (*Catalog, error) {
 			p.add(f, "needs at least 3 flashcards")
 		}
 		for _, lab := range meta.Labs {
-			if !slices.Contains(LabIDs, lab) {
-				p.add(f, "unknown lab %q", lab)
+			if !labID.MatchString(lab) {
+				p.add(f, "lab %q is not a lab id", lab)
 			}
 		}
 		if asciiArtBox.Match(body) {
@@ -390,7 +390,7 @@ func Load(fsys fs.FS) (*Catalog, error) {
 				case "lesson", "quiz":
 					ok = c.lessonBySlug[e.Ref] != nil
 				case "lab":
-					ok = slices.Contains(LabIDs, e.Ref)
+					ok = labID.MatchString(e.Ref)
 				}
 				if !ok {
 					p.add("checklist.yaml", "outcome %s: bad evidence %s %q", o.ID, e.Kind, e.Ref)

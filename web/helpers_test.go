@@ -134,8 +134,9 @@ func startAppDeps(tb testing.TB, b testenv.Backend, edit func(*config.Config), e
 	}
 	a := &testApp{store: st, redis: rc, now: time.Now(), logs: &logSink{}}
 	log := slog.New(slog.NewJSONHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	mgr := labs.NewManager(rc.Client, st.SQL(), string(st.Dialect()), log, a.clock, labs.DefaultLimits, ls...)
-	gr, err := grader.New(st, rc.Client, log, gopts, ls...)
+	reg := labs.MustRegistry(ls...)
+	mgr := labs.NewManager(reg, rc.Client, st.SQL(), string(st.Dialect()), log, a.clock, labs.DefaultLimits)
+	gr, err := grader.New(st, rc.Client, log, gopts, reg)
 	if err != nil {
 		tb.Fatal(err)
 	}

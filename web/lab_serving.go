@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/sdworkbook/workbook/internal/apperr"
 	"github.com/sdworkbook/workbook/labs"
 )
 
@@ -20,36 +20,31 @@ func errReplaced(status int, body []byte) error {
 	return fmt.Errorf("%w: the old instance answered %d: %.500s", labs.ErrReconfiguring, status, body)
 }
 
-// serveLabRoute serves one of the lab's own routes. While a reconfigure
-// replaces the instance the answer is 409 "reconfiguring"; and a request
-// already in flight when one began, whose instance failed as it was closed
-// under it (a 5xx), gets the same answer, with the lab's own in the log.
-func (s *Server) serveLabRoute(c *gin.Context, r *labs.Running, rest string) {
-	inst, gen, err := r.Serving()
+// serveLabRoute hands the request to the instance's own handler, with
+// the instance's prefix stripped (paths relative to the instance) and a
+// body of at most 64 KiB. While a reconfigure replaces the instance the
+// answer is 409 "reconfiguring"; and a request already in flight when one
+// began, whose instance failed as it was closed under it (a 5xx), gets the
+// same answer, with the lab's own in the log.
+func (s *Server) serveLabRoute(c *gin.Context, r *labs.Running) {
+	h, gen, err := r.Serving()
 	if err != nil {
 		s.fail(c, labErr(err))
 		return
 	}
-	for _, rt := range inst.Routes() {
-		p, ok := labs.MatchRoute(rt, c.Request.Method, rest)
-		if !ok {
-			continue
-		}
-		buf := &bufferedResponse{header: http.Header{}}
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 64<<10)
-		rt.Handle(buf, c.Request, p)
-		if buf.status >= 500 && r.Replaced(gen) {
-			s.fail(c, labErr(errReplaced(buf.status, buf.body.Bytes())))
-			return
-		}
-		buf.copyTo(c.Writer)
+	prefix := "/api/labs/" + r.Lab.Info().ID + "/instances/" + r.ID
+	req := c.Request
+	req.Body = http.MaxBytesReader(c.Writer, req.Body, 64<<10)
+	if req.URL.RawPath != "" && !strings.HasPrefix(req.URL.RawPath, prefix) {
+		req.URL.RawPath = "" // the prefix itself was escaped: match the decoded path
+	}
+	buf := &bufferedResponse{header: http.Header{}}
+	http.StripPrefix(prefix, h).ServeHTTP(buf, req)
+	if buf.status >= 500 && r.Replaced(gen) {
+		s.fail(c, labErr(errReplaced(buf.status, buf.body.Bytes())))
 		return
 	}
-	s.notFoundRoute(c, rest)
-}
-
-func (s *Server) notFoundRoute(c *gin.Context, rest string) {
-	s.fail(c, apperr.New(apperr.NotFound, "This lab has no %s %s endpoint.", c.Request.Method, rest))
+	buf.copyTo(c.Writer)
 }
 
 // bufferedResponse holds a lab route's answer until it is known whether

@@ -16,7 +16,6 @@ import (
 	"github.com/sdworkbook/workbook/internal/apperr"
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/labs"
-	"github.com/sdworkbook/workbook/lessons"
 	"github.com/sdworkbook/workbook/web/views"
 )
 
@@ -43,7 +42,7 @@ func labErr(err error) error {
 func (s *Server) labOr404(c *gin.Context) (labs.Lab, bool) {
 	l, ok := s.labs.Lab(c.Param("lab"))
 	if !ok {
-		if slices.Contains(lessons.LabIDs, c.Param("lab")) {
+		if slices.Contains(s.catalog().LabRefs(), c.Param("lab")) {
 			// Lessons name every lab of the module; say plainly when this
 			// server does not run one of them (yet).
 			s.failWith(c, http.StatusNotFound, string(apperr.NotFound),
@@ -125,17 +124,32 @@ func (s *Server) apiLaunch(c *gin.Context) {
 	c.JSON(http.StatusCreated, j)
 }
 
-// apiInstance serves everything under an instance: the instance itself
-// (GET, PATCH, DELETE), its event stream, load runs, and the lab's routes.
-func (s *Server) apiInstance(c *gin.Context) {
-	rest := strings.Trim(c.Param("rest"), "/")
+// ctxInstance is the context key of the instance ownInstance found.
+const ctxInstance = "lab_instance"
+
+// ownInstance finds the signed-in learner's instance that :lab and :id
+// name; another learner's instance and a missing one are the same 404.
+func (s *Server) ownInstance(c *gin.Context) {
 	r, err := s.labs.Get(c.Param("lab"), c.Param("id"), currentUser(c).ID)
 	if err != nil {
 		s.fail(c, labErr(err))
 		return
 	}
-	switch {
-	case rest == "" && c.Request.Method == http.MethodGet:
+	c.Set(ctxInstance, r)
+}
+
+// instanceOf is the instance ownInstance found.
+func instanceOf(c *gin.Context) *labs.Running {
+	r, _ := c.Get(ctxInstance)
+	return r.(*labs.Running)
+}
+
+// apiInstance reads (GET), reconfigures (PATCH) or stops (DELETE) an
+// instance.
+func (s *Server) apiInstance(c *gin.Context) {
+	r := instanceOf(c)
+	switch c.Request.Method {
+	case http.MethodGet:
 		_, gen, err := r.Serving()
 		if err != nil {
 			s.fail(c, labErr(err))
@@ -150,20 +164,32 @@ func (s *Server) apiInstance(c *gin.Context) {
 			return
 		}
 		c.JSON(http.StatusOK, j)
-	case rest == "" && c.Request.Method == http.MethodPatch:
+	case http.MethodPatch:
 		s.apiReconfigure(c, r)
-	case rest == "" && c.Request.Method == http.MethodDelete:
+	case http.MethodDelete:
 		if err := s.labs.Stop(c.Request.Context(), r.Lab.Info().ID, r.ID, r.Owner); err != nil {
 			s.fail(c, labErr(err))
 			return
 		}
 		c.Status(http.StatusNoContent)
-	case rest == "events" && c.Request.Method == http.MethodGet:
+	default:
+		c.Header("Allow", "GET, PATCH, DELETE")
+		s.methodNotAllowed(c)
+	}
+}
+
+// apiInstanceRoutes serves what is under an instance: its event stream
+// (GET events) and load runs (POST load), and then the lab's own routes,
+// handed to the instance's handler with the instance's prefix stripped.
+func (s *Server) apiInstanceRoutes(c *gin.Context) {
+	r := instanceOf(c)
+	switch rest := c.Param("rest"); {
+	case rest == "/events" && c.Request.Method == http.MethodGet:
 		s.apiEvents(c, r)
-	case rest == "load" && c.Request.Method == http.MethodPost:
+	case rest == "/load" && c.Request.Method == http.MethodPost:
 		s.apiLoad(c, r)
 	default:
-		s.serveLabRoute(c, r, rest)
+		s.serveLabRoute(c, r)
 	}
 }
 
@@ -322,8 +348,9 @@ func (s *Server) labsIndex(c *gin.Context) {
 }
 
 func (s *Server) labPageModel(c *gin.Context, l labs.Lab) views.LabPage {
-	m := views.LabPage{Info: l.Info(), Fields: l.Fields(), Values: map[string]string{}, Pokes: pokes[l.Info().ID],
-		Limits: s.labs.Limits()}
+	m := views.LabPage{Info: l.Info(), Fields: l.Fields(), Values: map[string]string{}, Pokes: l.Info().Pokes,
+		Picture: s.pictureURL(l.Info().ID),
+		Limits:  s.labs.Limits()}
 	if les, ok := s.catalog().Lesson(l.Info().Lesson); ok {
 		m.LessonTitle = les.Title
 	}
@@ -413,60 +440,4 @@ func (s *Server) stopFromForm(c *gin.Context) {
 	}
 	s.flash(c, "info", "Instance stopped.")
 	c.Redirect(http.StatusSeeOther, "/labs/"+c.Param("lab"))
-}
-
-// pokes are the ready-made requests each lab's page offers; the browser
-// sends them to the lab's routes and shows the raw response.
-var pokes = map[string][]views.Poke{
-	"limiter": {
-		{Label: "Send one request", Method: "POST", Path: "request?key={key}", Params: []views.PokeParam{{Name: "key", Value: "alice"}}},
-		{Label: "Boundary burst", Method: "POST", Path: "boundary-burst?key={key}", Params: []views.PokeParam{{Name: "key", Value: "burst"}},
-			Help: "Sends the limit just before a window boundary and again just after."},
-	},
-	"breaker": {
-		{Label: "Call the downstream", Method: "POST", Path: "call"},
-		{Label: "Breaker state", Method: "GET", Path: "state"},
-		{Label: "Set the downstream", Method: "PUT", Path: "downstream",
-			Body: `{"error_rate": 0.5, "latency_ms": 20, "latency": "uniform", "outage": false}`},
-		{Label: "Start an outage", Method: "PUT", Path: "downstream", Body: `{"outage": true}`},
-		{Label: "End the outage", Method: "PUT", Path: "downstream", Body: `{"outage": false, "error_rate": 0}`},
-	},
-	"cache": {
-		{Label: "Read an item", Method: "GET", Path: "items/{item}", Params: []views.PokeParam{{Name: "item", Value: "1"}}},
-		{Label: "Write an item", Method: "PUT", Path: "items/{item}", Params: []views.PokeParam{{Name: "item", Value: "1"}}, Body: `{"price": 1999}`},
-		{Label: "Stampede", Method: "POST", Path: "stampede", Help: "Expires a hot key and sends 200 concurrent reads."},
-		{Label: "Crash the flusher", Method: "POST", Path: "crash-flusher", Help: "Write-behind only: which acknowledged writes were lost?"},
-	},
-	"shortener": {
-		{Label: "Shorten a URL", Method: "POST", Path: "shorten", Body: `{"url": "https://example.org/a/long/path?q=1", "alias": "hello", "ttl_s": null}`,
-			Help: "201 with the code and short URL; an alias must be free and not a reserved word. Clear the alias for a generated code."},
-		{Label: "Inspect a link", Method: "GET", Path: "links/{code}", Params: []views.PokeParam{{Name: "code", Value: "hello"}},
-			Help: "What r/{code} would answer (301, 302, 404 or 410), from which tier and shard, without counting a click."},
-		{Label: "Where links live", Method: "GET", Path: "shards"},
-		{Label: "Reshard (dry run)", Method: "POST", Path: "reshard", Body: `{"shards": 5, "dry_run": true}`,
-			Help: "How many links would move to another shard."},
-		{Label: "Reshard onto the ring", Method: "POST", Path: "reshard", Body: `{"shards": 5, "sharding": "consistent_hash"}`},
-		{Label: "Create a batch", Method: "POST", Path: "batch", Body: `{"count": 1000}`, Help: "Creates links in bulk to compare collisions."},
-	},
-	"shop": {
-		{Label: "Place an order", Method: "POST", Path: "orders", Body: `{"product_id": 1, "qty": 2}`},
-		{Label: "Place with an idempotency key", Method: "POST", Path: "orders?idempotency_key={key}", Params: []views.PokeParam{{Name: "key", Value: "checkout-1"}},
-			Body: `{"product_id": 1, "qty": 2}`, Help: "Send it twice: the same answer. Change the body and send again: 409."},
-		{Label: "Follow an order", Method: "GET", Path: "orders/{order_id}", Params: []views.PokeParam{{Name: "order_id", Value: "o1"}},
-			Help: "Its status and saga timeline: each step, service, outcome and compensation."},
-		{Label: "Orders", Method: "GET", Path: "orders"},
-		{Label: "Stock of a product", Method: "GET", Path: "inventory/{product_id}", Params: []views.PokeParam{{Name: "product_id", Value: "1"}}},
-		{Label: "Burst of orders", Method: "POST", Path: "burst", Body: `{"orders": 200, "product_id": 1, "concurrency": 50}`,
-			Help: "200 concurrent orders for one product; compare conditional_update with naive_read_then_write."},
-		{Label: "Invariant", Method: "GET", Path: "invariant", Help: "available + reserved + sold = initial stock, never negative."},
-		{Label: "Set the provider", Method: "PUT", Path: "payment", Body: `{"failure_rate": 0.5, "latency_ms": 50, "timeout_rate": 0.2, "duplicate_callback_rate": 1}`},
-		{Label: "Replay a callback", Method: "POST", Path: "orders/{order_id}/callback?times={times}", Params: []views.PokeParam{{Name: "order_id", Value: "o1"}, {Name: "times", Value: "10"}}},
-		{Label: "Consumers", Method: "GET", Path: "consumers"},
-		{Label: "Kill consumers", Method: "POST", Path: "consumers/{service}/kill?consumer=all&at=after_commit", Params: []views.PokeParam{{Name: "service", Value: "inventory"}},
-			Help: "The next message each one handles crashes it after its commit, before the acknowledgement."},
-		{Label: "Restart consumers", Method: "POST", Path: "consumers/{service}/restart", Params: []views.PokeParam{{Name: "service", Value: "inventory"}}},
-		{Label: "Crash after commit", Method: "POST", Path: "crash-after-commit?count=3", Help: "The next 3 placements crash between their commit and publishing."},
-		{Label: "Outbox", Method: "GET", Path: "outbox"},
-		{Label: "Dead letters", Method: "GET", Path: "dead-letters"},
-	},
 }

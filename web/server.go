@@ -109,7 +109,12 @@ func New(d Deps) (*Server, error) {
 	}
 	s.labs = d.Labs
 	if s.labs == nil {
-		s.labs = labs.NewManager(d.Redis, nil, "", d.Logger, now, labs.DefaultLimits)
+		s.labs = labs.NewManager(labs.MustRegistry(), d.Redis, nil, "", d.Logger, now, labs.DefaultLimits)
+	}
+	for _, l := range s.labs.Labs() {
+		if p, ok := l.(labs.Pictured); ok {
+			a.add(pictureFile(l.Info().ID), p.Picture())
+		}
 	}
 	s.labsOpen = len(s.labs.Labs()) > 0
 	s.grader = d.Grader

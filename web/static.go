@@ -53,6 +53,18 @@ func (a *assets) add(name string, b []byte) {
 	a.hash[name] = hex.EncodeToString(sum[:6])
 }
 
+// pictureFile is where a lab's picture script is served under /static/.
+func pictureFile(labID string) string { return "labs/" + labID + ".js" }
+
+// pictureURL is the versioned URL of a lab's picture script, or "" when
+// the lab draws no pictures (labs.Pictured).
+func (s *Server) pictureURL(labID string) string {
+	if _, ok := s.assets.files[pictureFile(labID)]; !ok {
+		return ""
+	}
+	return s.assets.url(pictureFile(labID))
+}
+
 // url is the versioned URL of a static file.
 func (a *assets) url(name string) string {
 	if h, ok := a.hash[name]; ok {

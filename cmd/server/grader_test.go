@@ -14,6 +14,7 @@ import (
 	"github.com/sdworkbook/workbook/internal/redis"
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/internal/testenv"
+	"github.com/sdworkbook/workbook/labs/all"
 )
 
 // `server grader` on its own grades what a web replica enqueued, through
@@ -55,7 +56,7 @@ func TestGraderCommandGradesWhatTheWebEnqueues(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	web, err := grader.New(st, rc.Client, slog.New(slog.NewTextHandler(io.Discard, nil)), grader.Options{Workers: 0}, allLabs...)
+	web, err := grader.New(st, rc.Client, slog.New(slog.NewTextHandler(io.Discard, nil)), grader.Options{Workers: 0}, all.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,11 +20,7 @@ import (
 	"github.com/sdworkbook/workbook/internal/redis"
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/labs"
-	"github.com/sdworkbook/workbook/labs/breaker"
-	"github.com/sdworkbook/workbook/labs/cache"
-	"github.com/sdworkbook/workbook/labs/limiter"
-	"github.com/sdworkbook/workbook/labs/shop"
-	"github.com/sdworkbook/workbook/labs/shortener"
+	"github.com/sdworkbook/workbook/labs/all"
 	"github.com/sdworkbook/workbook/lessons"
 	"github.com/sdworkbook/workbook/web"
 )
@@ -116,12 +112,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer rc.Close()
+	reg := all.Registry()
 	lib, err := lessons.OpenLibrary(cfg.Dev, "lessons/content", log)
 	if err != nil {
 		return err
 	}
-	mgr := labs.NewManager(rc.Client, st.SQL(), string(st.Dialect()), log, nil, labs.DefaultLimits, allLabs...)
-	gr, err := newGrader(ctx, cfg, st, rc, log, cfg.GraderWorkers)
+	if bad := lib.Catalog().UnknownLabs(reg.IDs()); len(bad) > 0 {
+		return fmt.Errorf("the lessons link labs this build does not have: %v", bad)
+	}
+	mgr := labs.NewManager(reg, rc.Client, st.SQL(), string(st.Dialect()), log, nil, labs.DefaultLimits)
+	gr, err := newGrader(ctx, cfg, st, rc, log, cfg.GraderWorkers, reg)
 	if err != nil {
 		return err
 	}
@@ -217,14 +217,11 @@ func flushMail(app *web.Server, log *slog.Logger) {
 	}
 }
 
-// allLabs are the labs this build serves and grades.
-var allLabs = []labs.Lab{limiter.Lab, breaker.Lab, cache.Lab, shortener.Lab, shop.Lab}
-
-func newGrader(ctx context.Context, cfg config.Config, st *store.Store, rc *redis.Conn, log *slog.Logger, workers int) (*grader.Grader, error) {
+func newGrader(ctx context.Context, cfg config.Config, st *store.Store, rc *redis.Conn, log *slog.Logger, workers int, reg *labs.Registry) (*grader.Grader, error) {
 	gr, err := grader.New(st, rc.Client, log.With("component", "grader"), grader.Options{
 		Workers: workers, JobTimeout: cfg.GraderTimeout, Environment: cfg.GraderEnv,
 		PostgresImage: cfg.PostgresImage, RedisImage: cfg.RedisImage,
-	}, allLabs...)
+	}, reg)
 	if err == nil && workers > 0 {
 		gr.PrepareContainers(ctx, grader.ContainerOptions{Owner: graderOwner(cfg), Network: cfg.GraderNetwork})
 	}
@@ -263,7 +260,7 @@ func graderOnly(ctx context.Context, cfg config.Config, log *slog.Logger) error 
 		return err
 	}
 	defer rc.Close()
-	gr, err := newGrader(ctx, cfg, st, rc, log, cfg.GraderWorkers)
+	gr, err := newGrader(ctx, cfg, st, rc, log, cfg.GraderWorkers, all.Registry())
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,7 @@ func (lab) Info() labs.Info {
 			"Partial failure: PUT downstream {\"error_rate\": 0.2, \"outage\": false} and run a load of 5000. With failure_threshold 5 the breaker trips now and then on an unlucky run of five. Reconfigure with failure_rate 0.5, window_size 100 and min_calls 20: it stays closed at 20% and opens soon after you raise error_rate to 0.6. Then try min_calls 1: the first failure after every close trips it.",
 			"Long tail: PUT downstream {\"latency\": \"long_tail\", \"latency_ms\": 100, \"error_rate\": 0} with call_timeout_ms 500: about 1% of calls take 1 to 2 s and are cut at 500 ms. Compare call_p99 with call_p50 on the latency chart.",
 		},
+		Pokes: pokes(),
 		Charts: []labs.Chart{
 			{Title: "Calls per 100 ms", Series: []string{"client_calls", "downstream_calls"}, Kind: "count"},
 			{Title: "Outcomes per 100 ms", Series: []string{"successes", "failures", "rejected", "timeouts"}, Kind: "count"},

@@ -107,19 +107,51 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // WriteError answers with err. An *Error (anywhere in the chain) is
-// answered as it says, its cause logged when it is a 5xx; any other error
-// is a bug or a failure the handler did not name: it is logged with the
-// request's logger (see WithLogger) and the learner reads a sentence.
+// answered as it says; any other error is a bug or a failure the handler
+// did not name, answered 500. When a 5xx has a cause, the cause goes to
+// the request's log (see WithLogger) under the request's id (see
+// WithRequestID), and the learner reads the sentence and where the details
+// are, never the cause: error texts carry SQL, table names and addresses.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
 		e = &Error{Status: http.StatusInternalServerError, Code: CodeInternal,
-			Message: "Something went wrong in the lab; it is in the server's log.", Err: err}
+			Message: "Something went wrong in the lab.", Err: err}
 	}
-	if r != nil && e.Status >= 500 && e.Err != nil && !errors.Is(e.Err, context.Canceled) {
-		Logger(r.Context()).Error("lab route failed", "method", r.Method, "path", r.URL.Path, "status", e.Status, "err", e.Err)
+	msg := e.Message
+	if r != nil && e.Status >= 500 && e.Err != nil {
+		msg = logged(r, e)
 	}
-	WriteJSON(w, e.Status, Body{Detail{Code: e.Code, Message: e.Message, Fields: e.Fields}})
+	WriteJSON(w, e.Status, Body{Detail{Code: e.Code, Message: msg, Fields: e.Fields}})
+}
+
+// logged logs a 5xx's cause and says where it is.
+func logged(r *http.Request, e *Error) string {
+	ctx := r.Context()
+	if ctx.Err() != nil || errors.Is(e.Err, context.Canceled) {
+		return "The request was cancelled."
+	}
+	id := RequestID(ctx)
+	Logger(ctx).Error("lab request failed", "request_id", id, "method", r.Method, "path", r.URL.Path,
+		"status", e.Status, "what", e.Message, "err", e.Err)
+	if id == "" {
+		return e.Message + " The details are in the server log."
+	}
+	return e.Message + " The details are in the server log under request " + id + "."
+}
+
+type requestIDKey struct{}
+
+// WithRequestID returns ctx carrying the id of the request it serves, so
+// what a lab logs names it.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestID is the id WithRequestID put in ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
 }
 
 type loggerKey struct{}

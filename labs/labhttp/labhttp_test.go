@@ -3,6 +3,7 @@ package labhttp
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -31,7 +32,7 @@ func errorBody(t *testing.T, rec *httptest.ResponseRecorder) Detail {
 }
 
 func TestRouterServesAndDeclaresItsRoutes(t *testing.T) {
-	rt := NewRouter()
+	rt := NewRouter(nil)
 	rt.HandleFunc("POST /request", func(w http.ResponseWriter, r *http.Request) { WriteJSON(w, http.StatusOK, "request") })
 	rt.HandleFunc("GET /items/{item}", func(w http.ResponseWriter, r *http.Request) { WriteJSON(w, http.StatusOK, r.PathValue("item")) })
 	want := []Route{{"POST", "/request"}, {"GET", "/items/{item}"}}
@@ -76,7 +77,7 @@ func TestRouterRefusesPatternsWithoutAMethod(t *testing.T) {
 					t.Errorf("pattern %q accepted", p)
 				}
 			}()
-			NewRouter().HandleFunc(p, func(http.ResponseWriter, *http.Request) {})
+			NewRouter(nil).HandleFunc(p, func(http.ResponseWriter, *http.Request) {})
 		}()
 	}
 }
@@ -169,15 +170,22 @@ func TestQueryNumbersReadTheWholeValue(t *testing.T) {
 }
 
 func TestWriteErrorHidesCausesAndKeepsTheShape(t *testing.T) {
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	req := httptest.NewRequest("GET", "/x", nil)
+	req = req.WithContext(WithRequestID(WithLogger(req.Context(), log), "req-7"))
 	rec := httptest.NewRecorder()
-	WriteError(rec, httptest.NewRequest("GET", "/x", nil), errors.New(`pq: relation "secret_table" does not exist`))
+	WriteError(rec, req, errors.New(`pq: relation "secret_table" does not exist`))
 	d := errorBody(t, rec)
-	if rec.Code != 500 || d.Code != CodeInternal || strings.Contains(rec.Body.String(), "secret_table") {
+	if rec.Code != 500 || d.Code != CodeInternal || strings.Contains(rec.Body.String(), "secret_table") || !strings.Contains(d.Message, "request req-7") {
 		t.Errorf("an unnamed error: %d %s", rec.Code, rec.Body)
+	}
+	if !strings.Contains(logs.String(), "request_id=req-7") || !strings.Contains(logs.String(), "secret_table") {
+		t.Errorf("the log lacks the cause under the request id: %s", logs.String())
 	}
 	rec = httptest.NewRecorder()
 	WriteError(rec, httptest.NewRequest("GET", "/x", nil), Unavailable(errors.New("dial tcp: refused"), "Redis did not answer."))
-	if d := errorBody(t, rec); rec.Code != 503 || d.Message != "Redis did not answer." || strings.Contains(rec.Body.String(), "dial") {
+	if d := errorBody(t, rec); rec.Code != 503 || d.Message != "Redis did not answer. The details are in the server log." || strings.Contains(rec.Body.String(), "dial") {
 		t.Errorf("unavailable: %d %s", rec.Code, rec.Body)
 	}
 	rec = httptest.NewRecorder()

@@ -6,7 +6,7 @@
 //
 // A lab's handlers are plain http.HandlerFuncs:
 //
-//	rt := labhttp.NewRouter()
+//	rt := labhttp.NewRouter(env.Log)
 //	rt.HandleFunc("POST /request", in.handleRequest)
 //	rt.HandleFunc("GET /items/{item}", in.handleItem) // r.PathValue("item")
 //
@@ -16,6 +16,7 @@ package labhttp
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path"
 	"slices"
@@ -49,10 +50,12 @@ func (r Route) Path(value string) string {
 type Router struct {
 	mux    *http.ServeMux
 	routes []Route
+	log    *slog.Logger
 }
 
-// NewRouter returns a router with no routes.
-func NewRouter() *Router { return &Router{mux: http.NewServeMux()} }
+// NewRouter returns a router with no routes whose handlers' failures go to
+// log (the instance's; nil leaves the request's, see WithLogger).
+func NewRouter(log *slog.Logger) *Router { return &Router{mux: http.NewServeMux(), log: log} }
 
 // HandleFunc serves pattern ("METHOD /path/{name}") with h. A pattern
 // without a method, or one ServeMux refuses, is a programming error and
@@ -74,6 +77,9 @@ func (rt *Router) Routes() []Route { return slices.Clone(rt.routes) }
 
 // ServeHTTP dispatches to the route the request selects.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rt.log != nil {
+		r = r.WithContext(WithLogger(r.Context(), rt.log))
+	}
 	h, pattern := rt.mux.Handler(r)
 	if pattern != "" && clean(r.URL.Path) {
 		rt.mux.ServeHTTP(w, r) // sets the request's path values, which Handler does not

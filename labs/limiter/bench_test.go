@@ -14,7 +14,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/labhttp"
 	"github.com/sdworkbook/workbook/labs/labtest"
 )
 
@@ -32,17 +32,12 @@ func BenchmarkDecision(b *testing.B) {
 		baseline := func(w http.ResponseWriter, r *http.Request) {
 			v, err := rdb.Get(r.Context(), e.Env.Prefix+"base").Result()
 			if err != nil && !errors.Is(err, goredis.Nil) {
-				writeError(w, http.StatusServiceUnavailable, err.Error(), "", "")
+				labhttp.WriteError(w, r, labhttp.Unavailable(err, "Redis failed."))
 				return
 			}
-			writeJSON(w, http.StatusOK, map[string]string{"key": r.URL.Query().Get("key"), "value": v})
+			labhttp.WriteJSON(w, http.StatusOK, map[string]string{"key": r.URL.Query().Get("key"), "value": v})
 		}
-		var route labs.Route
-		for _, rt := range in.Routes() {
-			if rt.Path == "request" {
-				route = rt
-			}
-		}
+		limiter := in.Handler()
 		targets := make([]string, 100)
 		for i := range targets {
 			targets[i] = "/request?key=k" + strconv.Itoa(i)
@@ -59,7 +54,7 @@ func BenchmarkDecision(b *testing.B) {
 			}
 		}
 		b.Run(e.Name+"/baseline", run(baseline))
-		b.Run(e.Name+"/limiter", run(func(w http.ResponseWriter, r *http.Request) { route.Handle(w, r, nil) }))
+		b.Run(e.Name+"/limiter", run(limiter.ServeHTTP))
 	}
 }
 

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/labhttp"
 )
 
 const (
@@ -59,34 +59,31 @@ type BurstRequest struct {
 	StoreError bool `json:"store_error,omitempty"`
 }
 
-func (in *instance) handleBoundaryBurst(w http.ResponseWriter, r *http.Request, _ labs.Params) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
+func (in *instance) handleBoundaryBurst(w http.ResponseWriter, r *http.Request) {
+	key, err := keyOf(r, true)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "The query string could not be read.", "query", err.Error())
+		labhttp.WriteError(w, r, err)
 		return
 	}
-	key := q.Get("key")
 	if key == "" {
 		// A fresh key, so earlier requests do not blur the demonstration.
 		key = "burst-" + strconv.FormatUint(in.bursts.Add(1), 10)
-	} else if msg := checkKey(key); msg != "" {
-		writeError(w, http.StatusBadRequest, "The key is not valid.", "key", msg)
-		return
 	}
 	if in.cfg.window > maxBurstWindow {
-		writeError(w, http.StatusUnprocessableEntity, "The boundary burst waits for a window boundary, so it needs a short window.",
-			"window_ms", fmt.Sprintf("At most %d for a boundary burst; this instance has %d.", maxBurstWindow, in.cfg.window))
+		e := labhttp.Invalid("window_ms", "At most %d for a boundary burst; this instance has %d.", maxBurstWindow, in.cfg.window)
+		e.Message = "The boundary burst waits for a window boundary, so it needs a short window."
+		labhttp.WriteError(w, r, e)
 		return
 	}
 	in.mu.Lock()
 	switch {
 	case in.closed:
 		in.mu.Unlock()
-		writeError(w, http.StatusServiceUnavailable, "This instance is stopping.", "", "")
+		labhttp.WriteError(w, r, labhttp.Unavailable(nil, "This instance is stopping."))
 		return
 	case in.busy:
 		in.mu.Unlock()
-		writeError(w, http.StatusConflict, "A boundary burst is already running on this instance.", "", "")
+		labhttp.WriteError(w, r, labhttp.Conflict("", "A boundary burst is already running on this instance."))
 		return
 	}
 	in.busy = true
@@ -105,10 +102,10 @@ func (in *instance) handleBoundaryBurst(w http.ResponseWriter, r *http.Request, 
 	defer stop()
 	rep, err := in.boundaryBurst(ctx, key)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, labs.Failure(r.Context(), in.env.Log, "The boundary burst could not run.", err), "", "")
+		labhttp.WriteError(w, r, labhttp.Unavailable(err, "The boundary burst could not run."))
 		return
 	}
-	writeJSON(w, http.StatusOK, rep)
+	labhttp.WriteJSON(w, http.StatusOK, rep)
 }
 
 // boundaryBurst sends limit requests for key just before a window boundary
@@ -126,7 +123,9 @@ func (in *instance) boundaryBurst(ctx context.Context, key string) (BurstReport,
 	rtt := time.Since(t0)
 	local := func(ms int64) time.Time { return t0.Add(rtt/2 + time.Duration(ms-clock)*time.Millisecond) }
 	// waitFor waits until the limiter's clock reads ms, plus extra.
-	waitFor := func(ms int64, extra time.Duration) error { return sleepUntil(ctx, local(ms).Add(extra)) }
+	waitFor := func(ms int64, extra time.Duration) error {
+		return labs.Sleep(ctx, nil, time.Until(local(ms).Add(extra)))
+	}
 	// soon reports whether the limiter's clock will read ms within d.
 	soon := func(ms int64, d time.Duration) bool { return local(ms).Before(time.Now().Add(d)) }
 	if c := suiteClock(in.env); c != nil {
@@ -240,19 +239,4 @@ func (in *instance) fire(ctx context.Context, key string, burst int, out []Burst
 		}()
 	}
 	wg.Wait()
-}
-
-func sleepUntil(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -1,25 +1,27 @@
 package limiter
 
 import (
-	"encoding/json"
 	"net/http"
-	"net/url"
 	"strconv"
 
-	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/labhttp"
 )
 
 // maxKeyLen bounds a client key.
 const maxKeyLen = 200
 
-// Routes are the limiter's endpoints under the instance.
-func (in *instance) Routes() []labs.Route {
-	return []labs.Route{
-		{Method: http.MethodPost, Path: "request", Handle: in.handleRequest},
-		{Method: http.MethodPost, Path: "boundary-burst", Handle: in.handleBoundaryBurst},
-		{Method: http.MethodGet, Path: "stats", Handle: in.handleStats},
-	}
+// routes are the limiter's endpoints under the instance (see the contract
+// in doc.go).
+func (in *instance) routes() *labhttp.Router {
+	rt := labhttp.NewRouter(in.env.Log)
+	rt.HandleFunc("POST /request", in.handleRequest)
+	rt.HandleFunc("POST /boundary-burst", in.handleBoundaryBurst)
+	rt.HandleFunc("GET /stats", in.handleStats)
+	return rt
 }
+
+// Handler serves the limiter's routes.
+func (in *instance) Handler() http.Handler { return in.router }
 
 // checkKey says what is wrong with a client key, or "".
 func checkKey(k string) string {
@@ -38,7 +40,23 @@ func checkKey(k string) string {
 	return ""
 }
 
-// Response is the body of POST request.
+// keyOf reads the key query parameter; empty is allowed when optional.
+func keyOf(r *http.Request, optional bool) (string, error) {
+	q, err := labhttp.Query(r)
+	if err != nil {
+		return "", err
+	}
+	key := q.Get("key")
+	if key == "" && optional {
+		return "", nil
+	}
+	if msg := checkKey(key); msg != "" {
+		return "", labhttp.BadRequest("key", "The key is not valid. %s", msg)
+	}
+	return key, nil
+}
+
+// Response is the body of POST /request.
 type Response struct {
 	Allowed      bool   `json:"allowed"`
 	Key          string `json:"key"`
@@ -54,15 +72,10 @@ type Response struct {
 	StoreError   string `json:"store_error,omitempty"`
 }
 
-func (in *instance) handleRequest(w http.ResponseWriter, r *http.Request, _ labs.Params) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
+func (in *instance) handleRequest(w http.ResponseWriter, r *http.Request) {
+	key, err := keyOf(r, false)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "The query string could not be read.", "query", err.Error())
-		return
-	}
-	key := q.Get("key")
-	if msg := checkKey(key); msg != "" {
-		writeError(w, http.StatusBadRequest, "The key is not valid.", "key", msg)
+		labhttp.WriteError(w, r, err)
 		return
 	}
 	res := in.decide(r.Context(), key)
@@ -73,7 +86,7 @@ func (in *instance) handleRequest(w http.ResponseWriter, r *http.Request, _ labs
 	switch {
 	case res.err != nil:
 		// The store did not decide: there is no allowance to report.
-		body.StoreError = res.err.Error()
+		body.StoreError = storeErrorText(res.err)
 		body.Message = "The limiter could not decide in time; on_store_error is " + in.cfg.onError + "."
 	default:
 		h.Set("RateLimit-Limit", strconv.FormatInt(in.cfg.capacity(), 10))
@@ -86,48 +99,12 @@ func (in *instance) handleRequest(w http.ResponseWriter, r *http.Request, _ labs
 				strconv.FormatInt(in.cfg.window, 10) + " ms with " + in.cfg.algorithm + "."
 		}
 	}
-	writeJSON(w, status, body)
+	labhttp.WriteJSON(w, status, body)
 }
 
 // ceilSeconds rounds milliseconds up to whole seconds, as the headers carry.
 func ceilSeconds(ms int64) int64 { return ceilDiv(max(ms, 0), 1000) }
 
-func (in *instance) handleStats(w http.ResponseWriter, _ *http.Request, _ labs.Params) {
-	writeJSON(w, http.StatusOK, in.state())
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, `{"error":{"code":"internal","message":"encoding the response failed"}}`, http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
-}
-
-// apiError is the app's JSON error shape: {"error":{"code","message","fields"}}.
-type apiError struct {
-	Error struct {
-		Code    string            `json:"code"`
-		Message string            `json:"message"`
-		Fields  map[string]string `json:"fields,omitempty"`
-	} `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, status int, msg, field, fieldMsg string) {
-	var e apiError
-	e.Error.Code = "invalid"
-	switch status {
-	case http.StatusConflict:
-		e.Error.Code = "conflict"
-	case http.StatusServiceUnavailable:
-		e.Error.Code = "unavailable"
-	}
-	e.Error.Message = msg
-	if field != "" {
-		e.Error.Fields = map[string]string{field: fieldMsg}
-	}
-	writeJSON(w, status, e)
+func (in *instance) handleStats(w http.ResponseWriter, _ *http.Request) {
+	labhttp.WriteJSON(w, http.StatusOK, in.state())
 }

@@ -11,32 +11,26 @@ import (
 	"time"
 
 	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/labhttp"
 	"github.com/sdworkbook/workbook/labs/labtest"
 )
 
-// do sends one request to the instance's routes, as the web layer would,
+// do sends one request to the instance's handler, as the web layer would,
 // and decodes a JSON body into out when out is not nil.
 func do(tb testing.TB, in *instance, method, target string, out any) *httptest.ResponseRecorder {
 	tb.Helper()
 	req := httptest.NewRequest(method, "/"+target, nil)
-	path, _, _ := strings.Cut(target, "?")
 	rec := httptest.NewRecorder()
-	for _, rt := range in.Routes() {
-		if p, ok := labs.MatchRoute(rt, method, path); ok {
-			rt.Handle(rec, req, p)
-			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-				tb.Fatalf("%s %s: Content-Type %q", method, target, ct)
-			}
-			if out != nil {
-				if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
-					tb.Fatalf("%s %s: body %q: %v", method, target, rec.Body, err)
-				}
-			}
-			return rec
+	in.Handler().ServeHTTP(rec, req)
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		tb.Fatalf("%s %s: Content-Type %q", method, target, ct)
+	}
+	if out != nil {
+		if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
+			tb.Fatalf("%s %s: body %q: %v", method, target, rec.Body, err)
 		}
 	}
-	tb.Fatalf("no route for %s %s", method, path)
-	return nil
+	return rec
 }
 
 func header(tb testing.TB, rec *httptest.ResponseRecorder, name string) int64 {
@@ -83,7 +77,7 @@ func TestRequestRoute(t *testing.T) {
 
 			for _, bad := range []string{"request", "request?key=", "request?key=a%20b", "request?key=" + strings.Repeat("x", 201),
 				"request?key=%7Bx%7D", "request?key=%zz"} {
-				var e apiError
+				var e labhttp.Body
 				rec := do(t, in, http.MethodPost, bad, &e)
 				field := "key"
 				if strings.Contains(bad, "%zz") {
@@ -105,7 +99,7 @@ func TestRequestRoute(t *testing.T) {
 
 			// A long window would keep the boundary burst waiting.
 			long := launch(t, withID(e.Env, "httplong"), designFor(FixedWindow, 2, 20000, 0, 1, StorageRedis))
-			var e2 apiError
+			var e2 labhttp.Body
 			if rec := do(t, long, http.MethodPost, "boundary-burst", &e2); rec.Code != http.StatusUnprocessableEntity || e2.Error.Fields["window_ms"] == "" {
 				t.Fatalf("boundary burst on a 20 s window: %d %s", rec.Code, rec.Body)
 			}

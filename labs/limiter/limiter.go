@@ -1,12 +1,8 @@
-// Package limiter is the rate limiter lab: five algorithms (fixed window,
-// sliding log, sliding window counter, token bucket, GCRA), each one atomic
-// Lua script and one Redis round trip per decision, behind simulated
-// replicas that share Redis, or keep their own state in memory to show why
-// a limit that is not shared does not hold.
 package limiter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -14,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/labhttp"
 )
 
 // Lab is the rate limiter lab.
@@ -88,6 +85,11 @@ func (lab) Info() labs.Info {
 		Charts: []labs.Chart{
 			{Title: "Decisions per 100 ms", Series: []string{"allowed", "rejected", "store_errors"}, Kind: "count"},
 			{Title: "Decision latency", Series: []string{"decision_p50", "decision_p99"}, Kind: "latency"},
+		},
+		Pokes: []labs.Poke{
+			{Label: "Send one request", Method: "POST", Path: "request?key={key}", Params: []labs.PokeParam{{Name: "key", Value: "alice"}}},
+			{Label: "Boundary burst", Method: "POST", Path: "boundary-burst?key={key}", Params: []labs.PokeParam{{Name: "key", Value: "burst"}},
+				Help: "Sends the limit just before a window boundary and again just after."},
 		},
 	}
 }
@@ -205,6 +207,7 @@ type instance struct {
 	// ctx ends when the instance closes, to stop a boundary burst in flight.
 	ctx    context.Context
 	cancel context.CancelFunc
+	router *labhttp.Router
 	mu     sync.Mutex
 	closed bool
 	busy   bool // a boundary burst is running
@@ -235,6 +238,7 @@ func (lab) New(ctx context.Context, env labs.Env, d labs.Design) (labs.Instance,
 	ictx, cancel := context.WithCancel(context.Background())
 	in := &instance{cfg: cfg, env: env, store: st, totals: make([]replicaTotals, cfg.replicas), ctx: ictx, cancel: cancel,
 		refuse: labs.Throttle{Every: time.Second}, fails: labs.Throttle{Every: time.Second}}
+	in.router = in.routes()
 	return in, nil
 }
 
@@ -293,6 +297,15 @@ func (in *instance) decide(ctx context.Context, key string) result {
 		}
 	}
 	return res
+}
+
+// storeErrorText is what a client reads when the store did not decide;
+// the event log and the server's log have the error itself.
+func storeErrorText(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "Redis did not decide within the decision timeout."
+	}
+	return "Redis could not decide."
 }
 
 // decisionContext bounds one decision: by timeout_ms on the machine's clock.

@@ -287,7 +287,7 @@ func TestBoundaryBurstOnASuiteClock(t *testing.T) {
 					done := make(chan struct{})
 					go func() {
 						defer close(done)
-						in.handleBoundaryBurst(rec, httptest.NewRequestWithContext(ctx, http.MethodPost, "/boundary-burst?key=b", nil), nil)
+						in.handleBoundaryBurst(rec, httptest.NewRequestWithContext(ctx, http.MethodPost, "/boundary-burst?key=b", nil))
 					}()
 					// The burst waits twice: before its first half and after
 					// the boundary. Move the clock to each wait's end.

@@ -231,22 +231,18 @@ func (l sharedKeysLab) New(ctx context.Context, env labs.Env, d labs.Design) (la
 
 type sharedKeys struct{ *instance }
 
-func (s sharedKeys) Routes() []labs.Route {
-	rs := s.instance.Routes()
-	for i := range rs {
-		if rs[i].Path != "request" {
-			continue
-		}
-		h := rs[i].Handle
-		rs[i].Handle = func(w http.ResponseWriter, r *http.Request, p labs.Params) {
+// Handler sends every request of every client as the one key.
+func (s sharedKeys) Handler() http.Handler {
+	h := s.instance.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/request" {
 			r = r.Clone(r.Context())
 			q := r.URL.Query()
 			q.Set("key", "everyone")
 			r.URL.RawQuery = q.Encode()
-			h(w, r, p)
 		}
-	}
-	return rs
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (s sharedKeys) Hit(ctx context.Context, _ string) (int, error) {

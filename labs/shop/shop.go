@@ -73,6 +73,7 @@ func (lab) Info() labs.Info {
 			"POST crash-after-commit?count=3 and place three orders: with outbox=false they are committed but never published and stay pending; with outbox=true the relay publishes them anyway (and, crashing after its publish, twice).",
 			"POST relay/stop, place orders and GET outbox: the rows wait in the outbox; POST relay/start and watch them drain. POST poison and watch its delivery count rise until GET dead-letters lists it.",
 		},
+		Pokes: pokes(),
 		Charts: []labs.Chart{
 			{Title: "Orders per 100 ms", Series: []string{"orders_placed", "orders_confirmed", "orders_cancelled"}, Kind: "count"},
 			{Title: "Messages per 100 ms", Series: []string{"messages_processed", "messages_claimed", "duplicates_skipped", "dead_lettered"}, Kind: "count"},

@@ -200,15 +200,9 @@ func doHeader(ctx context.Context, p *labs.Probe, method, path string, body any,
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	rel, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "?")
 	w := httptest.NewRecorder()
-	for _, rt := range p.Instance.Routes() {
-		if params, ok := labs.MatchRoute(rt, method, rel); ok {
-			rt.Handle(w, req, params)
-			return labs.Reply{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
-		}
-	}
-	return labs.Reply{Status: http.StatusNotFound, Body: []byte("no route " + method + " " + rel)}
+	labs.HandlerOf(p.Instance).ServeHTTP(w, req)
+	return labs.Reply{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
 }
 
 func callAs[T any](ctx context.Context, p *labs.Probe, method, path string, body any, want int) (T, error) {

@@ -18,22 +18,7 @@ import (
 // instanceServer serves inst's routes under base over real HTTP, the way
 // the web layer dispatches them.
 func instanceServer(inst labs.Instance, base string) *httptest.Server {
-	routes := inst.Routes()
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rest, ok := strings.CutPrefix(r.URL.Path, base)
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		rest = strings.Trim(rest, "/")
-		for _, rt := range routes {
-			if p, ok := labs.MatchRoute(rt, r.Method, rest); ok {
-				rt.Handle(w, r, p)
-				return
-			}
-		}
-		http.NotFound(w, r)
-	}))
+	return httptest.NewServer(http.StripPrefix(strings.TrimSuffix(base, "/"), labs.HandlerOf(inst)))
 }
 
 // hammer sends n GETs to url from conc clients over kept-alive connections

@@ -537,13 +537,7 @@ func serveFrom(in labs.Instance, addr, method, path, body string) *httptest.Resp
 	req := httptest.NewRequest(method, "/"+path, strings.NewReader(body))
 	req.RemoteAddr = addr
 	rec := httptest.NewRecorder()
-	for _, rt := range in.Routes() {
-		if p, ok := labs.MatchRoute(rt, method, path); ok {
-			rt.Handle(rec, req, p)
-			return rec
-		}
-	}
-	rec.WriteHeader(http.StatusNotFound)
+	labs.HandlerOf(in).ServeHTTP(rec, req)
 	return rec
 }
 
@@ -604,7 +598,7 @@ func testRouteErrors(t *testing.T, env labs.Env) {
 		}
 		if c.status >= 400 {
 			e := mustDecode[labs.ErrorBody](t, rec)
-			if e.Error == "" || e.Field != c.field {
+			if e.Error.Message == "" || e.Error.Fields[c.field] == "" {
 				t.Errorf("%.60s: %+v, want field %q", c.body, e, c.field)
 			}
 		}

@@ -102,6 +102,7 @@ func (lab) Info() labs.Info {
 				"Then POST reshard {\"shards\": 4, \"sharding\": \"consistent_hash\"} (changing the scheme moves most of them once) and {\"shards\": 5}: about 1/5 move.",
 			"Turn analytics on: redirects answer 302 with Cache-Control: no-store, and GET links/{code} shows the clicks still in process, in Redis and flushed to the database.",
 		},
+		Pokes: pokes(),
 		Charts: []labs.Chart{
 			{Title: "Redirects per 100 ms", Series: []string{"redirects", "not_found", "gone"}, Kind: "count"},
 			{Title: "Lookups by tier per 100 ms", Series: []string{"local_hits", "redis_hits", "db_hits"}, Kind: "count"},

@@ -3,7 +3,6 @@ package shortener
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -87,14 +86,7 @@ func countTables(tb testing.TB, env labs.Env) int {
 func serve(in labs.Instance, method, path, body string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, "/"+path, strings.NewReader(body))
 	rec := httptest.NewRecorder()
-	route, _, _ := strings.Cut(path, "?")
-	for _, rt := range in.Routes() {
-		if p, ok := labs.MatchRoute(rt, method, route); ok {
-			rt.Handle(rec, req, p)
-			return rec
-		}
-	}
-	rec.WriteHeader(http.StatusNotFound)
+	labs.HandlerOf(in).ServeHTTP(rec, req)
 	return rec
 }
 

@@ -394,7 +394,7 @@ func checkDistinct(ctx context.Context, t *labs.Trial) labs.Outcome {
 // environment's.
 func routeError(what string, rep labs.Reply) labs.Outcome {
 	var e labs.ErrorBody
-	if rep.Status >= 500 && (rep.JSON(&e) != nil || e.Field != "code_length") {
+	if rep.Status >= 500 && (rep.JSON(&e) != nil || e.Error.Fields["code_length"] == "") {
 		return labs.Broken(fmt.Errorf("%s answered %d: %s", what, rep.Status, strings.TrimSpace(string(rep.Body))))
 	}
 	return labs.Fail("%s answered %d: %s", what, rep.Status, clip(strings.TrimSpace(string(rep.Body))))
@@ -422,7 +422,7 @@ func create(ctx context.Context, p *labs.Probe, body map[string]any) (Created, l
 // spaceFull reports whether a creation was refused for a full code space.
 func spaceFull(rep labs.Reply) bool {
 	var e labs.ErrorBody
-	return rep.Status == http.StatusServiceUnavailable && rep.JSON(&e) == nil && e.Field == "code_length"
+	return rep.Status == http.StatusServiceUnavailable && rep.JSON(&e) == nil && e.Error.Fields["code_length"] != ""
 }
 
 // createDirect creates a link through the lab's create path, sending a
@@ -821,7 +821,7 @@ func checkInvalid(ctx context.Context, t *labs.Trial) labs.Outcome {
 			return routeError("POST shorten with "+b.what, rep)
 		case rep.Status != http.StatusBadRequest:
 			wrongStatus = append(wrongStatus, fmt.Sprintf("%s answered %d", b.what, rep.Status))
-		case e.Error == "" || (e.Field != b.field && !strings.Contains(strings.ToLower(e.Error), b.field)):
+		case e.Error.Message == "" || (e.Error.Fields[b.field] == "" && !strings.Contains(strings.ToLower(e.Error.Message), b.field)):
 			unnamed = append(unnamed, fmt.Sprintf("%s: %s", b.what, clip(strings.TrimSpace(string(rep.Body)))))
 		}
 	}

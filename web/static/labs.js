@@ -133,56 +133,19 @@
     return lines.join("\n") + "\n\n" + body;
   }
 
-  // picture draws what a response shows better than its JSON: a saga's
-  // timeline of steps (with compensations) and stock as stacked bars of
-  // available, reserved and sold against the initial stock.
-  function picture(box, text) {
+  // picture asks the lab's own script (served with the lab page when the
+  // lab has one, see labs.Pictured) to draw an answer better than its
+  // JSON: a saga's timeline, stock as bars.
+  function picture(box, lab, text) {
     box.textContent = "";
     box.hidden = true;
+    var draw = (window.labPictures || {})[lab];
+    if (typeof draw !== "function") return;
     var v;
     try { v = JSON.parse(text); } catch (e) { return; }
     if (!v || typeof v !== "object") return;
-    if (Array.isArray(v.steps) && v.steps.length) {
-      var last = Math.max(1, v.steps[v.steps.length - 1].after_ms || 0);
-      var ol = el("ol", "timeline");
-      ol.setAttribute("aria-label", "Saga steps of " + (v.order_id || "the order"));
-      v.steps.forEach(function (st) {
-        var li = el("li", "tl-step" + (st.compensation ? " compensation" : "") + (/fail|declin|cancel|reject/i.test(st.outcome || "") ? " bad" : ""));
-        var bar = el("span", "tl-bar");
-        bar.style.width = Math.max(2, Math.round(100 * (st.after_ms || 0) / last)) + "%";
-        li.appendChild(el("span", "tl-time", "+" + (st.after_ms || 0) + " ms"));
-        li.appendChild(el("span", "tl-service", st.service || ""));
-        li.appendChild(el("span", "tl-name", (st.compensation ? "↺ " : "") + st.step + (st.outcome ? ": " + st.outcome : "")));
-        li.appendChild(bar);
-        ol.appendChild(li);
-      });
-      box.appendChild(el("p", "small", "Order " + (v.order_id || "") + ": " + (v.status || "") + (v.settle_ms != null ? ", settled in " + v.settle_ms + " ms" : "")));
-      box.appendChild(ol);
-      box.hidden = false;
-      return;
-    }
-    var rows = [];
-    if (typeof v.available === "number") rows = [v];
-    else if (Array.isArray(v.products)) rows = v.products;
-    else if (Array.isArray(v.inventory)) rows = v.inventory;
-    rows = rows.filter(function (r) { return r && typeof r.available === "number"; });
-    if (!rows.length) return;
-    rows.forEach(function (r) {
-      var total = (r.initial || (r.available + r.reserved + r.sold)) || 1;
-      var fig = el("div", "stock" + (r.available < 0 || r.reserved < 0 || r.sold < 0 || r.available + r.reserved + r.sold !== total ? " broken" : ""));
-      fig.appendChild(el("span", "stock-label", (r.name || ("product " + r.product_id)) + ": " + r.available + " available + " + r.reserved + " reserved + " + r.sold + " sold = " +
-        (r.available + r.reserved + r.sold) + " of " + total));
-      var bar = el("span", "stock-bar");
-      [["available", r.available], ["reserved", r.reserved], ["sold", r.sold]].forEach(function (p) {
-        var seg = el("span", "seg " + p[0]);
-        seg.style.width = Math.max(0, 100 * p[1] / total) + "%";
-        seg.title = p[0] + " " + p[1];
-        bar.appendChild(seg);
-      });
-      fig.appendChild(bar);
-      box.appendChild(fig);
-    });
-    box.hidden = false;
+    if (draw(box, v, el)) box.hidden = false;
+    else box.textContent = "";
   }
 
   Panel.prototype.wirePokes = function () {
@@ -196,19 +159,19 @@
       var poke = JSON.parse(form.getAttribute("data-poke"));
       form.addEventListener("submit", function (ev) {
         ev.preventDefault();
-        var path = poke.Path.replace(/\{(\w+)\}/g, function (_, name) {
+        var path = poke.path.replace(/\{(\w+)\}/g, function (_, name) {
           var input = form.querySelector('input[name="' + name + '"]');
           return encodeURIComponent(input ? input.value : "");
         });
-        var init = { method: poke.Method, headers: { Accept: "application/json" } };
+        var init = { method: poke.method, headers: { Accept: "application/json" } };
         var body = form.querySelector("textarea[name=body]");
         if (body) { init.body = body.value; init.headers["Content-Type"] = "application/json"; }
-        out.textContent = poke.Method + " " + self.base + "/" + path + " …";
+        out.textContent = poke.method + " " + self.base + "/" + path + " …";
         fetch(self.base + "/" + path, init).then(function (resp) {
           return resp.text().then(function (text) {
             out.textContent = rawResponse(resp, text);
             out.setAttribute("data-status", resp.status);
-            picture(pic, text);
+            picture(pic, self.lab, text);
           });
         }).catch(function (err) { out.textContent = "request failed: " + err; });
       });

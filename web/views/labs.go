@@ -15,24 +15,6 @@ type LabCard struct {
 	Info labs.Info
 }
 
-// Poke is a ready-made request a lab page offers.
-type Poke struct {
-	Label  string
-	Method string
-	// Path is relative to the instance; {name} is filled from Params.
-	Path   string
-	Params []PokeParam
-	// Body is the JSON body, editable before sending.
-	Body string
-	Help string
-}
-
-// PokeParam is an editable value of a poke's path.
-type PokeParam struct {
-	Name  string
-	Value string
-}
-
 // LabInstance is one running instance on a lab page.
 type LabInstance struct {
 	ID      string
@@ -50,9 +32,11 @@ type LabPage struct {
 	Message     string
 	SignedIn    bool
 	Instances   []LabInstance
-	Pokes       []Poke
-	Limits      labs.Limits
-	Exercises   []ExerciseSummary
+	Pokes       []labs.Poke
+	// Picture is the URL of the lab's picture script, "" for none.
+	Picture   string
+	Limits    labs.Limits
+	Exercises []ExerciseSummary
 }
 
 func designSummary(d labs.Design) string {
@@ -73,7 +57,7 @@ func chartsJSON(cs []labs.Chart) string {
 	return string(b)
 }
 
-func pokeJSON(p Poke) string {
+func pokeJSON(p labs.Poke) string {
 	b, _ := json.Marshal(p)
 	return string(b)
 }

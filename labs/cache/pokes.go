@@ -1,0 +1,13 @@
+package cache
+
+import "github.com/sdworkbook/workbook/labs"
+
+// pokes are the ready-made requests the lab's page offers.
+func pokes() []labs.Poke {
+	return []labs.Poke{
+		{Label: "Read an item", Method: "GET", Path: "items/{item}", Params: []labs.PokeParam{{Name: "item", Value: "1"}}},
+		{Label: "Write an item", Method: "PUT", Path: "items/{item}", Params: []labs.PokeParam{{Name: "item", Value: "1"}}, Body: `{"price": 1999}`},
+		{Label: "Stampede", Method: "POST", Path: "stampede", Help: "Expires a hot key and sends 200 concurrent reads."},
+		{Label: "Crash the flusher", Method: "POST", Path: "crash-flusher", Help: "Write-behind only: which acknowledged writes were lost?"},
+	}
+}
