@@ -44,9 +44,6 @@ func (s *Server) routes(r *gin.Engine) {
 	api := r.Group("/api", s.loadSessionOrToken)
 	api.GET("/labs", s.apiLabs)
 	api.POST("/labs/:lab/instances", s.requireUser, s.apiLaunch)
-	// An instance, then what is under it: its events, load runs and the
-	// lab's own routes (the instance's http.Handler), each only for the
-	// learner who launched it.
 	api.Any("/labs/:lab/instances/:id", s.requireUser, s.ownInstance, s.apiInstance)
 	api.Any("/labs/:lab/instances/:id/*rest", s.requireUser, s.ownInstance, s.apiInstanceRoutes)
 	api.POST("/labs/:lab/submissions", s.requireUser, s.apiSubmit)

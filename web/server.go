@@ -107,15 +107,8 @@ func New(d Deps) (*Server, error) {
 		}
 		s.library = lib
 	}
-	s.labs = d.Labs
-	if s.labs == nil {
-		s.labs = labs.NewManager(labs.MustRegistry(), d.Redis, nil, "", d.Logger, now, labs.DefaultLimits)
-	}
-	for _, l := range s.labs.Labs() {
-		if p, ok := l.(labs.Pictured); ok {
-			a.add(pictureFile(l.Info().ID), p.Picture())
-		}
-	}
+	s.labs = labsOrNone(d, now)
+	a.addPictures(s.labs.Labs())
 	s.labsOpen = len(s.labs.Labs()) > 0
 	s.grader = d.Grader
 	s.progress = &progress.Service{Catalog: s.library.Catalog, Store: d.Store, Now: now}
@@ -177,6 +170,14 @@ func newEngine(trustedProxies []string) (*gin.Engine, error) {
 		return nil, err
 	}
 	return engine, nil
+}
+
+// labsOrNone is the lab manager of d, or one that serves no lab.
+func labsOrNone(d Deps, now func() time.Time) *labs.Manager {
+	if d.Labs != nil {
+		return d.Labs
+	}
+	return labs.NewManager(labs.MustRegistry(), d.Redis, nil, "", d.Logger, now, labs.DefaultLimits)
 }
 
 // ServeHTTP makes Server an http.Handler.

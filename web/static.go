@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/sdworkbook/workbook/labs"
 	"github.com/sdworkbook/workbook/lessons"
 )
 
@@ -51,6 +52,15 @@ func (a *assets) add(name string, b []byte) {
 	sum := sha256.Sum256(b)
 	a.files[name] = b
 	a.hash[name] = hex.EncodeToString(sum[:6])
+}
+
+// addPictures serves the picture scripts of the labs that have one.
+func (a *assets) addPictures(ls []labs.Lab) {
+	for _, l := range ls {
+		if p, ok := l.(labs.Pictured); ok {
+			a.add(pictureFile(l.Info().ID), p.Picture())
+		}
+	}
 }
 
 // pictureFile is where a lab's picture script is served under /static/.

@@ -100,6 +100,20 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store
 	return st, nil
 }
 
+// openContent is the labs this build serves and the lessons, whose links
+// to labs must all resolve in the registry.
+func openContent(cfg config.Config, log *slog.Logger) (*labs.Registry, *lessons.Library, error) {
+	reg := all.Registry()
+	lib, err := lessons.OpenLibrary(cfg.Dev, "lessons/content", log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if bad := lib.Catalog().UnknownLabs(reg.IDs()); len(bad) > 0 {
+		return nil, nil, fmt.Errorf("the lessons link labs this build does not have: %v", bad)
+	}
+	return reg, lib, nil
+}
+
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	start := time.Now()
 	st, err := openStore(ctx, cfg, log)
@@ -112,13 +126,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer rc.Close()
-	reg := all.Registry()
-	lib, err := lessons.OpenLibrary(cfg.Dev, "lessons/content", log)
+	reg, lib, err := openContent(cfg, log)
 	if err != nil {
 		return err
-	}
-	if bad := lib.Catalog().UnknownLabs(reg.IDs()); len(bad) > 0 {
-		return fmt.Errorf("the lessons link labs this build does not have: %v", bad)
 	}
 	mgr := labs.NewManager(reg, rc.Client, st.SQL(), string(st.Dialect()), log, nil, labs.DefaultLimits)
 	gr, err := newGrader(ctx, cfg, st, rc, log, cfg.GraderWorkers, reg)

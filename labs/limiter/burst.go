@@ -163,6 +163,17 @@ func (in *instance) boundaryBurst(ctx context.Context, key string) (BurstReport,
 		return BurstReport{}, err
 	}
 
+	rep := in.burstReport(key, boundary, lead, reqs)
+	if len(reqs) <= burstListMax {
+		rep.Requests = reqs
+	}
+	in.env.Metrics.Eventf("info", "boundary burst on key %q: %s", key, rep.Summary)
+	return rep, nil
+}
+
+// burstReport counts what a boundary burst let through, with times made
+// relative to the boundary, and says it in a sentence.
+func (in *instance) burstReport(key string, boundary int64, lead time.Duration, reqs []BurstRequest) BurstReport {
 	rep := BurstReport{Key: key, Algorithm: in.cfg.algorithm, Limit: in.cfg.capacity(), WindowMS: in.cfg.window,
 		BoundaryMS: boundary, LeadMS: lead.Milliseconds(), Sent: len(reqs)}
 	first, last, timed := int64(0), int64(0), 0
@@ -211,11 +222,7 @@ func (in *instance) boundaryBurst(ctx context.Context, key string) (BurstReport,
 	if rep.StoreErrors > 0 {
 		rep.Summary += fmt.Sprintf(" %d decisions failed in the store and followed on_store_error.", rep.StoreErrors)
 	}
-	if len(reqs) <= burstListMax {
-		rep.Requests = reqs
-	}
-	in.env.Metrics.Eventf("info", "boundary burst on key %q: %s", key, rep.Summary)
-	return rep, nil
+	return rep
 }
 
 // fire makes len(out) decisions for key, burstWorkers at a time, and records
