@@ -211,3 +211,34 @@ func (f *fixedLauncher) Can(c Capability) bool {
 }
 
 func (f *fixedLauncher) Close(context.Context) error { f.closed++; return nil }
+
+// A check's helpers: a wanted answer decodes, another is a RouteError that
+// fails the design below 500 and breaks the environment from 500 on.
+func TestCallJSONAndOutcomes(t *testing.T) {
+	ctx := context.Background()
+	l := servedLab{built: &atomic.Int32{}, halted: &atomic.Int32{}}
+	tr := &Trial{Lab: l, Design: Design{}, base: quietEnv()}
+	tg, err := tr.Start(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.closeAll(ctx)
+	if s, err := CallJSON[string](ctx, tg, http.MethodPost, "/echo/hi", nil, http.StatusCreated); err != nil || s != "hi" {
+		t.Fatalf("wanted answer: %q %v", s, err)
+	}
+	_, err = CallJSON[string](ctx, tg, http.MethodPost, "/echo/hi?times=0", nil, http.StatusCreated)
+	var re *RouteError
+	if !errors.As(err, &re) || re.Reply.Status != 422 {
+		t.Fatalf("a refusal: %v", err)
+	}
+	if o := OutcomeOf(err); o.Passed || o.Err != nil || !strings.Contains(o.Message, "POST /echo/hi?times=0 answered 422") {
+		t.Errorf("a 422 is the design's: %+v", o)
+	}
+	if o := OutcomeOf(&RouteError{What: "GET /x", Reply: Reply{Status: 503}}); o.Err == nil {
+		t.Errorf("a 503 is the environment's: %+v", o)
+	}
+	r, err := Send(ctx, tg, Request{Method: http.MethodPost, Path: "/echo/h", Header: http.Header{"X-Trace": {"1"}}})
+	if err != nil || r.Status != http.StatusCreated {
+		t.Errorf("send with a header: %d %v", r.Status, err)
+	}
+}

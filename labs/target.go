@@ -1,12 +1,8 @@
 package labs
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -120,52 +116,6 @@ func (RealTime) AdvanceTo(ctx context.Context, t time.Time) error {
 
 // Manual is false.
 func (RealTime) Manual() bool { return false }
-
-// Reply is a route's answer.
-type Reply struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-// JSON decodes the reply's body into v.
-func (r Reply) JSON(v any) error { return json.Unmarshal(r.Body, v) }
-
-// maxReply bounds the body Call reads.
-const maxReply = 4 << 20
-
-// Call sends method path (relative to the lab's routes: "/request?key=a")
-// to tg, with body as JSON when it is not nil, and reads the answer. An
-// error means the target did not answer (or ctx ended): the environment's
-// failure, not the design's, unless the check says otherwise.
-func Call(ctx context.Context, tg Target, method, path string, body any) (Reply, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return Reply{}, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, tg.URL(path), rd)
-	if err != nil {
-		return Reply{}, err
-	}
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := tg.Client().Do(req)
-	if err != nil {
-		return Reply{}, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
-	if err != nil {
-		return Reply{}, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
-	}
-	return Reply{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
-}
 
 // noRedirects keeps a target's client on the answer it got.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
