@@ -161,9 +161,7 @@ type Probe struct {
 	Env      Env
 	lab      Lab
 
-	mu      sync.Mutex
-	handler http.Handler
-	forInst Instance
+	mu sync.Mutex // guards Instance across Restart
 }
 
 // Halter is an instance that can stop as a killed process stops: its
@@ -193,11 +191,9 @@ func (t inProcess) Design() Design { return t.Probe.Design }
 // Restart, or when a check swaps Instance itself).
 func (p *Probe) routes() http.Handler {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.handler == nil || p.forInst != p.Instance {
-		p.handler, p.forInst = HandlerOf(p.Instance), p.Instance
-	}
-	return p.handler
+	inst := p.Instance
+	p.mu.Unlock()
+	return HandlerOf(inst)
 }
 
 // Client calls the instance's handler directly.

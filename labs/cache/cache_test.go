@@ -526,7 +526,7 @@ func TestHTTP(t *testing.T) {
 					continue
 				}
 				body := mustDecode[labs.ErrorBody](t, rec)
-				if body.Error.Message == "" || body.Error.Fields[c.field] == "" {
+				if body.Error.Message == "" || (c.field == "") != (len(body.Error.Fields) == 0) || (c.field != "" && body.Error.Fields[c.field] == "") {
 					t.Errorf("%s %s %s: body %+v, want an error naming %q", c.method, c.path, c.body, body, c.field)
 				}
 			}

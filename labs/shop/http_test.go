@@ -1,6 +1,7 @@
 package shop
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -167,7 +168,8 @@ func TestRouteValidation(t *testing.T) {
 				body = c.body
 			}
 			code, raw := call(t, in, c.method, c.path, body, nil)
-			if code != c.status || !strings.Contains(string(raw), `"field":"`+c.field+`"`) && c.field != "" || !strings.Contains(string(raw), `"error":"`) {
+			var e labs.ErrorBody
+			if code != c.status || json.Unmarshal(raw, &e) != nil || e.Error.Message == "" || c.field != "" && e.Error.Fields[c.field] == "" {
 				t.Errorf("%d %s, want %d naming %q", code, raw, c.status, c.field)
 			}
 		})

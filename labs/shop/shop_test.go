@@ -184,7 +184,7 @@ func TestIdempotencyKeys(t *testing.T) {
 				}
 			}
 			code, raw := call(t, in, http.MethodPost, "orders", map[string]any{"product_id": 1, "qty": 2}, hdr)
-			if code != http.StatusConflict || !strings.Contains(string(raw), `"field":"Idempotency-Key"`) {
+			if code != http.StatusConflict || !strings.Contains(string(raw), `"fields":{"Idempotency-Key":`) {
 				t.Errorf("other body: %d %s", code, raw)
 			}
 			code, _ = call(t, in, http.MethodPost, "orders?idempotency_key=k-2", body, hdr)

@@ -598,7 +598,7 @@ func testRouteErrors(t *testing.T, env labs.Env) {
 		}
 		if c.status >= 400 {
 			e := mustDecode[labs.ErrorBody](t, rec)
-			if e.Error.Message == "" || e.Error.Fields[c.field] == "" {
+			if e.Error.Message == "" || (c.field == "") != (len(e.Error.Fields) == 0) || (c.field != "" && e.Error.Fields[c.field] == "") {
 				t.Errorf("%.60s: %+v, want field %q", c.body, e, c.field)
 			}
 		}
