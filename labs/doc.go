@@ -59,7 +59,7 @@
 //
 // An instance's routes:
 //
-//	rt := labhttp.NewRouter()
+//	rt := labhttp.NewRouter(env.Log) // its failures go to the instance's log
 //	rt.HandleFunc("POST /request", in.handleRequest)
 //	rt.HandleFunc("GET /items/{item}", in.handleItem) // r.PathValue("item")
 //
