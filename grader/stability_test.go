@@ -26,15 +26,12 @@ import (
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/internal/testenv"
 	"github.com/sdworkbook/workbook/labs"
-	"github.com/sdworkbook/workbook/labs/breaker"
-	"github.com/sdworkbook/workbook/labs/cache"
-	"github.com/sdworkbook/workbook/labs/limiter"
-	"github.com/sdworkbook/workbook/labs/shop"
-	"github.com/sdworkbook/workbook/labs/shortener"
+	"github.com/sdworkbook/workbook/labs/all"
 )
 
-// gradedLabs are the labs whose exercises the stability test grades.
-var gradedLabs = []labs.Lab{limiter.Lab, breaker.Lab, cache.Lab, shop.Lab, shortener.Lab}
+// gradedLabs are the labs whose exercises the stability test grades: all
+// of the build's that have exercises.
+var gradedLabs = all.Registry().Graded()
 
 // loadMachine keeps every core busy with a busy process per core (other
 // work on the grading machine, outside the Go scheduler) until the
