@@ -71,7 +71,10 @@
 // Trial.Launch, Probe.Do and the instance's Go values. Each converts as
 // the limiter did (Handler, labhttp, checks through Target only); the last
 // one deletes legacy.go (Route, Params, MatchRoute, WriteError,
-// ErrorBody), Probe.Do and Trial.Launch, and adds Handler to Instance.
+// ErrorBody), Failure and WriteFailure (failure.go: labhttp.Unavailable
+// says the same), Probe.Do and Trial.Launch, and adds Handler to
+// Instance. A suite can move one check at a time: Probe.Target is a
+// launched probe as a Target.
 // Copies the kit replaces, per lab:
 //
 //   - breaker: writeJSON, writeError (routes.go); the checks drive the
