@@ -214,6 +214,7 @@ func TestBoundaryBurst(t *testing.T) {
 					// boundary (the first lands after it, or the second
 					// before it); such a run shows nothing, so try again on
 					// a fresh key.
+					landed := false
 					for try := range 3 {
 						rep = BurstReport{}
 						rec := do(t, in, http.MethodPost, "boundary-burst?key=b"+strconv.Itoa(try), &rep)
@@ -228,6 +229,7 @@ func TestBoundaryBurst(t *testing.T) {
 							}
 						}
 						if rep.FirstBurstLate == 0 && early == 0 {
+							landed = true
 							break
 						}
 					}
@@ -241,6 +243,14 @@ func TestBoundaryBurst(t *testing.T) {
 						}
 					}
 					checkAdmitted(t, in.cfg, ats)
+					if !landed {
+						// Three tries missed the boundary on a busy machine:
+						// what was admitted still kept the limit (above), but
+						// this run cannot show the algorithm's shape, which
+						// TestBoundaryBurstOnASuiteClock shows on any machine.
+						t.Logf("%s: the bursts did not land on both sides of the boundary in 3 tries; shape not judged", alg)
+						return
+					}
 					switch alg {
 					case FixedWindow:
 						if rep.Allowed <= limit || !rep.WithinOneWindow || rep.AllowedBefore == 0 || rep.AllowedAfter == 0 {
