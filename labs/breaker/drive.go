@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
@@ -22,38 +21,46 @@ var clockStart = time.Date(2030, 1, 7, 9, 0, 0, 0, time.UTC)
 // that is the environment's failure, not the design's.
 const backstop = 30 * time.Second
 
-// driver runs a check's calls on an instance whose clock the check owns.
-// It moves the clock only when every call it runs is waiting on it (on the
-// provider, a call timeout or a backoff pause), and then only to the moment
-// the first of them wakes. So each call sees the same times however slowly
-// or quickly the machine runs it, and a verdict about time is a property
-// of the design.
+// driver runs a check's calls on a target. On the check's own clock (a
+// target that can run on one) it moves the clock only when every call it
+// runs is waiting on it (on the provider, a call timeout or a backoff
+// pause), as the target's GET /waits tells, and then only to the moment
+// the first of them wakes. So each call sees the same times however
+// slowly or quickly the machine runs it, and a verdict about time is a
+// property of the design. On real time (a service) time passes by itself
+// and the driver waits for it.
 type driver struct {
-	clock *labs.ManualClock
-	waits *waitLog
+	tg    labs.Target
+	clock labs.Timeline
 
 	mu      sync.Mutex
 	running int
 	changed chan struct{} // closed and replaced when a call ends
 }
 
-// launchOnClock gives the check a manual clock and an instance of the design that
-// decides by it, with changes applied.
-func launchOnClock(ctx context.Context, t *labs.Trial, changes map[string]any) (*labs.Probe, *driver, error) {
-	clk := labs.NewManualClock(clockStart)
-	t.Clock = clk
-	p, err := t.Launch(ctx, changes)
+// launchOnClock starts a target of the design with changes applied, on the
+// check's own clock when it can run on one (else on real time), and a
+// driver for its calls.
+func launchOnClock(ctx context.Context, t *labs.Trial, changes map[string]any) (labs.Target, *driver, error) {
+	clock := t.Timeline(clockStart)
+	tg, err := t.Start(ctx, changes)
 	if err != nil {
 		return nil, nil, err
 	}
-	inst, ok := p.Instance.(*instance)
-	if !ok || inst.waits == nil {
-		return nil, nil, fmt.Errorf("breaker lab: instance %T does not run on the check's clock", p.Instance)
+	d := &driver{tg: tg, clock: clock, changed: make(chan struct{})}
+	if clock.Manual() {
+		w, err := readWaits(ctx, tg, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		if w.Clock != "manual" {
+			return nil, nil, fmt.Errorf("breaker lab: the target does not run on the check's clock (GET /waits says %q)", w.Clock)
+		}
 	}
-	return p, &driver{clock: clk, waits: inst.waits, changed: make(chan struct{})}, nil
+	return tg, d, nil
 }
 
-// start runs fn (one or more calls on the instance, in order) as a call
+// start runs fn (one or more calls on the target, in order) as a call
 // the driver waits for.
 func (d *driver) start(fn func()) {
 	d.mu.Lock()
@@ -71,104 +78,136 @@ func (d *driver) start(fn func()) {
 	}()
 }
 
-// inFlight counts the calls started and not yet ended.
-func (d *driver) inFlight() int {
+// calls counts the calls started and not yet ended, with a channel closed
+// when the next one ends.
+func (d *driver) calls() (running int, ended <-chan struct{}) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.running
+	return d.running, d.changed
 }
 
-// settle lets the calls run, moving the clock each time all of them are
-// waiting to the moment the first one wakes. It returns when none is
-// running, or when all wait past limit (zero: no limit; the clock is then
-// at or before limit), or as soon as enough (when set) says so.
+// inFlight counts the calls started and not yet ended.
+func (d *driver) inFlight() int {
+	n, _ := d.calls()
+	return n
+}
+
+// settle lets the calls run until none is running, or all wait past limit
+// (zero: no limit; the clock is then at or before limit), or as soon as
+// enough (when set) says so.
 func (d *driver) settle(ctx context.Context, limit time.Time, enough func(running int) bool) error {
+	if !d.clock.Manual() {
+		return d.settleReal(ctx, limit, enough)
+	}
 	stuck := time.NewTimer(backstop)
 	defer stuck.Stop()
 	for {
-		d.mu.Lock()
-		running, ended := d.running, d.changed
-		d.mu.Unlock()
+		running, ended := d.calls()
 		if running == 0 || (enough != nil && enough(running)) {
 			return nil
 		}
+		w, err := readWaits(ctx, d.tg, nil)
+		if err != nil {
+			return err
+		}
 		// Only the driver starts calls, so running cannot grow meanwhile:
 		// as many waits as calls means every call is waiting.
-		asleep, next, woke := d.waits.asleep(d.clock.Now())
-		if asleep == running {
-			if !limit.IsZero() && next.After(limit) {
+		if w.Waiting == running && w.NextWake != nil {
+			if !limit.IsZero() && w.NextWake.After(limit) {
 				return nil
 			}
-			d.clock.Set(next)
+			if err := d.clock.AdvanceTo(ctx, *w.NextWake); err != nil {
+				return err
+			}
 			continue
 		}
-		select {
-		case <-ended:
-		case <-woke:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-stuck.C:
-			return errors.New("the breaker lab's calls made no progress for 30 s (a backstop for a stuck instance)")
+		if err := d.awaitChange(ctx, ended, w.Version, stuck.C); err != nil {
+			return err
 		}
 		stuck.Reset(backstop)
 	}
 }
 
-// advanceTo runs the calls up to time at and sets the clock there.
+// awaitChange returns when a call ends or the target's waits move on from
+// version.
+func (d *driver) awaitChange(ctx context.Context, ended <-chan struct{}, version uint64, stuck <-chan time.Time) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	moved := make(chan error, 1)
+	go func() {
+		_, err := readWaits(wctx, d.tg, &version)
+		moved <- err
+	}()
+	select {
+	case <-ended:
+	case err := <-moved:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-stuck:
+		return errors.New("the breaker lab's calls made no progress for 30 s (a backstop for a stuck instance)")
+	}
+	return nil
+}
+
+// settleReal is settle on real time: the calls run while time passes.
+func (d *driver) settleReal(ctx context.Context, limit time.Time, enough func(running int) bool) error {
+	var until <-chan time.Time
+	if !limit.IsZero() {
+		t := time.NewTimer(time.Until(limit))
+		defer t.Stop()
+		until = t.C
+	}
+	for {
+		running, ended := d.calls()
+		if running == 0 || (enough != nil && enough(running)) {
+			return nil
+		}
+		select {
+		case <-ended:
+		case <-until:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// advanceTo runs the calls up to time at and moves the clock there (on
+// real time: waits until then).
 func (d *driver) advanceTo(ctx context.Context, at time.Time) error {
 	if err := d.settle(ctx, at, nil); err != nil {
 		return err
 	}
-	d.clock.Set(at) // every call still running waits past at
-	return nil
+	return d.clock.AdvanceTo(ctx, at) // every call still running waits past at
 }
 
-// call is one POST call as a check saw it.
-type call struct {
-	CallResult
-	// Held is how long the caller waited, on the check's clock.
-	Held time.Duration
-	// Real is how long it took on the grading machine: reported, never
-	// judged.
-	Real time.Duration
-}
+// now is the time the target decides by.
+func (d *driver) now() time.Time { return d.clock.Now() }
 
-// postCall sends POST call and decodes the answer.
-func postCall(ctx context.Context, p *labs.Probe) (call, error) {
-	t0 := time.Now()
-	r := p.Do(ctx, http.MethodPost, "call", nil)
-	took := time.Since(t0)
-	var c CallResult
-	if err := r.JSON(&c); err != nil {
-		return call{}, fmt.Errorf("POST call answered %d with %q: %w", r.Status, r.Body, err)
-	}
-	c.Status = r.Status
-	return call{CallResult: c, Real: took}, nil
-}
-
-// post makes one call and runs it to its end on the check's clock.
-func (d *driver) post(ctx context.Context, p *labs.Probe) (call, error) {
+// post makes one call and runs it to its end.
+func (d *driver) post(ctx context.Context) (call, error) {
 	var c call
 	var err error
 	start := d.clock.Now()
-	d.start(func() { c, err = postCall(ctx, p) })
+	d.start(func() { c, err = postCall(ctx, d.tg) })
 	if serr := d.settle(ctx, time.Time{}, nil); serr != nil {
 		return call{}, serr
 	}
-	// The clock moved only while this call waited.
+	// On the check's clock, the clock moved only while this call waited.
 	c.Held = d.clock.Now().Sub(start)
 	return c, err
 }
 
 // postAll makes n calls at once and runs them all to their ends.
-func (d *driver) postAll(ctx context.Context, p *labs.Probe, n int) ([]call, error) {
+func (d *driver) postAll(ctx context.Context, n int) ([]call, error) {
 	out := make([]call, n)
 	errs := make([]error, n)
 	gate := make(chan struct{})
 	for i := range n {
 		d.start(func() {
 			<-gate
-			out[i], errs[i] = postCall(ctx, p)
+			out[i], errs[i] = postCall(ctx, d.tg)
 		})
 	}
 	close(gate)

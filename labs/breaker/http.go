@@ -1,29 +1,40 @@
 package breaker
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/labhttp"
 )
 
 // maxBody bounds a PUT downstream body; the settings fit in far less.
 const maxBody = 16 << 10
 
-func (i *instance) Routes() []labs.Route {
-	return []labs.Route{
-		{Method: http.MethodPost, Path: "call", Handle: i.handleCall},
-		{Method: http.MethodGet, Path: "state", Handle: i.handleState},
-		{Method: http.MethodPut, Path: "downstream", Handle: i.handleDownstream},
-	}
+// routes are the breaker's endpoints under the instance (the contract in
+// doc.go).
+func (i *instance) routes() *labhttp.Router {
+	rt := labhttp.NewRouter(i.env.Log)
+	rt.HandleFunc("POST /call", i.handleCall)
+	rt.HandleFunc("GET /state", i.handleState)
+	rt.HandleFunc("PUT /downstream", i.handleDownstream)
+	rt.HandleFunc("GET /waits", i.handleWaits)
+	return rt
+}
+
+// Handler serves the breaker's routes.
+func (i *instance) Handler() http.Handler { return i.router }
+
+// writeJSON answers with v; no answer of the lab may be cached, as each
+// one reports a moment of a breaker that keeps moving.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Cache-Control", "no-store")
+	labhttp.WriteJSON(w, status, v)
 }
 
 // Hit is one client call; key is unused, as there is one downstream.
@@ -38,7 +49,7 @@ func (i *instance) Hit(ctx context.Context, _ string) (int, error) {
 	return res.Status, nil
 }
 
-func (i *instance) handleCall(w http.ResponseWriter, r *http.Request, _ labs.Params) {
+func (i *instance) handleCall(w http.ResponseWriter, r *http.Request) {
 	res := i.call(r.Context())
 	if res.Result == "rejected" {
 		if at, ok := i.br.HalfOpenAt(); ok {
@@ -106,113 +117,44 @@ func (i *instance) view() StateView {
 
 func (i *instance) State(context.Context) (any, error) { return i.view(), nil }
 
-func (i *instance) handleState(w http.ResponseWriter, _ *http.Request, _ labs.Params) {
+func (i *instance) handleState(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, i.view())
 }
 
-// handleDownstream applies a partial update of the downstream's settings.
-func (i *instance) handleDownstream(w http.ResponseWriter, r *http.Request, _ labs.Params) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig) || len(body) > maxBody:
-		writeError(w, http.StatusRequestEntityTooLarge, "The body is larger than this endpoint accepts.", nil)
-		return
-	case err != nil:
-		writeError(w, http.StatusBadRequest, "The body could not be read: "+err.Error(), nil)
-		return
-	}
-	u, errs, msg := parseUpdate(body)
-	if msg != "" {
-		writeError(w, http.StatusBadRequest, msg, nil)
+// handleDownstream applies a partial update of the downstream's settings:
+// a body that is not one JSON object is a 400, and every field of the
+// wrong type, unknown or out of range is named in one 422.
+func (i *instance) handleDownstream(w http.ResponseWriter, r *http.Request) {
+	var raw map[string]json.RawMessage
+	if err := labhttp.DecodeJSON(r, &raw, maxBody); err != nil {
+		var e *labhttp.Error
+		if errors.As(err, &e) && e.Status == http.StatusBadRequest {
+			err = labhttp.BadRequest("body", "The body must be a JSON object of downstream settings, such as %s.", settingsExample)
+		}
+		labhttp.WriteError(w, r, err)
 		return
 	}
+	if raw == nil { // the body was null
+		labhttp.WriteError(w, r, labhttp.BadRequest("body", "The body must be a JSON object of downstream settings, such as %s.", settingsExample))
+		return
+	}
+	u, errs := parseUpdate(raw)
 	// Name every bad field at once: those of the wrong type and, among the
 	// well-typed ones, those out of range.
 	for k, v := range u.Validate() {
 		errs[k] = v
 	}
-	if len(errs) > 0 {
-		writeError(w, http.StatusUnprocessableEntity, "Please correct the named fields.", errs)
-		return
+	var s Settings
+	if len(errs) == 0 {
+		s, errs = i.down.Update(u)
 	}
-	s, errs := i.down.Update(u)
 	if len(errs) > 0 {
-		writeError(w, http.StatusUnprocessableEntity, "Please correct the named fields.", errs)
+		labhttp.WriteError(w, r, &labhttp.Error{Status: http.StatusUnprocessableEntity, Code: labhttp.CodeInvalid,
+			Message: "Please correct the named fields.", Fields: errs})
 		return
 	}
 	i.env.Metrics.Eventf("info", "downstream set: %s", s)
 	writeJSON(w, http.StatusOK, s)
-}
-
-const settingsExample = `{"error_rate": 0.5, "latency_ms": 20, "latency": "uniform", "outage": false}`
-
-// parseUpdate decodes a partial settings update. A body that is not one
-// JSON object gives msg (400); fields of the wrong type or unknown fields
-// give errs (422). Ranges are checked by SettingsUpdate.Validate.
-func parseUpdate(body []byte) (u SettingsUpdate, errs labs.FieldErrors, msg string) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
-		return u, nil, "The body must be a JSON object of downstream settings, such as " + settingsExample + "."
-	}
-	errs = labs.FieldErrors{}
-	for k, v := range raw {
-		if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
-			errs[k] = "Must not be null; leave the field out to keep its value."
-			continue
-		}
-		switch k {
-		case "error_rate":
-			var f float64
-			if json.Unmarshal(v, &f) != nil {
-				errs[k] = "Must be a number between 0 and 1."
-				continue
-			}
-			u.ErrorRate = &f
-		case "latency_ms":
-			var f float64
-			if json.Unmarshal(v, &f) != nil || f != math.Trunc(f) || f < 0 || f > MaxLatencyMS {
-				// Range checked here too: a huge number does not fit an int.
-				errs[k] = fmt.Sprintf("Must be a whole number of milliseconds between 0 and %d.", MaxLatencyMS)
-				continue
-			}
-			n := int(f)
-			u.LatencyMS = &n
-		case "latency":
-			var s string
-			if json.Unmarshal(v, &s) != nil {
-				errs[k] = "Must be one of fixed, uniform, long_tail."
-				continue
-			}
-			u.Latency = &s
-		case "outage":
-			var b bool
-			if json.Unmarshal(v, &b) != nil {
-				errs[k] = "Must be true or false."
-				continue
-			}
-			u.Outage = &b
-		default:
-			errs[k] = "Unknown field; the downstream's settings are error_rate, latency_ms, latency and outage."
-		}
-	}
-	return u, errs, ""
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // the client may have gone; nothing to do then
-}
-
-// writeError answers in the app's error shape.
-func writeError(w http.ResponseWriter, status int, msg string, fields labs.FieldErrors) {
-	e := map[string]any{"code": "invalid", "message": msg}
-	if len(fields) > 0 {
-		e["fields"] = fields
-	}
-	writeJSON(w, status, map[string]any{"error": e})
 }
 
 // Close stops in-flight calls and pauses and sweeps the instance's Redis

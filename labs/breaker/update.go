@@ -1,0 +1,73 @@
+package breaker
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/sdworkbook/workbook/labs"
+)
+
+// settingsExample is a PUT downstream body, for messages.
+const settingsExample = `{"error_rate": 0.5, "latency_ms": 20, "latency": "uniform", "outage": false}`
+
+// updateFields read each field of a PUT downstream body into a
+// SettingsUpdate, or say what is wrong with its value.
+var updateFields = map[string]func(v json.RawMessage, u *SettingsUpdate) string{
+	"error_rate": func(v json.RawMessage, u *SettingsUpdate) string {
+		var f float64
+		if json.Unmarshal(v, &f) != nil {
+			return "Must be a number between 0 and 1."
+		}
+		u.ErrorRate = &f
+		return ""
+	},
+	"latency_ms": func(v json.RawMessage, u *SettingsUpdate) string {
+		var f float64
+		if json.Unmarshal(v, &f) != nil || f != math.Trunc(f) || f < 0 || f > MaxLatencyMS {
+			// Range checked here too: a huge number does not fit an int.
+			return fmt.Sprintf("Must be a whole number of milliseconds between 0 and %d.", MaxLatencyMS)
+		}
+		n := int(f)
+		u.LatencyMS = &n
+		return ""
+	},
+	"latency": func(v json.RawMessage, u *SettingsUpdate) string {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return "Must be one of fixed, uniform, long_tail."
+		}
+		u.Latency = &s
+		return ""
+	},
+	"outage": func(v json.RawMessage, u *SettingsUpdate) string {
+		var b bool
+		if json.Unmarshal(v, &b) != nil {
+			return "Must be true or false."
+		}
+		u.Outage = &b
+		return ""
+	},
+}
+
+// parseUpdate reads a partial settings update from a JSON object's
+// fields. Fields of the wrong type, null or unknown are named in errs
+// (never nil); ranges are checked by SettingsUpdate.Validate.
+func parseUpdate(raw map[string]json.RawMessage) (u SettingsUpdate, errs labs.FieldErrors) {
+	errs = labs.FieldErrors{}
+	for k, v := range raw {
+		read, ok := updateFields[k]
+		switch {
+		case !ok:
+			errs[k] = "Unknown field; the downstream's settings are error_rate, latency_ms, latency and outage."
+		case bytes.Equal(bytes.TrimSpace(v), []byte("null")):
+			errs[k] = "Must not be null; leave the field out to keep its value."
+		default:
+			if msg := read(v, &u); msg != "" {
+				errs[k] = msg
+			}
+		}
+	}
+	return u, errs
+}
