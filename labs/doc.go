@@ -65,7 +65,7 @@
 //
 // # Being converted
 //
-// The breaker, cache, shortener and shop labs still declare Routes()
+// The cache, shortener and shop labs still declare Routes()
 // []Route handled with Params; HandlerOf serves them on a labhttp.Router
 // through an adapter (legacy.go), and their checks still use
 // Trial.Launch, Probe.Do and the instance's Go values. Each converts as
@@ -77,8 +77,6 @@
 // launched probe as a Target.
 // Copies the kit replaces, per lab:
 //
-//   - breaker: writeJSON, writeError (routes.go); the checks drive the
-//     instance in drive.go.
 //   - cache: writeJSON/writeError aliases (http.go); routeError, outcomeOf,
 //     call[T] and launch's reach into *instance (suite.go): reseed.
 //   - shortener: readBody, writeJSON/writeError aliases (http.go);
@@ -90,5 +88,6 @@
 //     outcomeOf, doHeader, callAs[T] (suite.go): Send carries headers.
 //
 // Each lab's own sleep on its clock (breaker, cache) may stay: labs.Sleep
-// is the shared one.
+// is the shared one. A lab whose checks must know when its calls wait on
+// the suite's clock says so over HTTP: the breaker's GET /waits.
 package labs
