@@ -121,33 +121,41 @@ func (d *driver) settle(ctx context.Context, limit time.Time, enough func(runnin
 			}
 			continue
 		}
-		if err := d.awaitChange(ctx, ended, w.Version, stuck.C); err != nil {
+		moved, err := d.awaitChange(ctx, ended, w.Version, stuck.C)
+		if err != nil {
 			return err
 		}
-		stuck.Reset(backstop)
+		if moved {
+			stuck.Reset(backstop)
+		}
 	}
 }
 
 // awaitChange returns when a call ends or the target's waits move on from
-// version.
-func (d *driver) awaitChange(ctx context.Context, ended <-chan struct{}, version uint64, stuck <-chan time.Time) error {
+// version (moved), or when the target has held its answer as long as it
+// does without either (not moved).
+func (d *driver) awaitChange(ctx context.Context, ended <-chan struct{}, version uint64, stuck <-chan time.Time) (moved bool, err error) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	moved := make(chan error, 1)
+	type answer struct {
+		w   WaitsView
+		err error
+	}
+	waits := make(chan answer, 1)
 	go func() {
-		_, err := readWaits(wctx, d.tg, &version)
-		moved <- err
+		w, err := readWaits(wctx, d.tg, &version)
+		waits <- answer{w, err}
 	}()
 	select {
 	case <-ended:
-	case err := <-moved:
-		return err
+		return true, nil
+	case a := <-waits:
+		return a.err == nil && a.w.Version != version, a.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
 	case <-stuck:
-		return errors.New("the breaker lab's calls made no progress for 30 s (a backstop for a stuck instance)")
+		return false, errors.New("the breaker lab's calls made no progress for 30 s (a backstop for a stuck instance)")
 	}
-	return nil
 }
 
 // settleReal is settle on real time: the calls run while time passes.
