@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -143,7 +144,7 @@ func startAppDeps(tb testing.TB, b testenv.Backend, edit func(*config.Config), e
 	if err := gr.Start(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	deps := Deps{Config: cfg, Store: st, Redis: rc.Client, Logger: log, Now: a.clock, Labs: mgr, Grader: gr}
+	deps := Deps{Config: cfg, Store: st, Redis: rc.Client, Logger: log, Now: a.clock, Labs: mgr, Grader: gr, Hasher: testHasher()}
 	if editDeps != nil {
 		editDeps(&deps)
 	}
@@ -163,6 +164,14 @@ func startAppDeps(tb testing.TB, b testenv.Backend, edit func(*config.Config), e
 		st.Close()
 	})
 	return a
+}
+
+// testHasher hashes with argon2id at a cost far below the server's: under
+// the race detector one hash at the real cost takes most of a second, and
+// the web tests make thousands. TestServerHashesAtTheRealCost keeps the
+// server's own hasher honest; tests of the hasher's bounds bring their own.
+func testHasher() *auth.Hasher {
+	return auth.NewHasherWith(runtime.GOMAXPROCS(0), 4*runtime.GOMAXPROCS(0), auth.Params{MemoryKiB: 64, Time: 1, Threads: 1})
 }
 
 // browser is an HTTP client with a cookie jar that does not follow

@@ -121,3 +121,27 @@ func FuzzParseLogin(f *testing.F) {
 		}
 	})
 }
+
+func TestHasherWithOtherParams(t *testing.T) {
+	h := NewHasherWith(1, 0, Params{MemoryKiB: 64, Time: 1, Threads: 1})
+	hash, err := h.Hash("correct horse battery")
+	if err != nil || !strings.HasPrefix(hash, "$argon2id$v=19$m=64,t=1,p=1$") {
+		t.Fatalf("hash %q, %v", hash, err)
+	}
+	// Hashes verify by the parameters stored in them, whichever hasher made them.
+	def, err := NewHasher(1, 0).Hash("correct horse battery")
+	if err != nil || !strings.HasPrefix(def, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("default hash %q, %v", def, err)
+	}
+	for _, x := range []string{hash, def} {
+		if ok, err := h.Verify(x, "correct horse battery"); !ok || err != nil {
+			t.Errorf("verify %q: %v, %v", x[:30], ok, err)
+		}
+		if ok, _ := h.Verify(x, "wrong horse battery"); ok {
+			t.Errorf("%q verified a wrong password", x[:30])
+		}
+	}
+	if !strings.Contains(h.dummy, "m=64,t=1,p=1") || h.VerifyNothing("x") != nil {
+		t.Errorf("VerifyNothing's hash %q should cost what the hasher's own hashes cost", h.dummy)
+	}
+}

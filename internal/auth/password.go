@@ -29,20 +29,44 @@ const (
 // every other login slow.
 var ErrBusy = errors.New("auth: password hashing is at capacity")
 
+// Params are the argon2id cost parameters a Hasher makes new hashes with.
+// Verification always uses the parameters stored in the hash.
+type Params struct {
+	MemoryKiB uint32
+	Time      uint32
+	Threads   uint8
+}
+
+// DefaultParams are the parameters every server hashes with.
+var DefaultParams = Params{MemoryKiB: argonMemoryKiB, Time: argonTime, Threads: argonThreads}
+
 // Hasher hashes and verifies passwords with a bounded number of hashes
 // running at once and a bounded number waiting for a turn.
 type Hasher struct {
 	running chan struct{} // a token per hash in progress
 	places  chan struct{} // a token per hash in progress or waiting
+	params  Params
+	dummy   string // a hash with params, for VerifyNothing
 	// OnHash, when set, runs in a slot just before each hash. Tests use it
 	// to count the passwords checked and to hold slots.
 	OnHash func()
 }
 
-// NewHasher allows running hashes at once and waiting more in line.
+// NewHasher allows running hashes at once and waiting more in line, and
+// hashes with DefaultParams.
 func NewHasher(running, waiting int) *Hasher {
+	return NewHasherWith(running, waiting, DefaultParams)
+}
+
+// NewHasherWith is NewHasher with other cost parameters. Only tests use
+// cheaper ones: under the race detector one default hash takes most of a
+// second, and a test suite makes thousands.
+func NewHasherWith(running, waiting int, p Params) *Hasher {
 	running = max(running, 1)
-	return &Hasher{running: make(chan struct{}, running), places: make(chan struct{}, running+max(waiting, 0))}
+	h := &Hasher{running: make(chan struct{}, running), places: make(chan struct{}, running+max(waiting, 0)), params: p}
+	h.dummy = h.encode(p, make([]byte, argonSaltLen), argon2.IDKey([]byte("not a real password, only for timing"),
+		make([]byte, argonSaltLen), p.Time, p.MemoryKiB, p.Threads, argonKeyLen))
+	return h
 }
 
 // Default sizes. Each hash keeps one core busy for about 30-60 ms and holds
@@ -84,13 +108,19 @@ func (h *Hasher) Hash(password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key, err := h.idKey([]byte(password), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
+	p := h.params
+	key, err := h.idKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, argonKeyLen)
 	if err != nil {
 		return "", err
 	}
+	return h.encode(p, salt, key), nil
+}
+
+// encode writes a hash in the PHC string format.
+func (h *Hasher) encode(p Params, salt, key []byte) string {
 	enc := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, argonMemoryKiB, argonTime, argonThreads, enc.EncodeToString(salt), enc.EncodeToString(key)), nil
+		argon2.Version, p.MemoryKiB, p.Time, p.Threads, enc.EncodeToString(salt), enc.EncodeToString(key))
 }
 
 var errBadHash = errors.New("auth: malformed password hash")
@@ -130,15 +160,12 @@ func (h *Hasher) Verify(hash, password string) (bool, error) {
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
-// dummyHash is verified against when an account does not exist, so a login
-// for an unknown email costs the same time as one for a known email. A
-// hasher of its own: the default one may not exist yet.
-var dummyHash, _ = NewHasher(1, 0).Hash("not a real password, only for timing")
-
-// VerifyNothing spends the time and takes the slot one verification takes;
-// it returns ErrBusy as Verify would.
+// VerifyNothing spends the time and takes the slot one verification takes,
+// against a hash made with the hasher's own parameters, so a login for an
+// unknown email costs the same as one for a known email; it returns
+// ErrBusy as Verify would.
 func (h *Hasher) VerifyNothing(password string) error {
-	_, err := h.Verify(dummyHash, password)
+	_, err := h.Verify(h.dummy, password)
 	if errors.Is(err, ErrBusy) {
 		return err
 	}
