@@ -3,6 +3,7 @@ package shortener
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -86,7 +87,7 @@ func countTables(tb testing.TB, env labs.Env) int {
 func serve(in labs.Instance, method, path, body string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, "/"+path, strings.NewReader(body))
 	rec := httptest.NewRecorder()
-	labs.HandlerOf(in).ServeHTTP(rec, req)
+	in.(interface{ Handler() http.Handler }).Handler().ServeHTTP(rec, req)
 	return rec
 }
 

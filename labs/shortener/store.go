@@ -229,6 +229,30 @@ func (in *instance) sampleCodes(ctx context.Context, shard, n int) ([]string, er
 	return out, rows.Err()
 }
 
+// pageLinks reads up to n links of shard in code order, after the code
+// after ("" for the first).
+func (in *instance) pageLinks(ctx context.Context, shard int, after string, n int) ([]StoredLink, error) {
+	rows, err := in.env.DB.QueryContext(ctx, in.env.Rebind(`SELECT code, url, expires_ms FROM `+in.tab.shard(shard)+
+		` WHERE code > ? ORDER BY code LIMIT ?`), after, n)
+	if err != nil {
+		return nil, fmt.Errorf("list shard %d: %w", shard, err)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []StoredLink
+	for rows.Next() {
+		l := StoredLink{Shard: shard}
+		var exp sql.NullInt64
+		if err := rows.Scan(&l.Code, &l.URL, &exp); err != nil {
+			return nil, err
+		}
+		if exp.Valid {
+			l.ExpiresAt = &exp.Int64
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
 // seedCodes reads the demo links' codes by number (after a restart).
 func (in *instance) seedCodes(ctx context.Context, shards int) ([]string, error) {
 	var out []string

@@ -1,15 +1,15 @@
 package shortener
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/sdworkbook/workbook/labs/labhttp"
 )
 
 // Limits on what a creation may ask for.
@@ -31,18 +31,6 @@ var reserved = map[string]bool{
 	"about": true, "www": true, "new": true, "settings": true, "dashboard": true, "account": true,
 }
 
-// inputError is a creation request the lab refuses: field names what is
-// wrong, msg says how to fix it.
-type inputError struct {
-	field, msg string
-}
-
-func (e *inputError) Error() string { return e.field + ": " + e.msg }
-
-func invalid(field, format string, args ...any) *inputError {
-	return &inputError{field: field, msg: fmt.Sprintf(format, args...)}
-}
-
 // createRequest is a validated POST shorten.
 type createRequest struct {
 	URL   string
@@ -50,53 +38,68 @@ type createRequest struct {
 	TTLS  int64  // 0: never expires
 }
 
-// parseCreate reads a POST shorten body and validates every field; codeLen
-// is the design's, which aliases must not be able to clash with.
-func parseCreate(body []byte, codeLen int) (createRequest, *inputError) {
-	var raw struct {
-		URL   *string         `json:"url"`
-		Alias *string         `json:"alias"`
-		TTLS  json.RawMessage `json:"ttl_s"`
+// createBody is POST shorten's body as sent.
+type createBody struct {
+	URL   *string `json:"url"`
+	Alias *string `json:"alias"`
+	TTLS  *int64  `json:"ttl_s"`
+}
+
+// createExample is the body a refusal of an unreadable one shows.
+const createExample = `{"url": "https://example.org/page", "alias": "optional", "ttl_s": 3600}`
+
+// readCreate reads a POST shorten body (at most maxBody bytes) and
+// validates every field; codeLen is the design's, which aliases must not
+// be able to clash with. Its errors are *labhttp.Error, 400 (413 for a
+// body too large) naming the field.
+func readCreate(r *http.Request, codeLen int) (createRequest, error) {
+	var b createBody
+	if err := labhttp.DecodeJSON(r, &b, maxBody); err != nil {
+		return createRequest{}, withExample(err, createExample)
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
-		return createRequest{}, invalid("", `The body must be a JSON object like {"url": "https://example.org/page", "alias": "optional", "ttl_s": 3600}: %s`, jsonProblem(err))
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return createRequest{}, invalid("", "The body must be one JSON object with nothing after it.")
-	}
-	var req createRequest
-	if raw.URL == nil {
-		return req, invalid("url", "url is required: the http or https address to shorten.")
-	}
-	if msg := checkURL(*raw.URL); msg != "" {
-		return req, invalid("url", "%s", msg)
-	}
-	req.URL = *raw.URL
-	if raw.Alias != nil && *raw.Alias != "" {
-		if msg := checkAlias(*raw.Alias, codeLen); msg != "" {
-			return req, invalid("alias", "%s", msg)
-		}
-		req.Alias = *raw.Alias
-	}
-	if t := strings.TrimSpace(string(raw.TTLS)); t != "" && t != "null" {
-		n, err := strconv.ParseInt(t, 10, 64)
-		if err != nil || n < 1 || n > maxTTLS {
-			return req, invalid("ttl_s", "ttl_s, when given, must be a whole number of seconds from 1 to %d (ten years); leave it out for a link that never expires.", maxTTLS)
-		}
-		req.TTLS = n
+	req, e := b.validate(codeLen)
+	if e != nil {
+		return req, e
 	}
 	return req, nil
 }
 
-// jsonProblem words a decoding error without Go type names.
-func jsonProblem(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return te.Field + " must be a string"
+// parseCreate is readCreate for a body already read.
+func parseCreate(body []byte, codeLen int) (createRequest, *labhttp.Error) {
+	var b createBody
+	if err := labhttp.Unmarshal(body, &b); err != nil {
+		var e *labhttp.Error
+		if !errors.As(withExample(err, createExample), &e) {
+			e = labhttp.BadRequest("body", "%s", err.Error())
+		}
+		return createRequest{}, e
 	}
-	return err.Error()
+	return b.validate(codeLen)
+}
+
+// validate checks every field of a body that was read.
+func (b createBody) validate(codeLen int) (createRequest, *labhttp.Error) {
+	var req createRequest
+	if b.URL == nil {
+		return req, labhttp.BadRequest("url", "url is required: the http or https address to shorten.")
+	}
+	if msg := checkURL(*b.URL); msg != "" {
+		return req, labhttp.BadRequest("url", "%s", msg)
+	}
+	req.URL = *b.URL
+	if b.Alias != nil && *b.Alias != "" {
+		if msg := checkAlias(*b.Alias, codeLen); msg != "" {
+			return req, labhttp.BadRequest("alias", "%s", msg)
+		}
+		req.Alias = *b.Alias
+	}
+	if b.TTLS != nil {
+		if *b.TTLS < 1 || *b.TTLS > maxTTLS {
+			return req, labhttp.BadRequest("ttl_s", "ttl_s, when given, must be a whole number of seconds from 1 to %d (ten years); leave it out for a link that never expires.", maxTTLS)
+		}
+		req.TTLS = *b.TTLS
+	}
+	return req, nil
 }
 
 // checkURL says what is wrong with a URL to shorten, or "": an absolute

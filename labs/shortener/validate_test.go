@@ -2,6 +2,7 @@ package shortener
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -12,7 +13,7 @@ func TestParseCreate(t *testing.T) {
 	long := "https://example.org/" + strings.Repeat("a", maxURLLen-len("https://example.org/"))
 	cases := []struct {
 		name, body string
-		field      string // "" with ok: accepted
+		field      string // the field named; "" with ok: accepted
 		ok         bool
 		want       string // in the message
 	}{
@@ -25,12 +26,12 @@ func TestParseCreate(t *testing.T) {
 		{"null alias and ttl", `{"url": "https://example.org", "alias": null, "ttl_s": null}`, "", true, ""},
 		{"empty alias", `{"url": "https://example.org", "alias": ""}`, "", true, ""},
 
-		{"not json", `{`, "", false, "JSON object"},
-		{"array", `[]`, "", false, "JSON object"},
-		{"two objects", `{"url": "https://a.example"} {}`, "", false, "nothing after"},
-		{"unknown field", `{"url": "https://a.example", "owner": 1}`, "", false, "owner"},
+		{"not json", `{`, "body", false, "JSON object like"},
+		{"array", `[]`, "body", false, "JSON object"},
+		{"two objects", `{"url": "https://a.example"} {}`, "body", false, "nothing after"},
+		{"unknown field", `{"url": "https://a.example", "owner": 1}`, "owner", false, "owner"},
 		{"url missing", `{}`, "url", false, "required"},
-		{"url not a string", `{"url": 5}`, "", false, "must be a string"},
+		{"url not a string", `{"url": 5}`, "url", false, "must be a string"},
 		{"empty url", `{"url": ""}`, "url", false, "empty"},
 		{"2049", `{"url": "` + long + `b"}`, "url", false, "2049 characters"},
 		{"javascript", `{"url": "javascript:alert(1)"}`, "url", false, `"javascript"`},
@@ -59,7 +60,7 @@ func TestParseCreate(t *testing.T) {
 		{"alias short", `{"url": "https://example.org", "alias": "ab"}`, "alias", false, "3 to 32"},
 		{"alias long", `{"url": "https://example.org", "alias": "` + strings.Repeat("a", 33) + `"}`, "alias", false, "3 to 32"},
 		{"alias like a code", `{"url": "https://example.org", "alias": "Sale123"}`, "alias", false, "generated code"},
-		{"alias not a string", `{"url": "https://example.org", "alias": 7}`, "", false, "alias must be a string"},
+		{"alias not a string", `{"url": "https://example.org", "alias": 7}`, "alias", false, "alias must be a string"},
 		{"ttl zero", `{"url": "https://example.org", "ttl_s": 0}`, "ttl_s", false, "from 1"},
 		{"ttl negative", `{"url": "https://example.org", "ttl_s": -5}`, "ttl_s", false, "from 1"},
 		{"ttl fraction", `{"url": "https://example.org", "ttl_s": 1.5}`, "ttl_s", false, "whole number"},
@@ -81,8 +82,8 @@ func TestParseCreate(t *testing.T) {
 			if err == nil {
 				t.Fatalf("accepted: %+v", req)
 			}
-			if err.field != c.field || !strings.Contains(err.msg, c.want) {
-				t.Errorf("field %q, message %q; want field %q and %q", err.field, err.msg, c.field, c.want)
+			if err.Status != http.StatusBadRequest || err.Fields[c.field] == "" || len(err.Fields) != 1 || !strings.Contains(err.Message, c.want) {
+				t.Errorf("%d, fields %q, message %q; want 400 naming %q and %q", err.Status, err.Fields, err.Message, c.field, c.want)
 			}
 		})
 	}
@@ -102,7 +103,7 @@ func FuzzParseCreate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := parseCreate(body, 7)
 		if err != nil {
-			if err.msg == "" {
+			if err.Message == "" || err.Status != http.StatusBadRequest || len(err.Fields) != 1 {
 				t.Fatalf("refusal without a message: %q", body)
 			}
 			return
