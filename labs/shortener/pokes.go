@@ -14,5 +14,7 @@ func pokes() []labs.Poke {
 			Help: "How many links would move to another shard."},
 		{Label: "Reshard onto the ring", Method: "POST", Path: "reshard", Body: `{"shards": 5, "sharding": "consistent_hash"}`},
 		{Label: "Create a batch", Method: "POST", Path: "batch", Body: `{"count": 1000}`, Help: "Creates links in bulk to compare collisions."},
+		{Label: "Stored links", Method: "GET", Path: "links?limit={limit}", Params: []labs.PokeParam{{Name: "limit", Value: "20"}},
+			Help: "The links in the database, shard by shard; send next as after for the following page."},
 	}
 }

@@ -1,13 +1,3 @@
-// Package shortener is the URL shortener lab: links created with a code
-// from a counter, a random draw or a hash prefix, kept in sharded tables of
-// the database, and redirected through up to two cache tiers (process
-// memory, then Redis) with 301, or 302 when clicks are counted.
-//
-// The lab makes the lesson's claims observable: the collisions and retries
-// of each code generator and when its code space runs out, which tier
-// served each redirect, how many keys move when shards are added under
-// modulo and under consistent hashing, and that links live in the database
-// (a restart with empty caches keeps every code working).
 package shortener
 
 import (
