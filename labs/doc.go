@@ -65,9 +65,9 @@
 //
 // # Being converted
 //
-// The cache and shop labs still declare Routes()
-// []Route handled with Params; HandlerOf serves them on a labhttp.Router
-// through an adapter (legacy.go), and their checks still use
+// The cache lab still declares Routes() []Route handled with Params;
+// HandlerOf serves them on a labhttp.Router through an adapter
+// (legacy.go), and its checks still use
 // Trial.Launch, Probe.Do and the instance's Go values. Each converts as
 // the limiter did (Handler, labhttp, checks through Target only); the last
 // one deletes legacy.go (Route, Params, MatchRoute, WriteError,
@@ -79,15 +79,15 @@
 //
 //   - cache: writeJSON/writeError aliases (http.go); routeError, outcomeOf,
 //     call[T] and launch's reach into *instance (suite.go): reseed.
-//   - shop: readBody, decodeStrict, wholeNumber, inputError, bad/invalid,
-//     writeFailure (http.go, which also needs splitting); routeError,
-//     outcomeOf, doHeader, callAs[T] (suite.go): Send carries headers.
 //
 // Each lab's own sleep on its clock (breaker, cache) may stay: labs.Sleep
 // is the shared one. A lab whose checks must know when its calls wait on
-// the suite's clock says so over HTTP: the breaker's GET /waits. What a
-// check must read that the design's own routes do not show is a route of
-// the contract too, optional for a service: the shortener's GET links
-// lists the stored links, and its POST batch creates many links at once
-// without the per-client limit a check would otherwise wait out.
+// the suite's clock says so over HTTP: the breaker's GET /waits; the
+// shop's GET /clock waits until it is at rest, and its POST /clock/step
+// moves the clock to its next timer, as only the shop knows when every
+// service waits. What a check must read that the design's own routes do
+// not show is a route of the contract too, optional for a service: the
+// shortener's GET links lists the stored links, and its POST batch
+// creates many links at once without the per-client limit a check would
+// otherwise wait out.
 package labs

@@ -2,7 +2,6 @@ package shop
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/labhttp"
 )
 
 // Bounds of POST burst: it runs on the server, so it is bounded like a
@@ -50,65 +50,60 @@ type BurstResult struct {
 	orderIDs   []string
 }
 
-func parseBurst(body []byte) (BurstRequest, *inputError) {
-	var raw struct {
-		Orders      json.RawMessage `json:"orders"`
-		Concurrency json.RawMessage `json:"concurrency"`
-		ProductID   json.RawMessage `json:"product_id"`
-		Qty         json.RawMessage `json:"qty"`
-		WaitMS      json.RawMessage `json:"wait_ms"`
-	}
-	if e := decodeStrict(body, &raw, `{"orders": 200, "concurrency": 50, "product_id": 1, "qty": 1, "wait_ms": 15000}`); e != nil {
-		return BurstRequest{}, e
-	}
+// burstBody is POST burst's body; every field is optional.
+type burstBody struct {
+	Orders      *int `json:"orders"`
+	Concurrency *int `json:"concurrency"`
+	ProductID   *int `json:"product_id"`
+	Qty         *int `json:"qty"`
+	WaitMS      *int `json:"wait_ms"`
+}
+
+// request checks the body's values and fills in the defaults.
+func (b burstBody) request() (BurstRequest, error) {
 	var r BurstRequest
-	var e *inputError
-	d100, d50, d0, d1, dWait := 100, 50, 0, 1, 15000
-	if r.Orders, e = wholeNumber(raw.Orders, "orders", 1, maxBurstOrders, &d100); e != nil {
-		return r, e
-	}
-	if r.Concurrency, e = wholeNumber(raw.Concurrency, "concurrency", 1, maxBurstConc, &d50); e != nil {
-		return r, e
-	}
-	if r.ProductID, e = wholeNumber(raw.ProductID, "product_id", 0, len(Catalogue), &d0); e != nil {
-		return r, e
-	}
-	if r.Qty, e = wholeNumber(raw.Qty, "qty", 1, MaxQty, &d1); e != nil {
-		return r, e
-	}
-	if r.WaitMS, e = wholeNumber(raw.WaitMS, "wait_ms", 0, maxBurstWait, &dWait); e != nil {
-		return r, e
+	var err error
+	for _, f := range []struct {
+		v      *int
+		name   string
+		lo, hi int
+		def    int
+		dst    *int
+	}{
+		{b.Orders, "orders", 1, maxBurstOrders, 100, &r.Orders},
+		{b.Concurrency, "concurrency", 1, maxBurstConc, 50, &r.Concurrency},
+		{b.ProductID, "product_id", 0, len(Catalogue), 0, &r.ProductID},
+		{b.Qty, "qty", 1, MaxQty, 1, &r.Qty},
+		{b.WaitMS, "wait_ms", 0, maxBurstWait, 15000, &r.WaitMS},
+	} {
+		if *f.dst, err = optional(f.v, f.name, f.lo, f.hi, f.def); err != nil {
+			return r, err
+		}
 	}
 	return r, nil
 }
 
-func (in *instance) handleBurst(w http.ResponseWriter, r *http.Request, _ labs.Params) {
-	body, e := readBody(w, r)
-	if e != nil {
-		writeInput(w, e)
-		return
+func (in *instance) handleBurst(w http.ResponseWriter, r *http.Request) error {
+	var b burstBody
+	if err := decodeOptional(r, &b); err != nil {
+		return err
 	}
-	if len(body) == 0 {
-		body = []byte(`{}`)
-	}
-	req, e := parseBurst(body)
-	if e != nil {
-		writeInput(w, e)
-		return
+	req, err := b.request()
+	if err != nil {
+		return err
 	}
 	if !in.burstMu.TryLock() {
-		writeError(w, http.StatusConflict, "", "A burst is already running on this instance; wait for its answer.")
-		return
+		return labhttp.Conflict("", "A burst is already running on this instance; wait for its answer.")
 	}
 	defer in.burstMu.Unlock()
 	ctx, cancel := labs.WithTimeout(r.Context(), in.pace.clock, time.Duration(req.WaitMS)*time.Millisecond+30*time.Second)
 	defer cancel()
 	res, err := in.burst(ctx, req)
 	if err != nil {
-		in.writeFailure(w, r, "run the burst", err)
-		return
+		return failure("run the burst", err)
 	}
-	writeJSON(w, http.StatusOK, res)
+	labhttp.WriteJSON(w, http.StatusOK, res)
+	return nil
 }
 
 // burstFailed counts a burst's orders that Redis or the database failed;
@@ -213,7 +208,7 @@ func (in *instance) placeBurst(ctx context.Context, req BurstRequest, res *Burst
 	close(next)
 	wg.Wait()
 	if failed != nil { // one log line for the burst, not one per order
-		in.env.Log.Error("lab request failed", "request_id", labs.RequestID(ctx), "what", "shop burst", "failed", res.Failed[burstFailed], "err", failed)
+		in.env.Log.Error("lab request failed", "request_id", labhttp.RequestID(ctx), "what", "shop burst", "failed", res.Failed[burstFailed], "err", failed)
 	}
 }
 

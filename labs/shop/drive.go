@@ -2,7 +2,8 @@ package shop
 
 import (
 	"context"
-	"fmt"
+	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/sdworkbook/workbook/labs"
@@ -13,60 +14,81 @@ import (
 // at each grading.
 var epoch = time.Date(2025, time.January, 6, 9, 0, 0, 0, time.UTC)
 
-// restBackstop bounds, in real time, how long a check waits for the shop
-// to finish the work of one instant of its clock (at most the 200 orders
-// of the concurrency check, which take seconds). It never decides a
-// verdict: the work of one instant is finite for every design, so reaching
-// it means the grading machine or its databases failed, and the check says
-// the environment failed. The grader's own time limit usually ends such a
-// grading first.
-const restBackstop = 5 * time.Minute
+// realPoll is how often a check looks at a shop on real time (a service)
+// while it waits for it.
+const realPoll = 20 * time.Millisecond
 
-// clockedShop is a check's shop on a manual clock that the check moves.
+// clockedShop is a check's shop: the target it reaches over HTTP and the
+// time it runs on. On a manual clock (a built-in design) the shop moves
+// the clock itself when the check asks it to (POST clock/step), and only
+// once every service is waiting, so work takes no time on it and a check
+// counts the waits a design makes, never the machine's speed. On real time
+// (a service) the check waits and looks again instead.
 type clockedShop struct {
-	p     *labs.Probe
-	in    *instance
-	clock *labs.ManualClock
+	tg labs.Target
+	tl labs.Timeline
+	// cfg is the design the target was built from; nil for a service.
+	cfg *config
+	// at is what the shop said when the check last looked: its clock and
+	// its order counters, at rest on a manual clock.
+	at ClockView
 }
 
-// launchClocked launches the design with changes on a manual clock.
+// launchClocked starts the design with changes, on the check's manual
+// clock when the target can run on one.
 func launchClocked(ctx context.Context, t *labs.Trial, changes map[string]any) (*clockedShop, error) {
-	clock := labs.NewManualClock(epoch)
-	t.Clock = clock
-	p, err := t.Launch(ctx, changes)
+	tl := t.Timeline(epoch)
+	tg, err := t.Start(ctx, changes)
 	if err != nil {
 		return nil, err
 	}
-	in, ok := p.Instance.(*instance)
-	if !ok {
-		return nil, fmt.Errorf("shop: launched a %T, not a shop", p.Instance)
+	s := &clockedShop{tg: tg, tl: tl}
+	if d := tg.Design(); d != nil {
+		c := configOf(d)
+		s.cfg = &c
 	}
-	return &clockedShop{p: p, in: in, clock: clock}, nil
+	return s, nil
 }
 
-func (s *clockedShop) now() time.Time { return s.clock.Now() }
+func (s *clockedShop) now() time.Time { return s.tl.Now() }
 
 // since is how long ago t was on the shop's clock.
-func (s *clockedShop) since(t time.Time) time.Duration { return s.clock.Now().Sub(t) }
+func (s *clockedShop) since(t time.Time) time.Duration { return s.now().Sub(t) }
 
 // rest waits until the shop has done everything it can at the current
-// instant: every goroutine waits for its clock or for work.
-func (s *clockedShop) rest(ctx context.Context) error { return s.in.pace.rest(ctx, restBackstop) }
+// instant (GET clock) and notes its counters. On real time it only reads
+// the counters, from GET stats.
+func (s *clockedShop) rest(ctx context.Context) error {
+	if !s.tl.Manual() {
+		st, err := labs.CallJSON[State](ctx, s.tg, http.MethodGet, "/stats", nil, http.StatusOK)
+		s.at = ClockView{Now: s.now(), Orders: OrderCounts{Placed: st.Orders.Placed, Confirmed: st.Orders.Confirmed, Cancelled: st.Orders.Cancelled}}
+		return err
+	}
+	v, err := labs.CallJSON[ClockView](ctx, s.tg, http.MethodGet, "/clock", nil, http.StatusOK)
+	if err == nil {
+		s.at = v
+	}
+	return err
+}
 
-// step lets the shop come to rest, then moves the clock to the next timer
-// due by limit and lets the shop do what that timer wakes. It reports false
-// when no timer is due by limit; the clock then stands at limit.
+// step lets the shop come to rest, moves the clock to the next timer due
+// by limit and lets the shop do what that timer wakes (POST clock/step).
+// It reports false when no timer is due by limit; the clock then stands at
+// limit. On real time it waits a little, up to limit.
 func (s *clockedShop) step(ctx context.Context, limit time.Time) (bool, error) {
-	if err := s.rest(ctx); err != nil {
+	if !s.tl.Manual() {
+		wait := min(realPoll, limit.Sub(s.now()))
+		if wait <= 0 {
+			return false, nil
+		}
+		return true, s.tl.AdvanceTo(ctx, s.now().Add(wait))
+	}
+	v, err := labs.CallJSON[ClockView](ctx, s.tg, http.MethodPost, "/clock/step?until="+url.QueryEscape(limit.Format(time.RFC3339Nano)), nil, http.StatusOK)
+	if err != nil {
 		return false, err
 	}
-	next, ok := s.in.pace.next()
-	if !ok || next.After(limit) {
-		s.in.pace.advance(limit)
-		return false, s.rest(ctx)
-	}
-	s.in.pace.advance(next)
-	return true, s.rest(ctx)
+	s.at = v
+	return v.Fired, nil
 }
 
 // advanceTo moves the clock to at, timer by timer.
@@ -97,19 +119,17 @@ func (s *clockedShop) until(ctx context.Context, limit time.Duration, done func(
 			return false, err
 		}
 		if !moved {
+			if err := s.rest(ctx); err != nil {
+				return false, err
+			}
 			return done()
 		}
 	}
 }
 
-// unsettled counts the orders the shop has placed and not yet confirmed or
-// cancelled, from its own counters: a cheap test before asking its routes.
-func (s *clockedShop) unsettled() int64 {
-	return s.in.placed.Load() - s.in.confirmed.Load() - s.in.cancelled.Load()
-}
-
-// settled says whether every order placed has settled.
-func (s *clockedShop) settled() (bool, error) { return s.unsettled() == 0, nil }
+// settled says whether every order placed has settled, by the counters
+// the shop gave at its last rest: a cheap test before asking its routes.
+func (s *clockedShop) settled() (bool, error) { return s.at.Orders.Unsettled() == 0, nil }
 
 // askEvery spaces out, on the shop's clock, the checks' questions to GET
 // invariant while they wait for the shop to go quiet: it reads every
@@ -122,14 +142,14 @@ const askEvery = 20 * time.Millisecond
 func (s *clockedShop) quiescent(ctx context.Context) func() (bool, error) {
 	var asked time.Time
 	return func() (bool, error) {
-		if s.unsettled() > 0 {
+		if s.at.Orders.Unsettled() > 0 {
 			return false, nil
 		}
 		if !asked.IsZero() && s.since(asked) < askEvery {
 			return false, nil
 		}
 		asked = s.now()
-		inv, err := getInvariant(ctx, s.p)
+		inv, err := getInvariant(ctx, s.tg)
 		return inv.Quiescent, err
 	}
 }

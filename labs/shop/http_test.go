@@ -2,12 +2,14 @@ package shop
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/sdworkbook/workbook/internal/testenv"
 	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/labhttp"
 	"github.com/sdworkbook/workbook/labs/labtest"
 )
 
@@ -52,10 +54,12 @@ func TestParseOrder(t *testing.T) {
 		{"valid with a key", `{"product_id": 3, "qty": 2}`, "5f0c-11", "", 0, ""},
 		{"valid with a query key", `{"product_id": 3, "qty": 2}`, "", "5f0c-11", 0, ""},
 		{"same key twice", `{"product_id": 3, "qty": 2}`, "k", "k", 0, ""},
-		{"not json", `product_id=3`, "", "", 400, ""},
-		{"array", `[1, 2]`, "", "", 400, ""},
-		{"trailing", `{"product_id": 3, "qty": 2} {}`, "", "", 400, ""},
-		{"unknown field", `{"product_id": 3, "qty": 2, "price": 1}`, "", "", 400, ""},
+		{"not json", `product_id=3`, "", "", 400, "body"},
+		{"array", `[1, 2]`, "", "", 400, "body"},
+		{"trailing", `{"product_id": 3, "qty": 2} {}`, "", "", 400, "body"},
+		{"empty", ``, "", "", 400, "body"},
+		{"unknown field", `{"product_id": 3, "qty": 2, "price": 1}`, "", "", 400, "price"},
+		{"null product", `{"product_id": null, "qty": 2}`, "", "", 422, "product_id"},
 		{"missing product", `{"qty": 2}`, "", "", 422, "product_id"},
 		{"missing qty", `{"product_id": 1}`, "", "", 422, "qty"},
 		{"string product", `{"product_id": "3", "qty": 2}`, "", "", 400, "product_id"},
@@ -71,18 +75,19 @@ func TestParseOrder(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			req, e := parseOrder([]byte(c.body), c.header, c.query)
+			req, err := parseOrder([]byte(c.body), c.header, c.query)
 			if c.status == 0 {
-				if e != nil {
-					t.Fatalf("rejected: %v", e)
+				if err != nil {
+					t.Fatalf("rejected: %v", err)
 				}
 				if req.ProductID != 3 && req.ProductID != 1 || req.Qty < 1 {
 					t.Errorf("parsed %+v", req)
 				}
 				return
 			}
-			if e == nil || e.status != c.status || e.field != c.field || e.msg == "" {
-				t.Errorf("got %+v, want %d on %q", e, c.status, c.field)
+			var e *labhttp.Error
+			if !errors.As(err, &e) || e.Status != c.status || e.Fields[c.field] == "" || e.Message == "" {
+				t.Errorf("got %v, want %d on %q", err, c.status, c.field)
 			}
 		})
 	}
@@ -94,10 +99,11 @@ func FuzzParseOrder(f *testing.F) {
 	f.Add([]byte(`{"product_id": null}`), "a", "a")
 	f.Add([]byte(`{`), "\x00", "")
 	f.Fuzz(func(t *testing.T, body []byte, header, query string) {
-		req, e := parseOrder(body, header, query)
-		if e != nil {
-			if e.status != http.StatusBadRequest && e.status != http.StatusUnprocessableEntity || e.msg == "" {
-				t.Fatalf("error %+v", e)
+		req, err := parseOrder(body, header, query)
+		if err != nil {
+			var e *labhttp.Error
+			if !errors.As(err, &e) || e.Status != http.StatusBadRequest && e.Status != http.StatusUnprocessableEntity || e.Message == "" || len(e.Fields) != 1 {
+				t.Fatalf("error %v", err)
 			}
 			return
 		}
@@ -112,8 +118,12 @@ func FuzzParseProvider(f *testing.F) {
 	f.Add([]byte(`{"timeout_rate": -1}`))
 	f.Add([]byte(`{"latency_ms": 1.5}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		s, e := parseProvider(body, ProviderSettings{})
-		if e != nil {
+		s, err := parseProvider(body, ProviderSettings{})
+		if err != nil {
+			var e *labhttp.Error
+			if !errors.As(err, &e) || e.Status != http.StatusBadRequest && e.Status != http.StatusUnprocessableEntity || len(e.Fields) != 1 {
+				t.Fatalf("error %v", err)
+			}
 			return
 		}
 		for _, r := range []float64{s.FailureRate, s.TimeoutRate, s.DuplicateCallbackRate} {
@@ -138,7 +148,9 @@ func TestRouteValidation(t *testing.T) {
 		field              string
 	}{
 		{"POST", "orders", `{"product_id": 9, "qty": 1}`, 422, "product_id"},
-		{"POST", "orders", strings.Repeat(" ", 5000), 400, ""},
+		{"POST", "orders", strings.Repeat(" ", 5000), 413, "body"},
+		{"POST", "orders", `{"product_id": 1, "qty": 1, "gift": true}`, 400, "gift"},
+		{"POST", "orders?idempotency_key=%zz", `{"product_id": 1, "qty": 1}`, 400, "query"},
 		{"GET", "orders/17", "", 400, "order_id"},
 		{"GET", "orders/o999", "", 404, "order_id"},
 		{"GET", "orders?status=lost", "", 422, "status"},
@@ -151,7 +163,8 @@ func TestRouteValidation(t *testing.T) {
 		{"POST", "orders/o999/redeliver", "", 404, "order_id"},
 		{"PUT", "payment", `{"failure_rate": 2}`, 422, "failure_rate"},
 		{"PUT", "payment", `{"latency_ms": 2001}`, 422, "latency_ms"},
-		{"PUT", "payment", `{"latency": 5}`, 400, ""},
+		{"PUT", "payment", `{"latency": 5}`, 400, "latency"},
+		{"PUT", "payment", `{"latency_ms": 1.5}`, 400, "latency_ms"},
 		{"POST", "burst", `{"orders": 1001}`, 422, "orders"},
 		{"POST", "burst", `{"concurrency": 0}`, 422, "concurrency"},
 		{"POST", "burst", `{"product_id": "1"}`, 400, "product_id"},
@@ -160,6 +173,10 @@ func TestRouteValidation(t *testing.T) {
 		{"POST", "consumers/inventory/kill?at=later", "", 422, "at"},
 		{"POST", "consumers/inventory/restart", "", 409, "consumer"},
 		{"POST", "crash-after-commit?count=0", "", 422, "count"},
+		{"POST", "crash-after-commit?count=2x", "", 400, "count"},
+		{"POST", "clock/step?until=2030-01-01T00:00:00Z", "", 409, "clock"},
+		{"GET", "nothing", "", 404, ""},
+		{"DELETE", "orders", "", 405, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
@@ -168,7 +185,7 @@ func TestRouteValidation(t *testing.T) {
 				body = c.body
 			}
 			code, raw := call(t, in, c.method, c.path, body, nil)
-			var e labs.ErrorBody
+			var e labhttp.Body
 			if code != c.status || json.Unmarshal(raw, &e) != nil || e.Error.Message == "" || c.field != "" && e.Error.Fields[c.field] == "" {
 				t.Errorf("%d %s, want %d naming %q", code, raw, c.status, c.field)
 			}

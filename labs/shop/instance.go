@@ -13,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/labhttp"
 )
 
 // errCrashed ends a unit of work whose process the lab crashed: nothing
@@ -31,12 +32,15 @@ type instance struct {
 	closed bool
 	wg     sync.WaitGroup
 
-	pace  *pace // the clock the shop decides by, and its account of work in flight
-	svcs  map[string]*service
-	subs  map[string][]*service // stream key → the services consuming it
-	relay *relay                // nil with outbox=false
-	prov  *provider
-	audit auditor
+	router *labhttp.Router // its routes (routes.go)
+
+	pace    *pace      // the clock the shop decides by, and its account of work in flight
+	clockMu sync.Mutex // one POST clock/step at a time
+	svcs    map[string]*service
+	subs    map[string][]*service // stream key → the services consuming it
+	relay   *relay                // nil with outbox=false
+	prov    *provider
+	audit   auditor
 
 	nextOrder        atomic.Int64
 	crashAfterCommit atomic.Int64 // order placements left to crash after their commit
@@ -91,6 +95,7 @@ func newInstance(ctx context.Context, env labs.Env, cfg config) (*instance, erro
 		return nil, fmt.Errorf("shop: start the services: %w", err)
 	}
 	in.spawn(in.audit.run(in))
+	in.router = in.routes()
 	return in, nil
 }
 

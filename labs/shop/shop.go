@@ -1,18 +1,3 @@
-// Package shop is the e-commerce order flow lab: an order saga across four
-// services (order, inventory, payment, notification) that talk over Redis
-// Streams with consumer groups, write their events through a transactional
-// outbox (or a dual write), reserve stock with a conditional UPDATE (or a
-// read-then-write), deduplicate with idempotency keys (or not), and charge
-// a simulated payment provider that is slow, declines, loses answers and
-// calls back twice.
-//
-// The lab measures what it claims. Every inventory write reads back its
-// row and counts a violation when available + reserved + sold no longer
-// equals the initial stock or a column went negative; an auditor counts
-// products whose confirmed units exceed their stock. The provider keeps the
-// card statement, so a double charge is a row in its ledger, not a guess.
-// Every order keeps its saga's timeline: each step, the service that took
-// it, when, its outcome, and whether it was a compensation.
 package shop
 
 import (

@@ -69,54 +69,65 @@ func TestSagaConfirmsAndCompensates(t *testing.T) {
 			for _, saga := range []string{SagaChoreography, SagaOrchestration} {
 				t.Run(saga, func(t *testing.T) {
 					in := launch(t, withID(e.Env, "saga"+saga[:5]), fast(map[string]any{"saga": saga, "initial_stock": 10}))
-					id := place(t, in, 2, 3)
-					v := waitOrder(t, in, id, 5*time.Second)
-					quiet(t, in)
-					v = callJSON[OrderView](t, in, http.MethodGet, "orders/"+id, nil, nil, http.StatusOK)
-					if v.Status != StatusConfirmed || len(v.Charges) != 1 || v.ChargedCents != 3*Catalogue[1].Price || v.SettleMS == nil {
-						t.Fatalf("order %+v", v)
-					}
-					for _, want := range [][2]string{{SvcOrder, "place order"}, {SvcInventory, "reserve stock"}, {SvcPayment, "authorise payment"},
-						{SvcPayment, "payment callback"}, {SvcOrder, "confirm order"}, {SvcInventory, "commit sale"}, {SvcNotification, "notify customer"}} {
-						if !hasStep(v, want[0], want[1], false) {
-							t.Errorf("no step %v in %v", want, steps(v))
-						}
-					}
-					if saga == SagaOrchestration && !hasStep(v, SvcOrder, "charge payment", false) {
-						t.Errorf("orchestration: no orchestrator step in %v", steps(v))
-					}
-					if s := stockOf(t, in, 2); s.Available != 7 || s.Reserved != 0 || s.Sold != 3 {
-						t.Errorf("stock after a sale: %+v", s)
-					}
-
-					callJSON[PaymentView](t, in, http.MethodPut, "payment", map[string]any{"failure_rate": 1}, nil, http.StatusOK)
-					id = place(t, in, 3, 4)
-					v = waitOrder(t, in, id, 5*time.Second)
-					quiet(t, in)
-					v = callJSON[OrderView](t, in, http.MethodGet, "orders/"+id, nil, nil, http.StatusOK)
-					if v.Status != StatusCancelled || v.Reason != "payment declined" || len(v.Charges) != 0 {
-						t.Fatalf("declined order %+v", v)
-					}
-					if !hasStep(v, SvcInventory, "release stock", true) || !hasStep(v, SvcOrder, "cancel order", true) {
-						t.Errorf("no compensations in %v", steps(v))
-					}
-					if s := stockOf(t, in, 3); s.Available != 10 || s.Reserved != 0 || s.Sold != 0 {
-						t.Errorf("stock after a release: %+v", s)
-					}
+					sagaConfirms(t, in, saga)
+					sagaCompensates(t, in)
 					// Out of stock: rejected by the reservation, nothing charged.
 					callJSON[PaymentView](t, in, http.MethodPut, "payment", map[string]any{"failure_rate": 0}, nil, http.StatusOK)
-					id = place(t, in, 2, 8)
-					v = waitOrder(t, in, id, 5*time.Second)
-					if v.Status != StatusCancelled || v.Reason != "out of stock" || len(v.Charges) != 0 {
+					id := place(t, in, 2, 8)
+					if v := waitOrder(t, in, id, 5*time.Second); v.Status != StatusCancelled || v.Reason != "out of stock" || len(v.Charges) != 0 {
 						t.Errorf("order beyond the stock: %+v", v)
 					}
-					inv := quiet(t, in)
-					if !inv.OK || inv.Violations != 0 {
+					if inv := quiet(t, in); !inv.OK || inv.Violations != 0 {
 						t.Errorf("invariant: %+v", inv)
 					}
 				})
 			}
 		})
+	}
+}
+
+// sagaConfirms places an order the provider approves and checks its
+// saga's steps and the sale.
+func sagaConfirms(t *testing.T, in *instance, saga string) {
+	t.Helper()
+	id := place(t, in, 2, 3)
+	waitOrder(t, in, id, 5*time.Second)
+	quiet(t, in)
+	v := callJSON[OrderView](t, in, http.MethodGet, "orders/"+id, nil, nil, http.StatusOK)
+	if v.Status != StatusConfirmed || len(v.Charges) != 1 || v.ChargedCents != 3*Catalogue[1].Price || v.SettleMS == nil {
+		t.Fatalf("order %+v", v)
+	}
+	for _, want := range [][2]string{{SvcOrder, "place order"}, {SvcInventory, "reserve stock"}, {SvcPayment, "authorise payment"},
+		{SvcPayment, "payment callback"}, {SvcOrder, "confirm order"}, {SvcInventory, "commit sale"}, {SvcNotification, "notify customer"}} {
+		if !hasStep(v, want[0], want[1], false) {
+			t.Errorf("no step %v in %v", want, steps(v))
+		}
+	}
+	if saga == SagaOrchestration && !hasStep(v, SvcOrder, "charge payment", false) {
+		t.Errorf("orchestration: no orchestrator step in %v", steps(v))
+	}
+	if s := stockOf(t, in, 2); s.Available != 7 || s.Reserved != 0 || s.Sold != 3 {
+		t.Errorf("stock after a sale: %+v", s)
+	}
+}
+
+// sagaCompensates places an order the provider declines and checks the
+// compensations and the released stock.
+func sagaCompensates(t *testing.T, in *instance) {
+	t.Helper()
+	callJSON[PaymentView](t, in, http.MethodPut, "payment", map[string]any{"failure_rate": 1}, nil, http.StatusOK)
+	id := place(t, in, 3, 4)
+	waitOrder(t, in, id, 5*time.Second)
+	quiet(t, in)
+	v := callJSON[OrderView](t, in, http.MethodGet, "orders/"+id, nil, nil, http.StatusOK)
+	if v.Status != StatusCancelled || v.Reason != "payment declined" || len(v.Charges) != 0 {
+		t.Fatalf("declined order %+v", v)
+	}
+	if !hasStep(v, SvcInventory, "release stock", true) || !hasStep(v, SvcOrder, "cancel order", true) {
+		t.Errorf("no compensations in %v", steps(v))
+	}
+	if s := stockOf(t, in, 3); s.Available != 10 || s.Reserved != 0 || s.Sold != 0 {
+		t.Errorf("stock after a release: %+v", s)
 	}
 }
 
