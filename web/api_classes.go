@@ -15,7 +15,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/sdworkbook/workbook/internal/apperr"
-	"github.com/sdworkbook/workbook/internal/gradebook"
 	"github.com/sdworkbook/workbook/internal/names"
 	"github.com/sdworkbook/workbook/internal/store"
 )
@@ -206,7 +205,7 @@ func (s *Server) apiGradebook(c *gin.Context) {
 	if !ok {
 		return
 	}
-	book, err := gradebook.Build(c.Request.Context(), s.gradebookSources(), cl)
+	book, err := s.books.Build(c.Request.Context(), cl)
 	if err != nil {
 		s.fail(c, err)
 		return

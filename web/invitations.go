@@ -23,25 +23,6 @@ const (
 	maxInvitations = 200
 )
 
-func (s *Server) usersModel(c *gin.Context) (views.UsersPage, error) {
-	ctx := c.Request.Context()
-	users, err := s.store.Users(ctx)
-	if err != nil {
-		return views.UsersPage{}, err
-	}
-	invs, err := s.store.PendingInvitations(ctx, s.now())
-	return views.UsersPage{Users: users, Me: currentUser(c).ID, Invitations: invs, InviteRole: string(store.RoleLearner)}, err
-}
-
-func (s *Server) adminUsers(c *gin.Context) {
-	m, err := s.usersModel(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.render(c, http.StatusOK, views.Page{Title: "Users", Section: "admin"}, views.UsersView(m))
-}
-
 // siteURL is the public address of path on this server.
 func (s *Server) siteURL(c *gin.Context, path string) string {
 	base := s.cfg.BaseURL

@@ -15,14 +15,15 @@ import (
 	"github.com/klauspost/compress/gzhttp"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/sdworkbook/workbook/gradebook"
 	"github.com/sdworkbook/workbook/grader"
 	"github.com/sdworkbook/workbook/internal/auth"
 	"github.com/sdworkbook/workbook/internal/config"
 	"github.com/sdworkbook/workbook/internal/mail"
-	"github.com/sdworkbook/workbook/internal/progress"
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/labs"
 	"github.com/sdworkbook/workbook/lessons"
+	"github.com/sdworkbook/workbook/progress"
 )
 
 // Deps are what the handlers need. cmd/server builds them.
@@ -60,6 +61,7 @@ type Server struct {
 	grader      *grader.Grader
 	labsOpen    bool // some live labs are served, so pages link them
 	progress    *progress.Service
+	books       gradebook.Sources
 	mail        *mail.Queue // nil: no mail server, nothing is sent
 	sso         *sso        // single sign-on; nil when off
 	handler     http.Handler
@@ -115,6 +117,7 @@ func New(d Deps) (*Server, error) {
 	if s.grader != nil {
 		s.progress.Labs = s.grader.LabEvidence
 	}
+	s.books = gradebook.Sources{Store: d.Store, Progress: s.progress, Catalog: s.library.Catalog, Exercise: s.exercise}
 	s.sessions = &sessions{
 		store:  d.Store,
 		idle:   d.Config.SessionIdle,

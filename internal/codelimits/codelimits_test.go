@@ -12,12 +12,12 @@ import (
 // set; each is to be split, and none may grow. The list only shrinks: a
 // debt paid off must leave it (the test says so), and nothing new joins.
 var debts = map[string]int{
+	"function lines progress/progress.go Service.Dashboard":                                   133,
+	"complexity progress/progress_test.go TestDashboardEvidenceAndContinue":                   34,
+	"complexity progress/progress.go Service.Dashboard":                                       39,
 	"complexity grader/grader_test.go TestSubmitGradeAndResults":                              32,
 	"complexity grader/stability_test.go TestGradingStability":                                27,
 	"complexity internal/config/config.go Load":                                               29,
-	"complexity internal/gradebook/gradebook.go build":                                        38,
-	"complexity internal/progress/progress.go Service.Dashboard":                              39,
-	"complexity internal/progress/progress_test.go TestDashboardEvidenceAndContinue":          34,
 	"complexity internal/store/accounts_test.go TestRegisterWithInvitationsAndSetupLinks":     40,
 	"complexity internal/store/store_test.go TestAccountsAndSessions":                         26,
 	"complexity internal/store/store_test.go TestGradingLeases":                               38,
@@ -33,12 +33,9 @@ var debts = map[string]int{
 	"file lines labs/cache/cache_test.go":                                                     667,
 	"file lines labs/cache/instance.go":                                                       600,
 	"file lines labs/cache/suite.go":                                                          792,
-	"file lines web/classes.go":                                                               520,
 	"function lines cmd/server/grader_test.go TestGraderCommandGradesWhatTheWebEnqueues":      87,
 	"function lines grader/stability_test.go TestGradingStability":                            135,
 	"function lines grader/worker.go Grader.grade":                                            132,
-	"function lines internal/gradebook/gradebook.go build":                                    115,
-	"function lines internal/progress/progress.go Service.Dashboard":                          133,
 	"function lines internal/store/accounts_test.go TestRegisterWithInvitationsAndSetupLinks": 119,
 	"function lines internal/store/store_test.go TestGradingLeases":                           105,
 	"function lines labs/cache/cache_test.go TestWriteBehindCrash":                            86,

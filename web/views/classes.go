@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/sdworkbook/workbook/internal/gradebook"
+	"github.com/sdworkbook/workbook/gradebook"
 	"github.com/sdworkbook/workbook/internal/store"
 )
 

@@ -3,8 +3,8 @@ package views
 import (
 	"strconv"
 
-	"github.com/sdworkbook/workbook/internal/progress"
 	"github.com/sdworkbook/workbook/lessons"
+	"github.com/sdworkbook/workbook/progress"
 )
 
 // LessonIndex is the model of /lessons.
