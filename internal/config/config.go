@@ -113,7 +113,70 @@ func Load(getenv Getenv) (Config, error) {
 		GraderNetwork: r.str("WORKBOOK_GRADER_NETWORK"),
 		OIDC:          readOIDC(&r),
 	}
-	if p := r.str("WORKBOOK_TRUSTED_PROXIES"); p != "" {
+	c.TrustedProxies = r.proxies("WORKBOOK_TRUSTED_PROXIES")
+	c.Registration = r.registration("WORKBOOK_REGISTRATION")
+	r.mail(&c)
+	if r.err != nil {
+		return Config{}, r.err
+	}
+	if err := c.check(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// check refuses settings that read well but cannot work.
+func (c *Config) check() error {
+	if err := c.checkURLs(); err != nil {
+		return err
+	}
+	if c.SessionIdle <= 0 || c.SessionMax <= 0 {
+		return errors.New("WORKBOOK_SESSION_IDLE and WORKBOOK_SESSION_MAX must be positive")
+	}
+	if c.GraderTimeout < 5*time.Second || c.GraderTimeout > time.Hour {
+		return errors.New("WORKBOOK_GRADER_TIMEOUT: must be between 5s and 1h")
+	}
+	if n := c.GraderNetwork; n != "" && !dockerName(n) {
+		return fmt.Errorf("WORKBOOK_GRADER_NETWORK: %q is not a Docker network name (letters, digits, _ . -)", n)
+	}
+	if c.DataDir == "" {
+		return errors.New("WORKBOOK_DATA_DIR: must not be empty")
+	}
+	return nil
+}
+
+// checkURLs checks the addresses, and keeps the base URL without a
+// trailing slash.
+func (c *Config) checkURLs() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("WORKBOOK_ADDR: %q is not host:port (%v)", c.Addr, err)
+	}
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return errors.New("DATABASE_URL: must be a postgres:// URL")
+		}
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			return errors.New("REDIS_URL: must be a redis:// or rediss:// URL")
+		}
+	}
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("WORKBOOK_BASE_URL: %q is not an http(s) URL", c.BaseURL)
+		}
+		c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	}
+	return nil
+}
+
+// proxies reads a comma-separated list of IPs and CIDRs.
+func (r *reader) proxies(name string) []string {
+	var out []string
+	if p := r.str(name); p != "" {
 		for _, s := range strings.Split(p, ",") {
 			s = strings.TrimSpace(s)
 			if s == "" {
@@ -121,52 +184,13 @@ func Load(getenv Getenv) (Config, error) {
 			}
 			if _, err := netip.ParsePrefix(s); err != nil {
 				if ip := net.ParseIP(s); ip == nil {
-					r.fail("WORKBOOK_TRUSTED_PROXIES", fmt.Errorf("%q is neither an IP nor a CIDR", s))
+					r.fail(name, fmt.Errorf("%q is neither an IP nor a CIDR", s))
 				}
 			}
-			c.TrustedProxies = append(c.TrustedProxies, s)
+			out = append(out, s)
 		}
 	}
-	c.Registration = r.registration("WORKBOOK_REGISTRATION")
-	r.mail(&c)
-	if r.err != nil {
-		return Config{}, r.err
-	}
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		return Config{}, fmt.Errorf("WORKBOOK_ADDR: %q is not host:port (%v)", c.Addr, err)
-	}
-	if c.DatabaseURL != "" {
-		u, err := url.Parse(c.DatabaseURL)
-		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			return Config{}, errors.New("DATABASE_URL: must be a postgres:// URL")
-		}
-	}
-	if c.RedisURL != "" {
-		u, err := url.Parse(c.RedisURL)
-		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			return Config{}, errors.New("REDIS_URL: must be a redis:// or rediss:// URL")
-		}
-	}
-	if c.BaseURL != "" {
-		u, err := url.Parse(c.BaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return Config{}, fmt.Errorf("WORKBOOK_BASE_URL: %q is not an http(s) URL", c.BaseURL)
-		}
-		c.BaseURL = strings.TrimRight(c.BaseURL, "/")
-	}
-	if c.SessionIdle <= 0 || c.SessionMax <= 0 {
-		return Config{}, errors.New("WORKBOOK_SESSION_IDLE and WORKBOOK_SESSION_MAX must be positive")
-	}
-	if c.GraderTimeout < 5*time.Second || c.GraderTimeout > time.Hour {
-		return Config{}, errors.New("WORKBOOK_GRADER_TIMEOUT: must be between 5s and 1h")
-	}
-	if n := c.GraderNetwork; n != "" && !dockerName(n) {
-		return Config{}, fmt.Errorf("WORKBOOK_GRADER_NETWORK: %q is not a Docker network name (letters, digits, _ . -)", n)
-	}
-	if c.DataDir == "" {
-		return Config{}, errors.New("WORKBOOK_DATA_DIR: must not be empty")
-	}
-	return c, nil
+	return out
 }
 
 // dockerName reports whether s can name a Docker network.
