@@ -44,12 +44,26 @@ func (s *Service) deck(ctx context.Context, userID int64) ([]lessons.Card, error
 	if err != nil {
 		return nil, err
 	}
-	in := map[string]bool{}
-	for _, p := range lp {
-		in["lesson:"+p.LessonSlug] = true
+	opened := make([]string, len(lp))
+	for i, p := range lp {
+		opened[i] = p.LessonSlug
 	}
-	for _, a := range qa {
-		in["question:"+a.QuestionSlug] = true
+	answered := make([]string, len(qa))
+	for i, a := range qa {
+		answered[i] = a.QuestionSlug
+	}
+	return s.deckOf(opened, answered), nil
+}
+
+// deckOf is the deck of a learner who opened these lessons and answered
+// these questions.
+func (s *Service) deckOf(opened, answered []string) []lessons.Card {
+	in := map[string]bool{}
+	for _, slug := range opened {
+		in["lesson:"+slug] = true
+	}
+	for _, slug := range answered {
+		in["question:"+slug] = true
 	}
 	var out []lessons.Card
 	for _, c := range s.Catalog().Cards {
@@ -57,7 +71,48 @@ func (s *Service) deck(ctx context.Context, userID int64) ([]lessons.Card, error
 			out = append(out, c)
 		}
 	}
-	return out, nil
+	return out
+}
+
+// startOfDay is the start of now's day in UTC, when a new day's cards
+// begin to count.
+func startOfDay(now time.Time) time.Time { return now.UTC().Truncate(24 * time.Hour) }
+
+// DueCount is how many cards wait in the review queue (ReviewQueue's
+// Total) of the learner whose navigation record this is.
+func (s *Service) DueCount(r store.NavRecord) int {
+	deck := s.deckOf(r.Lessons, r.Questions)
+	due := map[string]bool{}
+	introducedToday := 0
+	for _, c := range r.Cards {
+		due[c.ID] = c.Due
+		if c.Today {
+			introducedToday++
+		}
+	}
+	room := max(0, NewCardsPerDay-introducedToday)
+	n, fresh := 0, 0
+	for _, c := range deck {
+		isDue, seen := due[c.ID]
+		switch {
+		case !seen && fresh < room:
+			fresh++
+		case seen && isDue:
+			n++
+		}
+	}
+	return n + fresh
+}
+
+// NavRecord reads what the navigation counts from, in one query: with
+// staff, the submissions waiting for the user's look up to limit too.
+func (s *Service) NavRecord(ctx context.Context, userID int64, staff bool, limit int) (store.NavRecord, error) {
+	now := s.Now()
+	waitingFor := int64(0)
+	if staff {
+		waitingFor = userID
+	}
+	return s.Store.NavRecord(ctx, userID, now, startOfDay(now), waitingFor, limit)
 }
 
 // Queue is the state of a learner's review queue.
@@ -92,7 +147,7 @@ func (s *Service) ReviewQueue(ctx context.Context, userID int64) (Queue, error) 
 		return Queue{}, err
 	}
 	now := s.Now()
-	today := now.UTC().Truncate(24 * time.Hour)
+	today := startOfDay(now)
 	byID := map[string]store.CardState{}
 	introducedToday := 0
 	for _, st := range states {

@@ -36,6 +36,19 @@ func mustService(tb testing.TB) (*Service, int64, *time.Time) {
 	return &Service{Catalog: func() *lessons.Catalog { return cat }, Store: st, Now: func() time.Time { return now }}, u.ID, &now
 }
 
+// checkDueCount: the navigation's count, from its one-query record, is
+// the review queue's total.
+func checkDueCount(t *testing.T, s *Service, uid int64, q Queue) {
+	t.Helper()
+	r, err := s.NavRecord(context.Background(), uid, false, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.DueCount(r); n != q.Total() {
+		t.Errorf("the nav counts %d cards due, the queue has %d", n, q.Total())
+	}
+}
+
 func TestQueueLimitsNewCardsAndSchedules(t *testing.T) {
 	ctx := context.Background()
 	s, uid, now := mustService(t)
@@ -53,6 +66,7 @@ func TestQueueLimitsNewCardsAndSchedules(t *testing.T) {
 		}
 	}
 	q, _ = s.ReviewQueue(ctx, uid)
+	checkDueCount(t, s, uid, q)
 	if q.DeckSize != total || len(q.New) != NewCardsPerDay || len(q.Due) != 0 {
 		t.Fatalf("deck %d (want %d), new %d, due %d", q.DeckSize, total, len(q.New), len(q.Due))
 	}
@@ -63,12 +77,14 @@ func TestQueueLimitsNewCardsAndSchedules(t *testing.T) {
 	}
 	// Reviewed today: one fewer new card may join, and it is not due.
 	q, _ = s.ReviewQueue(ctx, uid)
+	checkDueCount(t, s, uid, q)
 	if len(q.New) != NewCardsPerDay-1 || q.Total() != NewCardsPerDay-1 {
 		t.Errorf("after one review: new %d due %d", len(q.New), len(q.Due))
 	}
 	// Tomorrow it is due again, and fresh new cards are allowed.
 	*now = now.Add(25 * time.Hour)
 	q, _ = s.ReviewQueue(ctx, uid)
+	checkDueCount(t, s, uid, q)
 	if len(q.Due) != 1 || q.Due[0].ID != first || len(q.New) != NewCardsPerDay {
 		t.Errorf("next day: due %v new %d", q.Due, len(q.New))
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/labs"
 )
 
@@ -30,7 +31,8 @@ func (s *Server) requestLog(c *gin.Context) {
 		id = hex.EncodeToString(b[:])
 	}
 	c.Set(ctxRequestID, id)
-	c.Request = c.Request.WithContext(labs.WithRequestID(c.Request.Context(), id)) // for the labs' log lines
+	ctx, queries := store.CountQueries(labs.WithRequestID(c.Request.Context(), id)) // the request id for the labs' log lines
+	c.Request = c.Request.WithContext(ctx)
 	c.Header("X-Request-ID", id)
 	c.Next()
 	if c.Request.URL.Path == "/healthz" {
@@ -44,6 +46,7 @@ func (s *Server) requestLog(c *gin.Context) {
 		"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
 		"ip", c.ClientIP(),
 		"bytes", c.Writer.Size(),
+		"queries", queries.Load(),
 	}
 	if u := currentUser(c); u != nil {
 		attrs = append(attrs, "user_id", u.ID)

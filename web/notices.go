@@ -13,16 +13,9 @@ import (
 // maxNoticesShown bounds the notices and waiting submissions on a page.
 const maxNoticesShown = 50
 
-// noticeCount is the nav's badge: unread notices and, for an instructor,
-// submissions waiting for a look.
-func (s *Server) noticeCount(c *gin.Context, u *store.User) (int, error) {
-	n, err := s.store.UnreadNotices(c.Request.Context(), u.ID)
-	if err != nil || !isStaff(u) {
-		return int(n), err
-	}
-	w, err := s.store.WaitingCount(c.Request.Context(), u.ID, 100)
-	return int(n + w), err
-}
+// maxWaitingCounted bounds the waiting submissions the nav's badge
+// counts: it needs no more than "99+".
+const maxWaitingCounted = 100
 
 func (s *Server) noticesPage(c *gin.Context) {
 	u := currentUser(c)

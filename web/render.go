@@ -12,26 +12,38 @@ import (
 )
 
 // render writes a full page: the layout around body, with the nav filled
-// from the request's session.
+// from the request's session and, on a signed-in page that is not an
+// error, the nav's counts (navCounts, one query).
 func (s *Server) render(c *gin.Context, status int, p views.Page, body templ.Component) {
 	p = s.page(c, p)
-	if u := currentUser(c); u != nil && status < 400 {
-		if !p.DueKnown {
-			if q, err := s.progress.ReviewQueue(c.Request.Context(), u.ID); err == nil {
-				p.DueCards = q.Total()
-			}
-		}
-		n, err := s.noticeCount(c, u)
-		if err != nil {
-			s.log.Warn("counting notices", "err", err)
-		}
-		p.Notices = n
+	if status < 400 {
+		s.navCounts(c, &p)
 	}
 	if p.Flash == nil {
 		p.Flash = s.takeFlash(c)
 	}
 	c.Header("Cache-Control", "no-store")
 	s.write(c, status, views.Layout(p, body))
+}
+
+// navCounts fills the badges of a signed-in visitor's nav: the cards due
+// (unless the handler knows them already) and the notices, with, for
+// staff, the submissions waiting for a look. It reads them in one query;
+// when that fails, the page shows no badges and the log says why.
+func (s *Server) navCounts(c *gin.Context, p *views.Page) {
+	u := currentUser(c)
+	if u == nil {
+		return
+	}
+	rec, err := s.progress.NavRecord(c.Request.Context(), u.ID, isStaff(u), maxWaitingCounted)
+	if err != nil {
+		s.log.Warn("counting the nav's badges", "request_id", c.GetString(ctxRequestID), "err", err)
+		return
+	}
+	if !p.DueKnown {
+		p.DueCards = s.progress.DueCount(rec)
+	}
+	p.Notices = rec.Unread + rec.Waiting
 }
 
 // page fills the parts of a page model every page shares: the user and

@@ -57,6 +57,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("store: open %s: %w", d, err)
 	}
+	if err := countQueries(db); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
 	return &Store{db: db, dialect: migrations.Dialect(d)}, nil
 }
 

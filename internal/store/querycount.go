@@ -1,0 +1,48 @@
+package store
+
+import (
+	"context"
+	"sync/atomic"
+
+	"gorm.io/gorm"
+)
+
+type queryCountKey struct{}
+
+// CountQueries returns a context under which the store counts the SQL
+// statements it sends, and the counter; a context already counting keeps
+// its counter. The request log reports the count of each request.
+func CountQueries(ctx context.Context) (context.Context, *atomic.Int64) {
+	if n, ok := ctx.Value(queryCountKey{}).(*atomic.Int64); ok {
+		return ctx, n
+	}
+	n := new(atomic.Int64)
+	return context.WithValue(ctx, queryCountKey{}, n), n
+}
+
+// countQueries registers a callback after every kind of statement gorm
+// sends that adds one to the statement context's counter, if it has one.
+func countQueries(db *gorm.DB) error {
+	count := func(tx *gorm.DB) {
+		if tx.DryRun || tx.Statement == nil || tx.Statement.Context == nil {
+			return // a subquery being built, not a statement sent
+		}
+		if n, ok := tx.Statement.Context.Value(queryCountKey{}).(*atomic.Int64); ok {
+			n.Add(1)
+		}
+	}
+	cb := db.Callback()
+	for _, err := range []error{
+		cb.Create().After("gorm:create").Register("workbook:count_create", count),
+		cb.Query().After("gorm:query").Register("workbook:count_query", count),
+		cb.Update().After("gorm:update").Register("workbook:count_update", count),
+		cb.Delete().After("gorm:delete").Register("workbook:count_delete", count),
+		cb.Row().After("gorm:row").Register("workbook:count_row", count),
+		cb.Raw().After("gorm:raw").Register("workbook:count_raw", count),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
