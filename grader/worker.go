@@ -2,7 +2,6 @@ package grader
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -42,9 +41,8 @@ func (w *worker) Work(ctx context.Context, job *river.Job[gradeArgs]) error {
 // errLeaseLost ends a run whose lease was handed to another worker.
 var errLeaseLost = errors.New("the run's lease was taken over by another worker")
 
-// grade runs one grading of submission id. It returns an error only when
-// the job should run again (the worker is stopping, or the environment
-// failed and tries are left); every other ending records a terminal result.
+// grade runs submission id's suite once and records the outcome; an
+// error gives the job back to the queue for another try.
 func (g *Grader) grade(ctx context.Context, id string, lastTry bool) (err error) {
 	sub, ok, err := g.st.StartRun(ctx, id, g.opts.ID, g.now(), g.opts.Lease)
 	if apperr.Is(err, apperr.NotFound) {
@@ -59,123 +57,21 @@ func (g *Grader) grade(ctx context.Context, id string, lastTry bool) (err error)
 		// was presumed lost): nothing to do here.
 		return nil
 	}
-	log := g.log.With("submission", id, "run", sub.Run, "exercise", sub.Exercise)
-	g.publish(ctx, id, "running")
-
-	// The lease is renewed while the run lasts; losing it (this worker was
-	// presumed dead and the run handed on) stops the run without a result.
-	leaseCtx, loseLease := context.WithCancelCause(ctx)
-	defer loseLease(nil)
-	stopRenew := g.renewLease(leaseCtx, log, id, sub.Run, loseLease)
-	defer stopRenew()
-
-	finish := func(o store.Outcome) error {
-		stopRenew()
-		if errors.Is(context.Cause(leaseCtx), errLeaseLost) {
-			return nil
-		}
-		o.At = g.now()
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		done, err := g.st.FinishRun(fctx, id, sub.Run, o)
-		if err != nil {
-			return err
-		}
-		if done {
-			log.Info("submission graded", "status", o.Status, "score", o.Score, "max", o.MaxScore, "environment", o.Environment)
-			g.publish(fctx, id, o.Status)
-		}
-		return nil
-	}
-	// again gives the run back for the job's next try.
-	again := func(cause error) error {
-		stopRenew()
-		if !errors.Is(context.Cause(leaseCtx), errLeaseLost) {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			if err := g.st.ReleaseRun(rctx, id, sub.Run, g.opts.ID); err != nil {
-				log.Warn("giving the run back", "err", err)
-			}
-		}
-		return cause
-	}
+	r := g.startRun(ctx, sub)
+	defer r.end()
 	defer func() {
 		if p := recover(); p != nil {
-			log.Error("grading panicked", "panic", p, "stack", string(debug.Stack()))
-			err = finish(store.Outcome{Status: store.StatusNotGradable, MaxScore: sub.MaxScore,
+			r.log.Error("grading panicked", "panic", p, "stack", string(debug.Stack()))
+			err = r.finish(store.Outcome{Status: store.StatusNotGradable, MaxScore: sub.MaxScore,
 				Message:     "The grader failed with an internal error, so this design was not graded. It does not count as an attempt: please submit again.",
 				StaffDetail: fmt.Sprintf("grader panic: %v", p)})
 		}
 	}()
-
-	l, ex, found := g.Exercise(sub.Exercise)
-	if !found {
-		return finish(store.Outcome{Status: store.StatusNotGradable, MaxScore: sub.MaxScore,
-			Message: fmt.Sprintf("The exercise %q no longer exists on this server, so this design cannot be graded. It does not count as an attempt.", sub.Exercise)})
+	l, ex, d, refused := g.gradable(sub)
+	if refused != nil {
+		return r.finish(*refused)
 	}
-	d, ferrs := labs.ParseDesign(l, []byte(sub.Design))
-	if len(ferrs) > 0 {
-		return finish(store.Outcome{Status: store.StatusNotGradable, MaxScore: sub.MaxScore,
-			Message: "The lab's design form changed since this was submitted, so it cannot be graded as it is; it does not count as an attempt. " +
-				"Open the exercise and submit your design again.",
-			StaffDetail: "design no longer valid: " + describeFields(ferrs)})
-	}
-
-	start := time.Now()
-	jctx, cancel := context.WithTimeout(leaseCtx, g.opts.JobTimeout)
-	defer cancel()
-	env, release, err := g.envs.acquire(jctx, id, ex.NeedsDB)
-	if err != nil {
-		return g.infraFailure(ctx, jctx, log, sub, finish, again, lastTry, env, err)
-	}
-	defer release()
-	if env.detail != "" {
-		log.Warn("grading environment", "environment", env.name, "detail", env.detail)
-	}
-	env.base.Log = log
-	current := ""
-	if len(ex.Checks) > 0 {
-		current = ex.Checks[0].Name
-	}
-	results, err := labs.Run(jctx, l, ex, d, env.base, func(i int, r labs.CheckResult) {
-		if i+1 < len(ex.Checks) {
-			current = ex.Checks[i+1].Name
-		}
-		row := store.SubmissionCheck{SubmissionID: id, Run: sub.Run, Seq: i, Name: r.Name, Requirement: r.Requirement,
-			Passed: r.Passed, Points: r.Points, MaxPoints: r.MaxPoints, Message: r.Message, DurationMS: r.DurationMS}
-		if r.Chart != nil {
-			if b, err := json.Marshal(r.Chart); err == nil {
-				row.Chart = string(b)
-			}
-		}
-		if err := g.st.AddCheck(context.WithoutCancel(jctx), row); err != nil {
-			log.Warn("recording a check", "err", err)
-			return
-		}
-		g.publish(jctx, id, "check")
-	})
-	took := time.Since(start)
-	switch {
-	case err == nil:
-		score, max := labs.Score(results)
-		log.Info("suite finished", "took", took.Round(time.Millisecond), "checks", len(results))
-		return finish(store.Outcome{Status: store.StatusGraded, Score: &score, MaxScore: max, Environment: env.name, StaffDetail: env.detail})
-	case errors.Is(context.Cause(leaseCtx), errLeaseLost):
-		log.Warn("run stopped: another worker took it over")
-		return nil
-	case ctx.Err() != nil:
-		// The worker is stopping: leave the job to run again elsewhere.
-		return again(ctx.Err())
-	case errors.Is(err, context.DeadlineExceeded) && jctx.Err() != nil:
-		score, _ := labs.Score(results)
-		return finish(store.Outcome{Status: store.StatusTimedOut, Score: &score, MaxScore: sub.MaxScore, Environment: env.name,
-			Message: fmt.Sprintf("Grading stopped at the time limit (%s) with %d of %d checks done; the checks not done score nothing. "+
-				"It stopped during %q. A design that keeps requests waiting (long timeouts, long windows, slow retries) makes a suite this slow: "+
-				"shorten those waits and submit again.", humanDuration(g.opts.JobTimeout), len(results), len(ex.Checks), current),
-			StaffDetail: joinDetail(env.detail, fmt.Sprintf("job timeout %s during check %q", g.opts.JobTimeout, current))})
-	default:
-		return g.infraFailure(ctx, jctx, log, sub, finish, again, lastTry, env, err)
-	}
+	return r.runSuite(l, ex, d, lastTry)
 }
 
 // renewLease renews the run's lease every third of its length until the
