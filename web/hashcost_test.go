@@ -5,15 +5,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sdworkbook/workbook/internal/auth"
 	"github.com/sdworkbook/workbook/internal/testenv"
 )
 
 // TestServerHashesAtTheRealCost: the tests hash cheaply, the server does
-// not. An account registered on a server built without a hasher of the
-// test's (as cmd/server builds it) is stored as argon2id at OWASP's
-// minimum profile, 19 MiB and 2 passes.
+// not. An account registered on a server with a hasher at the default
+// cost (app.Open wires one for cmd/server; its own test checks that) is
+// stored as argon2id at OWASP's minimum profile, 19 MiB and 2 passes.
 func TestServerHashesAtTheRealCost(t *testing.T) {
-	a := MustStartDeps(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()}, nil, func(d *Deps) { d.Hasher = nil })
+	a := MustStartDeps(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()}, nil, func(d *Deps) { d.Hasher = auth.NewHasher(1, 4) })
 	MustRegister(t, a, "cost@example.org")
 	u, err := a.store.UserByEmail(context.Background(), "cost@example.org")
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/sdworkbook/workbook/grader"
+	"github.com/sdworkbook/workbook/internal/app"
 	"github.com/sdworkbook/workbook/internal/auth"
 	"github.com/sdworkbook/workbook/internal/config"
 	"github.com/sdworkbook/workbook/internal/redis"
@@ -122,46 +122,33 @@ func startAppDeps(tb testing.TB, b testenv.Backend, edit func(*config.Config), e
 	if edit != nil {
 		edit(&cfg)
 	}
-	st, err := store.Open(ctx, store.Options{PostgresURL: cfg.DatabaseURL, SQLitePath: filepath.Join(b.DataDir, "web.db")})
+	a := &testApp{now: time.Now(), logs: &logSink{}}
+	wired, err := app.Open(ctx, cfg, app.Options{
+		Logger:   slog.New(slog.NewJSONHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Now:      a.clock,
+		Hasher:   testHasher(),
+		Registry: labs.MustRegistry(ls...),
+		Grader:   func(o *grader.Options) { *o = gopts },
+		Site: func(w *app.App) (app.Site, error) {
+			deps := DepsOf(w)
+			if editDeps != nil {
+				editDeps(&deps)
+			}
+			return New(deps)
+		},
+	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := st.Migrate(ctx); err != nil {
+	if err := wired.Start(ctx); err != nil {
+		wired.Close()
 		tb.Fatal(err)
 	}
-	rc, err := redis.Open(ctx, cfg.RedisURL)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	a := &testApp{store: st, redis: rc, now: time.Now(), logs: &logSink{}}
-	log := slog.New(slog.NewJSONHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	reg := labs.MustRegistry(ls...)
-	mgr := labs.NewManager(reg, rc.Client, st.SQL(), string(st.Dialect()), log, a.clock, labs.DefaultLimits)
-	gr, err := grader.New(st, rc.Client, log, gopts, reg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := gr.Start(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	deps := Deps{Config: cfg, Store: st, Redis: rc.Client, Logger: log, Now: a.clock, Labs: mgr, Grader: gr, Hasher: testHasher()}
-	if editDeps != nil {
-		editDeps(&deps)
-	}
-	app, err := New(deps)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	a.app = app
-	a.Server = httptest.NewServer(app)
+	a.app, a.store, a.redis = wired.Site.(*Server), wired.Store, wired.Redis
+	a.Server = httptest.NewServer(a.app)
 	tb.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		_ = gr.Stop(sctx)
-		cancel()
-		mgr.StopAll(context.Background())
 		a.Server.Close()
-		rc.Close()
-		st.Close()
+		wired.Close()
 	})
 	return a
 }

@@ -4,8 +4,8 @@
 package web
 
 import (
-	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/sdworkbook/workbook/gradebook"
 	"github.com/sdworkbook/workbook/grader"
+	"github.com/sdworkbook/workbook/internal/app"
 	"github.com/sdworkbook/workbook/internal/auth"
 	"github.com/sdworkbook/workbook/internal/config"
 	"github.com/sdworkbook/workbook/internal/mail"
@@ -26,7 +27,8 @@ import (
 	"github.com/sdworkbook/workbook/progress"
 )
 
-// Deps are what the handlers need. cmd/server builds them.
+// Deps are what the handlers need; every one is required. The app
+// package builds them (NewSite).
 type Deps struct {
 	Config config.Config
 	Store  *store.Store
@@ -34,14 +36,44 @@ type Deps struct {
 	Logger *slog.Logger
 	// Library is the lesson content.
 	Library *lessons.Library
-	// Labs runs the live labs; nil serves none.
+	// Labs runs the live labs (a manager of no labs serves none).
 	Labs *labs.Manager
-	// Grader takes submissions; nil offers no exercises.
+	// Grader takes submissions and grades them, or leaves them to grader
+	// processes when it has no workers.
 	Grader *grader.Grader
-	// Now is the clock; nil means time.Now.
+	// Now is the clock.
 	Now func() time.Time
-	// Hasher hashes and checks passwords; nil means auth.DefaultHasher.
+	// Hasher hashes and checks passwords.
 	Hasher *auth.Hasher
+}
+
+// DepsOf are the parts of a wired application the site needs.
+func DepsOf(a *app.App) Deps {
+	d := Deps{Config: a.Config, Store: a.Store, Logger: a.Log, Library: a.Library, Labs: a.Labs, Grader: a.Grader,
+		Now: a.Now, Hasher: a.Hasher}
+	if a.Redis != nil {
+		d.Redis = a.Redis.Client
+	}
+	return d
+}
+
+// NewSite builds the site of a wired application; app.Open calls it.
+func NewSite(a *app.App) (app.Site, error) { return New(DepsOf(a)) }
+
+// missing names the first dependency d lacks, or "".
+func (d Deps) missing() string {
+	for _, m := range []struct {
+		name string
+		nil  bool
+	}{
+		{"Store", d.Store == nil}, {"Redis", d.Redis == nil}, {"Logger", d.Logger == nil}, {"Library", d.Library == nil},
+		{"Labs", d.Labs == nil}, {"Grader", d.Grader == nil}, {"Now", d.Now == nil}, {"Hasher", d.Hasher == nil},
+	} {
+		if m.nil {
+			return m.name
+		}
+	}
+	return ""
 }
 
 // Server is the web application.
@@ -71,13 +103,14 @@ type Server struct {
 	submissionStreams *streamSlots // live grading streams on this replica
 }
 
-// New builds the application and its route table.
+// New builds the application and its route table from its dependencies,
+// all of them required.
 func New(d Deps) (*Server, error) {
+	if m := d.missing(); m != "" {
+		return nil, fmt.Errorf("web.New: Deps.%s is required", m)
+	}
 	gin.SetMode(gin.ReleaseMode)
 	now := d.Now
-	if now == nil {
-		now = time.Now
-	}
 	a, err := loadAssets()
 	if err != nil {
 		return nil, err
@@ -91,7 +124,7 @@ func New(d Deps) (*Server, error) {
 		assets:      a,
 		limiter:     auth.NewLimiter(d.Redis),
 		loginLimits: auth.DefaultLoginLimits,
-		hasher:      cmp.Or(d.Hasher, auth.DefaultHasher()),
+		hasher:      d.Hasher,
 		library:     d.Library,
 
 		submissionStreams: newStreamSlots(maxSubmissionStreams, maxStreamsPerUser),
@@ -102,21 +135,11 @@ func New(d Deps) (*Server, error) {
 	if s.mail, err = newMailQueue(d.Config, d.Logger); err != nil {
 		return nil, err
 	}
-	if s.library == nil {
-		lib, err := lessons.OpenLibrary(false, "", d.Logger)
-		if err != nil {
-			return nil, err
-		}
-		s.library = lib
-	}
-	s.labs = labsOrNone(d, now)
+	s.labs = d.Labs
 	a.addPictures(s.labs.Labs())
 	s.labsOpen = len(s.labs.Labs()) > 0
 	s.grader = d.Grader
-	s.progress = &progress.Service{Catalog: s.library.Catalog, Store: d.Store, Now: now}
-	if s.grader != nil {
-		s.progress.Labs = s.grader.LabEvidence
-	}
+	s.progress = &progress.Service{Catalog: s.library.Catalog, Store: d.Store, Now: now, Labs: s.grader.LabEvidence}
 	s.books = gradebook.Sources{Store: d.Store, Progress: s.progress, Catalog: s.library.Catalog, Exercise: s.exercise}
 	s.sessions = &sessions{
 		store:  d.Store,
@@ -173,14 +196,6 @@ func newEngine(trustedProxies []string) (*gin.Engine, error) {
 		return nil, err
 	}
 	return engine, nil
-}
-
-// labsOrNone is the lab manager of d, or one that serves no lab.
-func labsOrNone(d Deps, now func() time.Time) *labs.Manager {
-	if d.Labs != nil {
-		return d.Labs
-	}
-	return labs.NewManager(labs.MustRegistry(), d.Redis, nil, "", d.Logger, now, labs.DefaultLimits)
 }
 
 // ServeHTTP makes Server an http.Handler.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/sdworkbook/workbook/internal/apperr"
+	"github.com/sdworkbook/workbook/internal/app"
 	"github.com/sdworkbook/workbook/internal/auth"
 	"github.com/sdworkbook/workbook/internal/config"
 	"github.com/sdworkbook/workbook/internal/store"
@@ -81,7 +82,7 @@ func createUser(ctx context.Context, cfg config.Config, args []string, stdin io.
 		return exitConfig
 	}
 	log := newLogger(cfg, stderr)
-	st, err := openStore(ctx, cfg, log)
+	st, err := app.OpenStore(ctx, cfg, log)
 	if err != nil {
 		log.Error("database unavailable", "err", err)
 		return exitFail
@@ -124,7 +125,7 @@ func resetPassword(ctx context.Context, cfg config.Config, args []string, stdin 
 		return exitConfig
 	}
 	log := newLogger(cfg, stderr)
-	st, err := openStore(ctx, cfg, log)
+	st, err := app.OpenStore(ctx, cfg, log)
 	if err != nil {
 		log.Error("database unavailable", "err", err)
 		return exitFail

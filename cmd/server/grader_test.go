@@ -10,11 +10,10 @@ import (
 	"time"
 
 	"github.com/sdworkbook/workbook/grader"
+	"github.com/sdworkbook/workbook/internal/app"
 	"github.com/sdworkbook/workbook/internal/config"
-	"github.com/sdworkbook/workbook/internal/redis"
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/internal/testenv"
-	"github.com/sdworkbook/workbook/labs/all"
 )
 
 // `server grader` on its own grades what a web replica enqueued, through
@@ -41,25 +40,19 @@ func TestGraderCommandGradesWhatTheWebEnqueues(t *testing.T) {
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"grader"}, config.MapEnv(env), io.Discard, &logs) }()
 
-	// The web side: the same database and Redis, enqueueing only.
-	st, err := store.Open(context.Background(), store.Options{PostgresURL: dbURL})
+	// The web side: the same database and Redis, enqueueing only. Both
+	// sides migrate at start, as replicas do; the locks keep them apart.
+	cfg, err := config.Load(config.MapEnv(env))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	// Both sides migrate at start, as replicas do; the locks keep them apart.
-	if _, err := st.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	rc, err := redis.Open(context.Background(), redisURL)
+	side, err := app.Open(context.Background(), cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Grader: func(o *grader.Options) { o.Workers = 0 }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rc.Close()
-	web, err := grader.New(st, rc.Client, slog.New(slog.NewTextHandler(io.Discard, nil)), grader.Options{Workers: 0}, all.Registry())
-	if err != nil {
-		t.Fatal(err)
-	}
+	defer side.Close()
+	st, web := side.Store, side.Grader
 	u, err := st.CreateUser(context.Background(), "worker@example.com", "x", store.RoleLearner)
 	if err != nil {
 		t.Fatal(err)
