@@ -10,7 +10,6 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/sdworkbook/workbook/labs"
 	"github.com/sdworkbook/workbook/labs/labtest"
 )
 
@@ -22,13 +21,7 @@ func BenchmarkRead(b *testing.B) {
 		b.Run(e.Name, func(b *testing.B) {
 			in := mustLaunch(b, e.Env, map[string]any{"strategy": "cache_aside", "db_latency_ms": 0})
 			mustGet(b, in, 1) // cached from here on
-			var route labs.Route
-			for _, rt := range in.Routes() {
-				if rt.Method == http.MethodGet && rt.Path == "items/{item}" {
-					route = rt
-				}
-			}
-			params := labs.Params{"item": "1"}
+			h := in.Handler()
 			key := in.itemKey(1)
 			baseline := func(w http.ResponseWriter, r *http.Request) {
 				raw, err := e.Env.Redis.Get(r.Context(), key).Bytes()
@@ -55,7 +48,7 @@ func BenchmarkRead(b *testing.B) {
 					b.Fatalf("baseline: %d", rec.Code)
 				}
 				rec = httptest.NewRecorder()
-				route.Handle(rec, req, params)
+				h.ServeHTTP(rec, req)
 				t2 := time.Now()
 				if rec.Code != http.StatusOK {
 					b.Fatalf("lab: %d %s", rec.Code, rec.Body)

@@ -5,86 +5,94 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
-	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/labhttp"
 )
 
 const (
-	maxBodyBytes   = 4 << 10
-	maxPrice       = 1_000_000_000 // cents
-	maxNameLen     = 100
-	stampedeReads  = 200
-	hotItem        = 1 // the head of the Zipf distribution Hit draws from
-	stampedeWindow = 30 * time.Second
+	maxBodyBytes = 4 << 10
+	maxPrice     = 1_000_000_000 // cents
+	maxNameLen   = 100
 )
 
-// Routes are the lab's endpoints under the instance.
-func (in *instance) Routes() []labs.Route {
-	return []labs.Route{
-		{Method: http.MethodGet, Path: "items/{item}", Handle: in.handleGet},
-		{Method: http.MethodPut, Path: "items/{item}", Handle: in.handlePut},
-		{Method: http.MethodPost, Path: "stampede", Handle: in.handleStampede},
-		{Method: http.MethodPost, Path: "crash-flusher", Handle: in.handleCrash},
-		{Method: http.MethodGet, Path: "stats", Handle: in.handleStats},
-	}
+// routes are the lab's endpoints under the instance: its HTTP contract
+// (see doc.go).
+func (in *instance) routes() *labhttp.Router {
+	rt := labhttp.NewRouter(in.env.Log)
+	rt.HandleFunc("GET /items/{item}", in.handleGet)
+	rt.HandleFunc("PUT /items/{item}", in.handlePut)
+	rt.HandleFunc("POST /stampede", in.handleStampede)
+	rt.HandleFunc("POST /crash-flusher", in.handleCrash)
+	rt.HandleFunc("GET /db/items/{item}", in.handleRow)
+	rt.HandleFunc("GET /stats", in.handleStats)
+	return rt
 }
 
-// The lab framework's JSON answers, under the names this package uses.
-var (
-	writeJSON  = labs.WriteJSON
-	writeError = labs.WriteError
-)
+// Handler serves the cache lab's routes.
+func (in *instance) Handler() http.Handler { return in.router }
 
-// internalFailure counts reads that failed inside Redis or the database;
-// the log has the error.
-const internalFailure = "internal error (the server log has the details)"
-
-// writeOutcome answers a failed read or write with its status.
-func (in *instance) writeOutcome(w http.ResponseWriter, id int, err error) {
-	status := statusOf(err)
-	msg := err.Error()
-	switch status {
-	case http.StatusNotFound:
-		msg = fmt.Sprintf("No item %d: the catalogue has items 1 to %d.", id, CatalogueSize)
-	case http.StatusInternalServerError:
-		in.env.Log.Error("cache lab request", "item", id, "err", err)
-		msg = "Internal error; the instance log has details."
-	}
-	writeError(w, status, "", msg)
-}
-
-// parseItem reads an item id: not a number is 400, a number outside the
-// catalogue is 404.
-func parseItem(w http.ResponseWriter, s string) (int, bool) {
+// itemOf reads an item id: not a whole number is a 400, a number outside
+// the catalogue a 404, both naming "item".
+func itemOf(s string) (int, error) {
 	id, err := strconv.Atoi(s)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "item", fmt.Sprintf("Item %q is not a whole number; items are 1 to %d.", s, CatalogueSize))
-		return 0, false
+		return 0, labhttp.BadRequest("item", "Item %q is not a whole number; items are 1 to %d.", s, CatalogueSize)
 	}
 	if id < 1 || id > CatalogueSize {
-		writeError(w, http.StatusNotFound, "item", fmt.Sprintf("No item %d: the catalogue has items 1 to %d.", id, CatalogueSize))
-		return 0, false
+		return 0, noItem(id)
 	}
-	return id, true
+	return id, nil
 }
 
-func (in *instance) handleGet(w http.ResponseWriter, r *http.Request, p labs.Params) {
-	id, ok := parseItem(w, p["item"])
-	if !ok {
+// noItem is the 404 of an id outside the catalogue.
+func noItem(id int) *labhttp.Error {
+	e := labhttp.NotFound("No item %d: the catalogue has items 1 to %d.", id, CatalogueSize)
+	e.Fields = map[string]string{"item": e.Message}
+	return e
+}
+
+// failure is the answer to a read or write of item id that ended with
+// err: a 404, a 503 when the design gave up (it says why), or a 500 whose
+// cause, a failure of Redis or the database, goes to the log.
+func failure(id int, err error) error {
+	switch statusOf(err) {
+	case http.StatusNotFound:
+		return noItem(id)
+	case http.StatusServiceUnavailable:
+		return labhttp.Errorf(http.StatusServiceUnavailable, labhttp.CodeUnavailable, "%s", sentence(err))
+	}
+	return &labhttp.Error{Status: http.StatusInternalServerError, Code: labhttp.CodeInternal,
+		Message: fmt.Sprintf("Item %d could not be served.", id), Err: err}
+}
+
+// sentence is what a learner reads about a read or write the design gave
+// up on.
+func sentence(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "The request ran out of time on the lab's clock."
+	case errors.Is(err, context.Canceled):
+		return "The request was cancelled."
+	}
+	s := err.Error()
+	return strings.ToUpper(s[:1]) + s[1:] + "."
+}
+
+func (in *instance) handleGet(w http.ResponseWriter, r *http.Request) {
+	id, err := itemOf(r.PathValue("item"))
+	if err != nil {
+		labhttp.WriteError(w, r, err)
 		return
 	}
 	res, err := in.read(r.Context(), id)
 	if err != nil {
-		in.writeOutcome(w, id, err)
+		labhttp.WriteError(w, r, failure(id, err))
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	labhttp.WriteJSON(w, http.StatusOK, res)
 }
 
 // putBody is PUT items/{item}: price in cents, name optional.
@@ -93,70 +101,60 @@ type putBody struct {
 	Name  *string         `json:"name"`
 }
 
-func (in *instance) handlePut(w http.ResponseWriter, r *http.Request, p labs.Params) {
-	id, ok := parseItem(w, p["item"])
-	if !ok {
-		return
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	dec.DisallowUnknownFields()
+// readPut reads and checks PUT items/{item}'s body.
+func readPut(r *http.Request) (int64, *string, error) {
 	var b putBody
-	if err := dec.Decode(&b); err != nil {
-		writeError(w, http.StatusBadRequest, "", `The body must be a JSON object like {"price": 1999, "name": "optional"}: `+err.Error())
-		return
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, "", "The body must be one JSON object with nothing after it.")
-		return
+	if err := labhttp.DecodeJSON(r, &b, maxBodyBytes); err != nil {
+		return 0, nil, err
 	}
 	if len(b.Price) == 0 || string(b.Price) == "null" {
-		writeError(w, http.StatusUnprocessableEntity, "price", "price is required: a whole number of cents, 0 or more.")
-		return
+		return 0, nil, labhttp.Invalid("price", "price is required: a whole number of cents, 0 or more.")
 	}
 	price, err := strconv.ParseInt(string(b.Price), 10, 64)
 	if err != nil || price < 0 || price > maxPrice {
-		writeError(w, http.StatusUnprocessableEntity, "price", fmt.Sprintf("price must be a whole number of cents from 0 to %d.", maxPrice))
-		return
+		return 0, nil, labhttp.Invalid("price", "price must be a whole number of cents from 0 to %d.", maxPrice)
 	}
-	if b.Name != nil {
-		n := strings.TrimSpace(*b.Name)
-		if n == "" || len(n) > maxNameLen {
-			writeError(w, http.StatusUnprocessableEntity, "name", fmt.Sprintf("name, when given, must be 1 to %d characters.", maxNameLen))
-			return
-		}
-		b.Name = &n
+	if b.Name == nil {
+		return price, nil, nil
 	}
-	res, err := in.write(r.Context(), id, price, b.Name)
+	n := strings.TrimSpace(*b.Name)
+	if n == "" || len(n) > maxNameLen {
+		return 0, nil, labhttp.Invalid("name", "name, when given, must be 1 to %d characters.", maxNameLen)
+	}
+	return price, &n, nil
+}
+
+func (in *instance) handlePut(w http.ResponseWriter, r *http.Request) {
+	id, err := itemOf(r.PathValue("item"))
 	if err != nil {
-		in.writeOutcome(w, id, err)
+		labhttp.WriteError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	price, name, err := readPut(r)
+	if err != nil {
+		labhttp.WriteError(w, r, err)
+		return
+	}
+	res, err := in.write(r.Context(), id, price, name)
+	if err != nil {
+		labhttp.WriteError(w, r, failure(id, err))
+		return
+	}
+	labhttp.WriteJSON(w, http.StatusOK, res)
 }
 
-// StampedeResult is the answer to POST stampede.
-type StampedeResult struct {
-	Item     int            `json:"item"`
-	Stampede string         `json:"stampede"`
-	Reads    int            `json:"reads"`
-	DBReads  int64          `json:"db_reads"`
-	P50MS    float64        `json:"p50_ms"`
-	P99MS    float64        `json:"p99_ms"`
-	Sources  map[string]int `json:"sources"`
-	Errors   map[string]int `json:"errors,omitempty"`
-	Note     string         `json:"note,omitempty"`
-}
-
-func (in *instance) handleStampede(w http.ResponseWriter, r *http.Request, _ labs.Params) {
+func (in *instance) handleStampede(w http.ResponseWriter, r *http.Request) {
+	q, err := labhttp.Query(r)
 	id := hotItem
-	if s := r.URL.Query().Get("item"); s != "" {
-		var ok bool
-		if id, ok = parseItem(w, s); !ok {
-			return
-		}
+	if err == nil && q.Get("item") != "" {
+		id, err = itemOf(q.Get("item"))
+	}
+	if err != nil {
+		labhttp.WriteError(w, r, err)
+		return
 	}
 	if !in.stampedeMu.TryLock() {
-		writeError(w, http.StatusConflict, "", "A stampede is already running on this instance; wait for its answer.")
+		labhttp.WriteError(w, r, labhttp.Conflict("", "A stampede is already running on this instance; wait for its answer."))
 		return
 	}
 	defer in.stampedeMu.Unlock()
@@ -164,82 +162,49 @@ func (in *instance) handleStampede(w http.ResponseWriter, r *http.Request, _ lab
 	defer cancel()
 	res, err := in.stampede(ctx, id)
 	if err != nil {
-		in.writeOutcome(w, id, err)
+		labhttp.WriteError(w, r, failure(id, err))
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	labhttp.WriteJSON(w, http.StatusOK, res)
 }
 
-// stampede expires an item and releases stampedeReads concurrent reads of
-// it at once, counting the database reads they cause.
-func (in *instance) stampede(ctx context.Context, id int) (StampedeResult, error) {
-	if err := in.rdb.Del(ctx, in.itemKey(id)).Err(); err != nil {
-		in.redisError("expiring the hot key", err)
-		return StampedeResult{}, fmt.Errorf("%w: %v", errCacheDown, err)
-	}
-	counter := &dbReadCounter{}
-	ctx = context.WithValue(ctx, counterKey{}, counter)
-	var (
-		mu      sync.Mutex
-		lats    = make([]float64, 0, stampedeReads)
-		sources = map[string]int{}
-		errs    = map[string]int{}
-	)
-	// Released together, as an expiry does.
-	fanOut(ctx, stampedeReads, func(int) {
-		t0 := in.now()
-		res, err := in.read(ctx, id)
-		d := float64(in.now().Sub(t0).Microseconds()) / 1000
-		mu.Lock()
-		defer mu.Unlock()
-		lats = append(lats, d)
-		switch {
-		case err == nil:
-			sources[res.Source]++
-		case statusOf(err) == http.StatusInternalServerError: // the log has the first
-			if errs[internalFailure]++; errs[internalFailure] == 1 {
-				labs.Failure(ctx, in.env.Log, "A stampede read failed.", err)
-			}
-		default:
-			errs[err.Error()]++
-		}
-	})
-	res := StampedeResult{Item: id, Stampede: in.cfg.stampede, Reads: stampedeReads, DBReads: counter.n.Load(),
-		P50MS: labs.Percentile(lats, 50), P99MS: labs.Percentile(lats, 99), Sources: sources}
-	if len(errs) > 0 {
-		res.Errors = errs
-	}
-	switch {
-	case in.cfg.strategy == StrategyNone:
-		res.Stampede = "none (strategy none: there is no cache, every read goes to the database)"
-	case in.cfg.stampede == StampedeEarly:
-		res.Note = "Early expiration refreshes a hot key before it expires, so it never gets here under steady traffic; " +
-			"once the key is really gone every reader misses, as with none. Try a load run with a short TTL instead."
-	}
-	in.env.Metrics.Eventf("info", "stampede on item %d (%s): %d reads, %d database reads, p99 %.1f ms",
-		id, in.cfg.stampede, stampedeReads, res.DBReads, res.P99MS)
-	return res, nil
-}
-
-func (in *instance) handleCrash(w http.ResponseWriter, r *http.Request, _ labs.Params) {
+func (in *instance) handleCrash(w http.ResponseWriter, r *http.Request) {
 	if in.wb == nil {
-		writeError(w, http.StatusConflict, "strategy",
-			"There is no flusher to crash: crash-flusher needs strategy write_behind (this instance uses "+in.cfg.strategy+").")
+		labhttp.WriteError(w, r, labhttp.Conflict("strategy",
+			"There is no flusher to crash: crash-flusher needs strategy write_behind (this instance uses %s).", in.cfg.strategy))
 		return
 	}
 	rep, err := in.wb.crash(r.Context())
 	if err != nil {
-		labs.WriteFailure(w, r, in.env.Log, "The crash report failed.", err)
+		labhttp.WriteError(w, r, labhttp.Unavailable(err, "The crash report failed."))
 		return
 	}
-	writeJSON(w, http.StatusOK, rep)
+	labhttp.WriteJSON(w, http.StatusOK, rep)
 }
 
-func (in *instance) handleStats(w http.ResponseWriter, r *http.Request, _ labs.Params) {
-	s, err := in.State(r.Context())
+// handleRow answers GET db/items/{item}: the row as the database holds it.
+func (in *instance) handleRow(w http.ResponseWriter, r *http.Request) {
+	id, err := itemOf(r.PathValue("item"))
 	if err != nil {
-		labs.WriteFailure(w, r, in.env.Log, "Could not read the stats.", err)
+		labhttp.WriteError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s)
+	it, err := in.dbRow(r.Context(), id)
+	switch {
+	case errors.Is(err, errNoItem):
+		labhttp.WriteError(w, r, noItem(id))
+	case err != nil:
+		labhttp.WriteError(w, r, labhttp.Unavailable(err, "The database row of item %d could not be read.", id))
+	default:
+		labhttp.WriteJSON(w, http.StatusOK, it)
+	}
+}
+
+func (in *instance) handleStats(w http.ResponseWriter, r *http.Request) {
+	s, err := in.State(r.Context())
+	if err != nil {
+		labhttp.WriteError(w, r, labhttp.Unavailable(err, "Could not read the stats."))
+		return
+	}
+	labhttp.WriteJSON(w, http.StatusOK, s)
 }

@@ -36,9 +36,6 @@ const seedBatch = 250
 // seed replaces the instance's rows with a fresh catalogue in one
 // transaction (a reconfigured instance starts from version 1 again).
 func (in *instance) seed(ctx context.Context) error {
-	if err := in.env.CreateTables(ctx, createTable); err != nil {
-		return err
-	}
 	tx, err := in.env.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -181,4 +178,21 @@ func (in *instance) dbVersions(ctx context.Context) (map[int]int64, error) {
 func (in *instance) dbDeleteRows(ctx context.Context) error {
 	_, err := in.env.DB.ExecContext(ctx, in.env.Rebind(`DELETE FROM cache_lab_items WHERE instance = ?`), in.env.Instance)
 	return err
+}
+
+// dbRow reads one item as the database holds it, for GET /db/items/{item}:
+// the lab's own bookkeeping, so it pays no simulated latency and is not
+// counted as a database read.
+func (in *instance) dbRow(ctx context.Context, id int) (Item, error) {
+	it := Item{ID: id}
+	err := in.env.DB.QueryRowContext(ctx,
+		in.env.Rebind(`SELECT name, price, version FROM cache_lab_items WHERE instance = ? AND id = ?`),
+		in.env.Instance, id).Scan(&it.Name, &it.Price, &it.Version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Item{}, errNoItem
+	}
+	if err != nil {
+		return Item{}, fmt.Errorf("database row: %w", err)
+	}
+	return it, nil
 }

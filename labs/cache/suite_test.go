@@ -13,38 +13,6 @@ import (
 	"github.com/sdworkbook/workbook/labs/labtest"
 )
 
-func catalogueExercise(tb testing.TB) labs.Exercise {
-	tb.Helper()
-	for _, ex := range labs.ExercisesOf(Lab) {
-		if ex.ID == "cache-catalogue" {
-			return ex
-		}
-	}
-	tb.Fatal("no exercise cache-catalogue")
-	return labs.Exercise{}
-}
-
-func checkNamed(tb testing.TB, ex labs.Exercise, name string) labs.Check {
-	tb.Helper()
-	for _, c := range ex.Checks {
-		if c.Name == name {
-			return c
-		}
-	}
-	tb.Fatalf("exercise %s has no check %q", ex.ID, name)
-	return labs.Check{}
-}
-
-// mustDesign validates a design as a learner's submission is validated.
-func mustDesign(tb testing.TB, raw map[string]any) labs.Design {
-	tb.Helper()
-	d, errs := labs.Validate(Lab, raw)
-	if len(errs) > 0 {
-		tb.Fatalf("design %v: %v", raw, errs)
-	}
-	return d
-}
-
 func TestSuiteExercises(t *testing.T) {
 	valid := regexp.MustCompile(`^[a-z0-9-]+$`)
 	seen := map[string]bool{}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -310,112 +309,6 @@ func (wb *writeBehind) current(ctx context.Context, id int) (entry, error) {
 	}
 }
 
-// LostWrite is an acknowledged write the database never received.
-type LostWrite struct {
-	ID      int   `json:"id"`
-	Version int64 `json:"version"`
-}
-
-// CrashReport is the answer to POST crash-flusher.
-type CrashReport struct {
-	Queue string `json:"queue"`
-	// Pending is how many acknowledged writes had not reached the database
-	// when the flusher died.
-	Pending   int         `json:"pending"`
-	Lost      []LostWrite `json:"lost"`
-	LostCount int         `json:"lost_count"`
-	Message   string      `json:"message"`
-}
-
-// crash kills the flusher as a process crash would: its context ends
-// mid-whatever, and everything it held in memory is gone. A new flusher
-// starts; once its first pass is done, every write that was pending at the
-// crash is checked against the database.
-func (wb *writeBehind) crash(ctx context.Context) (CrashReport, error) {
-	in := wb.in
-	wb.crashMu.Lock()
-	defer wb.crashMu.Unlock()
-	wb.mu.Lock()
-	if wb.closed {
-		wb.mu.Unlock()
-		return CrashReport{}, errors.New("the instance is stopped")
-	}
-	old := wb.flusher
-	wb.mu.Unlock()
-	old.cancel()
-	<-old.done
-
-	var pending []queuedWrite
-	if wb.durable {
-		// Everything still in the stream is unacknowledged: delivered to
-		// the dead flusher or not yet read. It survives in Redis.
-		msgs, err := in.rdb.XRange(ctx, in.streamKey(), "-", "+").Result()
-		if err != nil {
-			in.redisError("write-behind stream range", err)
-			wb.mu.Lock()
-			wb.flusher = wb.start() // the crash happened; only the report failed
-			wb.mu.Unlock()
-			return CrashReport{}, fmt.Errorf("read the stream: %w", err)
-		}
-		for _, m := range msgs {
-			if w, err := decodeWrite(m); err == nil {
-				pending = append(pending, w)
-			}
-		}
-	}
-	wb.mu.Lock()
-	if !wb.durable {
-		// The process's memory is gone: the batch the flusher was writing
-		// and the queue behind it.
-		pending = append(old.held, wb.queue...)
-		wb.queue = nil
-		wb.pending.Add(-int64(len(pending)))
-	}
-	next := wb.start()
-	wb.flusher = next
-	wb.mu.Unlock()
-	wb.crashes.Add(1)
-
-	select {
-	case <-next.ready:
-	case <-ctx.Done():
-		return CrashReport{}, ctx.Err()
-	}
-	committed, err := in.dbVersions(ctx)
-	if err != nil {
-		return CrashReport{}, fmt.Errorf("read committed versions: %w", err)
-	}
-	rep := CrashReport{Queue: in.cfg.queue, Pending: len(pending), Lost: []LostWrite{}}
-	for _, w := range pending {
-		if committed[w.ID] < w.Version {
-			rep.Lost = append(rep.Lost, LostWrite{ID: w.ID, Version: w.Version})
-		}
-	}
-	sort.Slice(rep.Lost, func(i, j int) bool {
-		if rep.Lost[i].ID != rep.Lost[j].ID {
-			return rep.Lost[i].ID < rep.Lost[j].ID
-		}
-		return rep.Lost[i].Version < rep.Lost[j].Version
-	})
-	rep.LostCount = len(rep.Lost)
-	wb.lost.Add(int64(rep.LostCount))
-	switch {
-	case rep.Pending == 0:
-		rep.Message = "The flusher crashed with nothing pending: every acknowledged write had already reached the database."
-	case rep.LostCount > 0:
-		rep.Message = fmt.Sprintf("%d of %d acknowledged writes were lost: they lived only in the flusher's in-process queue, "+
-			"which died with it, so the database never received them. The cache still shows them until their TTL; "+
-			"then readers get the older database row. A durable queue (write_behind_queue=redis_stream) keeps them.",
-			rep.LostCount, rep.Pending)
-		in.env.Metrics.Eventf("error", "flusher crashed: %d acknowledged writes lost", rep.LostCount)
-	default:
-		rep.Message = fmt.Sprintf("None lost: %d acknowledged writes were pending in the Redis stream, unacknowledged, "+
-			"and the restarted flusher replayed them into the database.", rep.Pending)
-		in.env.Metrics.Eventf("info", "flusher crashed and restarted: %d pending writes replayed, none lost", rep.Pending)
-	}
-	return rep, nil
-}
-
 // WriteBehindState is the write-behind part of State.
 type WriteBehindState struct {
 	Queue           string `json:"queue"`
@@ -424,11 +317,16 @@ type WriteBehindState struct {
 	Flushed         int64  `json:"flushed"`
 	Crashes         int64  `json:"crashes"`
 	LostInCrashes   int64  `json:"lost_in_crashes"`
+	// FlushPasses counts the flusher's passes since the instance started,
+	// whatever they found to do: a check that moved the clock past a tick
+	// reads here that the pass it brought has happened.
+	FlushPasses int64 `json:"flush_passes"`
 }
 
 func (wb *writeBehind) state(ctx context.Context) (WriteBehindState, error) {
 	s := WriteBehindState{Queue: wb.in.cfg.queue, FlushIntervalMS: wb.in.cfg.flush.Milliseconds(),
-		Pending: wb.pending.Load(), Flushed: wb.flushed.Load(), Crashes: wb.crashes.Load(), LostInCrashes: wb.lost.Load()}
+		Pending: wb.pending.Load(), Flushed: wb.flushed.Load(), Crashes: wb.crashes.Load(), LostInCrashes: wb.lost.Load(),
+		FlushPasses: wb.passes.Load()}
 	if wb.durable {
 		n, err := wb.in.rdb.XLen(ctx, wb.in.streamKey()).Result()
 		if err != nil {
