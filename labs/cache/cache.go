@@ -1,13 +1,3 @@
-// Package cache is the cache lab: a product catalogue in the database behind
-// a Redis cache, with the read and write strategies, invalidation, stampede
-// protection and write-behind durability of the caching lesson, each a knob
-// a learner can switch and watch.
-//
-// The lab measures what it claims. A read is stale when it returns an older
-// version than the newest write acknowledged before the read began; the lab
-// tracks those versions per item and counts every stale read it serves. A
-// stampede reports the database reads that really happened, and a flusher
-// crash reports the acknowledged writes the database really lacks.
 package cache
 
 import (

@@ -3,8 +3,10 @@ package cache
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -31,6 +33,48 @@ func TestRoutesAreTheContract(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("routes %q, want %q", got, want)
 	}
+	// Every poke of the page selects one of them.
+	for _, p := range Lab.Info().Pokes {
+		path := p.Path
+		for _, prm := range p.Params {
+			path = strings.ReplaceAll(path, "{"+prm.Name+"}", prm.Value)
+		}
+		if rec := serve(in, p.Method, path, p.Body); rec.Code == http.StatusNotFound || rec.Code == http.StatusMethodNotAllowed {
+			t.Errorf("poke %q (%s %s): %d %s", p.Label, p.Method, path, rec.Code, rec.Body)
+		}
+	}
+}
+
+// FuzzReadPut: whatever the body of PUT items/{item}, it is read as a
+// price in range and a name that fits, or refused with a 400, 413 or 422
+// naming the field at fault; nothing panics.
+func FuzzReadPut(f *testing.F) {
+	for _, c := range badRequests {
+		if c.method == http.MethodPut {
+			f.Add(c.body)
+		}
+	}
+	f.Add(`{"price": 1999, "name": "Lamp"}`)
+	f.Add(`{"price": 0}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		req := httptest.NewRequest(http.MethodPut, "/items/1", strings.NewReader(body))
+		price, name, err := readPut(req)
+		if err == nil {
+			if price < 0 || price > maxPrice || (name != nil && (*name == "" || len(*name) > maxNameLen)) {
+				t.Fatalf("%q: accepted price %d, name %v", body, price, name)
+			}
+			return
+		}
+		var e *labhttp.Error
+		switch {
+		case !errors.As(err, &e):
+			t.Fatalf("%q: %v is not an answer", body, err)
+		case e.Status != http.StatusBadRequest && e.Status != http.StatusRequestEntityTooLarge && e.Status != http.StatusUnprocessableEntity:
+			t.Fatalf("%q: status %d", body, e.Status)
+		case len(e.Fields) != 1 || e.Message == "":
+			t.Fatalf("%q: %+v names no field", body, e)
+		}
+	})
 }
 
 // httpCase is a bad request and the error it must get.
