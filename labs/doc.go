@@ -63,31 +63,20 @@
 //	rt.HandleFunc("POST /request", in.handleRequest)
 //	rt.HandleFunc("GET /items/{item}", in.handleItem) // r.PathValue("item")
 //
-// # Being converted
-//
-// The cache lab still declares Routes() []Route handled with Params;
-// HandlerOf serves them on a labhttp.Router through an adapter
-// (legacy.go), and its checks still use
-// Trial.Launch, Probe.Do and the instance's Go values. Each converts as
-// the limiter did (Handler, labhttp, checks through Target only); the last
-// one deletes legacy.go (Route, Params, MatchRoute, WriteError,
-// ErrorBody), Failure and WriteFailure (failure.go: labhttp.Unavailable
-// says the same), Probe.Do and Trial.Launch, and adds Handler to
-// Instance. A suite can move one check at a time: Probe.Target is a
-// launched probe as a Target.
-// Copies the kit replaces, per lab:
-//
-//   - cache: writeJSON/writeError aliases (http.go); routeError, outcomeOf,
-//     call[T] and launch's reach into *instance (suite.go): reseed.
+// # Waiting on the suite's clock
 //
 // Each lab's own sleep on its clock (breaker, cache) may stay: labs.Sleep
 // is the shared one. A lab whose checks must know when its calls wait on
 // the suite's clock says so over HTTP: the breaker's GET /waits; the
 // shop's GET /clock waits until it is at rest, and its POST /clock/step
 // moves the clock to its next timer, as only the shop knows when every
-// service waits. What a check must read that the design's own routes do
+// service waits. The cache's checks follow each operation's goroutines
+// instead through the requests' context, which an in-process target hands
+// to the instance's handler (the manual clock is in-process only anyway):
+// see its drive. What a check must read that the design's own routes do
 // not show is a route of the contract too, optional for a service: the
 // shortener's GET links lists the stored links, and its POST batch
 // creates many links at once without the per-client limit a check would
-// otherwise wait out.
+// otherwise wait out; the cache's GET db/items/{item} reads a row without
+// the cache.
 package labs

@@ -66,8 +66,10 @@
 // its rows and Redis keys. A service that writes through to the database
 // passes without a restart; one that queues writes is skipped, with a
 // sentence, when its target cannot restart it. A built-in design runs on
-// the suite's clock, which only moves when every request in flight waits
-// for it; the check that places a write inside a read (the stale-fill race)
-// needs that clock, and on a service on real time it is left out and the
-// message says so.
+// the suite's clock, which only moves when every goroutine of the requests
+// in flight waits for it: the requests' context carries the suite's count
+// of them (see drive), which an in-process target hands to the instance's
+// handler, so no route is needed for it. The check that places a write
+// inside a read (the stale-fill race) needs that clock, and on a service on
+// real time it is left out and the message says so.
 package cache
