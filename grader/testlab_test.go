@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/labhttp"
 )
 
 // testLab is a lab made for the grader's own tests: its checks pass or fail
@@ -53,15 +54,17 @@ func (l testLab) New(ctx context.Context, env labs.Env, d labs.Design) (labs.Ins
 	return &probeInstance{env: env}, nil
 }
 
-func (p *probeInstance) Routes() []labs.Route {
-	return []labs.Route{{Method: http.MethodGet, Path: "alive", Handle: func(w http.ResponseWriter, r *http.Request, _ labs.Params) {
+func (p *probeInstance) Handler() http.Handler {
+	rt := labhttp.NewRouter(nil)
+	rt.HandleFunc("GET /alive", func(w http.ResponseWriter, r *http.Request) {
 		v, err := p.env.Redis.Get(r.Context(), p.env.Prefix+"alive").Result()
 		if err != nil || v != "1" {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
 		w.WriteHeader(http.StatusOK)
-	}}}
+	})
+	return rt
 }
 func (p *probeInstance) Hit(context.Context, string) (int, error) { return http.StatusOK, nil }
 func (p *probeInstance) State(context.Context) (any, error)       { return nil, nil }
@@ -75,11 +78,15 @@ func (l testLab) Exercises() []labs.Exercise {
 		Checks: []labs.Check{
 			{Name: "environment answers", Requirement: "an instance is built and answers", Points: 5,
 				Run: func(ctx context.Context, t *labs.Trial) labs.Outcome {
-					p, err := t.Launch(ctx, nil)
+					tg, err := t.Start(ctx, nil)
 					if err != nil {
 						return labs.Broken(err)
 					}
-					if r := p.Do(ctx, http.MethodGet, "alive", nil); r.Status != http.StatusOK {
+					r, err := labs.Call(ctx, tg, http.MethodGet, "/alive", nil)
+					if err != nil {
+						return labs.Broken(err)
+					}
+					if r.Status != http.StatusOK {
 						return labs.Fail("alive answered %d", r.Status)
 					}
 					return labs.Pass("alive")

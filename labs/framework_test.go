@@ -146,21 +146,22 @@ func TestInProcessTarget(t *testing.T) {
 	}
 }
 
-// A lab not yet converted is served by its Routes on the same router:
-// declared routes, path values as Params, JSON 404s.
-func TestOldStyleRoutesAreServedThroughTheAdapter(t *testing.T) {
+// An instance's routes are listed from its router, and a probe's target
+// reaches them with their path values; paths no route selects are JSON
+// 404s.
+func TestProbeServesTheInstanceRoutes(t *testing.T) {
 	inst := &echoInst{}
 	if rs := RoutesOf(inst); len(rs) != 1 || rs[0].String() != "GET /items/{item}" {
 		t.Fatalf("routes %v", rs)
 	}
-	p := &Probe{Instance: inst, Env: Env{Instance: "x"}}
-	if r := p.Do(context.Background(), "GET", "items/42", nil); r.Status != 200 || string(r.Body) != "42" {
-		t.Errorf("items/42: %d %s", r.Status, r.Body)
+	tg := (&Probe{Instance: inst, Env: Env{Instance: "x"}}).Target()
+	if r, err := Call(context.Background(), tg, "GET", "/items/42", nil); err != nil || r.Status != 200 || string(r.Body) != "42" {
+		t.Errorf("items/42: %v %d %s", err, r.Status, r.Body)
 	}
-	for _, path := range []string{"items", "items/", "items/1/2", "other/1"} {
+	for _, path := range []string{"/items", "/items/", "/items/1/2", "/other/1"} {
 		var e labhttp.Body
-		if r := p.Do(context.Background(), "GET", path, nil); r.Status != 404 || r.JSON(&e) != nil || e.Error.Code != "not_found" {
-			t.Errorf("%s: %d %s", path, r.Status, r.Body)
+		if r, err := Call(context.Background(), tg, "GET", path, nil); err != nil || r.Status != 404 || r.JSON(&e) != nil || e.Error.Code != "not_found" {
+			t.Errorf("%s: %v %d %s", path, err, r.Status, r.Body)
 		}
 	}
 }

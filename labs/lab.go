@@ -126,13 +126,6 @@ func (e Env) Rebind(q string) string {
 }
 
 // Instance is a running lab.
-//
-// Besides these methods an instance serves the lab's routes: its
-// Handler() http.Handler (a *labhttp.Router, which lists the routes it
-// serves), mounted under /api/labs/{lab}/instances/{id} and reached by
-// checks through a Target. Labs not yet converted still declare Routes()
-// []Route instead, served through an adapter (see HandlerOf); once every
-// lab has a Handler, Handler joins this interface and Routes goes.
 type Instance interface {
 	// Hit performs one unit of the lab's work for a load run (one limiter
 	// decision, one breaker call, one cache read) for key, and returns the
@@ -142,11 +135,10 @@ type Instance interface {
 	State(ctx context.Context) (any, error)
 	// Close stops background work and removes the instance's keys and rows.
 	Close(ctx context.Context) error
-}
-
-// Served is an instance that serves its routes itself: every lab, once
-// converted.
-type Served interface {
+	// Handler serves the lab's routes, relative to the instance
+	// ("/request", "/items/1"): a *labhttp.Router, which lists the routes
+	// it serves. The web app mounts it under
+	// /api/labs/{lab}/instances/{id}; checks reach it through a Target.
 	Handler() http.Handler
 }
 

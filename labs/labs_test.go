@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sdworkbook/workbook/labs/labhttp"
 )
 
 // echoLab is a lab for testing the framework: it counts hits.
@@ -50,10 +52,12 @@ func (echoLab) New(_ context.Context, env Env, _ Design) (Instance, error) {
 	return &echoInst{env: env}, nil
 }
 
-func (e *echoInst) Routes() []Route {
-	return []Route{{Method: http.MethodGet, Path: "items/{item}", Handle: func(w http.ResponseWriter, _ *http.Request, p Params) {
-		_, _ = io.WriteString(w, p["item"])
-	}}}
+func (e *echoInst) Handler() http.Handler {
+	rt := labhttp.NewRouter(nil)
+	rt.HandleFunc("GET /items/{item}", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.PathValue("item"))
+	})
+	return rt
 }
 
 func (e *echoInst) Hit(ctx context.Context, key string) (int, error) {
@@ -134,21 +138,6 @@ func FuzzParseDesign(f *testing.F) {
 			t.Fatalf("accepted mode=%q", m)
 		}
 	})
-}
-
-func TestMatchRoute(t *testing.T) {
-	rt := Route{Method: "GET", Path: "items/{item}"}
-	if p, ok := MatchRoute(rt, "GET", "items/42"); !ok || p["item"] != "42" {
-		t.Errorf("items/42: %v %v", p, ok)
-	}
-	for _, path := range []string{"items", "items/", "items/1/2", "other/1"} {
-		if _, ok := MatchRoute(rt, "GET", path); ok {
-			t.Errorf("%q matched", path)
-		}
-	}
-	if _, ok := MatchRoute(rt, "PUT", "items/1"); ok {
-		t.Error("method ignored")
-	}
 }
 
 type clock struct {
@@ -345,7 +334,7 @@ func (k *keyCounter) Hit(_ context.Context, key string) (int, error) {
 	k.mu.Unlock()
 	return 200, nil
 }
-func (k *keyCounter) Routes() []Route                    { return nil }
+func (k *keyCounter) Handler() http.Handler              { return labhttp.NewRouter(nil) }
 func (k *keyCounter) State(context.Context) (any, error) { return nil, nil }
 func (k *keyCounter) Close(context.Context) error        { return nil }
 

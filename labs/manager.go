@@ -172,7 +172,7 @@ func (m *Manager) Launch(ctx context.Context, labID string, owner int64, d Desig
 		return nil, err
 	}
 	r.mu.Lock()
-	r.inst, r.handler = inst, HandlerOf(inst)
+	r.inst, r.handler = inst, inst.Handler()
 	r.mu.Unlock()
 	r.Metrics.Eventf("info", "launched %s with %s", labID, describe(d))
 	return r, nil
@@ -292,7 +292,7 @@ func (m *Manager) Reconfigure(ctx context.Context, labID, id string, owner int64
 		return nil, err
 	}
 	r.mu.Lock()
-	r.inst, r.handler, r.Design = inst, HandlerOf(inst), d
+	r.inst, r.handler, r.Design = inst, inst.Handler(), d
 	r.mu.Unlock()
 	r.Metrics.Eventf("info", "reconfigured: %s", describe(d))
 	return r, nil

@@ -1,28 +1,25 @@
 package labs
 
 import (
-	"net/http"
+	"context"
 
 	"github.com/sdworkbook/workbook/labs/labhttp"
 )
 
-// HandlerOf is the HTTP handler of inst's routes: its own Handler, or for
-// a lab not yet converted, its Routes served on a labhttp.Router. Paths
-// are relative to the instance: "/request", "/items/1".
-func HandlerOf(inst Instance) http.Handler {
-	switch in := inst.(type) {
-	case Served:
-		return in.Handler()
-	case legacy:
-		return routerOf(in.Routes())
-	}
-	return labhttp.NewRouter(nil) // no routes: every path is a 404
-}
-
-// RoutesOf lists the routes inst declares, as method and pattern.
+// RoutesOf lists the routes inst serves, as method and pattern: those of
+// its handler when it is a router that lists them (a *labhttp.Router).
 func RoutesOf(inst Instance) []labhttp.Route {
-	if r, ok := HandlerOf(inst).(interface{ Routes() []labhttp.Route }); ok {
+	if r, ok := inst.Handler().(interface{ Routes() []labhttp.Route }); ok {
 		return r.Routes()
 	}
 	return nil
 }
+
+// WithRequestID returns ctx carrying the id of the request it serves, so a
+// lab's log lines can name it (labhttp.WithRequestID).
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return labhttp.WithRequestID(ctx, id)
+}
+
+// RequestID is the id WithRequestID put in ctx, or "".
+func RequestID(ctx context.Context) string { return labhttp.RequestID(ctx) }

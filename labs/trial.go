@@ -1,15 +1,12 @@
 package labs
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -22,9 +19,8 @@ import (
 type Trial struct {
 	Lab    Lab
 	Design Design
-	// Clock, when set, is handed to every instance launched from here on.
-	// A check sets it through Timeline; older checks set a ManualClock
-	// here themselves before Launch.
+	// Clock, when set, is handed to every instance started from here on.
+	// A check sets it through Timeline.
 	Clock    Clock
 	base     Env
 	launcher Launcher
@@ -85,19 +81,16 @@ func (t *Trial) Start(ctx context.Context, changes map[string]any) (Target, erro
 	if t.launcher != nil {
 		return t.launcher.Launch(ctx, changes)
 	}
-	p, err := t.Launch(ctx, changes)
+	p, err := t.launch(ctx, changes)
 	if err != nil {
 		return nil, err
 	}
 	return p.Target(), nil
 }
 
-// Launch builds a fresh in-process instance of the design with changes
+// launch builds a fresh in-process instance of the design with changes
 // applied. Each instance has its own id, key prefix and rows.
-func (t *Trial) Launch(ctx context.Context, changes map[string]any) (*Probe, error) {
-	if t.launcher != nil {
-		return nil, errors.New("labs: this trial runs on its launcher's targets; use Start")
-	}
+func (t *Trial) launch(ctx context.Context, changes map[string]any) (*Probe, error) {
 	d := maps.Clone(t.Design)
 	maps.Copy(d, changes)
 	env := t.base
@@ -193,7 +186,7 @@ func (p *Probe) routes() http.Handler {
 	p.mu.Lock()
 	inst := p.Instance
 	p.mu.Unlock()
-	return HandlerOf(inst)
+	return inst.Handler()
 }
 
 // Client calls the instance's handler directly.
@@ -261,25 +254,4 @@ func (p *Probe) Inject(ctx context.Context, f Fault) (func(context.Context) erro
 		return nil, ErrUnsupported
 	}
 	return fi.Inject(ctx, f)
-}
-
-// Do sends a request to one of the instance's routes. path is relative to
-// the instance and may carry a query ("request?key=a"); body, when not nil,
-// is sent as JSON. Checks written against a Target use Call instead.
-func (p *Probe) Do(ctx context.Context, method, path string, body any) Reply {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return Reply{Status: http.StatusBadRequest, Body: []byte(err.Error())}
-		}
-		rd = bytes.NewReader(b)
-	}
-	req := httptest.NewRequestWithContext(ctx, method, "/"+strings.TrimPrefix(path, "/"), rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	w := httptest.NewRecorder()
-	p.routes().ServeHTTP(w, req)
-	return Reply{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
 }

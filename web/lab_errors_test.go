@@ -11,6 +11,7 @@ import (
 
 	"github.com/sdworkbook/workbook/internal/testenv"
 	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/labhttp"
 	"github.com/sdworkbook/workbook/labs/shortener"
 )
 
@@ -39,21 +40,21 @@ func (l *swapLab) New(_ context.Context, _ labs.Env, d labs.Design) (labs.Instan
 
 func (in *swapInst) answer(w http.ResponseWriter) {
 	if in.closed.Load() {
-		labs.WriteError(w, http.StatusServiceUnavailable, "", "redis: client is closed")
+		labhttp.WriteError(w, nil, labhttp.Errorf(http.StatusServiceUnavailable, labhttp.CodeUnavailable, "redis: client is closed"))
 		return
 	}
-	labs.WriteJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	labhttp.WriteJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
-func (in *swapInst) Routes() []labs.Route {
-	return []labs.Route{
-		{Method: http.MethodPost, Path: "hit", Handle: func(w http.ResponseWriter, _ *http.Request, _ labs.Params) { in.answer(w) }},
-		{Method: http.MethodPost, Path: "slow", Handle: func(w http.ResponseWriter, _ *http.Request, _ labs.Params) {
-			close(in.lab.slowIn)
-			<-in.lab.slowOut
-			in.answer(w)
-		}},
-	}
+func (in *swapInst) Handler() http.Handler {
+	rt := labhttp.NewRouter(nil)
+	rt.HandleFunc("POST /hit", func(w http.ResponseWriter, _ *http.Request) { in.answer(w) })
+	rt.HandleFunc("POST /slow", func(w http.ResponseWriter, _ *http.Request) {
+		close(in.lab.slowIn)
+		<-in.lab.slowOut
+		in.answer(w)
+	})
+	return rt
 }
 
 func (in *swapInst) Hit(context.Context, string) (int, error) { return http.StatusOK, nil }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sdworkbook/workbook/internal/testenv"
 	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/labhttp"
 )
 
 // counterLab is a small lab that exercises the web layer's lab API.
@@ -42,14 +43,17 @@ func (counterLab) New(_ context.Context, env labs.Env, _ labs.Design) (labs.Inst
 	return &counterInst{env: env}, nil
 }
 
-func (c *counterInst) Routes() []labs.Route {
-	return []labs.Route{{Method: http.MethodPost, Path: "hit/{n}", Handle: func(w http.ResponseWriter, _ *http.Request, p labs.Params) {
+func (c *counterInst) Handler() http.Handler {
+	rt := labhttp.NewRouter(nil)
+	rt.HandleFunc("POST /hit/{n}", func(w http.ResponseWriter, r *http.Request) {
+		n := r.PathValue("n")
 		c.hits.Add(1)
 		c.env.Metrics.Count("hits", 1)
-		c.env.Metrics.Eventf("info", "hit %s", p["n"])
+		c.env.Metrics.Eventf("info", "hit %s", n)
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"hit":"`+p["n"]+`"}`)
-	}}}
+		_, _ = io.WriteString(w, `{"hit":"`+n+`"}`)
+	})
+	return rt
 }
 
 func (c *counterInst) Hit(context.Context, string) (int, error) {
