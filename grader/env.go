@@ -1,6 +1,7 @@
 package grader
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,8 +20,9 @@ import (
 
 // environments hands each job a fresh place to grade in.
 type environments struct {
-	opts Options
-	log  *slog.Logger
+	opts   Options
+	log    *slog.Logger
+	engine containers.Engine // whether Docker answers, asked at most every 30 s
 	// owner and network: see ContainerOptions.
 	owner   string
 	network string
@@ -69,7 +71,7 @@ func (g *Grader) PrepareContainers(ctx context.Context, o ContainerOptions) <-ch
 		defer close(done)
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		if err := containers.Check(ctx); err != nil {
+		if err := g.envs.engine.Check(ctx); err != nil {
 			g.log.Info("no container engine answers; grading containers start once one does", "err", err)
 			return
 		}
@@ -118,7 +120,7 @@ func (e *environments) useContainers(ctx context.Context) bool {
 	case EnvEmbedded:
 		return false
 	}
-	return containers.Available(ctx)
+	return e.engine.Available(ctx)
 }
 
 func (e *environments) describe(ctx context.Context) string {
@@ -129,17 +131,8 @@ func (e *environments) describe(ctx context.Context) string {
 }
 
 func (e *environments) images(ctx context.Context) (pg, rd string) {
-	pg, rd = e.opts.PostgresImage, e.opts.RedisImage
-	if pg == "" {
-		pg = containers.Image(ctx, "WORKBOOK_POSTGRES_IMAGE", containers.DefaultPostgresImage)
-	} else {
-		pg = containers.Resolve(ctx, pg)
-	}
-	if rd == "" {
-		rd = containers.Image(ctx, "WORKBOOK_REDIS_IMAGE", containers.DefaultRedisImage)
-	} else {
-		rd = containers.Resolve(ctx, rd)
-	}
+	pg = containers.Resolve(ctx, cmp.Or(e.opts.PostgresImage, containers.DefaultPostgresImage))
+	rd = containers.Resolve(ctx, cmp.Or(e.opts.RedisImage, containers.DefaultRedisImage))
 	return pg, rd
 }
 
@@ -157,7 +150,7 @@ func (e *environments) acquire(ctx context.Context, job string, needDB bool) (en
 	case EnvEmbedded:
 		return e.embedded(ctx, needDB, whyConfigured, "")
 	case EnvAuto:
-		if err := containers.Check(ctx); err != nil {
+		if err := e.engine.Check(ctx); err != nil {
 			detail := "no container engine answered: " + err.Error()
 			e.log.Info("grading on the built-in Redis and SQLite", "reason", detail)
 			return e.embedded(ctx, needDB, whyNoEngine, detail)

@@ -1,6 +1,7 @@
 package grader_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/sdworkbook/workbook/grader"
 	"github.com/sdworkbook/workbook/internal/apperr"
+	"github.com/sdworkbook/workbook/internal/containers"
 	"github.com/sdworkbook/workbook/internal/redis"
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/internal/testenv"
@@ -67,6 +69,11 @@ func MustGrader(tb testing.TB, st *store.Store, rc *redis.Conn, opts grader.Opti
 	tb.Helper()
 	if opts.PollInterval == 0 {
 		opts.PollInterval = 100 * time.Millisecond
+	}
+	if opts.Environment != grader.EnvEmbedded {
+		// The images the test run names, as the configuration would.
+		opts.PostgresImage = cmp.Or(opts.PostgresImage, testenv.Image("WORKBOOK_POSTGRES_IMAGE", containers.DefaultPostgresImage))
+		opts.RedisImage = cmp.Or(opts.RedisImage, testenv.Image("WORKBOOK_REDIS_IMAGE", containers.DefaultRedisImage))
 	}
 	g, err := grader.New(st, rc.Client, quiet(), opts, labs.MustRegistry(all...))
 	if err != nil {

@@ -1,6 +1,12 @@
 // Package containers starts the throwaway PostgreSQL and Redis containers
 // the grader grades in and the tests run against (testcontainers-go), from
-// images named by WORKBOOK_POSTGRES_IMAGE and WORKBOOK_REDIS_IMAGE.
+// images the caller names (WORKBOOK_POSTGRES_IMAGE and
+// WORKBOOK_REDIS_IMAGE, read by the configuration).
+//
+// The package reads no settings of its own from the environment: callers
+// pass the images their configuration names. Only testcontainers' own
+// reaper switch is looked at, and set, in the process environment, which
+// is where testcontainers reads it (see PrepareReaper).
 //
 // A container publishes its port on 127.0.0.1 only, so nothing outside the
 // Docker host reaches it; a grader that runs in a container itself reaches
@@ -49,12 +55,12 @@ const (
 	PostgresDB   = "workbook"
 )
 
-// Image returns the image named by the environment variable env; else def
-// when Docker has it or may pull it, or the locally built LocalPrefix+def
-// when only that one is present.
-func Image(ctx context.Context, env, def string) string {
-	if v := os.Getenv(env); v != "" {
-		return v
+// Image returns named, the image the configuration names, as it is; with
+// none named, def when Docker has it or may pull it, or the locally built
+// LocalPrefix+def when only that one is present.
+func Image(ctx context.Context, named, def string) string {
+	if named != "" {
+		return named
 	}
 	return Resolve(ctx, def)
 }
@@ -125,19 +131,21 @@ func PrepareReaper(ctx context.Context) (on bool, why string) {
 	return reaperOn, reaperWhy
 }
 
-var (
-	availMu  sync.Mutex
-	availAt  time.Time
-	availErr error
-)
+// Engine asks whether a Docker engine answers, and keeps the answer for
+// 30 seconds so a busy grader does not ask before every job. The zero
+// value is ready to use.
+type Engine struct {
+	mu  sync.Mutex
+	at  time.Time
+	err error
+}
 
-// Check returns nil when a Docker engine answers, else why not; the answer
-// is kept for 30 seconds so a busy grader does not ask before every job.
-func Check(ctx context.Context) error {
-	availMu.Lock()
-	defer availMu.Unlock()
-	if !availAt.IsZero() && time.Since(availAt) < 30*time.Second {
-		return availErr
+// Check returns nil when a Docker engine answers, else why not.
+func (e *Engine) Check(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.at.IsZero() && time.Since(e.at) < 30*time.Second {
+		return e.err
 	}
 	PrepareReaper(ctx)
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -147,12 +155,12 @@ func Check(ctx context.Context) error {
 		_, err = cli.Ping(ctx, client.PingOptions{})
 		cli.Close()
 	}
-	availErr, availAt = err, time.Now()
-	return availErr
+	e.err, e.at = err, time.Now()
+	return e.err
 }
 
 // Available reports whether a Docker engine answers (see Check).
-func Available(ctx context.Context) bool { return Check(ctx) == nil }
+func (e *Engine) Available(ctx context.Context) bool { return e.Check(ctx) == nil }
 
 // Terminate removes a container, with a context of its own so a cancelled
 // job still cleans up.

@@ -42,7 +42,9 @@ func setDefault(k, v string) {
 
 // Image returns the image named by env, else def or its locally built
 // copy (see containers.Image).
-func Image(env, def string) string { return containers.Image(context.Background(), env, def) }
+func Image(env, def string) string {
+	return containers.Image(context.Background(), os.Getenv(env), def)
+}
 
 var (
 	mu         sync.Mutex
