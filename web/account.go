@@ -36,7 +36,7 @@ func (s *Server) accountModel(c *gin.Context) (views.AccountPage, error) {
 	}
 	sess, err := s.sessionRows(c)
 	return views.AccountPage{
-		Email: u.Email, Role: string(u.Role), Tokens: toks, MaxTokens: maxTokens, Now: s.now(),
+		Email: u.Email, Role: string(u.Role), Tokens: tokenRows(toks, s.now()), MaxTokens: maxTokens, Now: s.now(),
 		TokenDays: tokenDayChoices, Days: defaultTokenDays, Scope: string(store.ScopeReadOnly),
 		Sessions: sess, MaxSessions: maxSessions,
 		Mail: views.MailStatus{MailEnabled: s.mail != nil, VerifiedAt: u.EmailVerifiedAt},

@@ -20,7 +20,7 @@ func (s *Server) usersModel(c *gin.Context) (views.UsersPage, error) {
 		return views.UsersPage{}, err
 	}
 	invs, err := s.store.PendingInvitations(ctx, s.now())
-	return views.UsersPage{Users: users, Me: currentUser(c).ID, Invitations: invs, InviteRole: string(store.RoleLearner)}, err
+	return views.UsersPage{Users: userRows(users), Me: currentUser(c).ID, Invitations: invitationRows(invs), InviteRole: string(store.RoleLearner)}, err
 }
 
 func (s *Server) adminUsers(c *gin.Context) {

@@ -129,16 +129,16 @@ func (s *Server) newClass(c *gin.Context, name string) (store.Class, error) {
 
 // apiClasses lists the classes the user teaches and the ones they are in.
 func (s *Server) apiClasses(c *gin.Context) {
-	m, err := s.classesModel(c)
+	ts, js, err := s.classLists(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	taught, joined := make([]classJSON, 0, len(m.Taught)), make([]classJSON, 0, len(m.Joined))
-	for _, cl := range m.Taught {
+	taught, joined := make([]classJSON, 0, len(ts)), make([]classJSON, 0, len(js))
+	for _, cl := range ts {
 		taught = append(taught, s.classJSON(c, cl, true))
 	}
-	for _, cl := range m.Joined {
+	for _, cl := range js {
 		joined = append(joined, s.classJSON(c, cl, false))
 	}
 	c.JSON(http.StatusOK, gin.H{"teaching": taught, "joined": joined})

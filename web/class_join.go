@@ -19,7 +19,7 @@ func (s *Server) joinPage(c *gin.Context) {
 		return
 	}
 	s.render(c, http.StatusOK, views.Page{Title: "Join " + cl.Name, Section: "classes"},
-		views.JoinView(views.JoinPage{Class: cl, SignedIn: currentUser(c) != nil}))
+		views.JoinView(views.JoinPage{Class: classRef(cl), SignedIn: currentUser(c) != nil}))
 }
 
 func (s *Server) joinClass(c *gin.Context) {

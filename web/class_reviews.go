@@ -55,20 +55,24 @@ func (s *Server) reviewModel(c *gin.Context, cl store.Class, sub store.Submissio
 	if err != nil {
 		return views.SubmissionReviewPage{}, err
 	}
-	m := views.SubmissionReviewPage{Class: cl, Learner: learner, Submission: s.submissionModel(res), Review: reviews[sub.ID]}
+	rv := reviews[sub.ID]
+	m := views.SubmissionReviewPage{Class: classRef(cl), Learner: learner.Email, Submission: s.submissionModel(res),
+		Review: views.ReviewMark{OverrideScore: rv.OverrideScore, UpdatedAt: rv.UpdatedAt}}
 	m.Submission.Staff = true
-	if m.Submission.Due, err = s.store.DueDates(c.Request.Context(), sub.UserID, sub.Exercise, cl.ID); err != nil {
+	due, err := s.store.DueDates(c.Request.Context(), sub.UserID, sub.Exercise, cl.ID)
+	if err != nil {
 		return views.SubmissionReviewPage{}, err
 	}
-	if rid := m.Review.ReviewerID; rid != nil {
+	m.Submission.Due = classDues(due)
+	if rid := rv.ReviewerID; rid != nil {
 		if r, err := s.store.UserByID(c.Request.Context(), *rid); err == nil {
 			m.Reviewer = r.Email
 		}
 	}
-	if m.Review.OverrideScore != nil {
-		m.Score = strconv.Itoa(*m.Review.OverrideScore)
+	if rv.OverrideScore != nil {
+		m.Score = strconv.Itoa(*rv.OverrideScore)
 	}
-	m.Reason, m.Feedback = m.Review.Reason, m.Review.Feedback
+	m.Reason, m.Feedback = rv.Reason, rv.Feedback
 	return m, nil
 }
 

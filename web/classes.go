@@ -50,24 +50,27 @@ func (s *Server) joinURL(c *gin.Context, code string) string {
 	return s.siteURL(c, "/join/"+code)
 }
 
+// classLists are the classes the user teaches (an admin: every class)
+// and the ones they are in.
+func (s *Server) classLists(c *gin.Context) (taught, joined []store.Class, err error) {
+	u := currentUser(c)
+	if joined, err = s.store.ClassesJoined(c.Request.Context(), u.ID); err != nil || !isStaff(u) {
+		return nil, joined, err
+	}
+	id := u.ID
+	if u.Role == store.RoleAdmin {
+		id = 0
+	}
+	taught, err = s.store.ClassesTaught(c.Request.Context(), id)
+	return taught, joined, err
+}
+
 func (s *Server) classesModel(c *gin.Context) (views.ClassesPage, error) {
 	u := currentUser(c)
 	m := views.ClassesPage{Staff: isStaff(u), Admin: u.Role == store.RoleAdmin}
-	joined, err := s.store.ClassesJoined(c.Request.Context(), u.ID)
-	if err != nil {
-		return m, err
-	}
-	m.Joined = joined
-	if m.Staff {
-		id := u.ID
-		if m.Admin {
-			id = 0
-		}
-		if m.Taught, err = s.store.ClassesTaught(c.Request.Context(), id); err != nil {
-			return m, err
-		}
-	}
-	return m, nil
+	taught, joined, err := s.classLists(c)
+	m.Taught, m.Joined = classRefs(taught), classRefs(joined)
+	return m, err
 }
 
 func (s *Server) classesPage(c *gin.Context) {
@@ -147,7 +150,7 @@ func (s *Server) learnerClassPage(c *gin.Context, cl store.Class) {
 		s.fail(c, err)
 		return
 	}
-	m := views.LearnerClassPage{Class: cl, Columns: book.Columns, Now: s.now()}
+	m := views.LearnerClassPage{Class: classRef(cl), Columns: book.Columns, Now: s.now()}
 	if len(book.Rows) == 1 {
 		m.Row = &book.Rows[0]
 	}

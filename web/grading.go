@@ -198,7 +198,7 @@ func (s *Server) exerciseModel(c *gin.Context, l labs.Lab, ex labs.Exercise) (vi
 	if err != nil {
 		return m, err
 	}
-	m.Attempts = subs
+	m.Attempts = attempts(subs)
 	// Start from the latest design, or the one being revised.
 	from := c.Query("from")
 	for _, sub := range subs {
@@ -292,15 +292,17 @@ func (s *Server) submissionPage(c *gin.Context) {
 		return
 	}
 	m := s.submissionModel(res)
-	var err error
-	if m.Reviews, err = s.store.ReviewsOf(c.Request.Context(), res.ID); err != nil {
+	reviews, err := s.store.ReviewsOf(c.Request.Context(), res.ID)
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	if m.Due, err = s.store.DueDates(c.Request.Context(), currentUser(c).ID, res.Exercise, 0); err != nil {
+	due, err := s.store.DueDates(c.Request.Context(), currentUser(c).ID, res.Exercise, 0)
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	m.Reviews, m.Due = classReviews(reviews), classDues(due)
 	// Opening the submission reads the notices about it.
 	if err := s.store.MarkNoticesRead(c.Request.Context(), currentUser(c).ID, res.ID, s.now()); err != nil {
 		s.log.Warn("marking notices read", "err", err)

@@ -25,26 +25,25 @@ func (s *Server) noticesPage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	m := views.NoticesPage{Notices: ns, Staff: isStaff(u)}
+	m := views.NoticesPage{Notices: noticeRows(ns), Staff: isStaff(u)}
 	for _, n := range ns {
 		if n.ReadAt == nil {
 			m.Unread++
 		}
 	}
 	if m.Staff {
-		if m.Waiting, err = s.store.WaitingForLook(ctx, u.ID, maxNoticesShown); err != nil {
+		waiting, err := s.store.WaitingForLook(ctx, u.ID, maxNoticesShown)
+		if err != nil {
 			s.fail(c, err)
 			return
 		}
+		m.Waiting = waitingRows(waiting)
 		if m.WaitingTotal, err = s.store.WaitingCount(ctx, u.ID, 10000); err != nil {
 			s.fail(c, err)
 			return
 		}
 		m.Titles = map[string]string{}
 		for _, w := range m.Waiting {
-			if s.grader == nil {
-				break
-			}
 			if _, ex, ok := s.grader.Exercise(w.Exercise); ok {
 				m.Titles[w.Exercise] = ex.Title
 			}

@@ -3,8 +3,6 @@ package views
 import (
 	"strconv"
 	"time"
-
-	"github.com/sdworkbook/workbook/internal/store"
 )
 
 // AccountPage is the model of /account: who you are, your password, your
@@ -12,7 +10,7 @@ import (
 type AccountPage struct {
 	Email, Role string
 	Now         time.Time
-	Tokens      []store.APIToken
+	Tokens      []TokenRow
 	// NewToken is a token just created, shown this once.
 	NewToken     string
 	NewTokenName string
@@ -50,10 +48,10 @@ type SessionRow struct {
 
 // NoticesPage is the model of /notices.
 type NoticesPage struct {
-	Notices []store.Notice
+	Notices []NoticeRow
 	Unread  int
 	Staff   bool
-	Waiting []store.Waiting
+	Waiting []WaitingRow
 	// WaitingTotal counts every waiting submission; Waiting holds the newest.
 	WaitingTotal int64
 	// Titles names exercises by id.
@@ -67,6 +65,6 @@ func (m NoticesPage) title(exercise string) string {
 	return exercise
 }
 
-func reviewURL(w store.Waiting) string {
+func reviewURL(w WaitingRow) string {
 	return "/classes/" + strconv.FormatInt(w.ClassID, 10) + "/submissions/" + w.ID
 }

@@ -6,20 +6,19 @@ import (
 	"time"
 
 	"github.com/sdworkbook/workbook/gradebook"
-	"github.com/sdworkbook/workbook/internal/store"
 )
 
 // ClassesPage is the model of /classes.
 type ClassesPage struct {
 	Staff, Admin    bool
-	Taught, Joined  []store.Class
+	Taught, Joined  []ClassRef
 	Name, NameError string
 	Code, CodeError string
 }
 
 // JoinPage is the model of /join/{code}.
 type JoinPage struct {
-	Class    store.Class
+	Class    ClassRef
 	SignedIn bool
 }
 
@@ -28,6 +27,7 @@ type AssignOption struct{ Value, Label string }
 
 // GradebookPage is the model of /classes/{id} for its instructor.
 type GradebookPage struct {
+	Class       ClassRef
 	Book        gradebook.Book
 	JoinURL     string
 	Query, Only string
@@ -51,7 +51,7 @@ func (m GradebookPage) sortLink(key string) string {
 	if m.Only != "" {
 		q.Set("only", m.Only)
 	}
-	return "/classes/" + strconv.FormatInt(m.Book.Class.ID, 10) + "?" + q.Encode()
+	return classURL(m.Class) + "?" + q.Encode()
 }
 
 func (m GradebookPage) ariaSort(key string) string {
@@ -66,7 +66,7 @@ func (m GradebookPage) ariaSort(key string) string {
 
 // LearnerClassPage is the model of /classes/{id} for a learner in it.
 type LearnerClassPage struct {
-	Class   store.Class
+	Class   ClassRef
 	Columns []gradebook.Column
 	Row     *gradebook.Row
 	Now     time.Time
@@ -74,10 +74,10 @@ type LearnerClassPage struct {
 
 // SubmissionReviewPage is the model of an instructor's view of a submission.
 type SubmissionReviewPage struct {
-	Class      store.Class
-	Learner    store.User
+	Class      ClassRef
+	Learner    string // the learner's email
 	Submission SubmissionPage
-	Review     store.SubmissionReview
+	Review     ReviewMark
 	Reviewer   string
 	Score      string
 	Reason     string
@@ -87,10 +87,10 @@ type SubmissionReviewPage struct {
 
 // UsersPage is the model of /admin/users.
 type UsersPage struct {
-	Users []store.User
+	Users []UserRow
 	Me    int64
 	// Invitations are the ones waiting to be used.
-	Invitations []store.Invitation
+	Invitations []InvitationRow
 	// NewInvite is the link of an invitation just made, shown this once.
 	NewInvite, NewInviteEmail string
 	// The invitation form as submitted, with its errors.
@@ -98,7 +98,7 @@ type UsersPage struct {
 	InviteErrors            FormErrors
 }
 
-func classURL(c store.Class) string { return "/classes/" + strconv.FormatInt(c.ID, 10) }
+func classURL(c ClassRef) string { return "/classes/" + strconv.FormatInt(c.ID, 10) }
 
 func dueText(t *time.Time) string {
 	if t == nil {

@@ -28,12 +28,12 @@ type ExercisePage struct {
 	Errors   labs.FieldErrors
 	Message  string
 	SignedIn bool
-	Attempts []store.Submission // newest first
+	Attempts []Attempt // newest first
 }
 
 // Best is the best graded attempt, or nil.
-func (m ExercisePage) Best() *store.Submission {
-	var best *store.Submission
+func (m ExercisePage) Best() *Attempt {
+	var best *Attempt
 	for i, s := range m.Attempts {
 		if s.Score != nil && s.Counts() && (best == nil || *s.Score > *best.Score) {
 			best = &m.Attempts[i]
@@ -61,9 +61,9 @@ type SubmissionPage struct {
 	Fields   []labs.Field
 	// Reviews are the overrides and feedback of the classes that reviewed
 	// the submission, each with its class's name, shown to the learner.
-	Reviews []store.ClassReview
+	Reviews []ClassReview
 	// Due is when the learner's classes wanted this exercise done.
-	Due []store.ClassDue
+	Due []ClassDue
 	// Staff shows the technical detail of the result (an instructor's or
 	// admin's view); learners read only sentences.
 	Staff bool
@@ -80,7 +80,7 @@ func environmentSentence(env string) string {
 }
 
 // late reports whether the submission came after d.
-func (m SubmissionPage) late(d store.ClassDue) bool { return m.Result.CreatedAt.After(d.DueAt) }
+func (m SubmissionPage) late(d ClassDue) bool { return m.Result.CreatedAt.After(d.DueAt) }
 
 // statusLabel is how a submission status reads on a page.
 func statusLabel(s string) string {
