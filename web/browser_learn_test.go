@@ -46,7 +46,38 @@ func TestBrowserLearningJourney(t *testing.T) {
 	testenv.Screenshot(t, ctx, "lesson-cap")
 
 	// Take its quiz, answering every question right.
-	quiz := a.app.catalog().Quizzes["cap"]
+	takeQuizInBrowser(t, ctx, a.app.catalog().Quizzes["cap"])
+
+	// Answer an interview question, reveal, rate.
+	do(
+		chromedp.Navigate(a.URL+"/questions/consistency-vs-availability"),
+		chromedp.WaitVisible(`[data-testid="answer-form"]`),
+		chromedp.SendKeys(`#answer`, "During a partition a replica must either refuse or risk serving stale data."),
+		chromedp.Click(`[data-testid="reveal"]`),
+		chromedp.WaitVisible(`[data-testid="model-answer"]`),
+		chromedp.Click(`[data-testid="rate-form"] input[name="point"][value="0"]`),
+		chromedp.Click(`[data-testid="rate-form"] input[name="rating"][value="4"]`),
+		chromedp.Click(`[data-testid="rate"]`),
+		chromedp.WaitVisible(`[data-testid="rating-saved"]`),
+	)
+
+	reviewOneCardInBrowser(t, ctx, a.URL)
+
+	// The dashboard after.
+	do(chromedp.Navigate(a.URL+"/progress"), chromedp.WaitVisible(`[data-testid="stat-lessons"]`))
+	for id, want := range map[string]string{"stat-lessons": "1", "stat-quizzes": "1", "stat-questions": "1", "stat-streak": "1"} {
+		if got := text(`[data-testid="` + id + `"]`); !strings.HasPrefix(got, want) {
+			t.Errorf("%s = %q, want %s", id, got, want)
+		}
+	}
+	testenv.Screenshot(t, ctx, "progress")
+}
+
+// takeQuizInBrowser answers every question of the open quiz right and
+// checks the full score.
+func takeQuizInBrowser(t *testing.T, ctx context.Context, quiz *lessons.Quiz) {
+	t.Helper()
+	do, text := chromeSteps(t, ctx)
 	do(chromedp.Click(`[data-testid="quiz-link"]`), chromedp.WaitVisible(`[data-testid="quiz-form"]`))
 	for _, q := range quiz.Questions {
 		switch q.Kind {
@@ -64,22 +95,14 @@ func TestBrowserLearningJourney(t *testing.T) {
 		t.Errorf("quiz score %q", got)
 	}
 	testenv.Screenshot(t, ctx, "quiz-result")
+}
 
-	// Answer an interview question, reveal, rate.
-	do(
-		chromedp.Navigate(a.URL+"/questions/consistency-vs-availability"),
-		chromedp.WaitVisible(`[data-testid="answer-form"]`),
-		chromedp.SendKeys(`#answer`, "During a partition a replica must either refuse or risk serving stale data."),
-		chromedp.Click(`[data-testid="reveal"]`),
-		chromedp.WaitVisible(`[data-testid="model-answer"]`),
-		chromedp.Click(`[data-testid="rate-form"] input[name="point"][value="0"]`),
-		chromedp.Click(`[data-testid="rate-form"] input[name="rating"][value="4"]`),
-		chromedp.Click(`[data-testid="rate"]`),
-		chromedp.WaitVisible(`[data-testid="rating-saved"]`),
-	)
-
-	// Review one card.
-	do(chromedp.Navigate(a.URL+"/review"), chromedp.WaitVisible(`[data-testid="flashcard"]`))
+// reviewOneCardInBrowser grades one flashcard Good: the page is replaced
+// and the nav counts one card fewer.
+func reviewOneCardInBrowser(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	do, text := chromeSteps(t, ctx)
+	do(chromedp.Navigate(base+"/review"), chromedp.WaitVisible(`[data-testid="flashcard"]`))
 	before := text(`[data-testid="due-count"]`)
 	front := text(`[data-testid="card-front"]`)
 	do(
@@ -98,15 +121,6 @@ func TestBrowserLearningJourney(t *testing.T) {
 	if b, _ := strconv.Atoi(before); after != strconv.Itoa(b-1) {
 		t.Errorf("due count %s → %s after reviewing %q", before, after, front)
 	}
-
-	// The dashboard after.
-	do(chromedp.Navigate(a.URL+"/progress"), chromedp.WaitVisible(`[data-testid="stat-lessons"]`))
-	for id, want := range map[string]string{"stat-lessons": "1", "stat-quizzes": "1", "stat-questions": "1", "stat-streak": "1"} {
-		if got := text(`[data-testid="` + id + `"]`); !strings.HasPrefix(got, want) {
-			t.Errorf("%s = %q, want %s", id, got, want)
-		}
-	}
-	testenv.Screenshot(t, ctx, "progress")
 }
 
 // waitNewDocument waits until the document marked with window.__before has

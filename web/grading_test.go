@@ -45,30 +45,7 @@ func TestSubmissionAPI(t *testing.T) {
 			resp.Body.Close()
 
 			b := MustRegister(t, a, "grade@example.com")
-			bad := []struct{ body, field string }{
-				{`{"design": {"algorithm": "leaky"}}`, "algorithm"},
-				{`{"design": {"limit": 0}}`, "limit"},
-				{`{"design": {"burst": 5}}`, "burst"}, // a rule across fields
-				{`{"exercise": "nope", "design": {}}`, "exercise"},
-				{`{"design": {}, "extra": 1}`, "body"},
-				{`{"design": {}, "notes": "` + strings.Repeat("n", 4001) + `"}`, "notes"},
-			}
-			for _, c := range bad {
-				resp := b.api("POST", "/api/labs/limiter/submissions", c.body)
-				wantStatus(t, resp, http.StatusUnprocessableEntity)
-				m := decodeJSON(t, resp)
-				resp.Body.Close()
-				fields, _ := m["error"].(map[string]any)["fields"].(map[string]any)
-				if fields[c.field] == nil {
-					t.Errorf("%s: no message for %q: %v", c.body[:min(40, len(c.body))], c.field, m)
-				}
-			}
-			resp = b.api("POST", "/api/labs/nolab/submissions", `{}`)
-			wantStatus(t, resp, http.StatusNotFound)
-			resp.Body.Close()
-			if subs, _ := a.store.Submissions(context.Background(), 1, ""); len(subs) != 0 {
-				t.Fatalf("invalid submissions were stored: %d", len(subs))
-			}
+			checkRefusedSubmissions(t, a, b)
 
 			// A weak design: limits each replica on its own.
 			resp = b.api("POST", "/api/labs/limiter/submissions",
@@ -84,60 +61,104 @@ func TestSubmissionAPI(t *testing.T) {
 			if res["status"] != "graded" || res["max_score"] != 100.0 || !strings.HasPrefix(res["environment"].(string), "Graded on the built-in Redis") {
 				t.Fatalf("graded: %v", res)
 			}
-			checks := res["checks"].([]any)
-			if len(checks) != 8 {
-				t.Fatalf("%d checks", len(checks))
-			}
-			var replicas map[string]any
-			for _, c := range checks {
-				c := c.(map[string]any)
-				for _, k := range []string{"name", "requirement", "passed", "points", "max_points", "message", "duration_ms"} {
-					if _, ok := c[k]; !ok {
-						t.Errorf("check lacks %q: %v", k, c)
-					}
-				}
-				if c["name"] == "holds across 3 replicas" {
-					replicas = c
-				}
-			}
-			if replicas == nil || replicas["passed"] != false || !strings.Contains(replicas["message"].(string), "memory") {
-				t.Errorf("per-replica memory passed the replicas check: %v", replicas)
-			}
-			if score := res["score"].(float64); score >= 100 {
-				t.Errorf("weak design scored %v", score)
-			}
-
-			// A graded design is evidence on the progress checklist.
-			pd := doc(t, b.get("/progress"))
-			met := pd.Find(`ul.evidence li.met a[href="/labs/limiter"]`).Length()
-			if met == 0 {
-				t.Error("the progress checklist does not count the graded limiter design")
-			}
-
-			// The stream of a finished submission says so at once.
-			resp = b.api("GET", "/api/submissions/"+id+"/events", "")
-			wantStatus(t, resp, http.StatusOK)
-			line, _ := bufio.NewReader(resp.Body).ReadString('\n')
-			resp.Body.Close()
-			if strings.TrimSpace(line) != "event: done" {
-				t.Errorf("events of a graded submission began %q", line)
-			}
-
-			// The page shows the same, and is nobody else's.
-			d := doc(t, b.get("/submissions/"+id))
-			if got := d.Find(`[data-testid="check"]`).Length(); got != 8 {
-				t.Errorf("page shows %d checks", got)
-			}
-			if !strings.Contains(d.Find(`[data-testid="notes-h"], .notes`).Text(), "memory is fast") {
-				t.Errorf("notes missing from the page")
-			}
-			other := MustRegister(t, a, "other@example.com")
-			for _, p := range []string{"/api/submissions/" + id, "/api/submissions/" + id + "/events", "/submissions/" + id, "/submissions/" + id + "/results"} {
-				resp := other.api("GET", p, "")
-				wantStatus(t, resp, http.StatusNotFound)
-				resp.Body.Close()
-			}
+			checkWeakDesignChecks(t, res)
+			checkGradedSubmissionSeen(t, a, b, id)
 		})
+	}
+}
+
+// checkRefusedSubmissions: each invalid submission is a 422 naming its
+// field, an unknown lab a 404, and none is stored.
+func checkRefusedSubmissions(t *testing.T, a *testApp, b *browser) {
+	t.Helper()
+	bad := []struct{ body, field string }{
+		{`{"design": {"algorithm": "leaky"}}`, "algorithm"},
+		{`{"design": {"limit": 0}}`, "limit"},
+		{`{"design": {"burst": 5}}`, "burst"}, // a rule across fields
+		{`{"exercise": "nope", "design": {}}`, "exercise"},
+		{`{"design": {}, "extra": 1}`, "body"},
+		{`{"design": {}, "notes": "` + strings.Repeat("n", 4001) + `"}`, "notes"},
+	}
+	for _, c := range bad {
+		resp := b.api("POST", "/api/labs/limiter/submissions", c.body)
+		wantStatus(t, resp, http.StatusUnprocessableEntity)
+		m := decodeJSON(t, resp)
+		resp.Body.Close()
+		fields, _ := m["error"].(map[string]any)["fields"].(map[string]any)
+		if fields[c.field] == nil {
+			t.Errorf("%s: no message for %q: %v", c.body[:min(40, len(c.body))], c.field, m)
+		}
+	}
+	resp := b.api("POST", "/api/labs/nolab/submissions", `{}`)
+	wantStatus(t, resp, http.StatusNotFound)
+	resp.Body.Close()
+	if subs, _ := a.store.Submissions(context.Background(), 1, ""); len(subs) != 0 {
+		t.Fatalf("invalid submissions were stored: %d", len(subs))
+	}
+}
+
+// checkWeakDesignChecks: every check of the result has its fields, and
+// per-replica memory fails the replicas check and the full score.
+func checkWeakDesignChecks(t *testing.T, res map[string]any) {
+	t.Helper()
+	checks := res["checks"].([]any)
+	if len(checks) != 8 {
+		t.Fatalf("%d checks", len(checks))
+	}
+	var replicas map[string]any
+	for _, c := range checks {
+		c := c.(map[string]any)
+		for _, k := range []string{"name", "requirement", "passed", "points", "max_points", "message", "duration_ms"} {
+			if _, ok := c[k]; !ok {
+				t.Errorf("check lacks %q: %v", k, c)
+			}
+		}
+		if c["name"] == "holds across 3 replicas" {
+			replicas = c
+		}
+	}
+	if replicas == nil || replicas["passed"] != false || !strings.Contains(replicas["message"].(string), "memory") {
+		t.Errorf("per-replica memory passed the replicas check: %v", replicas)
+	}
+	if score := res["score"].(float64); score >= 100 {
+		t.Errorf("weak design scored %v", score)
+	}
+}
+
+// checkGradedSubmissionSeen: the graded design counts on the progress
+// checklist, its stream ends at once, its page shows it, and it is nobody
+// else's.
+func checkGradedSubmissionSeen(t *testing.T, a *testApp, b *browser, id string) {
+	t.Helper()
+	// A graded design is evidence on the progress checklist.
+	pd := doc(t, b.get("/progress"))
+	met := pd.Find(`ul.evidence li.met a[href="/labs/limiter"]`).Length()
+	if met == 0 {
+		t.Error("the progress checklist does not count the graded limiter design")
+	}
+
+	// The stream of a finished submission says so at once.
+	resp := b.api("GET", "/api/submissions/"+id+"/events", "")
+	wantStatus(t, resp, http.StatusOK)
+	line, _ := bufio.NewReader(resp.Body).ReadString('\n')
+	resp.Body.Close()
+	if strings.TrimSpace(line) != "event: done" {
+		t.Errorf("events of a graded submission began %q", line)
+	}
+
+	// The page shows the same, and is nobody else's.
+	d := doc(t, b.get("/submissions/"+id))
+	if got := d.Find(`[data-testid="check"]`).Length(); got != 8 {
+		t.Errorf("page shows %d checks", got)
+	}
+	if !strings.Contains(d.Find(`[data-testid="notes-h"], .notes`).Text(), "memory is fast") {
+		t.Errorf("notes missing from the page")
+	}
+	other := MustRegister(t, a, "other@example.com")
+	for _, p := range []string{"/api/submissions/" + id, "/api/submissions/" + id + "/events", "/submissions/" + id, "/submissions/" + id + "/results"} {
+		resp := other.api("GET", p, "")
+		wantStatus(t, resp, http.StatusNotFound)
+		resp.Body.Close()
 	}
 }
 

@@ -215,11 +215,7 @@ func TestClassroomBehindOneAddress(t *testing.T) {
 			for _, e := range learners {
 				MustRegister(t, a, e)
 			}
-			from := func(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
-			const school, home, cafe = "203.0.113.7", "198.51.100.2", "192.0.2.9"
-			right := func(email string) url.Values { return url.Values{"email": {email}, "password": {goodPassword}} }
-			wrong := func(email string) url.Values { return url.Values{"email": {email}, "password": {"wrong password!"}} }
-
+			from, right, wrong := fromIP, rightLogin, wrongLogin
 			b := newBrowser(t, a)
 			req := func(form url.Values, ip string) *http.Response {
 				r, _ := http.NewRequest(http.MethodPost, a.URL+"/login", strings.NewReader(form.Encode()))
@@ -229,14 +225,14 @@ func TestClassroomBehindOneAddress(t *testing.T) {
 				return b.do(r)
 			}
 			for i := range auth.DefaultLoginLimits.PerPair {
-				resp := req(wrong("lin@example.org"), school)
+				resp := req(wrong("lin@example.org"), ipSchool)
 				wantStatus(t, resp, http.StatusUnauthorized)
 				if msg := testid(doc(t, resp), "form-message"); !strings.Contains(msg, "do not match") {
 					t.Fatalf("attempt %d message %q", i+1, msg)
 				}
 			}
 			// The guesser is blocked for that account, right password or not.
-			resp := req(right("lin@example.org"), school)
+			resp := req(right("lin@example.org"), ipSchool)
 			wantStatus(t, resp, http.StatusTooManyRequests)
 			ra, err := strconv.Atoi(resp.Header.Get("Retry-After"))
 			if err != nil || ra < 1 || ra > 15*60 {
@@ -253,43 +249,69 @@ func TestClassroomBehindOneAddress(t *testing.T) {
 			// again and again spends nothing of the address's budget.
 			for range 3 {
 				for _, e := range learners[1:] {
-					if code := formPost(t, a, "/login", right(e), from(school)); code != http.StatusSeeOther {
+					if code := formPost(t, a, "/login", right(e), from(ipSchool)); code != http.StatusSeeOther {
 						t.Fatalf("%s at the school: %d, want 303", e, code)
 					}
 				}
 			}
 			// The owner still logs in from home: the guesser did not lock the account.
-			if code := formPost(t, a, "/login", right("lin@example.org"), from(home)); code != http.StatusSeeOther {
+			if code := formPost(t, a, "/login", right("lin@example.org"), from(ipHome)); code != http.StatusSeeOther {
 				t.Fatalf("lin from home: %d, want 303", code)
 			}
 
-			// Backstop per account: when many addresses have spent their
-			// guesses (here pretended by filling the count), it locks.
-			att := auth.DefaultLoginLimits.For("sam@example.org", cafe)
-			if err := a.redis.Client.Set(context.Background(), att.Account.Key, att.Account.Max-1, time.Minute).Err(); err != nil {
-				t.Fatal(err)
-			}
-			if code := formPost(t, a, "/login", wrong("sam@example.org"), from(cafe)); code != http.StatusUnauthorized {
-				t.Fatalf("last guess for sam: %d, want 401", code)
-			}
-			if code := formPost(t, a, "/login", right("sam@example.org"), from(home)); code != http.StatusTooManyRequests {
-				t.Errorf("sam after the account's budget is spent: %d, want 429", code)
-			}
-
-			// Backstop per address (WORKBOOK_LOGIN_IP_LIMIT, 20 here): the
-			// school has spent 10 on lin; 10 failures on other accounts spend
-			// the rest, and then nobody there can try.
-			for i := range 10 {
-				if code := formPost(t, a, "/login", wrong("nobody"+strconv.Itoa(i)+"@example.org"), from(school)); code != http.StatusUnauthorized {
-					t.Fatalf("failure %d on other accounts: %d, want 401", i+1, code)
-				}
-			}
-			if code := formPost(t, a, "/login", right("kim@example.org"), from(school)); code != http.StatusTooManyRequests {
-				t.Errorf("kim at the school after its budget is spent: %d, want 429", code)
-			}
-			if code := formPost(t, a, "/login", right("kim@example.org"), from(home)); code != http.StatusSeeOther {
-				t.Errorf("kim from home: %d, want 303", code)
-			}
+			checkAccountBackstop(t, a)
+			checkAddressBackstop(t, a)
 		})
+	}
+}
+
+// The addresses the classroom test stands at.
+const ipSchool, ipHome, ipCafe = "203.0.113.7", "198.51.100.2", "192.0.2.9"
+
+// fromIP is the header of a request through the trusted proxy from ip.
+func fromIP(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
+
+// rightLogin and wrongLogin are login forms with the right password and
+// a wrong one.
+func rightLogin(email string) url.Values {
+	return url.Values{"email": {email}, "password": {goodPassword}}
+}
+func wrongLogin(email string) url.Values {
+	return url.Values{"email": {email}, "password": {"wrong password!"}}
+}
+
+// checkAccountBackstop: when many addresses have spent their guesses at
+// one account (here pretended by filling the count), it locks.
+func checkAccountBackstop(t *testing.T, a *testApp) {
+	t.Helper()
+	from, right, wrong := fromIP, rightLogin, wrongLogin
+	att := auth.DefaultLoginLimits.For("sam@example.org", ipCafe)
+	if err := a.redis.Client.Set(context.Background(), att.Account.Key, att.Account.Max-1, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if code := formPost(t, a, "/login", wrong("sam@example.org"), from(ipCafe)); code != http.StatusUnauthorized {
+		t.Fatalf("last guess for sam: %d, want 401", code)
+	}
+	if code := formPost(t, a, "/login", right("sam@example.org"), from(ipHome)); code != http.StatusTooManyRequests {
+		t.Errorf("sam after the account's budget is spent: %d, want 429", code)
+	}
+}
+
+// checkAddressBackstop: WORKBOOK_LOGIN_IP_LIMIT (20 here) bounds the
+// failures from one address; the school has spent 10 on lin, 10 failures
+// on other accounts spend the rest, and then nobody there can try.
+func checkAddressBackstop(t *testing.T, a *testApp) {
+	t.Helper()
+	from, right, wrong := fromIP, rightLogin, wrongLogin
+	for i := range 10 {
+		if code := formPost(t, a, "/login", wrong("nobody"+strconv.Itoa(i)+"@example.org"), from(ipSchool)); code != http.StatusUnauthorized {
+			t.Fatalf("failure %d on other accounts: %d, want 401", i+1, code)
+		}
+	}
+	if code := formPost(t, a, "/login", right("kim@example.org"), from(ipSchool)); code != http.StatusTooManyRequests {
+		t.Errorf("kim at the school after its budget is spent: %d, want 429", code)
+	}
+	if code := formPost(t, a, "/login", right("kim@example.org"), from(ipHome)); code != http.StatusSeeOther {
+		t.Errorf("kim from home: %d, want 303", code)
 	}
 }

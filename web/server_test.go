@@ -27,72 +27,17 @@ func TestAccountJourney(t *testing.T) {
 			if d := doc(t, home); d.Find(`[data-testid="nav-user"]`).Length() != 0 {
 				t.Fatal("anonymous home shows a user")
 			}
-
-			// Bad input re-renders the form with messages and keeps the email.
-			resp := b.post("/register", url.Values{"email": {"  Ada@Example.ORG "}, "password": {"short"}})
-			wantStatus(t, resp, http.StatusUnprocessableEntity)
-			d := doc(t, resp)
-			if msg := testid(d, "error-password"); !strings.Contains(msg, "12 characters") {
-				t.Errorf("password error = %q", msg)
-			}
-			if v, _ := d.Find("#email").Attr("value"); v != "Ada@Example.ORG" {
-				t.Errorf("email field kept %q", v)
-			}
-
-			resp = b.post("/register", url.Values{"email": {"  Ada@Example.ORG "}, "password": {goodPassword}})
-			wantStatus(t, resp, http.StatusSeeOther)
-			ck := b.cookie("workbook_session")
-			if ck == nil {
-				t.Fatal("no session cookie after registration")
-			}
-			setCookie := resp.Header.Get("Set-Cookie")
-			for _, want := range []string{"HttpOnly", "SameSite=Lax", "Path=/"} {
-				if !strings.Contains(setCookie, want) {
-					t.Errorf("session cookie %q lacks %s", setCookie, want)
-				}
-			}
-			home = b.get("/")
-			d = doc(t, home)
-			if got := testid(d, "nav-user"); !strings.Contains(got, "ada@example.org") || strings.Contains(got, "admin") {
-				t.Errorf("nav shows %q, want the normalised email and no admin role: registering first makes nobody an admin", got)
-			}
-			if got := testid(d, "flash"); !strings.Contains(got, "Welcome") {
-				t.Errorf("flash = %q", got)
-			}
+			registerAda(t, b)
 
 			// Registering the same address again is refused beside the field.
 			other := newBrowser(t, a)
-			resp = other.post("/register", url.Values{"email": {"ada@example.org"}, "password": {goodPassword}})
+			resp := other.post("/register", url.Values{"email": {"ada@example.org"}, "password": {goodPassword}})
 			wantStatus(t, resp, http.StatusConflict)
 			if msg := testid(doc(t, resp), "error-email"); !strings.Contains(msg, "already exists") {
 				t.Errorf("duplicate email message = %q", msg)
 			}
 
-			// Log out destroys the session on the server, not only the cookie.
-			stolen := b.cookie("workbook_session").Value
-			wantStatus(t, b.post("/logout", nil), http.StatusSeeOther)
-			if b.cookie("workbook_session") != nil {
-				t.Error("cookie survived logout")
-			}
-			replay := newBrowser(t, a)
-			u, _ := url.Parse(a.URL)
-			replay.c.Jar.SetCookies(u, []*http.Cookie{{Name: "workbook_session", Value: stolen}})
-			if testid(doc(t, replay.get("/")), "nav-user") != "" {
-				t.Error("a logged-out token still works")
-			}
-
-			// Logging in issues a new token each time.
-			resp = b.post("/login", url.Values{"email": {"ADA@example.org"}, "password": {goodPassword}, "next": {"/lessons"}})
-			wantStatus(t, resp, http.StatusSeeOther)
-			if loc := resp.Header.Get("Location"); loc != "/lessons" {
-				t.Errorf("login redirected to %q", loc)
-			}
-			if nv := b.cookie("workbook_session"); nv == nil || nv.Value == stolen {
-				t.Error("login did not issue a fresh token")
-			}
-			if got := testid(doc(t, b.get("/")), "nav-user"); !strings.Contains(got, "ada@example.org") {
-				t.Errorf("after login nav shows %q", got)
-			}
+			checkLogoutAndLogin(t, a, b)
 
 			// The second account is a learner.
 			MustRegister(t, a, "grace@example.org")
@@ -101,6 +46,74 @@ func TestAccountJourney(t *testing.T) {
 				t.Errorf("second account: %+v %v", u2, err)
 			}
 		})
+	}
+}
+
+// registerAda: bad input re-renders the form with messages and keeps the
+// email; a good one signs the browser in with a safe cookie, as a learner.
+func registerAda(t *testing.T, b *browser) {
+	t.Helper()
+	// Bad input re-renders the form with messages and keeps the email.
+	resp := b.post("/register", url.Values{"email": {"  Ada@Example.ORG "}, "password": {"short"}})
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	d := doc(t, resp)
+	if msg := testid(d, "error-password"); !strings.Contains(msg, "12 characters") {
+		t.Errorf("password error = %q", msg)
+	}
+	if v, _ := d.Find("#email").Attr("value"); v != "Ada@Example.ORG" {
+		t.Errorf("email field kept %q", v)
+	}
+
+	resp = b.post("/register", url.Values{"email": {"  Ada@Example.ORG "}, "password": {goodPassword}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	ck := b.cookie("workbook_session")
+	if ck == nil {
+		t.Fatal("no session cookie after registration")
+	}
+	setCookie := resp.Header.Get("Set-Cookie")
+	for _, want := range []string{"HttpOnly", "SameSite=Lax", "Path=/"} {
+		if !strings.Contains(setCookie, want) {
+			t.Errorf("session cookie %q lacks %s", setCookie, want)
+		}
+	}
+	home := b.get("/")
+	d = doc(t, home)
+	if got := testid(d, "nav-user"); !strings.Contains(got, "ada@example.org") || strings.Contains(got, "admin") {
+		t.Errorf("nav shows %q, want the normalised email and no admin role: registering first makes nobody an admin", got)
+	}
+	if got := testid(d, "flash"); !strings.Contains(got, "Welcome") {
+		t.Errorf("flash = %q", got)
+	}
+}
+
+// checkLogoutAndLogin: logging out destroys the session on the server, not
+// only the cookie; logging in issues a new token each time.
+func checkLogoutAndLogin(t *testing.T, a *testApp, b *browser) {
+	t.Helper()
+	// Log out destroys the session on the server, not only the cookie.
+	stolen := b.cookie("workbook_session").Value
+	wantStatus(t, b.post("/logout", nil), http.StatusSeeOther)
+	if b.cookie("workbook_session") != nil {
+		t.Error("cookie survived logout")
+	}
+	replay := newBrowser(t, a)
+	u, _ := url.Parse(a.URL)
+	replay.c.Jar.SetCookies(u, []*http.Cookie{{Name: "workbook_session", Value: stolen}})
+	if testid(doc(t, replay.get("/")), "nav-user") != "" {
+		t.Error("a logged-out token still works")
+	}
+
+	// Logging in issues a new token each time.
+	resp := b.post("/login", url.Values{"email": {"ADA@example.org"}, "password": {goodPassword}, "next": {"/lessons"}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	if loc := resp.Header.Get("Location"); loc != "/lessons" {
+		t.Errorf("login redirected to %q", loc)
+	}
+	if nv := b.cookie("workbook_session"); nv == nil || nv.Value == stolen {
+		t.Error("login did not issue a fresh token")
+	}
+	if got := testid(doc(t, b.get("/")), "nav-user"); !strings.Contains(got, "ada@example.org") {
+		t.Errorf("after login nav shows %q", got)
 	}
 }
 
