@@ -67,22 +67,7 @@ func TestGraderCommandGradesWhatTheWebEnqueues(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	heard := 0
-	deadline := time.Now().Add(2 * time.Minute)
-	var res grader.Result
-	for {
-		select {
-		case <-changes:
-			heard++
-		case <-time.After(200 * time.Millisecond):
-		}
-		if res, err = web.Submission(context.Background(), sub.ID, u.ID); err != nil {
-			t.Fatal(err)
-		}
-		if res.Terminal() || time.Now().After(deadline) {
-			break
-		}
-	}
+	res, heard := followGrading(t, web, changes, sub.ID, u.ID)
 	if res.Status != store.StatusGraded || *res.Score != 100 || !strings.HasPrefix(res.Environment, "Graded on the built-in Redis") {
 		t.Fatalf("graded by the grader process: %s %v %q\n%s", res.Status, res.Score, res.Environment, logs.String())
 	}
@@ -97,5 +82,28 @@ func TestGraderCommandGradesWhatTheWebEnqueues(t *testing.T) {
 		}
 	case <-time.After(40 * time.Second):
 		t.Fatal("the grader did not stop")
+	}
+}
+
+// followGrading reads the submission's result at each message heard, or
+// every 200 ms, until it is final or two minutes have passed; it returns
+// the last result and how many messages were heard.
+func followGrading(t *testing.T, g *grader.Grader, changes <-chan string, id string, userID int64) (grader.Result, int) {
+	t.Helper()
+	heard := 0
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		select {
+		case <-changes:
+			heard++
+		case <-time.After(200 * time.Millisecond):
+		}
+		res, err := g.Submission(context.Background(), id, userID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Terminal() || time.Now().After(deadline) {
+			return res, heard
+		}
 	}
 }

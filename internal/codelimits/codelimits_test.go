@@ -21,7 +21,6 @@ var debts = map[string]int{
 	"complexity labs/limiter/http_test.go TestRequestRoute":                                   34,
 	"complexity web/labs_test.go TestLabAPI":                                                  26,
 	"file lines grader/grader.go":                                                             556,
-	"function lines cmd/server/grader_test.go TestGraderCommandGradesWhatTheWebEnqueues":      87,
 	"function lines grader/stability_test.go TestGradingStability":                            135,
 	"function lines internal/store/accounts_test.go TestRegisterWithInvitationsAndSetupLinks": 119,
 	"function lines internal/store/store_test.go TestGradingLeases":                           105,
