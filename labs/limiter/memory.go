@@ -105,97 +105,116 @@ func (s *memoryStore) init(st *memState, now int64) {
 	st.tat = (now - s.epoch) * c.limit
 }
 
-// apply is one decision; each case mirrors its Lua script in redis.go.
+// apply is one decision; each algorithm mirrors its Lua script in redis.go.
 func (s *memoryStore) apply(st *memState, now int64) decision {
-	c := s.cfg
-	L, W := c.limit, c.window
-	switch c.algorithm {
+	switch s.cfg.algorithm {
 	case FixedWindow:
-		idx := now / W
-		if st.window != idx {
-			st.window, st.cur = idx, 0
-		}
-		reset := (idx+1)*W - now
-		st.expires = now + reset
-		if st.cur >= L {
-			return decision{resetMS: reset, retryMS: reset, at: now}
-		}
-		st.cur++
-		return decision{allowed: true, remaining: L - st.cur, resetMS: reset, at: now}
-
+		return s.fixedWindow(st, now)
 	case SlidingLog:
-		i := 0
-		for i < len(st.log) && st.log[i] <= now-W {
-			i++
-		}
-		st.log = st.log[i:]
-		if n := int64(len(st.log)); n < L {
-			st.log = append(st.log, now)
-			st.expires = now + W
-			return decision{allowed: true, remaining: L - n - 1, resetMS: W, at: now}
-		}
-		oldest, newest := st.log[0], st.log[len(st.log)-1]
-		return decision{resetMS: newest + W - now, retryMS: oldest + W - now, at: now}
-
+		return s.slidingLog(st, now)
 	case SlidingWindow:
-		idx := now / W
-		switch st.window {
-		case idx:
-		case idx - 1:
-			st.prev, st.cur = st.cur, 0
-		default:
-			st.prev, st.cur = 0, 0
-		}
-		st.window = idx
-		elapsed := now - idx*W
-		weighted := st.prev * (W - elapsed)
-		if weighted+(st.cur+1)*W <= L*W {
-			st.cur++
-			st.expires = now + 2*W - elapsed
-			return decision{allowed: true, remaining: floorDiv(L*W-weighted-st.cur*W, W), resetMS: 2*W - elapsed, at: now}
-		}
-		var retry int64
-		if st.cur < L {
-			retry = W - floorDiv((L-st.cur-1)*W, st.prev) - elapsed
-		} else {
-			retry = W - elapsed + W - floorDiv((L-1)*W, st.cur)
-		}
-		reset := W - elapsed
-		if st.cur > 0 {
-			reset += W
-		}
-		return decision{resetMS: reset, retryMS: retry, at: now}
-
+		return s.slidingWindow(st, now)
 	case TokenBucket:
-		full := c.capacity() * W
-		elapsed := min(max(0, now-st.ts), full)
-		st.tokens = min(full, st.tokens+elapsed*L)
-		st.ts = now
-		d := decision{at: now}
-		if st.tokens >= W {
-			st.tokens -= W
-			d.allowed = true
-		} else {
-			d.retryMS = ceilDiv(W-st.tokens, L)
-		}
-		d.resetMS = ceilDiv(full-st.tokens, L)
-		d.remaining = floorDiv(st.tokens, W)
-		st.expires = now + max(1, d.resetMS)
-		return d
-
+		return s.tokenBucket(st, now)
 	case GCRA:
-		nowt := (now - s.epoch) * L
-		newTAT := max(st.tat, nowt) + W
-		allowAt := newTAT - c.capacity()*W
-		if nowt < allowAt {
-			return decision{resetMS: ceilDiv(max(st.tat-nowt, 0), L), retryMS: ceilDiv(allowAt-nowt, L), at: now}
-		}
-		st.tat = newTAT
-		reset := ceilDiv(newTAT-nowt, L)
-		st.expires = now + reset
-		return decision{allowed: true, remaining: floorDiv(nowt-allowAt, W), resetMS: reset, at: now}
+		return s.gcra(st, now)
 	}
-	panic("limiter: unknown algorithm " + c.algorithm) // the design's enum rules it out
+	panic("limiter: unknown algorithm " + s.cfg.algorithm) // the design's enum rules it out
+}
+
+func (s *memoryStore) fixedWindow(st *memState, now int64) decision {
+	L, W := s.cfg.limit, s.cfg.window
+	idx := now / W
+	if st.window != idx {
+		st.window, st.cur = idx, 0
+	}
+	reset := (idx+1)*W - now
+	st.expires = now + reset
+	if st.cur >= L {
+		return decision{resetMS: reset, retryMS: reset, at: now}
+	}
+	st.cur++
+	return decision{allowed: true, remaining: L - st.cur, resetMS: reset, at: now}
+}
+
+func (s *memoryStore) slidingLog(st *memState, now int64) decision {
+	L, W := s.cfg.limit, s.cfg.window
+	i := 0
+	for i < len(st.log) && st.log[i] <= now-W {
+		i++
+	}
+	st.log = st.log[i:]
+	if n := int64(len(st.log)); n < L {
+		st.log = append(st.log, now)
+		st.expires = now + W
+		return decision{allowed: true, remaining: L - n - 1, resetMS: W, at: now}
+	}
+	oldest, newest := st.log[0], st.log[len(st.log)-1]
+	return decision{resetMS: newest + W - now, retryMS: oldest + W - now, at: now}
+}
+
+func (s *memoryStore) slidingWindow(st *memState, now int64) decision {
+	L, W := s.cfg.limit, s.cfg.window
+	idx := now / W
+	switch st.window {
+	case idx:
+	case idx - 1:
+		st.prev, st.cur = st.cur, 0
+	default:
+		st.prev, st.cur = 0, 0
+	}
+	st.window = idx
+	elapsed := now - idx*W
+	weighted := st.prev * (W - elapsed)
+	if weighted+(st.cur+1)*W <= L*W {
+		st.cur++
+		st.expires = now + 2*W - elapsed
+		return decision{allowed: true, remaining: floorDiv(L*W-weighted-st.cur*W, W), resetMS: 2*W - elapsed, at: now}
+	}
+	var retry int64
+	if st.cur < L {
+		retry = W - floorDiv((L-st.cur-1)*W, st.prev) - elapsed
+	} else {
+		retry = W - elapsed + W - floorDiv((L-1)*W, st.cur)
+	}
+	reset := W - elapsed
+	if st.cur > 0 {
+		reset += W
+	}
+	return decision{resetMS: reset, retryMS: retry, at: now}
+}
+
+func (s *memoryStore) tokenBucket(st *memState, now int64) decision {
+	L, W := s.cfg.limit, s.cfg.window
+	full := s.cfg.capacity() * W
+	elapsed := min(max(0, now-st.ts), full)
+	st.tokens = min(full, st.tokens+elapsed*L)
+	st.ts = now
+	d := decision{at: now}
+	if st.tokens >= W {
+		st.tokens -= W
+		d.allowed = true
+	} else {
+		d.retryMS = ceilDiv(W-st.tokens, L)
+	}
+	d.resetMS = ceilDiv(full-st.tokens, L)
+	d.remaining = floorDiv(st.tokens, W)
+	st.expires = now + max(1, d.resetMS)
+	return d
+}
+
+func (s *memoryStore) gcra(st *memState, now int64) decision {
+	L, W := s.cfg.limit, s.cfg.window
+	nowt := (now - s.epoch) * L
+	newTAT := max(st.tat, nowt) + W
+	allowAt := newTAT - s.cfg.capacity()*W
+	if nowt < allowAt {
+		return decision{resetMS: ceilDiv(max(st.tat-nowt, 0), L), retryMS: ceilDiv(allowAt-nowt, L), at: now}
+	}
+	st.tat = newTAT
+	reset := ceilDiv(newTAT-nowt, L)
+	st.expires = now + reset
+	return decision{allowed: true, remaining: floorDiv(nowt-allowAt, W), resetMS: reset, at: now}
 }
 
 func floorDiv(a, b int64) int64 {
