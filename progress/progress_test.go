@@ -107,44 +107,8 @@ func TestDashboardEvidenceAndContinue(t *testing.T) {
 	if d.Continue == nil || d.Continue.Slug != cat.Lessons[0].Slug {
 		t.Errorf("a new learner continues with %v", d.Continue)
 	}
-	// Find an outcome whose evidence is lessons and quizzes only.
-	var target lessons.Outcome
-	for _, o := range cat.Outcomes {
-		ok := len(o.Evidence) > 0
-		for _, e := range o.Evidence {
-			ok = ok && e.Kind != "lab"
-		}
-		if ok {
-			target = o
-			break
-		}
-	}
-	if target.ID == "" {
-		t.Fatal("no outcome without lab evidence")
-	}
-	for i, e := range target.Evidence {
-		switch e.Kind {
-		case "lesson":
-			if err := s.Store.SetLessonComplete(ctx, uid, e.Ref, true, now.Add(time.Duration(i)*time.Minute)); err != nil {
-				t.Fatal(err)
-			}
-		case "quiz":
-			q := cat.Quizzes[e.Ref]
-			a := lessons.Answers{}
-			for _, qq := range q.Questions {
-				for _, c := range qq.Correct {
-					a[qq.ID] = append(a[qq.ID], itoa(c))
-				}
-				if qq.Kind == lessons.KindNumeric {
-					a[qq.ID] = []string{ftoa(qq.Answer)}
-				}
-			}
-			res, err := s.GradeQuiz(ctx, uid, e.Ref, a)
-			if err != nil || !res.Passed {
-				t.Fatalf("quiz %s: %+v %v", e.Ref, res.Score, err)
-			}
-		}
-	}
+	target := outcomeWithoutLabs(t, cat)
+	meetEvidence(t, s, uid, *now, target)
 	// Open another lesson later: continue points at it.
 	open := cat.Lessons[len(cat.Lessons)-1].Slug
 	if err := s.Store.OpenLesson(ctx, uid, open, now.Add(time.Hour)); err != nil {
@@ -168,6 +132,57 @@ func TestDashboardEvidenceAndContinue(t *testing.T) {
 	}
 	if d.QuizzesPassed == 0 || d.QuizAverage != 100 {
 		t.Errorf("quizzes passed %d average %d", d.QuizzesPassed, d.QuizAverage)
+	}
+}
+
+// outcomeWithoutLabs is an outcome whose evidence is lessons and quizzes
+// only.
+func outcomeWithoutLabs(t *testing.T, cat *lessons.Catalog) lessons.Outcome {
+	t.Helper()
+	var target lessons.Outcome
+	for _, o := range cat.Outcomes {
+		ok := len(o.Evidence) > 0
+		for _, e := range o.Evidence {
+			ok = ok && e.Kind != "lab"
+		}
+		if ok {
+			target = o
+			break
+		}
+	}
+	if target.ID == "" {
+		t.Fatal("no outcome without lab evidence")
+	}
+	return target
+}
+
+// meetEvidence completes the outcome's lessons and passes its quizzes
+// with every answer right.
+func meetEvidence(t *testing.T, s *Service, uid int64, now time.Time, target lessons.Outcome) {
+	t.Helper()
+	ctx, cat := context.Background(), s.Catalog()
+	for i, e := range target.Evidence {
+		switch e.Kind {
+		case "lesson":
+			if err := s.Store.SetLessonComplete(ctx, uid, e.Ref, true, now.Add(time.Duration(i)*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		case "quiz":
+			q := cat.Quizzes[e.Ref]
+			a := lessons.Answers{}
+			for _, qq := range q.Questions {
+				for _, c := range qq.Correct {
+					a[qq.ID] = append(a[qq.ID], itoa(c))
+				}
+				if qq.Kind == lessons.KindNumeric {
+					a[qq.ID] = []string{ftoa(qq.Answer)}
+				}
+			}
+			res, err := s.GradeQuiz(ctx, uid, e.Ref, a)
+			if err != nil || !res.Passed {
+				t.Fatalf("quiz %s: %+v %v", e.Ref, res.Score, err)
+			}
+		}
 	}
 }
 

@@ -131,106 +131,126 @@ func TestRegisterWithInvitationsAndSetupLinks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-
-			// An invitation: its role, its email only, once.
-			_, err = st.CreateInvitation(ctx, store.Invitation{Email: "ivy@example.org", Role: store.RoleInstructor, TokenHash: "inv-1", CreatedBy: teacher.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, 5)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := st.Register(ctx, store.NewAccount{Email: "eve@example.org", PasswordHash: "h", InvitationHash: "inv-1"}, now); !apperr.Is(err, apperr.NotFound) {
-				t.Errorf("another email with the invitation: %v, want not found", err)
-			}
-			if _, err := st.UserByEmail(ctx, "eve@example.org"); !apperr.Is(err, apperr.NotFound) {
-				t.Error("a refused invitation still made the account")
-			}
-			ivy, err := st.Register(ctx, store.NewAccount{Email: "ivy@example.org", PasswordHash: "h", InvitationHash: "inv-1", ClassID: cl.ID}, now)
-			if err != nil || ivy.Role != store.RoleInstructor {
-				t.Fatalf("invited account %+v, %v", ivy, err)
-			}
-			if joined, _ := st.ClassesJoined(ctx, ivy.ID); len(joined) != 1 || joined[0].ID != cl.ID {
-				t.Errorf("classes joined with the account: %+v", joined)
-			}
-			if _, err := st.InvitationByToken(ctx, "inv-1", now); !apperr.Is(err, apperr.NotFound) {
-				t.Errorf("a used invitation is still found: %v", err)
-			}
-			if _, err := st.Register(ctx, store.NewAccount{Email: "ivy2@example.org", PasswordHash: "h", InvitationHash: "inv-1"}, now); !apperr.Is(err, apperr.NotFound) {
-				t.Errorf("second use of an invitation: %v", err)
-			}
-
-			// Expired; and a taken address keeps the invitation unused.
-			_, _ = st.CreateInvitation(ctx, store.Invitation{Email: "old@example.org", Role: store.RoleLearner, TokenHash: "inv-old", CreatedBy: teacher.ID, CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Hour)}, 5)
-			if _, err := st.Register(ctx, store.NewAccount{Email: "old@example.org", PasswordHash: "h", InvitationHash: "inv-old"}, now); !apperr.Is(err, apperr.NotFound) {
-				t.Errorf("expired invitation: %v", err)
-			}
-			_, _ = st.CreateInvitation(ctx, store.Invitation{Email: "teacher@example.org", Role: store.RoleLearner, TokenHash: "inv-taken", CreatedBy: teacher.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, 5)
-			if _, err := st.Register(ctx, store.NewAccount{Email: "teacher@example.org", PasswordHash: "h", InvitationHash: "inv-taken"}, now); !apperr.Is(err, apperr.Conflict) {
-				t.Errorf("invitation for a taken address: %v, want conflict", err)
-			}
-			if _, err := st.InvitationByToken(ctx, "inv-taken", now); err != nil {
-				t.Errorf("the invitation was used up by a failed registration: %v", err)
-			}
-			// Inviting the same address again replaces the earlier link; the
-			// pending count is capped.
-			if _, err := st.CreateInvitation(ctx, store.Invitation{Email: "teacher@example.org", Role: store.RoleLearner, TokenHash: "inv-taken-2", CreatedBy: teacher.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, 5); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := st.InvitationByToken(ctx, "inv-taken", now); !apperr.Is(err, apperr.NotFound) {
-				t.Errorf("a replaced invitation still works: %v", err)
-			}
-			// One pending so far (the used and expired ones are cleared): four
-			// more fit under the cap of 5, the fifth does not.
-			for i := range 5 {
-				_, err := st.CreateInvitation(ctx, store.Invitation{Email: fmt.Sprintf("p%d@example.org", i), Role: store.RoleLearner, TokenHash: fmt.Sprintf("p%d", i), CreatedBy: teacher.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, 5)
-				if i < 4 && err != nil {
-					t.Fatal(err)
-				}
-				if i == 4 && !apperr.Is(err, apperr.TooMany) {
-					t.Errorf("sixth pending invitation: %v, want too many", err)
-				}
-			}
-			pending, err := st.PendingInvitations(ctx, now)
-			if err != nil || len(pending) != 5 {
-				t.Errorf("pending invitations %d, %v; want 5", len(pending), err)
-			}
-			if _, err := st.DeleteInvitation(ctx, pending[0].ID); err != nil {
-				t.Fatal(err)
-			}
-
-			// Setup links: one claims the first admin; then none works.
-			if err := st.CreateSetupToken(ctx, "setup-a", now, now.Add(time.Hour)); err != nil {
-				t.Fatal(err)
-			}
-			if err := st.CreateSetupToken(ctx, "setup-b", now, now.Add(time.Hour)); err != nil {
-				t.Fatal(err)
-			}
-			if err := st.CreateSetupToken(ctx, "setup-old", now.Add(-2*time.Hour), now.Add(-time.Hour)); err != nil {
-				t.Fatal(err)
-			}
-			if ok, _ := st.SetupTokenUsable(ctx, "setup-old", now); ok {
-				t.Error("an expired setup link is usable")
-			}
-			if _, err := st.Register(ctx, store.NewAccount{Email: "x@example.org", PasswordHash: "h", SetupHash: "setup-old"}, now); !apperr.Is(err, apperr.NotFound) {
-				t.Errorf("expired setup link: %v", err)
-			}
-			if ok, _ := st.SetupTokenUsable(ctx, "setup-a", now); !ok {
-				t.Fatal("a fresh setup link is not usable")
-			}
-			root, err := st.Register(ctx, store.NewAccount{Email: "root@example.org", PasswordHash: "h", SetupHash: "setup-a"}, now)
-			if err != nil || root.Role != store.RoleAdmin {
-				t.Fatalf("setup account %+v, %v", root, err)
-			}
-			for _, h := range []string{"setup-a", "setup-b"} {
-				if ok, _ := st.SetupTokenUsable(ctx, h, now); ok {
-					t.Errorf("setup link %s usable after the admin was made", h)
-				}
-			}
-			if err := st.ClaimSetup(ctx, "setup-b", ivy.ID, now); !apperr.Is(err, apperr.NotFound) {
-				t.Errorf("claiming with a used-up link: %v", err)
-			}
-			if ok, _ := st.HasAdmin(ctx); !ok {
-				t.Error("no admin after setup")
-			}
+			ivy := checkInvitationUsedOnce(t, st, teacher, cl, now)
+			checkInvitationsRefusedAndCapped(t, st, teacher, now)
+			checkSetupLinks(t, st, ivy, now)
 		})
+	}
+}
+
+// checkInvitationUsedOnce: an invitation gives its role, to its email only,
+// once, and the account joins the class it came with; it returns the
+// account.
+func checkInvitationUsedOnce(t *testing.T, st *store.Store, teacher store.User, cl store.Class, now time.Time) store.User {
+	t.Helper()
+	ctx := context.Background()
+	_, err := st.CreateInvitation(ctx, store.Invitation{Email: "ivy@example.org", Role: store.RoleInstructor, TokenHash: "inv-1", CreatedBy: teacher.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Register(ctx, store.NewAccount{Email: "eve@example.org", PasswordHash: "h", InvitationHash: "inv-1"}, now); !apperr.Is(err, apperr.NotFound) {
+		t.Errorf("another email with the invitation: %v, want not found", err)
+	}
+	if _, err := st.UserByEmail(ctx, "eve@example.org"); !apperr.Is(err, apperr.NotFound) {
+		t.Error("a refused invitation still made the account")
+	}
+	ivy, err := st.Register(ctx, store.NewAccount{Email: "ivy@example.org", PasswordHash: "h", InvitationHash: "inv-1", ClassID: cl.ID}, now)
+	if err != nil || ivy.Role != store.RoleInstructor {
+		t.Fatalf("invited account %+v, %v", ivy, err)
+	}
+	if joined, _ := st.ClassesJoined(ctx, ivy.ID); len(joined) != 1 || joined[0].ID != cl.ID {
+		t.Errorf("classes joined with the account: %+v", joined)
+	}
+	if _, err := st.InvitationByToken(ctx, "inv-1", now); !apperr.Is(err, apperr.NotFound) {
+		t.Errorf("a used invitation is still found: %v", err)
+	}
+	if _, err := st.Register(ctx, store.NewAccount{Email: "ivy2@example.org", PasswordHash: "h", InvitationHash: "inv-1"}, now); !apperr.Is(err, apperr.NotFound) {
+		t.Errorf("second use of an invitation: %v", err)
+	}
+	return ivy
+}
+
+// checkInvitationsRefusedAndCapped: an expired invitation admits nobody; a
+// taken address keeps its invitation unused; inviting an address again
+// replaces its link; the pending invitations are capped.
+func checkInvitationsRefusedAndCapped(t *testing.T, st *store.Store, teacher store.User, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	_, _ = st.CreateInvitation(ctx, store.Invitation{Email: "old@example.org", Role: store.RoleLearner, TokenHash: "inv-old", CreatedBy: teacher.ID, CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Hour)}, 5)
+	if _, err := st.Register(ctx, store.NewAccount{Email: "old@example.org", PasswordHash: "h", InvitationHash: "inv-old"}, now); !apperr.Is(err, apperr.NotFound) {
+		t.Errorf("expired invitation: %v", err)
+	}
+	_, _ = st.CreateInvitation(ctx, store.Invitation{Email: "teacher@example.org", Role: store.RoleLearner, TokenHash: "inv-taken", CreatedBy: teacher.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, 5)
+	if _, err := st.Register(ctx, store.NewAccount{Email: "teacher@example.org", PasswordHash: "h", InvitationHash: "inv-taken"}, now); !apperr.Is(err, apperr.Conflict) {
+		t.Errorf("invitation for a taken address: %v, want conflict", err)
+	}
+	if _, err := st.InvitationByToken(ctx, "inv-taken", now); err != nil {
+		t.Errorf("the invitation was used up by a failed registration: %v", err)
+	}
+	// Inviting the same address again replaces the earlier link; the
+	// pending count is capped.
+	if _, err := st.CreateInvitation(ctx, store.Invitation{Email: "teacher@example.org", Role: store.RoleLearner, TokenHash: "inv-taken-2", CreatedBy: teacher.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, 5); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.InvitationByToken(ctx, "inv-taken", now); !apperr.Is(err, apperr.NotFound) {
+		t.Errorf("a replaced invitation still works: %v", err)
+	}
+	// One pending so far (the used and expired ones are cleared): four
+	// more fit under the cap of 5, the fifth does not.
+	for i := range 5 {
+		_, err := st.CreateInvitation(ctx, store.Invitation{Email: fmt.Sprintf("p%d@example.org", i), Role: store.RoleLearner, TokenHash: fmt.Sprintf("p%d", i), CreatedBy: teacher.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, 5)
+		if i < 4 && err != nil {
+			t.Fatal(err)
+		}
+		if i == 4 && !apperr.Is(err, apperr.TooMany) {
+			t.Errorf("sixth pending invitation: %v, want too many", err)
+		}
+	}
+	pending, err := st.PendingInvitations(ctx, now)
+	if err != nil || len(pending) != 5 {
+		t.Errorf("pending invitations %d, %v; want 5", len(pending), err)
+	}
+	if _, err := st.DeleteInvitation(ctx, pending[0].ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkSetupLinks: one setup link claims the first admin; then none works.
+func checkSetupLinks(t *testing.T, st *store.Store, ivy store.User, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	if err := st.CreateSetupToken(ctx, "setup-a", now, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateSetupToken(ctx, "setup-b", now, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateSetupToken(ctx, "setup-old", now.Add(-2*time.Hour), now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := st.SetupTokenUsable(ctx, "setup-old", now); ok {
+		t.Error("an expired setup link is usable")
+	}
+	if _, err := st.Register(ctx, store.NewAccount{Email: "x@example.org", PasswordHash: "h", SetupHash: "setup-old"}, now); !apperr.Is(err, apperr.NotFound) {
+		t.Errorf("expired setup link: %v", err)
+	}
+	if ok, _ := st.SetupTokenUsable(ctx, "setup-a", now); !ok {
+		t.Fatal("a fresh setup link is not usable")
+	}
+	root, err := st.Register(ctx, store.NewAccount{Email: "root@example.org", PasswordHash: "h", SetupHash: "setup-a"}, now)
+	if err != nil || root.Role != store.RoleAdmin {
+		t.Fatalf("setup account %+v, %v", root, err)
+	}
+	for _, h := range []string{"setup-a", "setup-b"} {
+		if ok, _ := st.SetupTokenUsable(ctx, h, now); ok {
+			t.Errorf("setup link %s usable after the admin was made", h)
+		}
+	}
+	if err := st.ClaimSetup(ctx, "setup-b", ivy.ID, now); !apperr.Is(err, apperr.NotFound) {
+		t.Errorf("claiming with a used-up link: %v", err)
+	}
+	if ok, _ := st.HasAdmin(ctx); !ok {
+		t.Error("no admin after setup")
 	}
 }
 
