@@ -125,31 +125,13 @@ func TestSubmitGradeAndResults(t *testing.T) {
 			r := MustRig(t, b, grader.Options{Workers: 2, Environment: grader.EnvEmbedded}, testLab{needsDB: true})
 			ctx := context.Background()
 
-			// A change is heard as it happens.
-			bad := r.submit(t, "probe", map[string]any{"quality": "bad"})
-			if bad.Number != 1 || bad.Status != store.StatusQueued || bad.MaxScore != 15 {
-				t.Fatalf("first submission: %+v", bad)
-			}
-			res := r.wait(t, bad.ID, 30*time.Second)
-			if res.Status != store.StatusGraded || res.Score == nil || *res.Score != 5 || res.MaxScore != 15 {
-				t.Fatalf("bad design: status %s score %v/%d", res.Status, res.Score, res.MaxScore)
-			}
-			if res.Environment != "Graded on the built-in Redis and SQLite: this server is set to grade without containers." {
-				t.Errorf("environment %q", res.Environment)
-			}
-			if len(res.Checks) != 3 || res.Checks[1].Passed || !strings.Contains(res.Checks[1].Message, "quality is bad") ||
-				res.Checks[1].MaxPoints != 10 || res.Checks[2].Points != 0 || !res.Checks[2].Passed {
-				t.Fatalf("checks: %+v", res.Checks)
-			}
-			if res.Design["quality"] != "bad" || res.Notes != "because" {
-				t.Errorf("design/notes not kept: %v %q", res.Design, res.Notes)
-			}
+			checkBadDesignGraded(t, r)
 
 			good := r.submit(t, "probe", map[string]any{"quality": "good"})
 			if good.Number != 2 {
 				t.Errorf("second submission numbered %d", good.Number)
 			}
-			res = r.wait(t, good.ID, 30*time.Second)
+			res := r.wait(t, good.ID, 30*time.Second)
 			if res.Score == nil || *res.Score != 15 || res.Checks[1].Chart == nil || res.Checks[1].Chart.Limit == nil {
 				t.Fatalf("good design: %+v", res)
 			}
@@ -171,6 +153,32 @@ func TestSubmitGradeAndResults(t *testing.T) {
 				t.Errorf("another learner read a submission: %v", err)
 			}
 		})
+	}
+}
+
+// checkBadDesignGraded: the first submission is queued with its number and
+// maximum, then graded in the configured environment with each check's
+// result, its design and notes kept.
+func checkBadDesignGraded(t *testing.T, r *rig) {
+	t.Helper()
+	// A change is heard as it happens.
+	bad := r.submit(t, "probe", map[string]any{"quality": "bad"})
+	if bad.Number != 1 || bad.Status != store.StatusQueued || bad.MaxScore != 15 {
+		t.Fatalf("first submission: %+v", bad)
+	}
+	res := r.wait(t, bad.ID, 30*time.Second)
+	if res.Status != store.StatusGraded || res.Score == nil || *res.Score != 5 || res.MaxScore != 15 {
+		t.Fatalf("bad design: status %s score %v/%d", res.Status, res.Score, res.MaxScore)
+	}
+	if res.Environment != "Graded on the built-in Redis and SQLite: this server is set to grade without containers." {
+		t.Errorf("environment %q", res.Environment)
+	}
+	if len(res.Checks) != 3 || res.Checks[1].Passed || !strings.Contains(res.Checks[1].Message, "quality is bad") ||
+		res.Checks[1].MaxPoints != 10 || res.Checks[2].Points != 0 || !res.Checks[2].Passed {
+		t.Fatalf("checks: %+v", res.Checks)
+	}
+	if res.Design["quality"] != "bad" || res.Notes != "because" {
+		t.Errorf("design/notes not kept: %v %q", res.Design, res.Notes)
 	}
 }
 

@@ -122,29 +122,44 @@ func TestGradingStability(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	base := labs.Env{Redis: rc.Client, DB: st.SQL(), Dialect: string(st.Dialect()),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}
+	jobs := stabilityJobs(t, repeats)
 
-	type job struct {
-		lab labs.Lab
-		ex  labs.Exercise
-		ref labs.Reference
-		d   labs.Design
-	}
+	stop := loadMachine(t)
+	start := time.Now()
+	seen, took := gradeUnderLoad(t, base, jobs)
+	stop()
+	t.Logf("graded %d designs %d times each under load in %s", len(jobs)/repeats, repeats, time.Since(start).Round(time.Second))
+	t.Logf("stability under load, %d gradings per design:\n%s", repeats, checkStable(t, seen, took))
+}
+
+// stabilityJob is one grading of a reference design.
+type stabilityJob struct {
+	lab labs.Lab
+	ex  labs.Exercise
+	ref labs.Reference
+	d   labs.Design
+}
+
+// stabilityJobs are every reference design of every graded lab, repeats
+// times.
+func stabilityJobs(t *testing.T, repeats int) []stabilityJob {
+	t.Helper()
 	// Per lab, its references; the jobs take one of each lab in turn, so
 	// the two gradings running at once are mostly of different labs.
-	var perLab [][]job
+	var perLab [][]stabilityJob
 	for _, l := range gradedLabs {
-		var js []job
+		var js []stabilityJob
 		for _, ex := range labs.ExercisesOf(l) {
 			if len(ex.References) == 0 {
 				t.Errorf("exercise %s has no reference designs", ex.ID)
 			}
 			for _, r := range ex.References {
-				js = append(js, job{l, ex, r, referenceDesign(t, l, r)})
+				js = append(js, stabilityJob{l, ex, r, referenceDesign(t, l, r)})
 			}
 		}
 		perLab = append(perLab, js)
 	}
-	var jobs []job
+	var jobs []stabilityJob
 	for range repeats {
 		for i := 0; ; i++ {
 			added := false
@@ -159,7 +174,14 @@ func TestGradingStability(t *testing.T) {
 		}
 	}
 
-	stop := loadMachine(t)
+	return jobs
+}
+
+// gradeUnderLoad grades the jobs two at a time; it returns the verdicts
+// and the time spent, by "exercise × design".
+func gradeUnderLoad(t *testing.T, base labs.Env, jobs []stabilityJob) (map[string][]verdict, map[string]time.Duration) {
+	t.Helper()
+	ctx := context.Background()
 	var (
 		mu   sync.Mutex
 		seen = map[string][]verdict{}
@@ -167,7 +189,6 @@ func TestGradingStability(t *testing.T) {
 		wg   sync.WaitGroup
 		sem  = make(chan struct{}, 2)
 	)
-	start := time.Now()
 	for _, j := range jobs {
 		wg.Add(1)
 		sem <- struct{}{}
@@ -198,9 +219,14 @@ func TestGradingStability(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	stop()
-	t.Logf("graded %d designs %d times each under load in %s", len(jobs)/repeats, repeats, time.Since(start).Round(time.Second))
+	return seen, took
+}
 
+// checkStable fails a design whose gradings failed, or failed other checks
+// than its reference says, or scored differently; it returns the table of
+// what was seen.
+func checkStable(t *testing.T, seen map[string][]verdict, took map[string]time.Duration) string {
+	t.Helper()
 	var table strings.Builder
 	fmt.Fprintf(&table, "| exercise × design | scores seen | failed checks seen | mean time |\n| --- | --- | --- | --- |\n")
 	for _, l := range gradedLabs {
@@ -237,7 +263,7 @@ func TestGradingStability(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("stability under load, %d gradings per design:\n%s", repeats, table.String())
+	return table.String()
 }
 
 func joinKeys(m map[string]bool) string {
