@@ -76,9 +76,20 @@ func TestLabAPI(t *testing.T) {
 		t.Errorf("labs %v", body)
 	}
 	wantStatus(t, anon.api("POST", "/api/labs/counter/instances", `{}`), http.StatusUnauthorized)
-
 	b := MustRegister(t, a, "labber@example.org")
-	resp = b.api("POST", "/api/labs/counter/instances", `{"step": 99}`)
+	base := labAPILaunch(t, b)
+	labAPIRoutes(t, a, b, base)
+	labAPIReconfigure(t, b, base)
+	labAPILoad(t, b, base)
+	labAPIEvents(t, a, b, base)
+	labAPISlots(t, b, base)
+}
+
+// labAPILaunch: a bad design is a 422 naming its field, an unknown lab a
+// 404, a good design 201; it returns the instance's API path.
+func labAPILaunch(t *testing.T, b *browser) string {
+	t.Helper()
+	resp := b.api("POST", "/api/labs/counter/instances", `{"step": 99}`)
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
 	if f := decodeJSON(t, resp)["error"].(map[string]any)["fields"].(map[string]any); f["step"] == nil {
 		t.Errorf("422 does not name the field: %v", f)
@@ -91,10 +102,15 @@ func TestLabAPI(t *testing.T) {
 	if id == "" || inst["design"].(map[string]any)["step"].(float64) != 2 {
 		t.Fatalf("launch answered %v", inst)
 	}
-	base := "/api/labs/counter/instances/" + id
+	return "/api/labs/counter/instances/" + id
 
-	// The lab's own route, the instance, and someone else's view of it.
-	resp = b.api("POST", base+"/hit/7", "")
+}
+
+// labAPIRoutes: the lab's own route, the instance, and someone else's view
+// of it.
+func labAPIRoutes(t *testing.T, a *testApp, b *browser, base string) {
+	t.Helper()
+	resp := b.api("POST", base+"/hit/7", "")
 	wantStatus(t, resp, http.StatusOK)
 	if got := decodeJSON(t, resp)["hit"]; got != "7" {
 		t.Errorf("lab route answered %v", got)
@@ -111,18 +127,27 @@ func TestLabAPI(t *testing.T) {
 	}
 	wantStatus(t, other.api("POST", base+"/hit/1", ""), http.StatusNotFound)
 	wantStatus(t, other.api("GET", base+"/events", ""), http.StatusNotFound)
-	wantStatus(t, b.api("GET", "/api/labs/limiter/instances/"+id, ""), http.StatusNotFound)
+	wantStatus(t, b.api("GET", strings.Replace(base, "/counter/", "/limiter/", 1), ""), http.StatusNotFound)
 
-	// Reconfigure keeps the id.
+}
+
+// labAPIReconfigure: reconfiguring keeps the id.
+func labAPIReconfigure(t *testing.T, b *browser, base string) {
+	t.Helper()
+	id := base[strings.LastIndex(base, "/")+1:]
 	wantStatus(t, b.api("PATCH", base, `{"step": 0}`), http.StatusUnprocessableEntity)
-	resp = b.api("PATCH", base, `{"step": 5}`)
+	resp := b.api("PATCH", base, `{"step": 5}`)
 	wantStatus(t, resp, http.StatusOK)
 	if j := decodeJSON(t, resp); j["id"] != id || j["design"].(map[string]any)["step"].(float64) != 5 {
 		t.Errorf("patched %v", j)
 	}
 
-	// Load runs are bounded and summarised.
-	resp = b.api("POST", base+"/load", `{"requests": 100000, "concurrency": 5, "rate_per_s": 0, "keys": 1}`)
+}
+
+// labAPILoad: load runs are bounded and summarised.
+func labAPILoad(t *testing.T, b *browser, base string) {
+	t.Helper()
+	resp := b.api("POST", base+"/load", `{"requests": 100000, "concurrency": 5, "rate_per_s": 0, "keys": 1}`)
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
 	if f := decodeJSON(t, resp)["error"].(map[string]any)["fields"].(map[string]any); f["requests"] == nil {
 		t.Errorf("load 422 fields %v", f)
@@ -141,11 +166,16 @@ func TestLabAPI(t *testing.T) {
 	}
 	wantStatus(t, b.api("POST", base+"/load", `{"requests": 50, "concurrency": 4, "keys": 100, "distribution": "zipf"}`), http.StatusOK)
 
-	// The event stream opens with the charts and history, then streams.
+}
+
+// labAPIEvents: the event stream opens with the charts and history, then
+// streams.
+func labAPIEvents(t *testing.T, a *testApp, b *browser, base string) {
+	t.Helper()
 	req, _ := http.NewRequest("GET", a.URL+base+"/events", nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	req = req.WithContext(ctx)
-	resp = b.do(req)
+	resp := b.do(req)
 	wantStatus(t, resp, http.StatusOK)
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Errorf("events content type %q", ct)
@@ -166,10 +196,14 @@ func TestLabAPI(t *testing.T) {
 		t.Errorf("stream events seen: %v", seen)
 	}
 
-	// Three instances at most; then stop frees a slot.
+}
+
+// labAPISlots: three instances at most; then stop frees a slot.
+func labAPISlots(t *testing.T, b *browser, base string) {
+	t.Helper()
 	var ids []string
 	for i := 0; i < 2; i++ {
-		resp = b.api("POST", "/api/labs/counter/instances", `{}`)
+		resp := b.api("POST", "/api/labs/counter/instances", `{}`)
 		wantStatus(t, resp, http.StatusCreated)
 		ids = append(ids, decodeJSON(t, resp)["id"].(string))
 	}

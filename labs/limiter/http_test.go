@@ -48,55 +48,14 @@ func TestRequestRoute(t *testing.T) {
 		t.Run(e.Name, func(t *testing.T) {
 			in := launch(t, e.Env, designFor(SlidingWindow, 2, 3600000, 0, 1, StorageRedis))
 			waitForRoom(t, in, 5*time.Second)
-
-			for i, want := range []int64{1, 0} {
-				var body Response
-				rec := do(t, in, http.MethodPost, "request?key=alice", &body)
-				if rec.Code != http.StatusOK || !body.Allowed || body.Key != "alice" || body.Remaining != want {
-					t.Fatalf("request %d: %d %+v", i, rec.Code, body)
-				}
-				if header(t, rec, "RateLimit-Limit") != 2 || header(t, rec, "RateLimit-Remaining") != want || header(t, rec, "RateLimit-Reset") < 1 {
-					t.Fatalf("request %d headers %v", i, rec.Header())
-				}
-				if rec.Header().Get("Retry-After") != "" {
-					t.Fatalf("Retry-After on a 200")
-				}
-			}
-
-			var refused Response
-			rec := do(t, in, http.MethodPost, "request?key=alice", &refused)
-			if rec.Code != http.StatusTooManyRequests || refused.Allowed || refused.RetryAfterMS <= 0 || refused.Message == "" {
-				t.Fatalf("third request: %d %+v", rec.Code, refused)
-			}
-			if ra := header(t, rec, "Retry-After"); ra < 1 || ra*1000 < refused.RetryAfterMS || ra*1000-refused.RetryAfterMS >= 1000 {
-				t.Fatalf("Retry-After %d s for %d ms", ra, refused.RetryAfterMS)
-			}
-			if header(t, rec, "RateLimit-Limit") != 2 || header(t, rec, "RateLimit-Remaining") != 0 || header(t, rec, "RateLimit-Reset") < 1 {
-				t.Fatalf("429 headers %v", rec.Header())
-			}
-
-			for _, bad := range []string{"request", "request?key=", "request?key=a%20b", "request?key=" + strings.Repeat("x", 201),
-				"request?key=%7Bx%7D", "request?key=%zz"} {
-				var e labhttp.Body
-				rec := do(t, in, http.MethodPost, bad, &e)
-				field := "key"
-				if strings.Contains(bad, "%zz") {
-					field = "query"
-				}
-				if rec.Code != http.StatusBadRequest || e.Error.Fields[field] == "" {
-					t.Errorf("%s: %d %s, want 400 naming %s", bad, rec.Code, rec.Body, field)
-				}
-			}
-			if code, err := in.Hit(context.Background(), "bad key"); code != http.StatusBadRequest || err == nil {
-				t.Errorf("Hit with a bad key: %d %v", code, err)
-			}
-
+			requestsAllowed(t, in)
+			requestRefused(t, in)
+			badKeysRefused(t, in)
 			var st State
 			if rec := do(t, in, http.MethodGet, "stats", &st); rec.Code != http.StatusOK ||
 				st.Totals.Allowed != 2 || st.Totals.Rejected != 1 || st.Algorithm != SlidingWindow || len(st.PerReplica) != 1 {
 				t.Fatalf("stats %d %+v", rec.Code, st)
 			}
-
 			// A long window would keep the boundary burst waiting.
 			long := launch(t, withID(e.Env, "httplong"), designFor(FixedWindow, 2, 20000, 0, 1, StorageRedis))
 			var e2 labhttp.Body
@@ -104,6 +63,63 @@ func TestRequestRoute(t *testing.T) {
 				t.Fatalf("boundary burst on a 20 s window: %d %s", rec.Code, rec.Body)
 			}
 		})
+	}
+}
+
+// requestsAllowed: the first two requests pass with the RateLimit headers
+// counting down and no Retry-After.
+func requestsAllowed(t *testing.T, in *instance) {
+	t.Helper()
+	for i, want := range []int64{1, 0} {
+		var body Response
+		rec := do(t, in, http.MethodPost, "request?key=alice", &body)
+		if rec.Code != http.StatusOK || !body.Allowed || body.Key != "alice" || body.Remaining != want {
+			t.Fatalf("request %d: %d %+v", i, rec.Code, body)
+		}
+		if header(t, rec, "RateLimit-Limit") != 2 || header(t, rec, "RateLimit-Remaining") != want || header(t, rec, "RateLimit-Reset") < 1 {
+			t.Fatalf("request %d headers %v", i, rec.Header())
+		}
+		if rec.Header().Get("Retry-After") != "" {
+			t.Fatalf("Retry-After on a 200")
+		}
+	}
+}
+
+// requestRefused: the third is a 429 whose Retry-After rounds its wait up
+// to whole seconds.
+func requestRefused(t *testing.T, in *instance) {
+	t.Helper()
+	var refused Response
+	rec := do(t, in, http.MethodPost, "request?key=alice", &refused)
+	if rec.Code != http.StatusTooManyRequests || refused.Allowed || refused.RetryAfterMS <= 0 || refused.Message == "" {
+		t.Fatalf("third request: %d %+v", rec.Code, refused)
+	}
+	if ra := header(t, rec, "Retry-After"); ra < 1 || ra*1000 < refused.RetryAfterMS || ra*1000-refused.RetryAfterMS >= 1000 {
+		t.Fatalf("Retry-After %d s for %d ms", ra, refused.RetryAfterMS)
+	}
+	if header(t, rec, "RateLimit-Limit") != 2 || header(t, rec, "RateLimit-Remaining") != 0 || header(t, rec, "RateLimit-Reset") < 1 {
+		t.Fatalf("429 headers %v", rec.Header())
+	}
+}
+
+// badKeysRefused: a missing, empty, spaced, long or braced key, or a broken
+// query, is a 400 naming the field, over HTTP and in a load run's Hit.
+func badKeysRefused(t *testing.T, in *instance) {
+	t.Helper()
+	for _, bad := range []string{"request", "request?key=", "request?key=a%20b", "request?key=" + strings.Repeat("x", 201),
+		"request?key=%7Bx%7D", "request?key=%zz"} {
+		var e labhttp.Body
+		rec := do(t, in, http.MethodPost, bad, &e)
+		field := "key"
+		if strings.Contains(bad, "%zz") {
+			field = "query"
+		}
+		if rec.Code != http.StatusBadRequest || e.Error.Fields[field] == "" {
+			t.Errorf("%s: %d %s, want 400 naming %s", bad, rec.Code, rec.Body, field)
+		}
+	}
+	if code, err := in.Hit(context.Background(), "bad key"); code != http.StatusBadRequest || err == nil {
+		t.Errorf("Hit with a bad key: %d %v", code, err)
 	}
 }
 
