@@ -8,8 +8,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/sdworkbook/workbook/internal/apperr"
 	"github.com/sdworkbook/workbook/internal/app"
+	"github.com/sdworkbook/workbook/internal/apperr"
 	"github.com/sdworkbook/workbook/internal/auth"
 	"github.com/sdworkbook/workbook/internal/config"
 	"github.com/sdworkbook/workbook/internal/store"
