@@ -34,6 +34,11 @@ func FuzzSSOCallback(f *testing.F) {
 		if err != nil {
 			t.Skip()
 		}
+		if strings.IndexFunc(query, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+			// Spaces and control characters make no valid request line:
+			// the HTTP server refuses it before the app sees it.
+			t.Skip()
+		}
 		req.URL.RawQuery = query
 		if binding != "" {
 			req.AddCookie(&http.Cookie{Name: "workbook_sso", Value: strings.Map(cookieSafe, binding)})
