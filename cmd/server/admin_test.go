@@ -46,7 +46,15 @@ func TestSetupLinkFromTheLog(t *testing.T) {
 				logs := &syncBuffer{}
 				done := make(chan int, 1)
 				go func() { done <- run(ctx, nil, env, logs, logs) }()
-				for i := 0; i < 1200 && !strings.Contains(logs.String(), "System Design Workbook is running"); i++ {
+				// The server answers only after it has announced itself (the
+				// setup link included), so a ready answer means the log is whole.
+				for i := 0; i < 1200; i++ {
+					if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+						resp.Body.Close()
+						if resp.StatusCode == http.StatusOK {
+							break
+						}
+					}
 					time.Sleep(50 * time.Millisecond)
 				}
 				return logs, func() {
