@@ -39,6 +39,10 @@ type Exercise struct {
 	// not only Redis.
 	NeedsDB bool    `json:"needs_db"`
 	Checks  []Check `json:"checks"`
+	// Build makes this a build exercise: the learner's own service, built
+	// from an archive and run in containers, is what the checks judge.
+	// Nil for a design exercise.
+	Build *Build `json:"-"`
 	// References are designs whose verdicts are known: the lab's good
 	// design and the classic mistakes, each with the checks it fails. The
 	// grading stability test grades each one on a loaded machine and
