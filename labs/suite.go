@@ -206,6 +206,9 @@ func RunCheckOn(ctx context.Context, c Check, t *Trial) (res CheckResult, err er
 	if err := ctx.Err(); err != nil {
 		return CheckResult{}, err
 	}
+	if o.Err != nil && t.launcher != nil {
+		o = serviceOutcome(o.Err)
+	}
 	if o.Err != nil {
 		return CheckResult{}, fmt.Errorf("%w: %s: %w", ErrEnvironment, c.Name, o.Err)
 	}
