@@ -25,6 +25,13 @@ func NewSubmissionID() string {
 // transaction and records the job id it returns, so the submission and its
 // grading job commit together or not at all.
 func (s *Store) CreateSubmission(ctx context.Context, sub *Submission, enqueue func(ctx context.Context, tx *sql.Tx) (int64, error)) error {
+	return s.createSubmission(ctx, sub, nil, enqueue)
+}
+
+// createSubmission is CreateSubmission with also, if not nil, run in the
+// same transaction once the submission row is in.
+func (s *Store) createSubmission(ctx context.Context, sub *Submission, also func(tx *gorm.DB) error,
+	enqueue func(ctx context.Context, tx *sql.Tx) (int64, error)) error {
 	sub.CreatedAt = sub.CreatedAt.UTC()
 	var err error
 	// Two submissions of one exercise at once can pick the same number;
@@ -46,6 +53,11 @@ func (s *Store) CreateSubmission(ctx context.Context, sub *Submission, enqueue f
 			sub.Number = int(n.Int64) + 1
 			if err := tx.Create(sub).Error; err != nil {
 				return err
+			}
+			if also != nil {
+				if err := also(tx); err != nil {
+					return err
+				}
 			}
 			sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
 			if !ok {

@@ -186,5 +186,6 @@ func Models() []any {
 	return []any{&User{}, &Session{}, &LessonProgress{}, &QuizAttempt{}, &QuestionAnswer{},
 		&CardState{}, &CardReview{}, &OutcomeTick{}, &Submission{}, &SubmissionCheck{},
 		&Class{}, &ClassMember{}, &Assignment{}, &SubmissionReview{},
-		&APIToken{}, &Invitation{}, &SetupToken{}, &EmailToken{}, &Identity{}}
+		&APIToken{}, &Invitation{}, &SetupToken{}, &EmailToken{}, &Identity{},
+		&SubmissionArchive{}, &SubmissionLog{}}
 }
