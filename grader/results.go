@@ -29,6 +29,14 @@ type Result struct {
 	FinishedAt  *time.Time         `json:"finished_at,omitempty"`
 	Checks      []labs.CheckResult `json:"checks"`
 	Pending     []PendingCheck     `json:"pending_checks,omitempty"`
+	// Kind is labs.KindDesign or labs.KindBuild.
+	Kind string `json:"kind"`
+	// A build submission's archive and what its latest run printed: the
+	// image build and each replica ("replica-1"…), each capped with its
+	// last lines kept. Absent for a design submission.
+	Archive  *ArchiveInfo      `json:"archive,omitempty"`
+	BuildLog *string           `json:"build_log,omitempty"`
+	Logs     map[string]string `json:"logs,omitzero"`
 	// StaffDetail is the technical side of the result, for instructors
 	// and admins; it never goes to the learner.
 	StaffDetail string           `json:"-"`
@@ -80,6 +88,10 @@ func (g *Grader) result(ctx context.Context, sub store.Submission) (Result, erro
 			}
 			r.Checks = append(r.Checks, cr)
 		}
+	}
+	r.Kind = labs.KindDesign
+	if err := g.addBuild(ctx, sub, &r); err != nil {
+		return Result{}, err
 	}
 	if _, ex, ok := g.Exercise(sub.Exercise); ok {
 		if !sub.Terminal() {

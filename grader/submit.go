@@ -85,7 +85,13 @@ func Validate(l labs.Lab, req Request) (labs.Exercise, labs.Design, string, erro
 	if len(exs) == 0 {
 		return labs.Exercise{}, nil, "", apperr.New(apperr.NotFound, "lab %q has no exercises", labID)
 	}
+	// Without a name, the lab's first design exercise.
 	ex := exs[0]
+	for i := len(exs) - 1; i >= 0; i-- {
+		if exs[i].Build == nil {
+			ex = exs[i]
+		}
+	}
 	if req.Exercise != "" {
 		found := false
 		for _, e := range exs {
@@ -98,17 +104,31 @@ func Validate(l labs.Lab, req Request) (labs.Exercise, labs.Design, string, erro
 				"No exercise %q in the %s lab; it has %s.", req.Exercise, labID, exerciseIDs(exs))})
 		}
 	}
+	if ex.Build != nil {
+		return labs.Exercise{}, nil, "", apperr.Fields(map[string]string{"archive": fmt.Sprintf(
+			"%q is a build exercise: upload your service's .zip or .tar.gz as the field archive of a multipart/form-data request.", ex.ID)})
+	}
 	d, ferrs := labs.ParseDesign(l, req.Design)
-	notes := strings.TrimSpace(req.Notes)
-	if !utf8.ValidString(notes) {
-		ferrs = addField(ferrs, "notes", "The notes must be text (UTF-8).")
-	} else if n := utf8.RuneCountInString(notes); n > MaxNotes {
-		ferrs = addField(ferrs, "notes", fmt.Sprintf("At most %d characters; these notes have %d.", MaxNotes, n))
+	notes, msg := validNotes(req.Notes)
+	if msg != "" {
+		ferrs = addField(ferrs, "notes", msg)
 	}
 	if len(ferrs) > 0 {
 		return labs.Exercise{}, nil, "", apperr.Fields(ferrs)
 	}
 	return ex, d, notes, nil
+}
+
+// validNotes trims the notes and says what is wrong with them, or "".
+func validNotes(notes string) (string, string) {
+	notes = strings.TrimSpace(notes)
+	if !utf8.ValidString(notes) {
+		return notes, "The notes must be text (UTF-8)."
+	}
+	if n := utf8.RuneCountInString(notes); n > MaxNotes {
+		return notes, fmt.Sprintf("At most %d characters; these notes have %d.", MaxNotes, n)
+	}
+	return notes, ""
 }
 
 // enqueue inserts submission id's grading job in a transaction.

@@ -110,6 +110,16 @@ func renderInline(s string) (template.HTML, error) {
 	return template.HTML(out), nil // #nosec: our own reviewed content
 }
 
+// Markdown renders Markdown written with the workbook's code (an
+// exercise's contract, say) as the lessons are rendered.
+func Markdown(s string) (template.HTML, error) {
+	var buf bytes.Buffer
+	if err := md.Convert([]byte(s), &buf); err != nil {
+		return "", err
+	}
+	return template.HTML(buf.String()), nil // #nosec: our own reviewed content
+}
+
 func nodeText(n ast.Node, src []byte) string {
 	var b strings.Builder
 	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {

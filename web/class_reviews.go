@@ -59,6 +59,9 @@ func (s *Server) reviewModel(c *gin.Context, cl store.Class, sub store.Submissio
 	m := views.SubmissionReviewPage{Class: classRef(cl), Learner: learner.Email, Submission: s.submissionModel(res),
 		Review: views.ReviewMark{OverrideScore: rv.OverrideScore, UpdatedAt: rv.UpdatedAt}}
 	m.Submission.Staff = true
+	if res.Archive != nil {
+		m.Submission.ArchiveURL = "/classes/" + strconv.FormatInt(cl.ID, 10) + "/submissions/" + sub.ID + "/archive"
+	}
 	due, err := s.store.DueDates(c.Request.Context(), sub.UserID, sub.Exercise, cl.ID)
 	if err != nil {
 		return views.SubmissionReviewPage{}, err

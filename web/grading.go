@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -13,6 +15,7 @@ import (
 	"github.com/sdworkbook/workbook/internal/apperr"
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/lessons"
 	"github.com/sdworkbook/workbook/web/views"
 )
 
@@ -24,6 +27,10 @@ func (s *Server) gradingOn() bool { return s.grader != nil }
 func (s *Server) apiSubmit(c *gin.Context) {
 	if !s.gradingOn() {
 		s.notFound(c)
+		return
+	}
+	if isMultipart(c.Request) {
+		s.apiSubmitBuild(c)
 		return
 	}
 	body, err := readJSONBody(c, 64<<10)
@@ -41,6 +48,11 @@ func (s *Server) apiSubmit(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.accepted(c, sub)
+}
+
+// accepted answers a submission taken: 202 with where to follow it.
+func (s *Server) accepted(c *gin.Context, sub store.Submission) {
 	c.Header("Location", "/api/submissions/"+sub.ID)
 	c.JSON(http.StatusAccepted, gin.H{"id": sub.ID, "number": sub.Number, "exercise": sub.Exercise, "status": sub.Status,
 		"url": "/api/submissions/" + sub.ID, "page": "/submissions/" + sub.ID, "events_url": "/api/submissions/" + sub.ID + "/events"})
@@ -189,6 +201,13 @@ func (s *Server) exerciseModel(c *gin.Context, l labs.Lab, ex labs.Exercise) (vi
 	for _, f := range l.Fields() {
 		m.Values[f.Name] = fmt.Sprint(f.Default)
 	}
+	if ex.Build != nil {
+		html, err := lessons.Markdown(strings.Join(ex.Build.Contract, "\n\n"))
+		if err != nil {
+			return m, err
+		}
+		m.Contract = html
+	}
 	u := currentUser(c)
 	if u == nil {
 		return m, nil
@@ -208,7 +227,7 @@ func (s *Server) exerciseModel(c *gin.Context, l labs.Lab, ex labs.Exercise) (vi
 				for k, v := range d {
 					m.Values[k] = fmt.Sprint(v)
 				}
-				m.Notes = sub.Notes
+				m.Notes, m.Language = sub.Notes, m.Values["language"]
 			}
 			break
 		}
@@ -236,6 +255,10 @@ func (s *Server) submitFromForm(c *gin.Context) {
 	if !ok {
 		return
 	}
+	if ex.Build != nil {
+		s.submitBuildFromForm(c, l, ex)
+		return
+	}
 	if err := s.parseForm(c); err != nil {
 		s.fail(c, err)
 		return
@@ -252,30 +275,43 @@ func (s *Server) submitFromForm(c *gin.Context) {
 			grader.Request{Exercise: ex.ID, Design: design, Notes: notes})
 	}
 	if err != nil {
-		e, isApp := apperr.As(err)
-		if !isApp || e.Code == apperr.Internal {
-			s.fail(c, err)
-			return
-		}
-		m, merr := s.exerciseModel(c, l, ex)
-		if merr != nil {
-			s.fail(c, merr)
-			return
-		}
-		for _, f := range l.Fields() {
-			if v := c.Request.PostForm.Get(f.Name); v != "" {
-				m.Values[f.Name] = v // as typed, to be corrected
+		s.formRefused(c, l, ex, err, func(m *views.ExercisePage) {
+			for _, f := range l.Fields() {
+				if v := c.Request.PostForm.Get(f.Name); v != "" {
+					m.Values[f.Name] = v // as typed, to be corrected
+				}
 			}
-		}
-		m.Notes = notes
-		m.Errors = e.Fields
-		if len(e.Fields) == 0 {
-			m.Message = e.Message
-		}
-		s.render(c, statusOf(e.Code), views.Page{Title: ex.Title, Section: "labs"}, views.ExerciseView(m))
+			m.Notes = notes
+		})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/submissions/"+sub.ID)
+}
+
+// formRefused re-renders the exercise page after a refused submission:
+// the messages beside their fields (or above the form), and keep putting
+// back what the learner sent. An error that is not the learner's is the
+// error page.
+func (s *Server) formRefused(c *gin.Context, l labs.Lab, ex labs.Exercise, err error, keep func(*views.ExercisePage)) {
+	e, isApp := apperr.As(err)
+	if !isApp || e.Code == apperr.Internal {
+		s.fail(c, err)
+		return
+	}
+	m, merr := s.exerciseModel(c, l, ex)
+	if merr != nil {
+		s.fail(c, merr)
+		return
+	}
+	keep(&m)
+	m.Errors = e.Fields
+	if len(e.Fields) == 0 {
+		m.Message = e.Message
+	}
+	if e.RetryAfterSeconds > 0 {
+		c.Header("Retry-After", strconv.Itoa(e.RetryAfterSeconds))
+	}
+	s.render(c, statusOf(e.Code), views.Page{Title: ex.Title, Section: "labs"}, views.ExerciseView(m))
 }
 
 func (s *Server) submissionModel(res grader.Result) views.SubmissionPage {
@@ -303,6 +339,9 @@ func (s *Server) submissionPage(c *gin.Context) {
 		return
 	}
 	m.Reviews, m.Due = classReviews(reviews), classDues(due)
+	if res.Archive != nil {
+		m.ArchiveURL = "/submissions/" + res.ID + "/archive"
+	}
 	// Opening the submission reads the notices about it.
 	if err := s.store.MarkNoticesRead(c.Request.Context(), currentUser(c).ID, res.ID, s.now()); err != nil {
 		s.log.Warn("marking notices read", "err", err)

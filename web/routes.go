@@ -38,6 +38,7 @@ func (s *Server) routes(r *gin.Engine) {
 
 	app.GET("/submissions/:id", s.requireUser, s.submissionPage)
 	app.GET("/submissions/:id/results", s.requireUser, s.submissionResults)
+	app.GET("/submissions/:id/archive", s.requireUser, s.ownArchive)
 
 	// The API: JSON, with the same session cookie as the pages or a
 	// personal access token.
@@ -47,8 +48,11 @@ func (s *Server) routes(r *gin.Engine) {
 	api.Any("/labs/:lab/instances/:id", s.requireUser, s.ownInstance, s.apiInstance)
 	api.Any("/labs/:lab/instances/:id/*rest", s.requireUser, s.ownInstance, s.apiInstanceRoutes)
 	api.POST("/labs/:lab/submissions", s.requireUser, s.apiSubmit)
+	api.GET("/exercises", s.apiExercises)
+	api.GET("/exercises/:id/starter", s.apiStarter)
 	api.GET("/submissions/:id", s.requireUser, s.apiSubmission)
 	api.GET("/submissions/:id/events", s.requireUser, s.apiSubmissionEvents)
+	api.GET("/submissions/:id/archive", s.requireUser, s.ownArchive)
 	s.classAPIRoutes(api)
 
 	r.NoRoute(s.loadSession, s.notFound)
@@ -112,6 +116,7 @@ func (s *Server) classRoutes(app *gin.RouterGroup) {
 	app.POST("/classes/:id/assignments/:aid/delete", s.requireUser, s.deleteAssignment)
 	app.POST("/classes/:id/assignments/:aid/regrade", s.requireUser, s.regradeAssignment)
 	app.GET("/classes/:id/submissions/:sid", s.requireUser, s.submissionReviewPage)
+	app.GET("/classes/:id/submissions/:sid/archive", s.requireUser, s.classArchive)
 	app.POST("/classes/:id/submissions/:sid/review", s.requireUser, s.saveReview)
 	app.POST("/classes/:id/submissions/:sid/regrade", s.requireUser, s.regradeOne)
 }

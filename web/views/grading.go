@@ -3,6 +3,7 @@ package views
 import (
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"sort"
 	"strings"
 	"time"
@@ -29,6 +30,10 @@ type ExercisePage struct {
 	Message  string
 	SignedIn bool
 	Attempts []Attempt // newest first
+	// A build exercise's contract (rendered Markdown) and the language
+	// chosen on its upload form.
+	Contract template.HTML
+	Language string
 }
 
 // Best is the best graded attempt, or nil.
@@ -67,6 +72,9 @@ type SubmissionPage struct {
 	// Staff shows the technical detail of the result (an instructor's or
 	// admin's view); learners read only sentences.
 	Staff bool
+	// ArchiveURL downloads a build submission's archive, as the viewer
+	// may: the learner's own, or through the class.
+	ArchiveURL string
 }
 
 // environmentSentence is the line saying where a submission was graded.
