@@ -57,7 +57,14 @@
             tmp.innerHTML = html;
             var next = tmp.querySelector("#results");
             var cur = box.querySelector("#results");
-            if (next && cur) cur.replaceWith(next);
+            if (next && cur) {
+              // Logs the reader opened stay open.
+              cur.querySelectorAll("details[data-testid][open]").forEach(function (d) {
+                var same = next.querySelector('details[data-testid="' + d.getAttribute("data-testid") + '"]');
+                if (same) same.open = true;
+              });
+              cur.replaceWith(next);
+            }
             drawCharts(box);
           }
         })
