@@ -202,3 +202,20 @@ func (g *Grader) Archive(ctx context.Context, id string, userID int64) (store.Su
 	}
 	return g.st.ArchiveOf(ctx, id)
 }
+
+// UnpackArchive writes submission id's archive into dst, which must not
+// exist yet (its parent must), and returns what to build it as: go or
+// python when the workbook supplies the Dockerfile, dockerfile when the
+// archive brings its own. It is the learner's choice when they made one,
+// so a Go module beside a Dockerfile may be built as Go. The worker calls
+// it before building.
+func (g *Grader) UnpackArchive(ctx context.Context, id, dst string) (string, error) {
+	a, err := g.st.ArchiveOf(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if _, err := archive.Unpack(bytes.NewReader(a.Data), "", dst, archive.DefaultLimits); err != nil {
+		return "", fmt.Errorf("grader: unpacking the archive of %s: %w", id, err)
+	}
+	return a.Language, nil
+}
