@@ -59,7 +59,13 @@ if [[ "$WORKBOOK_POSTGRES_IMAGE $WORKBOOK_REDIS_IMAGE" == *workbook-local/* ]]; 
 	log "no registry: using images built from Debian packages"
 	LOCAL_POSTGRES_IMAGE=workbook-local/postgres:15 LOCAL_REDIS_IMAGE=workbook-local/redis:7 scripts/images.sh
 fi
-log "images: $WORKBOOK_POSTGRES_IMAGE, $WORKBOOK_REDIS_IMAGE"
+# The sandbox's relay (nginx) and the base images learners' services are
+# built on are always built here: the official Go and Python images hold no
+# client libraries, and a learner's build has no network to fetch them.
+scripts/images.sh sandbox
+export WORKBOOK_GO_IMAGE=${WORKBOOK_GO_IMAGE:-workbook-local/go:1.24}
+export WORKBOOK_PYTHON_IMAGE=${WORKBOOK_PYTHON_IMAGE:-workbook-local/python:3.11}
+log "images: $WORKBOOK_POSTGRES_IMAGE, $WORKBOOK_REDIS_IMAGE, $WORKBOOK_GO_IMAGE, $WORKBOOK_PYTHON_IMAGE"
 
 # 4. testcontainers: no reaper image without a registry, and mapped ports
 # are on this host even when it looks like a container.

@@ -26,6 +26,8 @@ type Config struct {
 	BaseURL        string        // WORKBOOK_BASE_URL; https makes cookies Secure with the __Host- prefix
 	PostgresImage  string        // WORKBOOK_POSTGRES_IMAGE
 	RedisImage     string        // WORKBOOK_REDIS_IMAGE
+	GoImage        string        // WORKBOOK_GO_IMAGE
+	PythonImage    string        // WORKBOOK_PYTHON_IMAGE
 	SessionIdle    time.Duration // WORKBOOK_SESSION_IDLE
 	SessionMax     time.Duration // WORKBOOK_SESSION_MAX
 	TrustedProxies []string      // WORKBOOK_TRUSTED_PROXIES
@@ -60,6 +62,8 @@ var Vars = []Var{
 	{"WORKBOOK_BASE_URL", "", "public URL, e.g. https://workbook.example.org; https makes cookies Secure with the __Host- prefix", false},
 	{"WORKBOOK_POSTGRES_IMAGE", "postgres:15", "PostgreSQL container image for the grader and tests", false},
 	{"WORKBOOK_REDIS_IMAGE", "redis:7", "Redis container image for the grader and tests", false},
+	{"WORKBOOK_GO_IMAGE", "workbook-local/go:1.24", "base image learners' Go services build on: Go 1.24 with go-redis v9.7.3 and pgx v5.7.2 in its module cache (scripts/images.sh go builds it; builds have no network)", false},
+	{"WORKBOOK_PYTHON_IMAGE", "workbook-local/python:3.11", "base image learners' Python services build on: Python 3.11 with redis and psycopg2 (scripts/images.sh python builds it)", false},
 	{"WORKBOOK_SESSION_IDLE", "72h", "a session ends after this long without a request", false},
 	{"WORKBOOK_SESSION_MAX", "720h", "a session ends this long after login, however active", false},
 	{"WORKBOOK_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of the reverse proxies in front; from them the client is the right-most X-Forwarded-For address that is not a proxy; empty: none, the connecting address is the client's", false},
@@ -101,6 +105,8 @@ func Load(getenv Getenv) (Config, error) {
 		BaseURL:       r.str("WORKBOOK_BASE_URL"),
 		PostgresImage: r.str("WORKBOOK_POSTGRES_IMAGE"),
 		RedisImage:    r.str("WORKBOOK_REDIS_IMAGE"),
+		GoImage:       r.str("WORKBOOK_GO_IMAGE"),
+		PythonImage:   r.str("WORKBOOK_PYTHON_IMAGE"),
 		SessionIdle:   r.duration("WORKBOOK_SESSION_IDLE"),
 		SessionMax:    r.duration("WORKBOOK_SESSION_MAX"),
 		LoginIPLimit:  r.integer("WORKBOOK_LOGIN_IP_LIMIT", 10, 1000000),
