@@ -240,6 +240,7 @@ func TestGoServiceBuildsOffline(t *testing.T) {
 		t.Errorf("postgres: %d %v", st, m)
 	}
 }
+
 // checkLauncher drives the job through a Launcher as a lab's checks do:
 // replicas and a downstream per launch, a restart, a paused Redis, and
 // Close healing and stopping what is left.
