@@ -98,6 +98,11 @@ func TestStarterKits(t *testing.T) {
 func TestBuildExerciseForm(t *testing.T) {
 	a := MustStartLabs(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()}, nil, buildLabs...)
 	page := "/labs/limiter/exercises/" + testBuildExercise
+	lab := doc(t, newBrowser(t, a).get("/labs/limiter"))
+	if lab.Find(`[data-testid="exercise-`+testBuildExercise+`"] [data-testid="build-pill"]`).Length() != 1 ||
+		lab.Find(`[data-testid="exercise-`+limiterExercise+`"] [data-testid="build-pill"]`).Length() != 0 {
+		t.Errorf("the lab page does not tell the build exercise from the design one")
+	}
 	d := doc(t, newBrowser(t, a).get(page))
 	if got := d.Find(`[data-testid="contract"] .prose code`).First().Text(); got != "POST /request?key=K" {
 		t.Errorf("contract on the page: %q", got)
