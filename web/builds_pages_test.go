@@ -14,6 +14,8 @@ import (
 	"github.com/sdworkbook/workbook/internal/archive"
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/internal/testenv"
+	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/all"
 )
 
 // GET /api/exercises lists every exercise with its kind; a build exercise
@@ -210,4 +212,33 @@ func mustDesignSubmission(t *testing.T, a *testApp, userID int64) string {
 		t.Fatal(err)
 	}
 	return sub.ID
+}
+
+// Every starter kit of the workbook's own build exercises, as served,
+// passes the intake as its language: a learner who zips the kit unchanged
+// can submit it.
+func TestEveryStarterKitPassesTheIntake(t *testing.T) {
+	a := MustStartLabs(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()}, nil, all.Registry().Labs()...)
+	b := newBrowser(t, a)
+	kits := 0
+	for _, l := range a.app.grader.Labs() {
+		for _, ex := range a.app.grader.Exercises(l.Info().ID) {
+			if ex.Build == nil {
+				continue
+			}
+			for _, lang := range labs.Languages {
+				resp := b.get("/api/exercises/" + ex.ID + "/starter?lang=" + lang)
+				wantStatus(t, resp, http.StatusOK)
+				sum, err := archive.Unpack(strings.NewReader(readBody(t, resp)), "kit.zip", filepath.Join(t.TempDir(), "kit"), archive.DefaultLimits)
+				if err != nil || sum.Language != lang {
+					t.Errorf("%s's %s kit through the intake: %+v, %v", ex.ID, lang, sum, err)
+				}
+				kits++
+			}
+		}
+	}
+	if kits == 0 {
+		t.Skip("no build exercise is registered yet")
+	}
+	t.Logf("%d starter kits pass the intake", kits)
 }
