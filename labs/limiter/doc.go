@@ -32,4 +32,18 @@
 // the answer came) and "replica" (which replica decided, for a chart).
 // GET /stats is optional for a service: without it a check reports no
 // per-replica counts and cannot tell a failing store from a slow one.
+//
+// # The build exercise
+//
+// limiter-build (build.go) is the same quota as a learner's own service,
+// built from an archive and run as replicas sharing one Redis (see
+// labs.Build): POST /request?key=K and GET /healthz, with QUOTA_LIMIT and
+// QUOTA_WINDOW_MS in its environment, and fail open while Redis is paused.
+// Its checks (live*.go, paused.go) run on real time and judge a request
+// as decided somewhere between when it was sent and when its answer came
+// back: more than the quota admitted within 1.9 s of each other is proof
+// of more than the quota in 2 s, so a slow machine only makes them more
+// lenient. Starter kits live in kits/ (a Go module's go.mod as
+// go.mod.kit, see labs.StarterKits); the references and flawed variants
+// that prove each check both ways live in testdata/build/.
 package limiter
