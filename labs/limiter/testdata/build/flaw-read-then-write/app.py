@@ -69,7 +69,7 @@ def decide(key):
     # race show every time.)
     RDB.zremrangebyscore(k, "-inf", now - WINDOW_MS)
     n = RDB.zcard(k)
-    time.sleep(0.005)
+    time.sleep(0.02)
     if n < LIMIT:
         RDB.zadd(k, {secrets.token_hex(8): now})
         RDB.pexpire(k, WINDOW_MS)
