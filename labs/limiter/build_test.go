@@ -1,0 +1,146 @@
+package limiter
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/labtest"
+)
+
+// buildCase is a service of the build exercise: its sources, and every
+// check it must fail (it passes the others).
+type buildCase struct {
+	name, dir, lang string
+	fails           []string
+}
+
+// buildCases are the references (full marks), the starter kits as a
+// learner downloads them ("kit:" + language), and the flawed variants of
+// the Python reference, each failing exactly its named checks.
+func buildCases() []buildCase {
+	flaw := func(name string, fails ...string) buildCase {
+		return buildCase{"flaw " + name, "testdata/build/flaw-" + name, labs.LangPython, fails}
+	}
+	return []buildCase{
+		{"go reference", "testdata/build/go", labs.LangGo, nil},
+		{"python reference", "testdata/build/python", labs.LangPython, nil},
+		{"go starter", "kit:go", labs.LangGo, []string{checkSpan, checkPaused}},
+		{"python starter", "kit:python", labs.LangPython, []string{checkReplicated, checkSpan}},
+		flaw("fixed-window", checkSpan),
+		flaw("per-process", checkReplicated),
+		flaw("no-expiry", checkRecovers, checkRetry),
+		flaw("no-timeout", checkPaused),
+		flaw("retry-after-1", checkRetry),
+		flaw("read-then-write", checkConcurrency, checkSpan),
+		flaw("off-by-one", checkLimit, checkConcurrency, checkReplicated, checkSpan),
+		flaw("one-key", checkKeys),
+	}
+}
+
+// Every scored check of the build exercise is proven both ways through
+// the sandbox: the Go and Python references pass every one, each flawed
+// variant fails exactly the checks it is named for, and the starter kits,
+// as a learner downloads them, build, start and fail what their comments
+// say. Each service is its own sandbox job; its wall time from the start
+// of its build to the end of its suite is logged.
+func TestBuildExercise(t *testing.T) {
+	ex := buildEx(t)
+	failedBy := map[string]bool{}
+	for _, c := range buildCases() {
+		for _, f := range c.fails {
+			failedBy[f] = true
+		}
+	}
+	for _, c := range ex.Checks {
+		if c.Points > 0 && !failedBy[c.Name] {
+			t.Errorf("no service of the test fails %q", c.Name)
+		}
+	}
+	// The checks mostly wait on real time, so a few services are graded
+	// at once, whatever -parallel says.
+	slots := make(chan struct{}, buildsAtOnce)
+	var wg sync.WaitGroup
+	for _, bc := range buildCases() {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			t.Run(bc.name, func(t *testing.T) { gradeBuild(t, ex, bc) })
+		}()
+	}
+	wg.Wait()
+}
+
+// buildsAtOnce is how many services TestBuildExercise grades at once.
+const buildsAtOnce = 4
+
+// gradeBuild builds and grades one service, and checks it failed exactly
+// what it should.
+func gradeBuild(t *testing.T, ex labs.Exercise, bc buildCase) {
+	dir := bc.dir
+	if lang, ok := strings.CutPrefix(dir, "kit:"); ok {
+		dir = starterDir(t, ex, lang)
+	}
+	start := time.Now()
+	l := labtest.BuildService(t, ex, dir, bc.lang)
+	built := time.Since(start)
+	rs, err := labs.RunOn(context.Background(), Lab, ex, nil, l, nil)
+	if err != nil {
+		t.Fatalf("grading: %v", err)
+	}
+	var failed []string
+	for _, r := range rs {
+		t.Logf("%-45s passed %-5v %5.0f ms  %s", r.Name, r.Passed, r.DurationMS, r.Message)
+		if r.Skipped || r.MaxPoints == 0 {
+			t.Errorf("%s was skipped or scored nothing: %+v", r.Name, r)
+		}
+		if !r.Passed {
+			failed = append(failed, r.Name)
+		}
+	}
+	score, max := labs.Score(rs)
+	t.Logf("%s: %d of %d points; built in %v, graded in %v", bc.name, score, max, built.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	want := slices.Clone(bc.fails)
+	slices.Sort(want)
+	slices.Sort(failed)
+	if !slices.Equal(failed, want) {
+		t.Errorf("failed %q, want exactly %q", failed, want)
+	}
+}
+
+// starterDir writes the starter kit in lang, as the exercise serves it,
+// into a directory of its own.
+func starterDir(t *testing.T, ex labs.Exercise, lang string) string {
+	t.Helper()
+	kit, err := fs.Sub(ex.Build.Starters, lang)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	err = fs.WalkDir(kit, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(kit, name)
+		if err != nil {
+			return err
+		}
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(p, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
