@@ -70,6 +70,13 @@ type Options struct {
 	// RecoverEvery is how often workers look for runs whose lease ran
 	// out; 0 means 2 s.
 	RecoverEvery time.Duration
+	// BuildTimeout bounds one grading of a build exercise (the learner's
+	// own service built, started and checked); 0 means
+	// DefaultBuildTimeout.
+	BuildTimeout time.Duration
+	// GoImage, PythonImage and RelayImage are the sandbox's images (see
+	// internal/sandbox); "" takes its defaults.
+	GoImage, PythonImage, RelayImage string
 }
 
 // Environment modes.
@@ -88,6 +95,7 @@ type Grader struct {
 	reg   *labs.Registry
 	river *river.Client[*sql.Tx]
 	envs  *environments
+	boxes sandboxes
 	now   func() time.Time
 
 	stopSweep context.CancelFunc
@@ -100,11 +108,14 @@ func New(st *store.Store, rdb *goredis.Client, log *slog.Logger, opts Options, r
 	if opts.JobTimeout <= 0 {
 		opts.JobTimeout = 90 * time.Second
 	}
-	if opts.RescueAfter <= 0 {
-		opts.RescueAfter = opts.JobTimeout + time.Minute
+	if opts.BuildTimeout <= 0 {
+		opts.BuildTimeout = DefaultBuildTimeout
 	}
 	// The queue's own job deadline is a backstop behind the worker's.
-	queueTimeout := opts.JobTimeout + 5*time.Second
+	queueTimeout := max(opts.JobTimeout, opts.BuildTimeout) + 5*time.Second
+	if opts.RescueAfter <= 0 {
+		opts.RescueAfter = max(opts.JobTimeout, opts.BuildTimeout) + time.Minute
+	}
 	opts.RescueAfter = max(opts.RescueAfter, queueTimeout)
 	if opts.SweepEvery <= 0 {
 		opts.SweepEvery = 30 * time.Second

@@ -68,8 +68,11 @@ func (g *Grader) grade(ctx context.Context, id string, lastTry bool) (err error)
 		}
 	}()
 	l, ex, d, refused := g.gradable(sub)
-	if refused != nil {
+	switch {
+	case refused != nil:
 		return r.finish(*refused)
+	case ex.Build != nil:
+		return r.runBuild(l, ex, lastTry)
 	}
 	return r.runSuite(l, ex, d, lastTry)
 }

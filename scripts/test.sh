@@ -66,6 +66,8 @@ scripts/images.sh sandbox
 export WORKBOOK_GO_IMAGE=${WORKBOOK_GO_IMAGE:-workbook-local/go:1.24}
 export WORKBOOK_PYTHON_IMAGE=${WORKBOOK_PYTHON_IMAGE:-workbook-local/python:3.11}
 log "images: $WORKBOOK_POSTGRES_IMAGE, $WORKBOOK_REDIS_IMAGE, $WORKBOOK_GO_IMAGE, $WORKBOOK_PYTHON_IMAGE"
+# Docker is started above: a test that needs it fails rather than skips.
+export WORKBOOK_REQUIRE_DOCKER=1
 
 # 4. testcontainers: no reaper image without a registry, and mapped ports
 # are on this host even when it looks like a container.

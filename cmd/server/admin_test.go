@@ -30,6 +30,33 @@ func openTestStore(t *testing.T, be testenv.Backend) *store.Store {
 
 var setupURL = regexp.MustCompile(`setup_url=(\S+)`)
 
+// startLogged runs the server on addr until the returned stop is called.
+// The server answers only after it has announced itself (the setup link
+// included), so once it is ready its log is whole.
+func startLogged(t *testing.T, addr string, env config.Getenv) (*syncBuffer, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, nil, env, logs, logs) }()
+	for i := 0; i < 1200; i++ {
+		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return logs, func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("server did not stop")
+		}
+	}
+}
+
 // A fresh server prints a one-time setup link while it has no admin: the
 // first registrant is a learner, the link makes the admin once, and a
 // server started again with an admin prints none.
@@ -41,31 +68,7 @@ func TestSetupLinkFromTheLog(t *testing.T) {
 				"WORKBOOK_ADDR": addr, "WORKBOOK_DATA_DIR": be.DataDir, "DATABASE_URL": be.DatabaseURL, "REDIS_URL": be.RedisURL,
 				"WORKBOOK_GRADER_WORKERS": "0",
 			})
-			start := func() (*syncBuffer, func()) {
-				ctx, cancel := context.WithCancel(context.Background())
-				logs := &syncBuffer{}
-				done := make(chan int, 1)
-				go func() { done <- run(ctx, nil, env, logs, logs) }()
-				// The server answers only after it has announced itself (the
-				// setup link included), so a ready answer means the log is whole.
-				for i := 0; i < 1200; i++ {
-					if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
-						resp.Body.Close()
-						if resp.StatusCode == http.StatusOK {
-							break
-						}
-					}
-					time.Sleep(50 * time.Millisecond)
-				}
-				return logs, func() {
-					cancel()
-					select {
-					case <-done:
-					case <-time.After(20 * time.Second):
-						t.Error("server did not stop")
-					}
-				}
-			}
+			start := func() (*syncBuffer, func()) { return startLogged(t, addr, env) }
 			logs, stop := start()
 			m := setupURL.FindStringSubmatch(logs.String())
 			if m == nil {

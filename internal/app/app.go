@@ -174,7 +174,7 @@ func openLessons(cfg config.Config, log *slog.Logger) (*lessons.Library, error) 
 func (a *App) openGrader(ctx context.Context, edit func(*grader.Options)) error {
 	cfg := a.Config
 	opts := grader.Options{Workers: cfg.GraderWorkers, JobTimeout: cfg.GraderTimeout, Environment: cfg.GraderEnv,
-		PostgresImage: cfg.PostgresImage, RedisImage: cfg.RedisImage}
+		PostgresImage: cfg.PostgresImage, RedisImage: cfg.RedisImage, GoImage: cfg.GoImage, PythonImage: cfg.PythonImage}
 	if edit != nil {
 		edit(&opts)
 	}
