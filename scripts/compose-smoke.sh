@@ -137,10 +137,20 @@ submit limiter-api-quota "$base" "$jar" limiter limiter-api-quota '{"algorithm":
 submit breaker-payments "$base" "$jar" breaker breaker-payments '{}' "$incontainers"
 submit "cache-catalogue (plain docker run)" "$plain_base" "$jar3" cache cache-catalogue '{}' \
 	"Graded on the built-in Redis and SQLite: this server has no container engine."
-step "six exercises submitted"
+# A learner's own service: the limiter's Python reference as an archive,
+# built and run by the grader service in the sandbox beside its own Redis.
+jar4=$(register "$base" builder@example.org)
+archive=$(mktemp --suffix=.tar.gz)
+tar -czf "$archive" -C labs/limiter/testdata/build/python .
+id=$(curl -fs -b "$jar4" -H "Origin: $base" -F exercise=limiter-build -F language=python -F notes=smoke \
+	-F "archive=@$archive;type=application/gzip" "$base/api/labs/limiter/submissions" | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
+rm -f "$archive"
+[ -n "$id" ] || { echo "could not submit the limiter service" >&2; exit 1; }
+subs[limiter-build]=$id bases[limiter-build]=$base jars[limiter-build]=$jar4 wants[limiter-build]="Built and run in containers: "
+step "seven exercises submitted"
 seconds() { date -u -d "$1" +%s.%N; }
 field() { printf '%s' "$2" | sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
-keys=(limiter-api-quota breaker-payments cache-catalogue shop-order-saga shortener-basics "cache-catalogue (plain docker run)")
+keys=(limiter-api-quota breaker-payments cache-catalogue shop-order-saga shortener-basics limiter-build "cache-catalogue (plain docker run)")
 pending=("${keys[@]}")
 declare -A results
 for _ in $(seq 1 600); do
@@ -172,6 +182,10 @@ for k in "${keys[@]}"; do
 done
 if ! grep -q '"score":100' <<<"${results[limiter-api-quota]:-}"; then
 	echo "the known good limiter design did not score 100" >&2
+	failed=1
+fi
+if ! grep -q '"score":100' <<<"${results[limiter-build]:-}"; then
+	echo "the limiter's reference service did not score 100: ${results[limiter-build]:-}" >&2
 	failed=1
 fi
 [ $failed -eq 0 ] || exit 1
