@@ -150,6 +150,9 @@ func stabilityJobs(t *testing.T, repeats int) []stabilityJob {
 	for _, l := range gradedLabs {
 		var js []stabilityJob
 		for _, ex := range labs.ExercisesOf(l) {
+			if ex.Build != nil {
+				continue // its references are services, graded by the lab's TestBuildExercise
+			}
 			if len(ex.References) == 0 {
 				t.Errorf("exercise %s has no reference designs", ex.ID)
 			}
