@@ -2,10 +2,12 @@ package containers
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strconv"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 )
@@ -50,19 +52,23 @@ func GradingLabels(owner, job string, started, deadline time.Time) map[string]st
 // was started by this process.
 var processStart = time.Now()
 
-// Leftover is a grading container RemoveLeftovers removed.
+// Leftover is a grading container, network or image RemoveLeftovers
+// removed.
 type Leftover struct {
+	// Kind is "container", "network" or "image".
+	Kind                string
 	ID, Owner, Job, Why string
 }
 
-// RemoveLeftovers removes the grading containers that no running job uses:
+// RemoveLeftovers removes the grading containers, networks and images
+// (a build's, in the sandbox) that no running job uses:
 //   - owner's own, left by an earlier grader of that owner that was killed
 //     (its process is gone, or had this process's id but ran before it, as
 //     in a container that restarted), and
 //   - anyone's whose job deadline passed more than margin ago: every job
 //     has ended by then, and its grader would have removed them.
 //
-// It never touches a container without the grading label, nor one of a
+// It never touches an object without the grading label, nor one of a
 // grader that may still be running it, so it is safe while jobs run.
 func RemoveLeftovers(ctx context.Context, owner string, margin time.Duration, now time.Time) ([]Leftover, error) {
 	PrepareReaper(ctx)
@@ -71,28 +77,74 @@ func RemoveLeftovers(ctx context.Context, owner string, margin time.Duration, no
 		return nil, err
 	}
 	defer cli.Close()
-	res, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true,
-		Filters: client.Filters{}.Add("label", LabelRole+"="+RoleGrading)})
+	grading := client.Filters{}.Add("label", LabelRole+"="+RoleGrading)
+	var out []Leftover
+	var errs []error
+	found := func(kind, id string, labels map[string]string, remove func() error) {
+		why := leftover(labels, owner, margin, now, processAlive)
+		if why == "" {
+			return
+		}
+		if err := remove(); err != nil && !cerrdefs.IsNotFound(err) {
+			errs = append(errs, err)
+			return
+		}
+		out = append(out, Leftover{Kind: kind, ID: id, Owner: labels[LabelOwner], Job: labels[LabelJob], Why: why})
+	}
+	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: grading})
 	if err != nil {
 		return nil, err
 	}
+	for _, c := range cs.Items {
+		found("container", c.ID, c.Labels, func() error {
+			_, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+			return err
+		})
+	}
+	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: grading})
+	errs = append(errs, err)
+	for _, n := range ns.Items {
+		found("network", n.ID, n.Labels, func() error {
+			_, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
+			return err
+		})
+	}
+	imgs, err := removeLeftoverImages(ctx, cli, grading, func(labels map[string]string) string {
+		return leftover(labels, owner, margin, now, processAlive)
+	})
+	return append(out, imgs...), errors.Join(append(errs, err)...)
+}
+
+// removeLeftoverImages removes the images why finds left over, children
+// before their parents: a build's steps are images too, and a parent with
+// a child cannot go first, so it takes a few passes.
+func removeLeftoverImages(ctx context.Context, cli *testcontainers.DockerClient, grading client.Filters, why func(map[string]string) string) ([]Leftover, error) {
 	var out []Leftover
-	var errs []error
-	for _, c := range res.Items {
-		why := leftover(c.Labels, owner, margin, now, processAlive)
-		if why == "" {
-			continue
+	var last error
+	for range 8 {
+		is, err := cli.ImageList(ctx, client.ImageListOptions{All: true, Filters: grading})
+		if err != nil {
+			return out, err
 		}
-		if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
-			errs = append(errs, err)
-			continue
+		last = nil
+		progress := false
+		for _, im := range is.Items {
+			w := why(im.Labels)
+			if w == "" {
+				continue
+			}
+			if _, err := cli.ImageRemove(ctx, im.ID, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
+				last = err
+				continue
+			}
+			progress = true
+			out = append(out, Leftover{Kind: "image", ID: im.ID, Owner: im.Labels[LabelOwner], Job: im.Labels[LabelJob], Why: w})
 		}
-		out = append(out, Leftover{ID: c.ID, Owner: c.Labels[LabelOwner], Job: c.Labels[LabelJob], Why: why})
+		if !progress {
+			break
+		}
 	}
-	if len(errs) > 0 {
-		return out, errs[0]
-	}
-	return out, nil
+	return out, last
 }
 
 // leftover says why a container with labels is left over, or "" when it
