@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/client"
 )
@@ -46,7 +47,7 @@ const (
 )
 
 // Build builds src into an image labelled for job: without network,
-// within BuildTimeout and BuildMemory, its output capped. A failure the
+// within the build timeout and BuildMemory, its output capped. A failure the
 // learner caused is a *LearnerError carrying the build log.
 func (e *Engine) Build(ctx context.Context, job string, src Source) (Image, error) {
 	if err := e.checkBaseImages(ctx); err != nil {
@@ -56,7 +57,7 @@ func (e *Engine) Build(ctx context.Context, job string, src Source) (Image, erro
 	if err != nil {
 		return Image{}, err
 	}
-	bctx, cancel := context.WithTimeout(ctx, BuildTimeout)
+	bctx, cancel := context.WithTimeout(ctx, e.o.BuildTimeout)
 	defer cancel()
 	img, err := e.runBuild(bctx, cancel, job, src.Dir, dockerfile)
 	if err == nil {
@@ -70,7 +71,7 @@ func (e *Engine) Build(ctx context.Context, job string, src Source) (Image, erro
 	case ctx.Err() != nil:
 		return Image{}, ctx.Err()
 	case errors.Is(bctx.Err(), context.DeadlineExceeded):
-		le = learnerf(img.Log, "Your service did not finish building within %s.", BuildTimeout)
+		le = learnerf(img.Log, "Your service did not finish building within %s.", e.o.BuildTimeout)
 	default:
 		return Image{}, fmt.Errorf("sandbox: build: %w", err)
 	}
@@ -98,6 +99,10 @@ func (e *Engine) runBuild(ctx context.Context, stop func(), job, dir, dockerfile
 			CPUPeriod: 100000, CPUQuota: 100000, Version: build.BuilderV1,
 			Labels: e.labels(job, time.Time{}),
 		})
+		if cerrdefs.IsInvalidArgument(err) {
+			msg := strings.TrimPrefix(err.Error(), "Error response from daemon: ")
+			return Image{}, learnerf("", "Docker could not read your Dockerfile: %s.", strings.TrimSuffix(msg, "."))
+		}
 		if err != nil {
 			return Image{}, err
 		}

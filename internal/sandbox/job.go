@@ -233,6 +233,9 @@ func (j *Job) environment(replica, redisDB int, pgDB string, extra map[string]st
 	return out
 }
 
+// Network is the job's Docker network and its subnet.
+func (j *Job) Network() (name string, subnet netip.Prefix) { return j.netName, j.subnet }
+
 // transport carries the checker's requests to the relay.
 func (j *Job) transport() *http.Transport { return j.tr }
 

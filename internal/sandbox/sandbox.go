@@ -47,7 +47,7 @@ const (
 
 // The sandbox's limits.
 const (
-	// BuildTimeout bounds one build.
+	// BuildTimeout bounds one build (Options.BuildTimeout).
 	BuildTimeout = 3 * time.Minute
 	// BuildMemory is a build's memory limit.
 	BuildMemory = 1 << 30
@@ -83,6 +83,8 @@ type Options struct {
 	// empty: the default bridge, with the relay's port published on
 	// 127.0.0.1.
 	Network string
+	// BuildTimeout bounds one build; 0 means BuildTimeout (3 minutes).
+	BuildTimeout time.Duration
 }
 
 // Engine builds images and starts jobs on one Docker engine.
@@ -107,6 +109,9 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	e := &Engine{o: o, cli: cli, log: o.Log}
 	if e.log == nil {
 		e.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if e.o.BuildTimeout <= 0 {
+		e.o.BuildTimeout = BuildTimeout
 	}
 	if e.o.GoImage == "" {
 		e.o.GoImage = DefaultGoImage
