@@ -55,4 +55,21 @@
 // set the provider with PUT /downstream. On a built-in design they run on a clock of their own and
 // read GET /waits to move it only when every call is waiting; a service
 // runs on real time, needs no GET /waits, and the checks wait instead.
+//
+// # The build exercise
+//
+// In breaker-build (build.go) the learner writes the client itself: a
+// service, one replica in the sandbox, whose POST /call calls a
+// dependency at $DOWNSTREAM_URL/quote through a circuit breaker, cuts
+// each attempt at CALL_TIMEOUT_MS and retries within RETRY_BUDGET, and
+// answers 200 {"quote": …}, 502, 503 (failed fast) or 504 (cut); it also
+// answers GET /healthz. It has no PUT /downstream or GET /state, so its
+// checks (build_open.go, build_calls.go) control the dependency instead:
+// each launches the service with a Provider of its own (provider.go, the
+// lab's simulated downstream served over HTTP) and judges what the
+// provider received (how many calls, when they arrived, which were
+// retries) and what the service answered, on real time with margins that
+// favour a correct service. References, flawed variants and the starter
+// kits (kits/go, kits/python) are proven through the sandbox in
+// build_test.go.
 package breaker

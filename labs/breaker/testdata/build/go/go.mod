@@ -1,0 +1,3 @@
+module example.org/breaker-service
+
+go 1.24
