@@ -3,67 +3,13 @@ package breaker
 import (
 	"context"
 	"maps"
-	"net/http/httptest"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/sdworkbook/workbook/internal/testenv"
 	"github.com/sdworkbook/workbook/labs"
 	"github.com/sdworkbook/workbook/labs/labtest"
 )
-
-// serviceLauncher runs the breaker as a service would run: each target is
-// an instance on real time behind a real HTTP server on loopback, reached
-// only by its base URL. It is how a learner's own service is graded, with
-// the same checks.
-type serviceLauncher struct {
-	base   labs.Env
-	design labs.Design
-
-	mu        sync.Mutex
-	n         int
-	servers   []*httptest.Server
-	instances []labs.Instance
-}
-
-func (s *serviceLauncher) Launch(ctx context.Context, changes map[string]any) (labs.Target, error) {
-	d := maps.Clone(s.design)
-	maps.Copy(d, changes)
-	s.mu.Lock()
-	s.n++
-	env := s.base
-	env.Instance = "svc" + strconv.Itoa(s.n)
-	env.Prefix = "lab:" + env.Instance + ":"
-	s.mu.Unlock()
-	inst, err := Lab.New(ctx, env, d)
-	if err != nil {
-		return nil, err
-	}
-	srv := httptest.NewServer(inst.(*instance).Handler())
-	s.mu.Lock()
-	s.servers, s.instances = append(s.servers, srv), append(s.instances, inst)
-	s.mu.Unlock()
-	return &labs.URLTarget{Base: srv.URL, HTTP: srv.Client()}, nil
-}
-
-func (s *serviceLauncher) Can(labs.Capability) bool { return false }
-
-func (s *serviceLauncher) Close(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, srv := range s.servers {
-		srv.Close()
-	}
-	for _, in := range s.instances {
-		if err := in.Close(ctx); err != nil {
-			return err
-		}
-	}
-	s.servers, s.instances = nil, nil
-	return nil
-}
 
 // The checks grade a service reached only by URL, on real time: the
 // threshold and the trial calls need no clock of the suite's, so the good
@@ -91,7 +37,7 @@ func TestSuiteGradesAServiceByURL(t *testing.T) {
 				if len(errs) > 0 {
 					t.Fatal(errs)
 				}
-				rs, err := labs.RunOn(context.Background(), Lab, ex, nil, &serviceLauncher{base: base, design: d}, nil)
+				rs, err := labs.RunOn(context.Background(), Lab, ex, nil, &labtest.ServiceLauncher{Lab: Lab, Env: base, Design: d}, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

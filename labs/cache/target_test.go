@@ -2,99 +2,13 @@ package cache
 
 import (
 	"context"
-	"maps"
-	"net/http"
-	"net/http/httptest"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/sdworkbook/workbook/internal/testenv"
 	"github.com/sdworkbook/workbook/labs"
 	"github.com/sdworkbook/workbook/labs/labtest"
 )
-
-// serviceLauncher runs the cache lab as a service would run: each target
-// is an instance behind a real HTTP server on loopback, on real time,
-// reached only by its base URL. It is how a learner's own service is
-// graded, with the same checks. With restart, a target restarts as a
-// crashed process would: the instance halts and another takes its rows and
-// keys, behind the same address.
-type serviceLauncher struct {
-	base    labs.Env
-	design  labs.Design
-	restart bool
-
-	mu       sync.Mutex
-	n        int
-	services []*service
-}
-
-// service is one launched target.
-type service struct {
-	srv    *httptest.Server
-	env    labs.Env
-	design labs.Design
-	cur    atomic.Pointer[instance]
-}
-
-func (s *serviceLauncher) Launch(ctx context.Context, changes map[string]any) (labs.Target, error) {
-	d := maps.Clone(s.design)
-	maps.Copy(d, changes)
-	s.mu.Lock()
-	s.n++
-	env := s.base
-	env.Instance += "svc" + strconv.Itoa(s.n)
-	env.Prefix = "lab:" + env.Instance + ":"
-	s.mu.Unlock()
-	inst, err := Lab.New(ctx, env, d)
-	if err != nil {
-		return nil, err
-	}
-	svc := &service{env: env, design: d}
-	svc.cur.Store(inst.(*instance))
-	svc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		svc.cur.Load().Handler().ServeHTTP(w, r)
-	}))
-	s.mu.Lock()
-	s.services = append(s.services, svc)
-	s.mu.Unlock()
-	tg := &labs.URLTarget{Base: svc.srv.URL, HTTP: svc.srv.Client()}
-	if s.restart {
-		tg.Caps, tg.OnRestart = []labs.Capability{labs.Restart}, svc.restartNow
-	}
-	return tg, nil
-}
-
-// restartNow halts the instance and starts another on its rows and keys.
-func (svc *service) restartNow(ctx context.Context) error {
-	if err := svc.cur.Load().Halt(ctx); err != nil {
-		return err
-	}
-	inst, err := Lab.New(ctx, svc.env, svc.design)
-	if err != nil {
-		return err
-	}
-	svc.cur.Store(inst.(*instance))
-	return nil
-}
-
-func (s *serviceLauncher) Can(c labs.Capability) bool { return c == labs.Restart && s.restart }
-
-func (s *serviceLauncher) Close(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, svc := range s.services {
-		svc.srv.Close()
-		if err := svc.cur.Load().Close(ctx); err != nil {
-			return err
-		}
-	}
-	s.services = nil
-	return nil
-}
 
 // gradeService grades design as a service (only the checks named, or
 // all) and returns the results by check.
@@ -108,7 +22,7 @@ func gradeService(t *testing.T, base labs.Env, raw map[string]any, restart bool,
 		}
 		ex.Checks = checks
 	}
-	l := &serviceLauncher{base: base, design: mustDesign(t, raw), restart: restart}
+	l := &labtest.ServiceLauncher{Lab: Lab, Env: base, Design: mustDesign(t, raw), Restart: restart}
 	rs, err := labs.RunOn(context.Background(), Lab, ex, nil, l, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -3,72 +3,14 @@ package limiter
 import (
 	"context"
 	"maps"
-	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/sdworkbook/workbook/internal/testenv"
 	"github.com/sdworkbook/workbook/labs"
 	"github.com/sdworkbook/workbook/labs/labtest"
 )
-
-// serviceLauncher runs the limiter as a service would run: each target is
-// an instance behind a real HTTP server on loopback, on real time, reached
-// only by its base URL. It is how a learner's own service is graded, with
-// the same checks.
-type serviceLauncher struct {
-	tb       testing.TB
-	base     labs.Env
-	design   labs.Design
-	replicas bool
-
-	mu        sync.Mutex
-	n         int
-	servers   []*httptest.Server
-	instances []labs.Instance
-}
-
-func (s *serviceLauncher) Launch(ctx context.Context, changes map[string]any) (labs.Target, error) {
-	d := maps.Clone(s.design)
-	maps.Copy(d, changes)
-	s.mu.Lock()
-	s.n++
-	env := withID(s.base, "svc"+strconv.Itoa(s.n))
-	s.mu.Unlock()
-	inst, err := Lab.New(ctx, env, d)
-	if err != nil {
-		return nil, err
-	}
-	srv := httptest.NewServer(inst.(*instance).Handler())
-	s.mu.Lock()
-	s.servers, s.instances = append(s.servers, srv), append(s.instances, inst)
-	s.mu.Unlock()
-	var caps []labs.Capability
-	if s.replicas {
-		caps = append(caps, labs.Replicas)
-	}
-	return &labs.URLTarget{Base: srv.URL, HTTP: srv.Client(), Caps: caps}, nil
-}
-
-func (s *serviceLauncher) Can(c labs.Capability) bool { return c == labs.Replicas && s.replicas }
-
-func (s *serviceLauncher) Close(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, srv := range s.servers {
-		srv.Close()
-	}
-	for _, in := range s.instances {
-		if err := in.Close(ctx); err != nil {
-			return err
-		}
-	}
-	s.servers, s.instances = nil, nil
-	return nil
-}
 
 // The quota checks grade a service reached only by URL, on real time: they
 // wait where they would have moved the suite's clock, a good design passes
@@ -83,7 +25,7 @@ func TestSuiteGradesAServiceByURL(t *testing.T) {
 			t.Parallel() // the checks mostly wait on real time
 			base := labtest.Env(t, b, "svc")
 			run := func(raw map[string]any, replicas bool, checks []labs.Check) map[string]labs.CheckResult {
-				l := &serviceLauncher{tb: t, base: base, design: mustDesign(t, raw), replicas: replicas}
+				l := &labtest.ServiceLauncher{Lab: Lab, Env: base, Design: mustDesign(t, raw), Replicas: replicas}
 				run := ex
 				run.Checks = checks
 				rs, err := labs.RunOn(context.Background(), Lab, run, nil, l, nil)
