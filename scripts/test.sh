@@ -129,26 +129,42 @@ wait_stability() {
 }
 trap '[ -n "$stability_pid" ] && { pkill -P "$stability_pid" 2>/dev/null; kill "$stability_pid" 2>/dev/null; } || true' EXIT
 
-# 7. A short fuzzing run of every parser of user input.
+# 7. A short fuzzing run of every parser of user input: the targets of a
+# package one after another (it compiles once), three packages at a time.
 fuzztime=${FUZZTIME:-10s}
+fuzz_one() { # package target
+	local out
+	if ! out=$(go test -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" "$1" 2>&1); then
+		# A real finding writes its input under testdata/fuzz and fails
+		# every time. The fuzz engine itself now and then ends a run with a
+		# bare FAIL and no input; that run is tried once more.
+		if [[ "$out" == *"Failing input written"* ]] ||
+			! out=$(go test -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" "$1" 2>&1); then
+			printf 'fuzz %s %s failed:\n%s\n' "$1" "$2" "$out" >&2
+			return 1
+		fi
+		log "fuzz $2: the engine's first run ended without a finding; the second passed"
+	fi
+	log "fuzz $2 ($fuzztime): no finding"
+}
+fuzz_package() { # package targets...: one after another, so it compiles once
+	local pkg=$1 target
+	shift
+	for target in "$@"; do fuzz_one "$pkg" "$target" || return 1; done
+}
 if [ "$fuzztime" != "0" ] && [ $# -eq 0 ]; then
-	for pkg in $(go list ./...); do
+	export -f fuzz_one fuzz_package log
+	export fuzztime
+	# One line per package: the package, then its fuzz targets.
+	targets=$(for pkg in $(go list ./...); do
 		dir=$(go list -f '{{.Dir}}' "$pkg")
-		for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
-			log "fuzz $target ($fuzztime)"
-			if ! out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" 2>&1); then
-				# A real finding writes its input under testdata/fuzz and fails
-				# every time. The fuzz engine itself now and then ends a run
-				# with a bare FAIL and no input; that run is tried once more.
-				if [[ "$out" == *"Failing input written"* ]] ||
-					! out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" 2>&1); then
-					printf '%s\n' "$out" >&2
-					exit 1
-				fi
-				log "fuzz $target: the engine's first run ended without a finding; the second passed"
-			fi
-		done
-	done
+		fs=$(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u | tr '\n' ' ')
+		[ -z "$fs" ] || echo "$pkg $fs"
+	done)
+	log "fuzzing every parser of user input in $(wc -l <<<"$targets") packages, three at a time"
+	if ! xargs -P 3 -L 1 bash -c 'fuzz_package "$@"' _ <<<"$targets"; then
+		exit 1
+	fi
 fi
 log "waiting for the grading stability test"
 wait_stability
