@@ -81,6 +81,18 @@ func createUser(ctx context.Context, cfg config.Config, args []string, stdin io.
 	if !ok {
 		return exitConfig
 	}
+	return withPassword(ctx, cfg, creds, stderr, func(st *store.Store, hash string) error {
+		u, err := st.CreateUser(ctx, creds.Email, hash, role)
+		if err == nil {
+			fmt.Fprintf(stdout, "created %s account %s (id %d)\n", u.Role, u.Email, u.ID)
+		}
+		return err
+	})
+}
+
+// withPassword opens the store, hashes creds' password and hands both to
+// do; it reports do's error, or the store's, and returns the exit code.
+func withPassword(ctx context.Context, cfg config.Config, creds auth.Credentials, stderr io.Writer, do func(st *store.Store, hash string) error) int {
 	log := newLogger(cfg, stderr)
 	st, err := app.OpenStore(ctx, cfg, log)
 	if err != nil {
@@ -89,16 +101,13 @@ func createUser(ctx context.Context, cfg config.Config, args []string, stdin io.
 	}
 	defer st.Close()
 	hash, err := auth.HashPassword(creds.Password)
+	if err == nil {
+		err = do(st, hash)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "server admin: %v\n", err)
 		return exitFail
 	}
-	u, err := st.CreateUser(ctx, creds.Email, hash, role)
-	if err != nil {
-		fmt.Fprintf(stderr, "server admin: %v\n", err)
-		return exitFail
-	}
-	fmt.Fprintf(stdout, "created %s account %s (id %d)\n", u.Role, u.Email, u.ID)
 	return exitOK
 }
 
@@ -124,30 +133,17 @@ func resetPassword(ctx context.Context, cfg config.Config, args []string, stdin 
 	if !ok {
 		return exitConfig
 	}
-	log := newLogger(cfg, stderr)
-	st, err := app.OpenStore(ctx, cfg, log)
-	if err != nil {
-		log.Error("database unavailable", "err", err)
-		return exitFail
-	}
-	defer st.Close()
-	u, err := st.UserByEmail(ctx, creds.Email)
-	if apperr.Is(err, apperr.NotFound) {
-		fmt.Fprintf(stderr, "server admin: no account has the email %s\n", creds.Email)
-		return exitFail
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "server admin: %v\n", err)
-		return exitFail
-	}
-	hash, err := auth.HashPassword(creds.Password)
-	if err == nil {
-		err = st.SetPassword(ctx, u.ID, hash)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "server admin: %v\n", err)
-		return exitFail
-	}
-	fmt.Fprintf(stdout, "password of %s reset; every session of the account has ended (its access tokens still work: revoke them on its account page)\n", u.Email)
-	return exitOK
+	return withPassword(ctx, cfg, creds, stderr, func(st *store.Store, hash string) error {
+		u, err := st.UserByEmail(ctx, creds.Email)
+		if apperr.Is(err, apperr.NotFound) {
+			return fmt.Errorf("no account has the email %s", creds.Email)
+		}
+		if err == nil {
+			err = st.SetPassword(ctx, u.ID, hash)
+		}
+		if err == nil {
+			fmt.Fprintf(stdout, "password of %s reset; every session of the account has ended (its access tokens still work: revoke them on its account page)\n", u.Email)
+		}
+		return err
+	})
 }
