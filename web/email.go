@@ -212,20 +212,32 @@ func (s *Server) badLink(c *gin.Context, reset bool) {
 	s.render(c, http.StatusNotFound, views.Page{Title: "This link does not work"}, views.BadLinkView(views.BadLinkPage{Reset: reset}))
 }
 
-func (s *Server) resetForm(c *gin.Context) {
+// liveLink reads an emailed link's token and finds the account whose
+// live link of purpose it is. A link that does not work is answered
+// here (badLink, or the store's failure) and ok is false.
+func (s *Server) liveLink(c *gin.Context, purpose string) (token string, u store.User, ok bool) {
 	linkHeaders(c)
-	token, ok := emailToken(c)
+	reset := purpose == store.TokenReset
+	token, ok = emailToken(c)
 	if !ok {
-		s.badLink(c, true)
-		return
+		s.badLink(c, reset)
+		return "", u, false
 	}
-	_, u, err := s.store.LiveEmailToken(c.Request.Context(), auth.TokenID(token), store.TokenReset, s.now())
+	_, u, err := s.store.LiveEmailToken(c.Request.Context(), auth.TokenID(token), purpose, s.now())
 	if apperr.Is(err, apperr.NotFound) {
-		s.badLink(c, true)
-		return
+		s.badLink(c, reset)
+		return "", u, false
 	}
 	if err != nil {
 		s.fail(c, err)
+		return "", u, false
+	}
+	return token, u, true
+}
+
+func (s *Server) resetForm(c *gin.Context) {
+	token, u, ok := s.liveLink(c, store.TokenReset)
+	if !ok {
 		return
 	}
 	s.render(c, http.StatusOK, views.Page{Title: "Choose a new password"}, views.ResetView(views.ResetPage{Token: token, Email: u.Email}))
@@ -234,27 +246,17 @@ func (s *Server) resetForm(c *gin.Context) {
 // reset sets the new password from a live link, ends every session of the
 // account, and sends the person to log in with it.
 func (s *Server) reset(c *gin.Context) {
-	linkHeaders(c)
-	token, ok := emailToken(c)
-	if !ok {
-		s.badLink(c, true)
+	if err := s.parseForm(c); err != nil {
+		linkHeaders(c)
+		s.fail(c, err)
 		return
 	}
-	if err := s.parseForm(c); err != nil {
-		s.fail(c, err)
+	token, u, ok := s.liveLink(c, store.TokenReset)
+	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
 	hash := auth.TokenID(token)
-	_, u, err := s.store.LiveEmailToken(ctx, hash, store.TokenReset, s.now())
-	if apperr.Is(err, apperr.NotFound) {
-		s.badLink(c, true)
-		return
-	}
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	const title = "Choose a new password"
 	m := views.ResetPage{Token: token, Email: u.Email}
 	creds, errs := auth.ParseRegistration(u.Email, c.Request.PostForm.Get("password"))
@@ -296,19 +298,8 @@ func (s *Server) reset(c *gin.Context) {
 }
 
 func (s *Server) verifyForm(c *gin.Context) {
-	linkHeaders(c)
-	token, ok := emailToken(c)
+	token, u, ok := s.liveLink(c, store.TokenVerify)
 	if !ok {
-		s.badLink(c, false)
-		return
-	}
-	_, u, err := s.store.LiveEmailToken(c.Request.Context(), auth.TokenID(token), store.TokenVerify, s.now())
-	if apperr.Is(err, apperr.NotFound) {
-		s.badLink(c, false)
-		return
-	}
-	if err != nil {
-		s.fail(c, err)
 		return
 	}
 	s.render(c, http.StatusOK, views.Page{Title: "Confirm your email address"}, views.VerifyView(views.VerifyPage{Token: token, Email: u.Email}))
