@@ -79,7 +79,7 @@ func (g *Grader) result(ctx context.Context, sub store.Submission) (Result, erro
 		}
 		for _, c := range rows {
 			cr := labs.CheckResult{Name: c.Name, Requirement: c.Requirement, Passed: c.Passed, Points: c.Points,
-				MaxPoints: c.MaxPoints, Message: c.Message, DurationMS: c.DurationMS}
+				MaxPoints: c.MaxPoints, Message: c.Message, DurationMS: c.DurationMS, Skipped: c.Skipped}
 			if c.Chart != "" {
 				var ch labs.CheckChart
 				if json.Unmarshal([]byte(c.Chart), &ch) == nil {

@@ -147,7 +147,7 @@ func (r *run) runSuite(l labs.Lab, ex labs.Exercise, d labs.Design, lastTry bool
 // recordCheck stores one finished check and tells the learner's page.
 func (r *run) recordCheck(ctx context.Context, i int, c labs.CheckResult) {
 	row := store.SubmissionCheck{SubmissionID: r.sub.ID, Run: r.sub.Run, Seq: i, Name: c.Name, Requirement: c.Requirement,
-		Passed: c.Passed, Points: c.Points, MaxPoints: c.MaxPoints, Message: c.Message, DurationMS: c.DurationMS}
+		Passed: c.Passed, Points: c.Points, MaxPoints: c.MaxPoints, Message: c.Message, DurationMS: c.DurationMS, Skipped: c.Skipped}
 	if c.Chart != nil {
 		if b, err := json.Marshal(c.Chart); err == nil {
 			row.Chart = string(b)

@@ -179,6 +179,8 @@ type SubmissionCheck struct {
 	Message      string
 	DurationMS   float64 `gorm:"column:duration_ms"`
 	Chart        string  // JSON, or "" for none
+	// Skipped: the target could not take the check; it counts neither way.
+	Skipped bool
 }
 
 // Models lists every model, for the schema check.
