@@ -30,6 +30,7 @@ type hostileRow struct{ name, ended string }
 // becomes ready; one that crashes; a busy loop. The job is removed
 // afterwards (startJob asserts nothing labelled for it remains).
 func TestHostileSubmissions(t *testing.T) {
+	t.Parallel() // each mostly waits on containers
 	w := startProbe(t, nil)
 	var rows []hostileRow
 	t.Run("tries to reach what is outside its job", func(t *testing.T) {
@@ -263,7 +264,8 @@ func probeTargets(t *testing.T, w probeWorld, port int) []string {
 	}
 	_, subnet := w.j.Network()
 	targets = append(targets, net.JoinHostPort(subnet.Addr().Next().String(), fmt.Sprint(port)))
-	pg, err := containers.StartPostgres(context.Background(), os.Getenv("WORKBOOK_POSTGRES_IMAGE"), containers.WithPassword("grader"))
+	image := containers.Image(context.Background(), os.Getenv("WORKBOOK_POSTGRES_IMAGE"), containers.DefaultPostgresImage)
+	pg, err := containers.StartPostgres(context.Background(), image, containers.WithPassword("grader"))
 	if err != nil {
 		t.Fatal(err)
 	}

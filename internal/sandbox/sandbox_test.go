@@ -85,6 +85,7 @@ func TestMain(m *testing.M) {
 // back at the same address; a paused Redis hangs until healed; and the
 // replicas run as nobody on a read-only root with a writable /tmp.
 func TestPythonServiceRunsInTheSandbox(t *testing.T) {
+	t.Parallel() // each mostly waits on containers
 	w := startProbe(t, map[string]string{"GREETING": "hello"})
 	svc, err := w.j.Launch(context.Background(), 2)
 	if err != nil {
@@ -225,6 +226,7 @@ func checkFresh(t *testing.T, j *sandbox.Job, svc *sandbox.Service) {
 // A Go service builds offline from plain sources with the client
 // libraries of the Go base image.
 func TestGoServiceBuildsOffline(t *testing.T) {
+	t.Parallel() // each mostly waits on containers
 	e := labtest.Sandbox(t)
 	job := labtest.JobID(t)
 	img := build(t, e, job, "testdata/gosvc", sandbox.LangGo)

@@ -39,27 +39,41 @@ def reach(target):
         return "no: %s" % e
 
 
-def probes(query):
-    out = {}
-    for t in query.get("tcp", [""])[0].split(","):
-        if t:
-            out["tcp " + t] = reach(t)
+def resolve(name):
     try:
-        out["dns deb.debian.org"] = "resolved to %s" % socket.gethostbyname("deb.debian.org")
+        return "resolved to %s" % socket.gethostbyname(name)
     except OSError as e:
-        out["dns deb.debian.org"] = "no: %s" % e
+        return "no: %s" % e
+
+
+def unix(path):
+    if not os.path.exists(path):
+        return "no: absent"
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path)
+        return "reached"
+    except OSError as e:
+        return "no: %s" % e
+    finally:
+        s.close()
+
+
+def probes(query):
+    """Tries every target at once: TCP addresses, a name, Docker's socket."""
+    tries = {"tcp " + t: (reach, t) for t in query.get("tcp", [""])[0].split(",") if t}
+    tries["dns deb.debian.org"] = (resolve, "deb.debian.org")
     for path in ("/var/run/docker.sock", "/run/docker.sock"):
-        if not os.path.exists(path):
-            out["unix " + path] = "no: absent"
-            continue
-        s = socket.socket(socket.AF_UNIX)
-        try:
-            s.connect(path)
-            out["unix " + path] = "reached"
-        except OSError as e:
-            out["unix " + path] = "no: %s" % e
-        finally:
-            s.close()
+        tries["unix " + path] = (unix, path)
+    out = {}
+
+    def one(key, f, arg):
+        out[key] = f(arg)
+    threads = [threading.Thread(target=one, args=(k, f, a)) for k, (f, a) in tries.items()]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
     return out
 
 
