@@ -19,7 +19,7 @@ import (
 // grader is this test binary run again, which builds, starts a job,
 // launches a service and exits without closing anything.
 func TestLeftoversOfAKilledGraderAreRemoved(t *testing.T) {
-	t.Parallel() // each mostly waits on containers
+	t.Parallel()       // each mostly waits on containers
 	labtest.Sandbox(t) // skips without Docker
 	owner, job := "crash-"+labtest.JobID(t), labtest.JobID(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledGrader$", "-test.count=1")
