@@ -84,11 +84,11 @@ func (g *Grader) PrepareContainers(ctx context.Context, o ContainerOptions) <-ch
 		}
 		left, err := containers.RemoveLeftovers(ctx, owner, leftoverMargin, time.Now())
 		for _, l := range left {
-			g.log.Info("removed a grading container left behind", "container", l.ID[:min(12, len(l.ID))],
+			g.log.Info("removed a grading "+l.Kind+" left behind", l.Kind, l.ID[:min(12, len(l.ID))],
 				"owner", l.Owner, "submission", l.Job, "why", l.Why)
 		}
 		if err != nil {
-			g.log.Warn("removing grading containers left behind", "err", err)
+			g.log.Warn("removing grading containers, networks and images left behind", "err", err)
 		}
 	}()
 	return done
