@@ -14,7 +14,8 @@ type bulk struct {
 	codes      []string // by link number; "" when its creation failed
 	attempted  int
 	failed     int
-	firstFail  int // -1: none
+	firstFail  int    // -1: none
+	firstWhy   string // why it failed, as failure words it
 	collisions int64
 	tooLong    bool
 	elapsed    time.Duration
@@ -65,7 +66,7 @@ func createBulk(ctx context.Context, tg labs.Target) (*bulk, error) {
 			if item.Code == "" {
 				b.failed++
 				if b.firstFail < 0 {
-					b.firstFail = first + j
+					b.firstFail, b.firstWhy = first+j, failure(item)
 				}
 				continue
 			}
@@ -202,7 +203,7 @@ func bulkProblems(d labs.Design, b *bulk, s bulkSeen) []string {
 // whyFailed explains failed creations from the design's code space.
 func whyFailed(d labs.Design, b *bulk, s bulkSeen) string {
 	if d == nil {
-		return fmt.Sprintf("The first to fail was link %s: the service found no free code for it.", thousands(b.firstFail+1))
+		return fmt.Sprintf("The first to fail was link %s (%s).", thousands(b.firstFail+1), b.firstWhy)
 	}
 	cfg := configOf(d)
 	sp := space(cfg.codeLen)

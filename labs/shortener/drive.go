@@ -138,14 +138,20 @@ func failure(item BatchItem) string {
 // createMany creates the links of urls as batchOf does, sending those
 // refused because maxAttempts codes in a row were taken again, up to
 // spaceRetries times: random codes in a tiny code space collide by chance,
-// and only "10,000 distinct codes" judges the space's size. codes[i] is
-// urls[i]'s code; first is the first link left without one (-1 when
+// and only "10,000 distinct codes" judges the space's size. A service has
+// no design that chose a tiny space (its codes of up to 7 characters
+// never collide by chance at this scale), so its refusals stand. codes[i]
+// is urls[i]'s code; first is the first link left without one (-1 when
 // none), and why says why.
 func createMany(ctx context.Context, tg labs.Target, urls []string) (codes []string, first int, why string, err error) {
 	codes = make([]string, len(urls))
 	pending := make([]int, len(urls))
 	for i := range pending {
 		pending[i] = i
+	}
+	retries := spaceRetries
+	if tg.Design() == nil {
+		retries = 0
 	}
 	for try := 0; len(pending) > 0; try++ {
 		batch := make([]string, len(pending))
@@ -162,7 +168,7 @@ func createMany(ctx context.Context, tg labs.Target, urls []string) (codes []str
 			switch {
 			case item.Code != "":
 				codes[i] = item.Code
-			case item.Error == failNoFreeCode && try < spaceRetries:
+			case item.Error == failNoFreeCode && try < retries:
 				again = append(again, i)
 			default:
 				return codes, i, failure(item), nil

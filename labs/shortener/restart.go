@@ -58,7 +58,7 @@ func (run *restartRun) arrange(ctx context.Context, tg labs.Target) error {
 		return err
 	}
 	if first >= 0 {
-		return failed("Creating the %dth link before the restart failed: %s%s.", first+1, why, run.tooSmall())
+		return failed("Creating link %d of %d before the restart failed: %s%s.", first+1, len(urls), why, run.tooSmall())
 	}
 	for i, c := range codes {
 		run.want[c] = urls[i]
@@ -129,7 +129,7 @@ func (run *restartRun) createAfter(ctx context.Context, tg labs.Target) error {
 		return err
 	}
 	if first >= 0 {
-		return failed("Creating the %dth link after the restart failed: %s.", first+1, why)
+		return failed("Creating link %d of %d after the restart failed: %s.", first+1, len(urls), why)
 	}
 	for i, c := range codes {
 		if old, ok := run.want[c]; ok {
@@ -155,10 +155,16 @@ func (run *restartRun) verdict() labs.Outcome {
 		cache = " (cache " + configOf(run.design).cache + ")"
 	}
 	seen := fmt.Sprintf("%d links were created and read%s, then the instance restarted with Redis emptied and its memory gone.", n, cache)
+	lostTo := "what the restart lost"
+	if run.design == nil {
+		seen = fmt.Sprintf("%d links were created and read, then every replica of the service was killed and started again: "+
+			"what the processes held in memory is gone; the database and Redis stayed.", n)
+		lostTo = "the memory of the processes that were killed"
+	}
 	var problems []string
 	if len(run.lost) > 0 {
-		problems = append(problems, fmt.Sprintf("%d of %d links answered 404 after the restart (%s): they were not in the database, only in what the restart lost.",
-			len(run.lost), n, listFirst(run.lost)))
+		problems = append(problems, fmt.Sprintf("%d of %d links answered 404 after the restart (%s): they were not in the database, only in %s.",
+			len(run.lost), n, listFirst(run.lost), lostTo))
 	}
 	if len(run.wrong) > 0 {
 		problems = append(problems, fmt.Sprintf("%d answers were wrong: %s.", len(run.wrong), listFirst(run.wrong)))
@@ -170,10 +176,13 @@ func (run *restartRun) verdict() labs.Outcome {
 	if len(problems) > 0 {
 		return labs.Fail("%s %s", seen, strings.Join(problems, " "))
 	}
-	reads := ""
-	if run.dbReads >= 0 {
-		reads = fmt.Sprintf(" (%d database reads)", run.dbReads)
+	reads := ", read from the database"
+	switch {
+	case run.dbReads >= 0:
+		reads += fmt.Sprintf(" (%d database reads)", run.dbReads)
+	case run.design == nil:
+		reads = ""
 	}
-	return labs.Pass("%s All %d still redirected to their URLs, read from the database%s; the %d links created after the restart got new codes, "+
+	return labs.Pass("%s All %d still redirected to their URLs%s; the %d links created after the restart got new codes, "+
 		"and the old ones kept their meaning.", seen, n, reads, restartAfter)
 }

@@ -75,9 +75,15 @@ var references = []labs.Reference{
 	{Name: "8 characters", Design: labs.Design{"code_length": 8}, Fails: []string{checkNameDistinct}},
 }
 
-// Exercises are the shortener's graded tasks.
-func (lab) Exercises() []labs.Exercise {
-	return []labs.Exercise{{
+// Exercises are the shortener's graded tasks: choosing a design of the
+// lab's own shortener, and building one.
+func (l lab) Exercises() []labs.Exercise {
+	return []labs.Exercise{l.basics(), buildExercise()}
+}
+
+// basics is the design exercise.
+func (lab) basics() labs.Exercise {
+	return labs.Exercise{
 		ID:    "shortener-basics",
 		Lab:   "shortener",
 		Title: "A URL shortener whose links keep working",
@@ -122,5 +128,5 @@ func (lab) Exercises() []labs.Exercise {
 					thousands(hotRequests), hotConcurrency)},
 		},
 		References: references,
-	}}
+	}
 }
