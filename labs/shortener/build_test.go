@@ -66,7 +66,7 @@ func TestBuildChecksWithoutFaults(t *testing.T) {
 	}
 	ex.Checks = checks
 	b := testenv.Backends(t)[0]
-	l := &serviceLauncher{base: labtest.Env(t, b, "svc"), design: mustDesign(t, nil), restarts: true}
+	l := &labtest.ServiceLauncher{Lab: Lab, Env: labtest.Env(t, b, "svc"), Design: mustDesign(t, nil), Restart: true}
 	rs, err := labs.RunOn(context.Background(), Lab, ex, nil, l, nil)
 	if err != nil {
 		t.Fatal(err)
