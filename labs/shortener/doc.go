@@ -71,4 +71,18 @@
 // moves the suite's clock on a built-in design; on a service it reads in
 // real time and does not judge the reads the end of the lifetime may
 // fall in.
+//
+// # The build exercise
+//
+// In shortener-build the learner writes the service (Go or Python, starter
+// kits in kits/) and the grader runs 2 replicas of it round-robin behind
+// one address, on one PostgreSQL and one Redis, in the sandbox. The same
+// routes are its contract (GET links optional, GET stats not needed), and
+// the checks above that work by URL judge it, with two of its own: every
+// replica killed and started again (the restart check, on a service's
+// Restart: memory lost, the database and Redis kept), and Redis paused
+// (labs.RedisDown): links created and read before must still redirect,
+// each answer within 10 s, an unknown code still 404, and all redirect
+// again once Redis is back. A service's refusals of a batch stand: codes of
+// up to 7 characters do not collide by chance, so they are not sent again.
 package shortener
