@@ -23,6 +23,7 @@ type sessions struct {
 	max    time.Duration
 	secure bool
 	now    func() time.Time
+	cache  *sessionCache
 }
 
 // touchEvery bounds how often a request writes last_seen_at.
@@ -50,7 +51,7 @@ func (m *sessions) lookup(ctx context.Context, r *http.Request) (*store.User, st
 		return nil, "", nil
 	}
 	id := auth.TokenID(ck.Value)
-	sess, user, err := m.store.SessionWithUser(ctx, id)
+	sess, user, err := m.read(ctx, id)
 	if apperr.Is(err, apperr.NotFound) {
 		return nil, "", nil
 	}
@@ -66,8 +67,23 @@ func (m *sessions) lookup(ctx context.Context, r *http.Request) (*store.User, st
 		if err := m.store.TouchSession(ctx, id, now); err != nil {
 			return nil, "", err
 		}
+		m.cache.touched(id, now)
 	}
 	return &user, id, nil
+}
+
+// read is the session and its account, from this replica's cache when it
+// has them.
+func (m *sessions) read(ctx context.Context, id string) (store.Session, store.User, error) {
+	if sess, user, ok := m.cache.get(id); ok {
+		return sess, user, nil
+	}
+	gen := m.cache.generation()
+	sess, user, err := m.store.SessionWithUser(ctx, id)
+	if err == nil {
+		m.cache.put(gen, sess, user)
+	}
+	return sess, user, err
 }
 
 // start logs a user in with a fresh token, ending any session the browser

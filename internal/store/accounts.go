@@ -33,6 +33,7 @@ func (s *Store) SetPassword(ctx context.Context, userID int64, passwordHash stri
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return setPassword(tx, userID, passwordHash, time.Now().UTC())
 	})
+	s.accountChanged(ctx, err, userID)
 	return mapErr(err, "account")
 }
 
@@ -70,6 +71,7 @@ func (s *Store) SetRole(ctx context.Context, id int64, role Role) error {
 	if res.Error == nil && res.RowsAffected == 0 {
 		return mapErr(gorm.ErrRecordNotFound, "account")
 	}
+	s.accountChanged(ctx, res.Error, id)
 	return mapErr(res.Error, "account")
 }
 
@@ -91,7 +93,9 @@ func (s *Store) TouchSession(ctx context.Context, id string, now time.Time) erro
 
 // DeleteSession ends a session; ending one that is gone is not an error.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	return mapErr(s.db.WithContext(ctx).Delete(&Session{}, "id = ?", id).Error, "session")
+	err := s.db.WithContext(ctx).Delete(&Session{}, "id = ?", id).Error
+	s.sessionEnded(ctx, err, id)
+	return mapErr(err, "session")
 }
 
 // DeleteExpiredSessions removes sessions idle since before idleBefore or

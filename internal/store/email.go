@@ -132,6 +132,7 @@ func (s *Store) ResetPassword(ctx context.Context, tokenHash, passwordHash strin
 		}
 		return tx.Take(&u, t.UserID).Error
 	})
+	s.accountChanged(ctx, err, u.ID)
 	return u, mapErr(err, "email link")
 }
 
@@ -150,6 +151,7 @@ func (s *Store) VerifyEmail(ctx context.Context, tokenHash string, now time.Time
 		}
 		return tx.Take(&u, t.UserID).Error
 	})
+	s.accountChanged(ctx, err, u.ID)
 	return u, mapErr(err, "email link")
 }
 
@@ -163,5 +165,6 @@ func (s *Store) SetEmailVerified(ctx context.Context, userID int64, now time.Tim
 	if res.Error == nil && res.RowsAffected == 0 {
 		return mapErr(gorm.ErrRecordNotFound, "account")
 	}
+	s.accountChanged(ctx, res.Error, userID)
 	return mapErr(res.Error, "account")
 }

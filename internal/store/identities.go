@@ -55,6 +55,7 @@ func (s *Store) LinkIdentity(ctx context.Context, userID int64, issuer, subject,
 		return tx.Model(&User{}).Where("id = ? AND email = ? AND email_verified_at IS NULL", userID, email).
 			Update("email_verified_at", now.UTC()).Error
 	})
+	s.accountChanged(ctx, err, userID)
 	return mapErr(err, "identity")
 }
 

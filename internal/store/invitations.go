@@ -132,6 +132,7 @@ func (s *Store) ClaimSetup(ctx context.Context, hash string, userID int64, now t
 		}
 		return res.Error
 	})
+	s.accountChanged(ctx, err, userID)
 	if _, ok := apperr.As(err); ok {
 		return err
 	}

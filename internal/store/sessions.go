@@ -29,6 +29,8 @@ func (s *Store) CreateSession(ctx context.Context, sess Session, maxPerUser int)
 		}
 		return tx.Where("id IN ?", extra).Delete(&Session{}).Error
 	})
+	// The account's oldest sessions may have ended to make room.
+	s.accountChanged(ctx, err, sess.UserID)
 	return mapErr(err, "session")
 }
 
@@ -48,6 +50,7 @@ func (s *Store) DeleteSessionsOf(ctx context.Context, userID int64, except strin
 		q = q.Where("id <> ?", except)
 	}
 	res := q.Delete(&Session{})
+	s.accountChanged(ctx, res.Error, userID)
 	return res.RowsAffected, mapErr(res.Error, "sessions")
 }
 
@@ -55,6 +58,7 @@ func (s *Store) DeleteSessionsOf(ctx context.Context, userID int64, except strin
 // or one that has ended, is not found.
 func (s *Store) DeleteSessionOf(ctx context.Context, userID int64, id string) error {
 	res := s.db.WithContext(ctx).Where("id = ? AND user_id = ?", id, userID).Delete(&Session{})
+	s.sessionEnded(ctx, res.Error, id)
 	if res.Error == nil && res.RowsAffected == 0 {
 		return mapErr(gorm.ErrRecordNotFound, "session")
 	}

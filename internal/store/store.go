@@ -26,6 +26,7 @@ import (
 type Store struct {
 	db      *gorm.DB
 	dialect migrations.Dialect
+	changed func(context.Context, AccountChange) // OnAccountChange
 }
 
 // Options choose the database.
