@@ -1,11 +1,6 @@
 package store
 
-import (
-	"context"
-	"database/sql"
-
-	"gorm.io/gorm"
-)
+import "context"
 
 // AccountChange says what changed: an account (its role, password,
 // address or sessions: UserID) or one session (SessionID), so that whoever
@@ -30,15 +25,4 @@ func (s *Store) sessionEnded(ctx context.Context, err error, id string) {
 	if err == nil && s.changed != nil {
 		s.changed(ctx, AccountChange{SessionID: id})
 	}
-}
-
-// sqlTxOf is the *sql.Tx under a gorm transaction (with prepared
-// statements on, gorm wraps it), for the job queue to enqueue in.
-func sqlTxOf(tx *gorm.DB) (*sql.Tx, bool) {
-	pool := tx.Statement.ConnPool
-	if p, ok := pool.(*gorm.PreparedStmtTX); ok {
-		pool = p.Tx
-	}
-	t, ok := pool.(*sql.Tx)
-	return t, ok
 }

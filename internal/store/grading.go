@@ -59,7 +59,7 @@ func (s *Store) createSubmission(ctx context.Context, sub *Submission, also func
 					return err
 				}
 			}
-			sqlTx, ok := sqlTxOf(tx)
+			sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
 			if !ok {
 				return errors.New("store: submission: no SQL transaction to enqueue in")
 			}
@@ -192,7 +192,7 @@ func (s *Store) RecoverRuns(ctx context.Context, now time.Time, maxInterruptions
 			if giveUp {
 				return nil
 			}
-			sqlTx, ok := sqlTxOf(tx)
+			sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
 			if !ok {
 				return errors.New("store: recover: no SQL transaction to enqueue in")
 			}
@@ -318,7 +318,7 @@ func (s *Store) Requeue(ctx context.Context, id string, enqueue func(ctx context
 		if err := tx.Where("submission_id = ?", id).Delete(&SubmissionCheck{}).Error; err != nil {
 			return err
 		}
-		sqlTx, isTx := sqlTxOf(tx)
+		sqlTx, isTx := tx.Statement.ConnPool.(*sql.Tx)
 		if !isTx {
 			return errors.New("store: requeue: no SQL transaction to enqueue in")
 		}

@@ -52,10 +52,6 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	dial := gorm.Dialector(postgres.New(postgres.Config{Conn: sqlDB}))
 	if d == sqlopen.SQLite {
 		dial = &sqlite.Dialector{Conn: sqlDB}
-		// Each statement is parsed once per connection, not per query:
-		// parsing was a quarter of a signed-in page's time. (The
-		// PostgreSQL driver keeps its own statement cache per connection.)
-		cfg.PrepareStmt, cfg.PrepareStmtMaxSize, cfg.PrepareStmtTTL = true, 512, time.Hour
 	}
 	db, err := gorm.Open(dial, cfg)
 	if err != nil {
