@@ -33,8 +33,9 @@ func queriesFor(t *testing.T, a *testApp, b *browser, path string) (int, int64) 
 // instructor's submissions waiting for a look) with one query: a page
 // whose handler reads nothing costs that query alone once the replica has
 // the session in memory (the first request reads the session, then its
-// user), for a learner and an instructor alike, and the badges say what
-// the pages behind them list.
+// user) and something was written since the counts were last read
+// (nothing at all otherwise), for a learner and an instructor alike, and
+// the badges say what the pages behind them list.
 func TestNavCountsInOneQuery(t *testing.T) {
 	for _, be := range testenv.Backends(t) {
 		t.Run(be.Name, func(t *testing.T) {
@@ -70,8 +71,16 @@ func TestNavCountsInOneQuery(t *testing.T) {
 					want = 0
 				}
 				wantStatus(t, who.b.get("/search?q=cap"), http.StatusOK) // the session is read once
+				// Any write through the store makes the cached counts stale.
+				if err := a.store.OpenLesson(ctx, ada.ID, "cap", a.clock()); err != nil {
+					t.Fatal(err)
+				}
 				if code, n := queriesFor(t, a, who.b, "/search?q=cap"); code != http.StatusOK || n != want {
 					t.Errorf("%s: /search answers %d after %d queries, want 200 after %d", who.name, code, n, want)
+				}
+				// Nothing written since: the counts are reused.
+				if code, n := queriesFor(t, a, who.b, "/search?q=cap"); code != http.StatusOK || n != 0 {
+					t.Errorf("%s: /search again answers %d after %d queries, want 200 after 0", who.name, code, n)
 				}
 			}
 			q, err := a.app.progress.ReviewQueue(ctx, ada.ID)

@@ -28,17 +28,24 @@ func (s *Server) render(c *gin.Context, status int, p views.Page, body templ.Com
 
 // navCounts fills the badges of a signed-in visitor's nav: the cards due
 // (unless the handler knows them already) and the notices, with, for
-// staff, the submissions waiting for a look. It reads them in one query;
-// when that fails, the page shows no badges and the log says why.
+// staff, the submissions waiting for a look. It reads them in one query,
+// or reuses them (navCache) while this process wrote nothing; when that
+// fails, the page shows no badges and the log says why.
 func (s *Server) navCounts(c *gin.Context, p *views.Page) {
 	u := currentUser(c)
 	if u == nil {
 		return
 	}
-	rec, err := s.progress.NavRecord(c.Request.Context(), u.ID, isStaff(u), maxWaitingCounted)
-	if err != nil {
-		s.log.Warn("counting the nav's badges", "request_id", c.GetString(ctxRequestID), "err", err)
-		return
+	version := s.store.WriteVersion()
+	rec, ok := s.navs.get(u.ID, version)
+	if !ok {
+		var err error
+		rec, err = s.progress.NavRecord(c.Request.Context(), u.ID, isStaff(u), maxWaitingCounted)
+		if err != nil {
+			s.log.Warn("counting the nav's badges", "request_id", c.GetString(ctxRequestID), "err", err)
+			return
+		}
+		s.navs.put(u.ID, version, rec)
 	}
 	if !p.DueKnown {
 		p.DueCards = s.progress.DueCount(rec)

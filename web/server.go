@@ -85,6 +85,7 @@ type Server struct {
 	now         func() time.Time
 	assets      *assets
 	sessions    *sessions
+	navs        *navCache // the nav's counts per user
 	limiter     *auth.Limiter
 	loginLimits auth.LoginLimits
 	hasher      *auth.Hasher
@@ -127,6 +128,7 @@ func New(d Deps) (*Server, error) {
 		hasher:      d.Hasher,
 		library:     d.Library,
 
+		navs:              newNavCache(),
 		submissionStreams: newStreamSlots(maxSubmissionStreams, maxStreamsPerUser),
 	}
 	if d.Config.LoginIPLimit > 0 {

@@ -46,3 +46,33 @@ func countQueries(db *gorm.DB) error {
 	}
 	return nil
 }
+
+// WriteVersion grows with every statement through this store that may
+// change a row (insert, update, delete, raw statements), before and after
+// its transaction commits. A copy of something read while it stood still
+// is as fresh as the database for this process; writes by other
+// processes do not move it.
+func (s *Store) WriteVersion() uint64 { return s.writes.Load() }
+
+// countWrites registers a callback after every statement that may change
+// a row, and one before, so a read that overlaps a write never sees the
+// same version on both sides of it.
+func countWrites(db *gorm.DB, n *atomic.Uint64) error {
+	bump := func(*gorm.DB) { n.Add(1) }
+	cb := db.Callback()
+	for _, err := range []error{
+		cb.Create().Before("gorm:create").Register("workbook:write_before_create", bump),
+		cb.Create().After("gorm:create").Register("workbook:write_create", bump),
+		cb.Update().Before("gorm:update").Register("workbook:write_before_update", bump),
+		cb.Update().After("gorm:update").Register("workbook:write_update", bump),
+		cb.Delete().Before("gorm:delete").Register("workbook:write_before_delete", bump),
+		cb.Delete().After("gorm:delete").Register("workbook:write_delete", bump),
+		cb.Raw().Before("gorm:raw").Register("workbook:write_before_raw", bump),
+		cb.Raw().After("gorm:raw").Register("workbook:write_raw", bump),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -27,6 +28,7 @@ type Store struct {
 	db      *gorm.DB
 	dialect migrations.Dialect
 	changed func(context.Context, AccountChange) // OnAccountChange
+	writes  atomic.Uint64                        // WriteVersion
 }
 
 // Options choose the database.
@@ -58,11 +60,16 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("store: open %s: %w", d, err)
 	}
+	s := &Store{db: db, dialect: migrations.Dialect(d)}
 	if err := countQueries(db); err != nil {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return &Store{db: db, dialect: migrations.Dialect(d)}, nil
+	if err := countWrites(db, &s.writes); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return s, nil
 }
 
 // Dialect says which database this is.
