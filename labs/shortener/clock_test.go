@@ -156,15 +156,27 @@ func testAnalytics(t *testing.T, env labs.Env) {
 	var info LinkInfo
 	for {
 		info = mustDecode[LinkInfo](t, serve(in, http.MethodGet, "links/"+l.Code, ""))
-		if info.Clicks != nil && info.Clicks.InDatabase == 6 || time.Now().After(deadline) {
+		c := info.Clicks
+		settled := c != nil && c.Total >= 6 && c.InDatabase == c.Total && c.InRedis == 0 && c.InProcess == 0
+		if settled || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if info.Clicks == nil || info.Clicks.Total != 6 || info.Clicks.InDatabase != 6 || info.Redirect.Status != 302 {
-		t.Errorf("clicks %+v, redirect %+v: want all 6 in the database", info.Clicks, info.Redirect)
+	// Counting is at least once: a Redis call that timed out after Redis
+	// applied it (a very busy machine) is sent again, and those clicks
+	// count twice. Without such a failure the count is exact.
+	retried := in.redisErrors.Load() > 0
+	c := info.Clicks
+	switch {
+	case c == nil || info.Redirect.Status != 302:
+		t.Errorf("clicks %+v, redirect %+v", c, info.Redirect)
+	case c.InDatabase != c.Total || c.Total < 6:
+		t.Errorf("clicks %+v: want every click in the database", c)
+	case !retried && c.Total != 6:
+		t.Errorf("clicks %+v with no Redis failure: want exactly 6", c)
 	}
-	if tot := in.totals(); tot.ClicksToRedis != 6 || tot.ClicksToDB != 6 {
+	if tot := in.totals(); !retried && (tot.ClicksToRedis != 6 || tot.ClicksToDB != 6) {
 		t.Errorf("totals %+v", tot)
 	}
 }
