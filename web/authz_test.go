@@ -59,8 +59,9 @@ type authzWorld struct {
 	class, open store.Class
 	assignment  store.Assignment
 	sub         store.Submission
-	inst        string // ada's lab instance
-	tokenID     string // ada's token
+	build       store.Submission // ada's build submission, with its archive
+	inst        string           // ada's lab instance
+	tokenID     string           // ada's token
 	adaSession  string
 	invitation  store.Invitation
 }
@@ -72,6 +73,24 @@ func (w *authzWorld) instBase() string  { return "/api/labs/limiter/instances/" 
 // set its exercise.
 func (w *authzWorld) rivalSub() string {
 	return "/classes/" + strconv.FormatInt(w.open.ID, 10) + "/submissions/" + w.sub.ID
+}
+
+// arrangeBuildSubmission gives ada a build submission with its archive,
+// to an exercise the teacher's class assigns and the rival's does not.
+func arrangeBuildSubmission(t *testing.T, a *testApp, w *authzWorld) {
+	t.Helper()
+	ctx := context.Background()
+	as := store.Assignment{ClassID: w.class.ID, Kind: store.AssignExercise, Ref: "limiter-build", CreatedAt: time.Now()}
+	if err := a.store.AddAssignment(ctx, &as); err != nil {
+		t.Fatal(err)
+	}
+	w.build = store.Submission{ID: store.NewSubmissionID(), UserID: w.ids["ada"], Lab: "limiter", Exercise: "limiter-build",
+		Design: `{"language":"python"}`, Status: store.StatusQueued, MaxScore: 100, CreatedAt: time.Now()}
+	data := zipOf(t, "app.py", "print('hello')\n")
+	arc := store.SubmissionArchive{Language: "python", Format: "zip", Size: int64(len(data)), SHA256: "00", Data: data}
+	if err := a.store.CreateBuildSubmission(ctx, &w.build, arc, func(context.Context, *sql.Tx) (int64, error) { return 0, nil }); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Every route of the application is in the table below (the emailed
@@ -139,6 +158,7 @@ func arrangeAuthzWorld(t *testing.T, a *testApp) *authzWorld {
 	if err := a.store.CreateSubmission(ctx, &w.sub, func(context.Context, *sql.Tx) (int64, error) { return 0, nil }); err != nil {
 		t.Fatal(err)
 	}
+	arrangeBuildSubmission(t, a, w)
 	ada := w.actors["ada"]
 	resp := ada.api(http.MethodPost, "/api/labs/limiter/instances", `{}`)
 	wantStatus(t, resp, http.StatusCreated)
@@ -218,6 +238,13 @@ func labRouteCases(w *authzWorld) []routeCase {
 		{method: "GET", pattern: "/api/submissions/:id", policy: owner, path: "/api/submissions/" + w.sub.ID, unknown: "/api/submissions/nope"},
 		{method: "GET", pattern: "/api/submissions/:id/events", policy: owner, path: "/api/submissions/" + w.sub.ID + "/events",
 			unknown: "/api/submissions/nope/events"},
+		{method: "GET", pattern: "/submissions/:id/archive", policy: owner, path: "/submissions/" + w.build.ID + "/archive",
+			unknown: "/submissions/nope/archive"},
+		{method: "GET", pattern: "/api/submissions/:id/archive", policy: owner, path: "/api/submissions/" + w.build.ID + "/archive",
+			unknown: "/api/submissions/nope/archive"},
+		{method: "GET", pattern: "/api/exercises", policy: public, path: "/api/exercises"},
+		{method: "GET", pattern: "/api/exercises/:id/starter", policy: public, path: "/api/exercises/limiter-build/starter?lang=python",
+			unknown: "/api/exercises/nope/starter?lang=python"},
 	}
 }
 
@@ -253,6 +280,10 @@ func classRouteCases(w *authzWorld) []routeCase {
 		{method: "POST", pattern: "/classes/:id/submissions/:sid/review", policy: nobody, path: rivalSub + "/review",
 			form: url.Values{"score": {"0"}, "reason": {"overridden from another class"}, "feedback": {"hello"}}},
 		{method: "POST", pattern: "/classes/:id/submissions/:sid/regrade", policy: nobody, path: rivalSub + "/regrade"},
+		{method: "GET", pattern: "/classes/:id/submissions/:sid/archive", policy: class, path: classBase + "/submissions/" + w.build.ID + "/archive",
+			unknown: classBase + "/submissions/nope/archive"},
+		{method: "GET", pattern: "/classes/:id/submissions/:sid/archive", policy: nobody,
+			path: "/classes/" + strconv.FormatInt(w.open.ID, 10) + "/submissions/" + w.build.ID + "/archive"},
 		{method: "GET", pattern: "/api/classes", policy: user, path: "/api/classes"},
 		{method: "POST", pattern: "/api/classes", policy: staff, path: "/api/classes", json: `{"name": ""}`},
 		{method: "POST", pattern: "/api/classes/join", policy: user, path: "/api/classes/join", json: `{"join_code": "` + w.open.JoinCode + `"}`},
@@ -364,8 +395,8 @@ func checkNothingRefusedIsGone(t *testing.T, a *testApp, w *authzWorld) {
 	if _, err := a.store.ClassByID(ctx, w.class.ID); err != nil {
 		t.Error("the class is gone")
 	}
-	if as2, _ := a.store.Assignments(ctx, w.class.ID); len(as2) != 1 {
-		t.Error("the assignment is gone")
+	if as2, _ := a.store.Assignments(ctx, w.class.ID); len(as2) != 2 {
+		t.Errorf("the class has %d of its 2 assignments", len(as2))
 	}
 	if s2, _ := a.store.SubmissionByID(ctx, w.sub.ID); s2.Status != store.StatusGraded {
 		t.Errorf("the submission is %s", s2.Status)
