@@ -161,6 +161,10 @@ fuzz_one() { # package target
 		fi
 		log "fuzz $2: the engine's first run ended without a finding; the second passed"
 	fi
+	if [[ "$out" == *"no fuzz tests to fuzz"* ]]; then
+		echo "fuzz: $1 has no target $2" >&2
+		return 1
+	fi
 	log "fuzz $2 ($fuzztime): no finding"
 }
 fuzz_package() { # package targets...: one after another, so it compiles once
@@ -174,7 +178,8 @@ if [ "$fuzztime" != "0" ] && [ $# -eq 0 ]; then
 	# One line per package: the package, then its fuzz targets.
 	targets=$(for pkg in $(go list ./...); do
 		dir=$(go list -f '{{.Dir}}' "$pkg")
-		fs=$(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u | tr '\n' ' ')
+		# (no blank at the end of a line: xargs -L would join the next one to it)
+		fs=$(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u | paste -sd' ')
 		[ -z "$fs" ] || echo "$pkg $fs"
 	done)
 	log "fuzzing every parser of user input in $(wc -l <<<"$targets") packages, three at a time"
