@@ -13,3 +13,12 @@ for f in htmx.org uplot; do
 	cp node_modules/$f/LICENSE* "$out/LICENSE.$f" 2>/dev/null || true
 done
 ls -l "$out"
+
+# axe-core checks pages for accessibility in the browser tests only: it is
+# kept beside the test helpers that inject it, not embedded in the server.
+axe=../internal/testenv/vendor
+mkdir -p "$axe"
+cp node_modules/axe-core/axe.min.js "$axe/axe.min.js"
+cp node_modules/axe-core/LICENSE "$axe/LICENSE.axe-core"
+cp node_modules/axe-core/LICENSE-3RD-PARTY.txt "$axe/LICENSE-3RD-PARTY.axe-core.txt"
+ls -l "$axe"
