@@ -20,7 +20,7 @@ export WORKBOOK_PORT=$port
 export WORKBOOK_APP_IMAGE=$project:latest
 export WORKBOOK_POSTGRES_IMAGE=${WORKBOOK_POSTGRES_IMAGE:-workbook-local/postgres:15}
 export WORKBOOK_REDIS_IMAGE=${WORKBOOK_REDIS_IMAGE:-workbook-local/redis:7}
-export WORKBOOK_NGINX_IMAGE=${WORKBOOK_NGINX_IMAGE:-workbook-local/nginx:1.27}
+export WORKBOOK_NGINX_IMAGE=${WORKBOOK_NGINX_IMAGE:-workbook-local/nginx:1.30}
 export WORKBOOK_GRADER_NETWORK=$project-grading
 # The stack's network has a fixed subnet with nginx at a fixed address (the
 # app's only trusted proxy); a subnet of this run's own keeps runs apart.
@@ -31,7 +31,7 @@ docker_cli=$(command -v /usr/bin/docker || command -v docker)
 t0=$SECONDS
 step() { echo "[$((SECONDS - t0)) s] $*"; }
 
-scripts/images.sh nginx
+scripts/images.sh balancer
 CGO_ENABLED=0 go build -trimpath -o bin/server ./cmd/server
 DOCKER_BUILDKIT=1 "$docker_cli" build -q --target prebuilt -t "$WORKBOOK_APP_IMAGE" . >/dev/null
 

@@ -6,7 +6,8 @@
 #
 #   scripts/images.sh                 build PostgreSQL and Redis images if missing
 #   scripts/images.sh --force ...     rebuild them
-#   scripts/images.sh nginx           also build nginx (docker-compose, the sandbox's relay)
+#   scripts/images.sh nginx           also build nginx (the sandbox's relay)
+#   scripts/images.sh balancer        also build the docker-compose stack's nginx
 #   scripts/images.sh go python       also build the Go and Python base images
 #   scripts/images.sh sandbox         nginx, go and python: what build grading needs
 #
@@ -23,12 +24,14 @@ suite=${DEBIAN_SUITE:-bookworm}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 force=false
 with_nginx=false
+with_balancer=false
 with_go=false
 with_python=false
 for a in "$@"; do
 	case $a in
 	--force) force=true ;;
 	nginx) with_nginx=true ;;
+	balancer) with_balancer=true ;;
 	go) with_go=true ;;
 	python) with_python=true ;;
 	sandbox) with_nginx=true with_go=true with_python=true ;;
@@ -43,21 +46,22 @@ present() { # tag
 	return 1
 }
 
+aptopts=()
 slim=(--dpkgopt='path-exclude=/usr/share/doc/*'
 	--dpkgopt='path-exclude=/usr/share/man/*'
 	--dpkgopt='path-exclude=/usr/share/locale/*')
 
-build() { # tag packages entrypoint-dir port
-	local tag=$1 pkgs=$2 dir=$3 port=$4
+build() { # tag packages entrypoint-dir port [suite]
+	local tag=$1 pkgs=$2 dir=$3 port=$4 from=${5:-$suite}
 	present "$tag" && return
 	local tmp
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' RETURN
-	echo "building $tag from Debian $suite ($pkgs)" >&2
-	mmdebstrap --variant=minbase --include="$pkgs" "${slim[@]}" \
+	echo "building $tag from Debian $from ($pkgs)" >&2
+	mmdebstrap --variant=minbase --include="$pkgs" "${slim[@]}" "${aptopts[@]}" \
 		--customize-hook="copy-in $here/images/$dir/entrypoint.sh /usr/local/bin" \
 		--customize-hook='rm -rf "$1"/var/lib/postgresql/15 "$1"/etc/nginx/sites-enabled/default "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
-		"$suite" "$tmp/rootfs.tar" >&2 </dev/null
+		"$from" "$tmp/rootfs.tar" >&2 </dev/null
 	docker import \
 		--change 'ENTRYPOINT ["/usr/local/bin/entrypoint.sh"]' \
 		--change "EXPOSE $port" \
@@ -131,6 +135,16 @@ build "${LOCAL_POSTGRES_IMAGE:-workbook-local/postgres:15}" postgresql-15,ca-cer
 build "${LOCAL_REDIS_IMAGE:-workbook-local/redis:7}" redis-server redis 6379
 if $with_nginx; then
 	build "${LOCAL_NGINX_IMAGE:-workbook-local/nginx:1.27}" nginx nginx 80
+fi
+# The stack's load balancer needs nginx 1.27.3 or later, whose upstream
+# servers follow DNS ("resolve"), so a recreated replica is found; Debian's
+# stable releases carry older ones.
+# The mirror may serve a copy of sid older than its Release file's
+# Valid-Until; the packages' signatures are checked all the same.
+if $with_balancer; then
+	aptopts=(--aptopt='Acquire::Check-Valid-Until "false"')
+	build "${LOCAL_BALANCER_IMAGE:-workbook-local/nginx:1.30}" nginx nginx 80 "${BALANCER_SUITE:-sid}"
+	aptopts=()
 fi
 if $with_go; then build_go; fi
 if $with_python; then build_python; fi

@@ -57,6 +57,9 @@ func wantsJSON(c *gin.Context) bool {
 // browsers. Messages of application errors are shown; anything else is
 // logged and replaced by a generic message.
 func (s *Server) fail(c *gin.Context, err error) {
+	if apperr.CodeOf(err) == apperr.Internal && dependencyDown(err) {
+		err = apperr.Wrap(err, apperr.Unavailable, unavailableMessage)
+	}
 	code := apperr.CodeOf(err)
 	status := statusOf(code)
 	var maxBytes *http.MaxBytesError

@@ -9,7 +9,7 @@ import (
 
 // routes is the one table of every route the application serves.
 func (s *Server) routes(r *gin.Engine) {
-	r.Use(s.requestLog, s.recoverPanics, s.secureHeaders)
+	r.Use(s.requestLog, s.recoverPanics, s.secureHeaders, retryAfterOn503)
 
 	// Probes and static files: no session lookup.
 	r.GET("/healthz", s.healthz)
