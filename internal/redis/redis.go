@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ type Conn struct {
 	Client   *goredis.Client
 	Embedded bool
 	server   *miniredis.Miniredis
+	sweeper  *sweeper // nil when this miniredis release cannot be swept
 	stop     chan struct{}
 	wg       sync.WaitGroup
 }
@@ -65,29 +67,46 @@ func openEmbedded(ctx context.Context) (*Conn, error) {
 		server:   m,
 		stop:     make(chan struct{}),
 	}
-	// miniredis keeps TTLs frozen until told time has passed; advance them
-	// with the wall clock so keys expire as they would on a real server.
+	if sw, err := newSweeper(m); err == nil {
+		c.sweeper = sw
+	} else {
+		slog.Warn("the embedded Redis server's bookkeeping cannot be swept: its memory grows with every key name written", "err", err)
+	}
 	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		last := time.Now()
-		for {
-			select {
-			case <-c.stop:
-				return
-			case now := <-t.C:
-				m.FastForward(now.Sub(last))
-				last = now
-			}
-		}
-	}()
+	go c.tick()
 	if err := c.Client.Ping(ctx).Err(); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("redis: embedded server does not answer: %w", err)
 	}
 	return c, nil
+}
+
+// sweepEvery is how often the embedded server's bookkeeping of deleted and
+// expired keys is removed.
+const sweepEvery = 5 * time.Second
+
+// tick keeps the embedded server like a real one. miniredis keeps TTLs
+// frozen until told time has passed: they advance with the wall clock, so
+// keys expire as they would on a real server; and what it keeps of keys
+// that are gone is swept now and then.
+func (c *Conn) tick() {
+	defer c.wg.Done()
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	last, swept := time.Now(), time.Now()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case now := <-t.C:
+			c.server.FastForward(now.Sub(last))
+			last = now
+			if c.sweeper != nil && now.Sub(swept) >= sweepEvery {
+				c.sweeper.sweep()
+				swept = now
+			}
+		}
+	}
 }
 
 // Addr is the server's host:port.
