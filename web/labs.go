@@ -424,6 +424,9 @@ func (s *Server) launchFromForm(c *gin.Context) {
 	if err != nil {
 		if e, ok := apperr.As(labErr(err)); ok && e.Code != apperr.Internal {
 			m.Message = e.Message
+			if errors.Is(err, labs.ErrTooMany) {
+				m.Running = s.runningInstances(currentUser(c).ID)
+			}
 			s.render(c, statusOf(e.Code), views.Page{Title: l.Info().Title, Section: "labs"}, views.LabView(m))
 			return
 		}
@@ -433,11 +436,21 @@ func (s *Server) launchFromForm(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/labs/"+l.Info().ID+"#instance-"+r.ID)
 }
 
+// stopFromForm stops an instance and goes back to its lab's page, or to
+// the page the form names in next (the home, another lab's page).
 func (s *Server) stopFromForm(c *gin.Context) {
+	if err := s.parseForm(c); err != nil {
+		s.fail(c, err)
+		return
+	}
 	if err := s.labs.Stop(c.Request.Context(), c.Param("lab"), c.Param("id"), currentUser(c).ID); err != nil {
 		s.fail(c, labErr(err))
 		return
 	}
 	s.flash(c, "info", "Instance stopped.")
-	c.Redirect(http.StatusSeeOther, "/labs/"+c.Param("lab"))
+	back := "/labs/" + c.Param("lab")
+	if next := c.Request.PostForm.Get("next"); next != "" {
+		back = safeNext(next)
+	}
+	c.Redirect(http.StatusSeeOther, back)
 }

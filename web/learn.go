@@ -455,31 +455,14 @@ func (s *Server) search(c *gin.Context) {
 	s.render(c, http.StatusOK, views.Page{Title: "Search"}, views.SearchView(m))
 }
 
-// homeModel fills the home page's lessons and labs and, for a learner,
-// progress; it also sets the page's due-card count when it has it.
-func (s *Server) homeModel(c *gin.Context, p *views.Page) (views.Home, error) {
-	cat := s.catalog()
+// homeModel fills the visitors' home page: the lessons and the labs.
+func (s *Server) homeModel() views.Home {
 	var h views.Home
-	done := map[string]bool{}
-	if u := currentUser(c); u != nil {
-		d, err := s.progress.Dashboard(c.Request.Context(), u.ID)
-		if err != nil {
-			return h, err
-		}
-		for _, ls := range d.Lessons {
-			done[ls.Lesson.Slug] = ls.Completed
-		}
-		h.Done = d.Completed
-		p.DueCards, p.DueKnown = d.ReviewsDue, true
-		if d.Continue != nil {
-			h.Continue = &views.HomeLesson{Slug: d.Continue.Slug, Title: d.Continue.Title}
-		}
-	}
 	for _, l := range s.labs.Labs() {
 		h.Labs = append(h.Labs, views.HomeLab{ID: l.Info().ID, Title: l.Info().Title, Summary: l.Info().Summary})
 	}
-	for _, l := range cat.Lessons {
-		h.Lessons = append(h.Lessons, views.HomeLesson{Slug: l.Slug, Title: l.Title, Summary: l.Summary, Minutes: l.Minutes, Done: done[l.Slug]})
+	for _, l := range s.catalog().Lessons {
+		h.Lessons = append(h.Lessons, views.HomeLesson{Slug: l.Slug, Title: l.Title, Summary: l.Summary, Minutes: l.Minutes})
 	}
-	return h, nil
+	return h
 }

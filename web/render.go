@@ -8,6 +8,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
+	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/web/views"
 )
 
@@ -32,25 +33,35 @@ func (s *Server) render(c *gin.Context, status int, p views.Page, body templ.Com
 // or reuses them (navCache) while this process wrote nothing; when that
 // fails, the page shows no badges and the log says why.
 func (s *Server) navCounts(c *gin.Context, p *views.Page) {
-	u := currentUser(c)
-	if u == nil {
-		return
-	}
-	version := s.store.WriteVersion()
-	rec, ok := s.navs.get(u.ID, version)
+	rec, ok := s.navRecord(c)
 	if !ok {
-		var err error
-		rec, err = s.progress.NavRecord(c.Request.Context(), u.ID, isStaff(u), maxWaitingCounted)
-		if err != nil {
-			s.log.Warn("counting the nav's badges", "request_id", c.GetString(ctxRequestID), "err", err)
-			return
-		}
-		s.navs.put(u.ID, version, rec)
+		return
 	}
 	if !p.DueKnown {
 		p.DueCards = s.progress.DueCount(rec)
 	}
 	p.Notices = rec.Unread + rec.Waiting
+}
+
+// navRecord is the signed-in visitor's nav record, read in one query or
+// reused from navCache; false for a visitor, or when reading failed (the
+// log says why).
+func (s *Server) navRecord(c *gin.Context) (store.NavRecord, bool) {
+	u := currentUser(c)
+	if u == nil {
+		return store.NavRecord{}, false
+	}
+	version := s.store.WriteVersion()
+	if rec, ok := s.navs.get(u.ID, version); ok {
+		return rec, true
+	}
+	rec, err := s.progress.NavRecord(c.Request.Context(), u.ID, isStaff(u), maxWaitingCounted)
+	if err != nil {
+		s.log.Warn("counting the nav's badges", "request_id", c.GetString(ctxRequestID), "err", err)
+		return store.NavRecord{}, false
+	}
+	s.navs.put(u.ID, version, rec)
+	return rec, true
 }
 
 // page fills the parts of a page model every page shares: the user and

@@ -37,6 +37,9 @@ type LabPage struct {
 	Picture   string
 	Limits    labs.Limits
 	Exercises []ExerciseSummary
+	// Running lists the learner's instances of every lab when a launch
+	// was refused for having too many.
+	Running []RunningInstance
 }
 
 func designSummary(d labs.Design) string {
