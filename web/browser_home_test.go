@@ -24,7 +24,7 @@ func useSession(t *testing.T, ctx context.Context, a *testApp, b *browser) {
 	u, _ := url.Parse(a.URL)
 	for _, ck := range b.c.Jar.Cookies(u) {
 		if _, err := chromedp.Call(ctx, network.SetCookie, network.SetCookieParams{
-			Name: ck.Name, Value: ck.Value, URL: a.URL + "/", }); err != nil {
+			Name: ck.Name, Value: ck.Value, URL: a.URL + "/"}); err != nil {
 			t.Fatal(err)
 		}
 	}
