@@ -89,9 +89,19 @@ func render(src []byte) (rendered, error) {
 		return r, err
 	}
 	out := strings.ReplaceAll(buf.String(), "<img ", `<img loading="lazy" `)
+	out = focusableCode(out)
 	r.HTML = template.HTML(out) // #nosec: our own reviewed content
 	r.Text = plain.String()
 	return r, nil
+}
+
+// focusableCode puts code blocks and tables in the tab order: a long line
+// or a wide table scrolls sideways, and a keyboard user must be able to
+// reach it to scroll.
+func focusableCode(html string) string {
+	html = strings.ReplaceAll(html, "<table>", `<table tabindex="0">`)
+	html = strings.ReplaceAll(html, "<pre><code", `<pre tabindex="0"><code`)
+	return strings.ReplaceAll(html, `<pre class="hl-chroma"`, `<pre tabindex="0" class="hl-chroma"`)
 }
 
 var paragraphWrap = regexp.MustCompile(`^<p>(.*)</p>\n?$`)
@@ -117,7 +127,7 @@ func Markdown(s string) (template.HTML, error) {
 	if err := md.Convert([]byte(s), &buf); err != nil {
 		return "", err
 	}
-	return template.HTML(buf.String()), nil // #nosec: our own reviewed content
+	return template.HTML(focusableCode(buf.String())), nil // #nosec: our own reviewed content
 }
 
 func nodeText(n ast.Node, src []byte) string {
@@ -135,14 +145,33 @@ func nodeText(n ast.Node, src []byte) string {
 }
 
 // HighlightCSS is the stylesheet for highlighted code: a light theme, and a
-// dark one for readers whose system prefers it.
+// dark one for readers whose system prefers it. The dark theme leaves some
+// token kinds to its base text colour where the light one names a colour,
+// so in the dark every token the light theme styles is first reset, or dark
+// code keeps the light theme's near-black text on a dark background.
 func HighlightCSS() string {
 	f := chromahtml.New(chromahtml.WithClasses(true), chromahtml.ClassPrefix("hl-"))
 	var light, dark bytes.Buffer
 	_ = f.WriteCSS(&light, styles.Get("github"))
 	_ = f.WriteCSS(&dark, styles.Get("github-dark"))
 	return "/* generated from chroma's github and github-dark styles */\n" + light.String() +
-		"\n@media (prefers-color-scheme: dark) {\n" + dark.String() + "\n}\n"
+		"\n@media (prefers-color-scheme: dark) {\n" + darkReset(light.String()) + dark.String() + "\n}\n"
+}
+
+// tokenRule finds the token classes a chroma stylesheet colours.
+var tokenRule = regexp.MustCompile(`(?m)^/\* \w+ \*/ \.hl-chroma (\.hl-[a-z0-9]+) \{[^}]*\b(?:color|background-color):`)
+
+// darkReset is one rule that hands every token class the light stylesheet
+// colours back to the dark code's own text colour and background.
+func darkReset(light string) string {
+	var sel []string
+	for _, m := range tokenRule.FindAllStringSubmatch(light, -1) {
+		sel = append(sel, ".hl-chroma "+m[1])
+	}
+	if len(sel) == 0 {
+		return ""
+	}
+	return strings.Join(sel, ", ") + " { color: inherit; background-color: transparent }\n"
 }
 
 func templateHTML(s string) template.HTML { return template.HTML(s) } // #nosec: built from rendered content

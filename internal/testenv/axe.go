@@ -145,8 +145,9 @@ func (l Look) Apply(tb testing.TB, ctx context.Context) {
 
 // CheckLooks opens url in every look, runs axe on it (failing the test on
 // serious or critical violations) and saves a screenshot named
-// name-look.png. ready is what to wait for after loading (a CSS selector).
-func CheckLooks(tb testing.TB, ctx context.Context, name, url, ready string) {
+// name-look.png. ready is what to wait for after loading (a CSS selector);
+// each of also runs in every look, after axe.
+func CheckLooks(tb testing.TB, ctx context.Context, name, url, ready string, also ...func(Look)) {
 	tb.Helper()
 	for _, l := range Looks {
 		l.Apply(tb, ctx)
@@ -154,6 +155,9 @@ func CheckLooks(tb testing.TB, ctx context.Context, name, url, ready string) {
 			tb.Fatalf("%s (%s): %v", name, l.Name, err)
 		}
 		Axe(tb, ctx, name+" ("+l.Name+")")
+		for _, f := range also {
+			f(l)
+		}
 		Screenshot(tb, ctx, name+"-"+l.Name)
 	}
 }

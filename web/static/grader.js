@@ -4,8 +4,6 @@
 (function () {
   "use strict";
 
-  var palette = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c"];
-
   function drawCharts(root) {
     if (typeof uPlot === "undefined") return;
     root.querySelectorAll("figure.check-chart[data-chart]").forEach(function (fig) {
@@ -16,21 +14,21 @@
       var series = [{ label: spec.x_label || "x" }];
       var data = [spec.x];
       (spec.series || []).forEach(function (s, i) {
-        series.push({ label: s.name, stroke: palette[i % palette.length], width: 2,
+        series.push({ label: s.name, stroke: chartTheme.series(i), width: 2,
           fill: i === 0 ? "rgba(37,99,235,.08)" : undefined });
         data.push(s.values);
       });
       if (spec.limit != null) {
-        series.push({ label: "requirement", stroke: "#6b7280", dash: [6, 4], width: 1.5 });
+        series.push({ label: "requirement", stroke: chartTheme.muted, dash: [6, 4], width: 1.5 });
         data.push(spec.x.map(function () { return spec.limit; }));
       }
       var width = Math.max(260, Math.min(fig.clientWidth || 600, 720));
-      var u = new uPlot({
+      var u = chartTheme.track(new uPlot({
         width: width, height: 190,
         scales: { x: { time: false } },
-        axes: [{ label: spec.x_label || "" }, { label: spec.y_label || "", size: 56 }],
+        axes: [chartTheme.axis({ label: spec.x_label || "" }), chartTheme.axis({ label: spec.y_label || "", size: 56 })],
         series: series
-      }, data, fig);
+      }, data, fig));
       fig.setAttribute("data-drawn", "1");
       new ResizeObserver(function () {
         u.setSize({ width: Math.max(260, Math.min(fig.clientWidth, 720)), height: 190 });

@@ -3,7 +3,6 @@
 (function () {
   "use strict";
   var KEEP = 600; // 60 s of 100 ms buckets
-  var palette = ["#2f5bea", "#d0463b", "#13795b", "#a15c00", "#7b3fe4", "#0f8b8d"];
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -37,7 +36,7 @@
       box.appendChild(wrap);
       var series = [{}];
       spec.series.forEach(function (name, i) {
-        var s = { label: name, stroke: palette[i % palette.length], width: 2, spanGaps: false };
+        var s = { label: name, stroke: chartTheme.series(i), width: 2, spanGaps: false };
         if (spec.kind === "state") {
           s.paths = uPlot.paths.stepped({ align: 1 });
           s.value = function (u, v) { return v == null ? "–" : (spec.levels || [])[v] || v; };
@@ -46,10 +45,10 @@
         }
         series.push(s);
       });
-      var axes = [{}, {}];
+      var axes = [chartTheme.axis(), chartTheme.axis()];
       if (spec.kind === "state" && spec.levels) {
-        axes[1] = { values: function (u, vals) { return vals.map(function (v) { return spec.levels[v] || ""; }); }, size: 80,
-          splits: function () { return spec.levels.map(function (_, i) { return i; }); } };
+        axes[1] = chartTheme.axis({ values: function (u, vals) { return vals.map(function (v) { return spec.levels[v] || ""; }); }, size: 80,
+          splits: function () { return spec.levels.map(function (_, i) { return i; }); } });
       }
       var opts = {
         width: Math.max(260, wrap.clientWidth || 320), height: 170, series: series, axes: axes,
@@ -57,7 +56,7 @@
         legend: { live: true }, cursor: { drag: { x: false, y: false } }
       };
       var data = [[]].concat(spec.series.map(function () { return []; }));
-      var u = new uPlot(opts, data, wrap);
+      var u = chartTheme.track(new uPlot(opts, data, wrap));
       self.charts.push({ spec: spec, u: u, data: data, wrap: wrap });
     });
     if (window.ResizeObserver) {

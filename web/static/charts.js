@@ -1,0 +1,34 @@
+// Chart colours for uPlot from the page's CSS variables (--chart-*), read
+// each time a chart draws, so axes, ticks, grid and series follow the light
+// and the dark scheme like the rest of the page. Loaded before labs.js and
+// grader.js.
+(function () {
+  "use strict";
+  function css(name, fallback) {
+    var v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+    return v || fallback;
+  }
+  function themed(name, fallback) { return function () { return css(name, fallback); }; }
+  var charts = [];
+  window.chartTheme = {
+    // axis returns uPlot axis options drawn in the theme's colours.
+    axis: function (opts) {
+      opts = opts || {};
+      opts.stroke = themed("--chart-text", "#4a5466");
+      opts.grid = Object.assign({ stroke: themed("--chart-grid", "#e4e8ef"), width: 1 }, opts.grid || {});
+      opts.ticks = Object.assign({ stroke: themed("--chart-grid", "#e4e8ef"), width: 1 }, opts.ticks || {});
+      return opts;
+    },
+    // series is the colour of the i-th series (a function uPlot calls).
+    series: function (i) { return themed("--chart-" + (i % 6 + 1), "#2f5bea"); },
+    // muted draws reference lines such as a requirement.
+    muted: themed("--chart-text", "#4a5466"),
+    // track redraws the chart when the colour scheme changes.
+    track: function (u) { charts.push(u); return u; }
+  };
+  if (window.matchMedia) {
+    var mq = window.matchMedia("(prefers-color-scheme: dark)");
+    var redraw = function () { charts.forEach(function (u) { u.redraw(false, true); }); };
+    if (mq.addEventListener) mq.addEventListener("change", redraw);
+  }
+})();
