@@ -189,7 +189,7 @@ func TestManagerOwnershipLimitsAndReaping(t *testing.T) {
 	if _, err := m.Get("limiter", mine[0].ID, 1); err != ErrNotFound {
 		t.Errorf("lab mismatch: %v", err)
 	}
-	if got := m.Owned("echo", 1); len(got) != 3 {
+	if got, _ := m.Owned(ctx, "echo", 1); len(got) != 3 {
 		t.Errorf("owned %d", len(got))
 	}
 	if err := m.Stop(ctx, "echo", other.ID, 1); err != ErrNotFound {
@@ -213,7 +213,7 @@ func TestManagerOwnershipLimitsAndReaping(t *testing.T) {
 	if n := m.Reap(ctx); n != 3 {
 		t.Errorf("reaped %d, want the 3 untouched for 35 minutes", n)
 	}
-	if got := m.Owned("", 1); len(got) != 1 || got[0].ID != mine[1].ID {
+	if got, _ := m.Owned(ctx, "", 1); len(got) != 1 || got[0].ID != mine[1].ID {
 		t.Errorf("left %v", got)
 	}
 	// A slot freed by reaping can be used again.

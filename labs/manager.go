@@ -109,6 +109,14 @@ type Manager struct {
 	instances map[string]*Running
 	stop      chan struct{}
 	stopOnce  sync.Once
+
+	// With several replicas (Join): the shared directory, its periods,
+	// where other replicas' instances are, and the client that asks a
+	// silent replica whether it still runs.
+	dir   *Directory
+	copts ClusterOptions
+	locs  *locations
+	probe *http.Client
 }
 
 // NewManager serves the labs of reg on the given Redis and database.
@@ -144,38 +152,86 @@ func (m *Manager) Launch(ctx context.Context, labID string, owner int64, d Desig
 	if !ok {
 		return nil, ErrUnknownLab
 	}
+	r := &Running{ID: newID(), Lab: l, Owner: owner, Design: d, Created: m.now(), lastUsed: m.now()}
+	if err := m.reserve(ctx, r); err != nil {
+		return nil, err
+	}
+	if err := m.build(ctx, r); err != nil {
+		return nil, err
+	}
+	r.Metrics.Eventf("info", "launched %s with %s", labID, describe(d))
+	return r, nil
+}
+
+// reserve takes r's place within the limits: in this replica's memory
+// while it is built, and in the directory when replicas share one, where
+// the limits are counted across them.
+func (m *Manager) reserve(ctx context.Context, r *Running) error {
 	m.mu.Lock()
-	n := 0
-	for _, r := range m.instances {
-		if r.Owner == owner {
-			n++
+	if m.dir == nil {
+		n := 0
+		for _, o := range m.instances {
+			if o.Owner == r.Owner {
+				n++
+			}
+		}
+		if n >= m.limits.PerOwner || len(m.instances) >= m.limits.Total {
+			m.mu.Unlock()
+			return ErrTooMany
 		}
 	}
-	if n >= m.limits.PerOwner || len(m.instances) >= m.limits.Total {
-		m.mu.Unlock()
-		return nil, ErrTooMany
-	}
-	id := newID()
-	r := &Running{ID: id, Lab: l, Owner: owner, Design: d, Created: m.now(), lastUsed: m.now()}
-	m.instances[id] = r // reserve the slot while building
+	m.instances[r.ID] = r // reserve the slot while building
 	m.mu.Unlock()
+	if m.dir == nil {
+		return nil
+	}
+	e := Entry{ID: r.ID, Lab: r.Lab.Info().ID, Owner: r.Owner, Design: designJSON(r.Design), Heartbeat: m.now(), Created: r.Created}
+	if err := m.dir.reserve(ctx, e, m.limits.PerOwner, m.limits.Total); err != nil {
+		m.unreserve(r.ID)
+		return err
+	}
+	return nil
+}
 
-	r.Metrics = NewMetrics(time.Now, countSeries(l)...) // charts plot wall-clock time, whatever clock the manager reaps by
-	r.env = Env{Redis: m.redis, DB: m.db, Dialect: m.dialect, Instance: id, Prefix: "lab:" + id + ":",
-		Metrics: r.Metrics, Log: m.log.With("lab", labID, "instance", id), Now: m.now}
-	inst, err := l.New(ctx, r.env, d)
+func (m *Manager) unreserve(id string) {
+	m.mu.Lock()
+	delete(m.instances, id)
+	m.mu.Unlock()
+}
+
+// envFor is what instance id of lab l is built on.
+func (m *Manager) envFor(id string, l Lab, met *Metrics) Env {
+	return Env{Redis: m.redis, DB: m.db, Dialect: m.dialect, Instance: id, Prefix: "lab:" + id + ":",
+		Metrics: met, Log: m.log.With("lab", l.Info().ID, "instance", id), Now: m.now}
+}
+
+// build starts the instance of r, which is reserved; when it cannot, the
+// reservation is given back.
+func (m *Manager) build(ctx context.Context, r *Running) error {
+	r.Metrics = NewMetrics(time.Now, countSeries(r.Lab)...) // charts plot wall-clock time, whatever clock the manager reaps by
+	r.env = m.envFor(r.ID, r.Lab, r.Metrics)
+	inst, err := r.Lab.New(ctx, r.env, r.Design)
 	if err != nil {
 		r.Metrics.Close()
-		m.mu.Lock()
-		delete(m.instances, id)
-		m.mu.Unlock()
-		return nil, err
+		m.unreserve(r.ID)
+		m.unlist(ctx, r.ID)
+		return err
 	}
 	r.mu.Lock()
 	r.inst, r.handler = inst, inst.Handler()
 	r.mu.Unlock()
-	r.Metrics.Eventf("info", "launched %s with %s", labID, describe(d))
-	return r, nil
+	return nil
+}
+
+// unlist removes this replica's instance id from the directory; when that
+// fails, the next heartbeat removes it (it is held here but not running).
+func (m *Manager) unlist(ctx context.Context, id string) {
+	if m.dir == nil {
+		return
+	}
+	if err := m.dir.remove(context.WithoutCancel(ctx), id); err != nil {
+		m.log.Warn("removing a lab instance from the directory", "instance", id, "err", err)
+	}
 }
 
 func describe(d Design) string {
@@ -209,8 +265,9 @@ func (m *Manager) Get(labID, id string, owner int64) (*Running, error) {
 	return r, nil
 }
 
-// Owned lists owner's instances of a lab ("" for every lab), oldest first.
-func (m *Manager) Owned(labID string, owner int64) []*Running {
+// ownedHere lists owner's instances of a lab ("" for every lab) that this
+// replica holds, oldest first.
+func (m *Manager) ownedHere(labID string, owner int64) []*Running {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []*Running
@@ -243,6 +300,7 @@ func (m *Manager) remove(ctx context.Context, r *Running) error {
 	}
 	delete(m.instances, r.ID)
 	m.mu.Unlock()
+	m.unlist(ctx, r.ID)
 	r.Metrics.Eventf("info", "stopped")
 	err := r.Instance().Close(ctx)
 	r.Metrics.Close()
@@ -283,9 +341,8 @@ func (m *Manager) Reconfigure(ctx context.Context, labID, id string, owner int64
 	if err != nil {
 		// The old instance is closed already: drop the entry without
 		// closing it twice.
-		m.mu.Lock()
-		delete(m.instances, r.ID)
-		m.mu.Unlock()
+		m.unreserve(r.ID)
+		m.unlist(ctx, r.ID)
 		m.log.Error("reconfigure failed", "request_id", RequestID(ctx), "instance", r.ID, "err", err)
 		r.Metrics.Eventf("error", "reconfigure failed, so the instance stopped; the server log has the reason")
 		r.Metrics.Close()
@@ -294,6 +351,12 @@ func (m *Manager) Reconfigure(ctx context.Context, labID, id string, owner int64
 	r.mu.Lock()
 	r.inst, r.handler, r.Design = inst, inst.Handler(), d
 	r.mu.Unlock()
+	if m.dir != nil {
+		// A replica that takes the instance over starts the design it runs now.
+		if err := m.dir.setDesign(ctx, r.ID, designJSON(d)); err != nil {
+			m.log.Warn("recording a reconfigured design in the directory", "instance", r.ID, "err", err)
+		}
+	}
 	r.Metrics.Eventf("info", "reconfigured: %s", describe(d))
 	return r, nil
 }

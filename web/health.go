@@ -6,12 +6,17 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/sdworkbook/workbook/labs"
 )
 
 // healthz says the process is alive; it checks nothing else, so a slow
 // database never gets a healthy process restarted.
 func (s *Server) healthz(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
+	if d := s.labs.Directory(); d != nil {
+		c.Header(labs.ReplicaHeader, d.Self().ID) // other replicas ask whether this process still runs
+	}
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 

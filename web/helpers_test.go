@@ -119,6 +119,10 @@ func startAppDeps(tb testing.TB, b testenv.Backend, edit func(*config.Config), e
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// The listener exists before the app, so the app knows the address
+	// other replicas reach it at.
+	ts := httptest.NewUnstartedServer(nil)
+	cfg.ReplicaURL = "http://" + ts.Listener.Addr().String()
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -138,14 +142,18 @@ func startAppDeps(tb testing.TB, b testenv.Backend, edit func(*config.Config), e
 		},
 	})
 	if err != nil {
+		ts.Close()
 		tb.Fatal(err)
 	}
 	if err := wired.Start(ctx); err != nil {
+		ts.Close()
 		wired.Close()
 		tb.Fatal(err)
 	}
 	a.app, a.store, a.redis = wired.Site.(*Server), wired.Store, wired.Redis
-	a.Server = httptest.NewServer(a.app)
+	ts.Config.Handler = a.app
+	ts.Start()
+	a.Server = ts
 	tb.Cleanup(func() {
 		a.Server.Close()
 		wired.Close()

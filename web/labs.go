@@ -24,6 +24,9 @@ const maxWatchers = 8
 
 // labErr maps the lab manager's errors to application errors.
 func labErr(err error) error {
+	if e, ok := labClusterErr(err); ok {
+		return e
+	}
 	switch {
 	case errors.Is(err, labs.ErrNotFound), errors.Is(err, labs.ErrUnknownLab):
 		return apperr.Wrap(err, apperr.NotFound, "There is no such lab instance, or it is not yours.")
@@ -126,17 +129,6 @@ func (s *Server) apiLaunch(c *gin.Context) {
 
 // ctxInstance is the context key of the instance ownInstance found.
 const ctxInstance = "lab_instance"
-
-// ownInstance finds the signed-in learner's instance that :lab and :id
-// name; another learner's instance and a missing one are the same 404.
-func (s *Server) ownInstance(c *gin.Context) {
-	r, err := s.labs.Get(c.Param("lab"), c.Param("id"), currentUser(c).ID)
-	if err != nil {
-		s.fail(c, labErr(err))
-		return
-	}
-	c.Set(ctxInstance, r)
-}
 
 // instanceOf is the instance ownInstance found.
 func instanceOf(c *gin.Context) *labs.Running {
@@ -377,8 +369,13 @@ func (s *Server) labPageModel(c *gin.Context, l labs.Lab) views.LabPage {
 	}
 	if u := currentUser(c); u != nil {
 		m.SignedIn = true
-		for _, r := range s.labs.Owned(l.Info().ID, u.ID) {
-			m.Instances = append(m.Instances, views.LabInstance{ID: r.ID, Design: r.CurrentDesign(), Created: r.Created})
+		owned, err := s.labs.Owned(c.Request.Context(), l.Info().ID, u.ID)
+		if err != nil {
+			s.log.Warn("listing a learner's lab instances", "request_id", c.GetString(ctxRequestID), "err", err)
+			m.Message = "Your running instances cannot be listed right now; reload the page in a moment."
+		}
+		for _, r := range owned {
+			m.Instances = append(m.Instances, views.LabInstance{ID: r.ID, Design: r.Design, Created: r.Created})
 		}
 	}
 	return m

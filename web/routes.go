@@ -26,7 +26,7 @@ func (s *Server) routes(r *gin.Engine) {
 	app.GET("/labs", s.labsIndex)
 	app.GET("/labs/:lab", s.labPage)
 	app.POST("/labs/:lab", s.requireUser, s.launchFromForm)
-	app.POST("/labs/:lab/instances/:id/stop", s.requireUser, s.stopFromForm)
+	app.POST("/labs/:lab/instances/:id/stop", s.requireUser, s.ownInstance, s.stopFromForm)
 	app.GET("/labs/:lab/exercises/:exercise", s.exercisePage)
 	app.POST("/labs/:lab/exercises/:exercise", s.requireUser, s.submitFromForm)
 	s.classRoutes(app)

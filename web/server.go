@@ -91,6 +91,7 @@ type Server struct {
 	hasher      *auth.Hasher
 	library     *lessons.Library
 	labs        *labs.Manager
+	replicas    *http.Transport // to the replicas holding lab instances
 	grader      *grader.Grader
 	labsOpen    bool // some live labs are served, so pages link them
 	progress    *progress.Service
@@ -138,6 +139,7 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.labs = d.Labs
+	s.replicas = replicaTransport()
 	a.addPictures(s.labs.Labs())
 	s.labsOpen = len(s.labs.Labs()) > 0
 	s.grader = d.Grader

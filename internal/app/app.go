@@ -110,6 +110,11 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 	a.closers = append(a.closers, func() { _ = a.Redis.Close() })
 	a.Labs = labs.NewManager(a.Registry, a.Redis.Client, a.Store.SQL(), string(a.Store.Dialect()), a.Log, a.Now, labs.DefaultLimits)
 	a.closers = append(a.closers, func() { a.Labs.StopAll(context.Background()) })
+	if o.Site != nil {
+		// Replicas serving the site share the directory of lab instances.
+		self := labs.Replica{ID: auth.NewToken()[:16], URL: cfg.ReplicaAddress()}
+		a.Labs.Join(labs.NewDirectory(a.Store.SQL(), string(a.Store.Dialect()), self), labs.DefaultClusterOptions)
+	}
 	if err := a.openGrader(ctx, o.Grader); err != nil {
 		return a, err
 	}

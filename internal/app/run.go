@@ -28,7 +28,7 @@ func (a *App) Start(ctx context.Context) error {
 
 // Run starts the workers and serves until ctx ends: the site on the
 // configured address with its background work (expired sessions, idle
-// lab instances), or, without a site, grading alone. Requests in flight
+// lab instances, the lab directory's heartbeat and sweep), or, without a site, grading alone. Requests in flight
 // get 10 s to finish; call Close after.
 func (a *App) Run(ctx context.Context) error {
 	if err := a.Start(ctx); err != nil {
@@ -50,6 +50,7 @@ func (a *App) Run(ctx context.Context) error {
 	go a.Site.CleanSessions(bg, 10*time.Minute)
 	reaperDone := make(chan struct{})
 	go func() { a.Labs.RunReaper(bg, time.Minute); close(reaperDone) }()
+	go a.Labs.RunDirectory(bg)
 	defer func() { stopBG(); <-reaperDone }() // stop every lab instance before the connections close
 	a.announce(ctx, ln.Addr())
 	return a.serve(ctx, ln)

@@ -24,6 +24,7 @@ type Config struct {
 	DatabaseURL    string        // DATABASE_URL; empty means SQLite in DataDir
 	RedisURL       string        // REDIS_URL; empty means the embedded server
 	BaseURL        string        // WORKBOOK_BASE_URL; https makes cookies Secure with the __Host- prefix
+	ReplicaURL     string        // WORKBOOK_REPLICA_URL; empty: http://<hostname>:<port of WORKBOOK_ADDR>
 	PostgresImage  string        // WORKBOOK_POSTGRES_IMAGE
 	RedisImage     string        // WORKBOOK_REDIS_IMAGE
 	GoImage        string        // WORKBOOK_GO_IMAGE
@@ -60,6 +61,7 @@ var Vars = []Var{
 	{"DATABASE_URL", "", "PostgreSQL URL (postgres://user:pass@host:5432/db); empty: SQLite in the data dir", true},
 	{"REDIS_URL", "", "Redis URL (redis://host:6379/0); empty: an embedded Redis-protocol server on loopback, with a random password", true},
 	{"WORKBOOK_BASE_URL", "", "public URL, e.g. https://workbook.example.org; https makes cookies Secure with the __Host- prefix", false},
+	{"WORKBOOK_REPLICA_URL", "", "where the other replicas reach this one (http://app-1:8080), to serve a learner's lab instance that this replica runs; unique per replica; empty: http://<hostname>:<port of WORKBOOK_ADDR>", false},
 	{"WORKBOOK_POSTGRES_IMAGE", "postgres:15", "PostgreSQL container image for the grader and tests", false},
 	{"WORKBOOK_REDIS_IMAGE", "redis:7", "Redis container image for the grader and tests", false},
 	{"WORKBOOK_GO_IMAGE", "workbook-local/go:1.24", "base image learners' Go services build on: Go 1.24 with go-redis v9.7.3 and pgx v5.7.2 in its module cache (scripts/images.sh go builds it; builds have no network)", false},
@@ -103,6 +105,7 @@ func Load(getenv Getenv) (Config, error) {
 		DatabaseURL:   r.str("DATABASE_URL"),
 		RedisURL:      r.str("REDIS_URL"),
 		BaseURL:       r.str("WORKBOOK_BASE_URL"),
+		ReplicaURL:    r.str("WORKBOOK_REPLICA_URL"),
 		PostgresImage: r.str("WORKBOOK_POSTGRES_IMAGE"),
 		RedisImage:    r.str("WORKBOOK_REDIS_IMAGE"),
 		GoImage:       r.str("WORKBOOK_GO_IMAGE"),
@@ -169,6 +172,13 @@ func (c *Config) checkURLs() error {
 			return errors.New("REDIS_URL: must be a redis:// or rediss:// URL")
 		}
 	}
+	if c.ReplicaURL != "" {
+		u, err := url.Parse(c.ReplicaURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("WORKBOOK_REPLICA_URL: %q is not an http(s) URL of a host and port", c.ReplicaURL)
+		}
+		c.ReplicaURL = strings.TrimRight(c.ReplicaURL, "/")
+	}
 	if c.BaseURL != "" {
 		u, err := url.Parse(c.BaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -213,6 +223,20 @@ func dockerName(s string) bool {
 // SecureCookies reports whether the public URL is https, so cookies must be
 // Secure and carry the __Host- prefix.
 func (c Config) SecureCookies() bool { return strings.HasPrefix(c.BaseURL, "https://") }
+
+// ReplicaAddress is where the other replicas reach this one: the
+// configured URL, else this host's name and the port the server listens on.
+func (c Config) ReplicaAddress() string {
+	if c.ReplicaURL != "" {
+		return c.ReplicaURL
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	_, port, _ := net.SplitHostPort(c.Addr)
+	return "http://" + net.JoinHostPort(host, port)
+}
 
 // SQLitePath is where the embedded database lives.
 func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "workbook.db") }

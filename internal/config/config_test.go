@@ -57,6 +57,8 @@ func TestInvalid(t *testing.T) {
 		{"WORKBOOK_DEV", "maybe"}:                           "WORKBOOK_DEV",
 		{"WORKBOOK_TRUSTED_PROXIES", "10.0.0.0/8,nonsense"}: "WORKBOOK_TRUSTED_PROXIES",
 		{"WORKBOOK_BASE_URL", "ftp://x"}:                    "WORKBOOK_BASE_URL",
+		{"WORKBOOK_REPLICA_URL", "app-1:8080"}:              "WORKBOOK_REPLICA_URL",
+		{"WORKBOOK_REPLICA_URL", "http://app-1:8080/x"}:     "WORKBOOK_REPLICA_URL",
 		{"WORKBOOK_LOGIN_IP_LIMIT", "5"}:                    "WORKBOOK_LOGIN_IP_LIMIT",
 		{"WORKBOOK_LOGIN_IP_LIMIT", "lots"}:                 "WORKBOOK_LOGIN_IP_LIMIT",
 		{"REDIS_URL_FILE", "/does/not/exist"}:               "REDIS_URL_FILE",

@@ -1,0 +1,108 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sdworkbook/workbook/internal/apperr"
+	"github.com/sdworkbook/workbook/labs"
+)
+
+// Sentences for an instance that is between replicas.
+const (
+	movingMessage     = "This lab instance is moving to another server right now; send the request again in a few seconds."
+	holderDownMessage = "The server running this lab instance is not answering. If it does not come back, another server starts the instance again within half a minute; send the request again then."
+)
+
+// replicaTransport carries requests forwarded to the replica holding an
+// instance: a replica that is gone is known within a second.
+func replicaTransport() *http.Transport {
+	return &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        64,
+		MaxIdleConnsPerHost: 32,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true, // the answer goes on as it came
+	}
+}
+
+// ownInstance finds the signed-in learner's instance that :lab and :id
+// name; another learner's instance and a missing one are the same 404.
+// The replica that holds the instance serves it from memory; a request
+// reaching another replica is forwarded to the holder, or, when the
+// holder is gone, the instance is started again here.
+func (s *Server) ownInstance(c *gin.Context) {
+	lab, id, owner := c.Param("lab"), c.Param("id"), currentUser(c).ID
+	r, err := s.labs.Get(lab, id, owner)
+	if errors.Is(err, labs.ErrNotFound) {
+		var loc labs.Located
+		loc, err = s.labs.Locate(c.Request.Context(), lab, id, owner, c.GetHeader(labs.ReplicaHeader))
+		if err == nil && loc.Local == nil {
+			s.forward(c, id, loc.Remote)
+			c.Abort()
+			return
+		}
+		r = loc.Local
+	}
+	if err != nil {
+		s.fail(c, labErr(err))
+		return
+	}
+	c.Set(ctxInstance, r)
+}
+
+// forward hands the request to the replica that holds instance id, and
+// its answer back as it comes (event streams too). The forwarded request
+// names the replica it expects, which never forwards it again.
+func (s *Server) forward(c *gin.Context, id string, to labs.Replica) {
+	target, err := url.Parse(to.URL)
+	if err != nil {
+		s.fail(c, fmt.Errorf("replica address %q: %w", to.URL, err))
+		return
+	}
+	p := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host // cross-origin checks compare it with Origin
+			pr.Out.Header.Set(labs.ReplicaHeader, to.ID)
+		},
+		Transport: s.replicas,
+		ModifyResponse: func(resp *http.Response) error {
+			if resp.StatusCode == http.StatusNotFound || resp.StatusCode >= 500 {
+				s.labs.Forget(id) // read where it is again next time
+			}
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
+			s.labs.Forget(id)
+			if errors.Is(err, context.Canceled) && req.Context().Err() != nil {
+				return // the client went away
+			}
+			s.fail(c, labErr(fmt.Errorf("%w: %s: %w", labs.ErrHolderDown, to.URL, err)))
+		},
+	}
+	p.ServeHTTP(c.Writer, c.Request)
+}
+
+// labClusterErr maps the errors of instances between replicas.
+func labClusterErr(err error) (error, bool) {
+	switch {
+	case errors.Is(err, labs.ErrMoving):
+		e := apperr.Wrap(err, apperr.Unavailable, movingMessage)
+		e.RetryAfterSeconds = 2
+		return e, true
+	case errors.Is(err, labs.ErrHolderDown):
+		e := apperr.Wrap(err, apperr.Unavailable, holderDownMessage)
+		e.RetryAfterSeconds = 5
+		return e, true
+	}
+	return err, false
+}
