@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -70,7 +71,9 @@ func (s *Server) learnerHome(c *gin.Context, userID int64) (*views.LearnerHome, 
 		h.Assignments = append(h.Assignments, ha)
 	}
 	if s.labsOpen {
-		h.Instances = s.runningInstances(userID)
+		if h.Instances, err = s.runningInstances(ctx, userID); err != nil {
+			return nil, err
+		}
 	}
 	if s.gradingOn() {
 		best, err := s.grader.BestScores(ctx, userID)
@@ -132,14 +135,22 @@ func (s *Server) assignmentTitle(kind, ref string) (title, href string) {
 	return ref, ""
 }
 
-// runningInstances lists a learner's running lab instances, oldest first.
-func (s *Server) runningInstances(userID int64) []views.RunningInstance {
-	var out []views.RunningInstance
-	for _, r := range s.labs.Owned("", userID) {
-		id := r.Lab.Info().ID
-		out = append(out, views.RunningInstance{Lab: id, LabTitle: r.Lab.Info().Title, ID: r.ID, Created: r.Created})
+// runningInstances lists a learner's running lab instances on every
+// replica, oldest first.
+func (s *Server) runningInstances(ctx context.Context, userID int64) ([]views.RunningInstance, error) {
+	owned, err := s.labs.Owned(ctx, "", userID)
+	if err != nil {
+		return nil, err
 	}
-	return out
+	var out []views.RunningInstance
+	for _, r := range owned {
+		title := r.Lab
+		if l, ok := s.labs.Lab(r.Lab); ok {
+			title = l.Info().Title
+		}
+		out = append(out, views.RunningInstance{Lab: r.Lab, LabTitle: title, ID: r.ID, Created: r.Created})
+	}
+	return out, nil
 }
 
 // instructorHome gathers an instructor's home in two queries besides the

@@ -183,8 +183,8 @@ func TestFourthInstanceListsRunning(t *testing.T) {
 	if loc := resp.Header.Get("Location"); loc != "/labs/limiter" {
 		t.Errorf("stop goes to %q", loc)
 	}
-	if n := len(w.a.app.labs.Owned("", w.adaID)); n != 2 {
-		t.Errorf("%d instances run after the stop, want 2", n)
+	if owned, err := w.a.app.labs.Owned(context.Background(), "", w.adaID); err != nil || len(owned) != 2 {
+		t.Errorf("%d instances run after the stop (%v), want 2", len(owned), err)
 	}
 	// A stop's next stays on this site.
 	resp = w.ada.post("/labs/limiter/instances/"+idOf(t, w)+"/stop", url.Values{"next": {"//evil.example/"}})
@@ -195,7 +195,7 @@ func TestFourthInstanceListsRunning(t *testing.T) {
 
 func idOf(t *testing.T, w homeWorld) string {
 	t.Helper()
-	rs := w.a.app.labs.Owned("", w.adaID)
+	rs, _ := w.a.app.labs.Owned(context.Background(), "", w.adaID)
 	if len(rs) == 0 {
 		t.Fatal("nothing runs")
 	}

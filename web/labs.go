@@ -422,7 +422,7 @@ func (s *Server) launchFromForm(c *gin.Context) {
 		if e, ok := apperr.As(labErr(err)); ok && e.Code != apperr.Internal {
 			m.Message = e.Message
 			if errors.Is(err, labs.ErrTooMany) {
-				m.Running = s.runningInstances(currentUser(c).ID)
+				m.Running, _ = s.runningInstances(c.Request.Context(), currentUser(c).ID) // the message says enough without the list
 			}
 			s.render(c, statusOf(e.Code), views.Page{Title: l.Info().Title, Section: "labs"}, views.LabView(m))
 			return
