@@ -94,3 +94,18 @@ func Screenshot(tb testing.TB, ctx context.Context, name string) string {
 	}
 	return p
 }
+
+// ViewportShot saves a PNG of what the window shows (not the whole page)
+// as name.png in the artifact directory and returns its path.
+func ViewportShot(tb testing.TB, ctx context.Context, name string) string {
+	tb.Helper()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		tb.Fatalf("screenshot %s: %v", name, err)
+	}
+	p := filepath.Join(ArtifactDir(tb), name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
