@@ -14,8 +14,10 @@
 # 10s) bounds each fuzz target's run; set it to 0 to skip fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 t0=$(date +%s)
+export t0
+# Each line says how long the run has taken so far, to see where time goes.
+log() { printf '\033[1m==> [%4d s] %s\033[0m\n' "$(($(date +%s) - t0))" "$*" >&2; }
 
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -105,8 +107,11 @@ if [ $# -eq 0 ]; then
 	# they run without it, and its tests of concurrent requests (bursts,
 	# streams, the hashing queue, reconfiguring) run again with it.
 	go test -race -count=1 -timeout 20m -skip "$sandboxed" $(go list ./... | grep -vx 'github.com/sdworkbook/workbook/web')
+	log "go test ./web"
 	go test -count=1 -timeout 20m ./web
+	log "go test -race (concurrency tests of ./web)"
 	go test -race -count=1 -timeout 20m -run 'Burst|Stream|Capacity|Race|HashesAtTheRealCost' ./web
+	log "waiting for the build exercises' sandbox tests"
 	if ! wait "$build_pid"; then
 		cat "$build_log" >&2
 		echo "the build exercises' sandbox tests failed" >&2
