@@ -19,8 +19,11 @@ import (
 // fail, and what each failure must say.
 type buildCase struct {
 	name, lang string
-	dir        string // testdata/build/<dir>, or a kit of the exercise ("kit:go")
-	says       map[string]string
+	// dir is testdata/build/<dir>, a kit of the exercise ("kit:go"), or
+	// a flawed variant: the Python reference changed by
+	// testdata/build/<dir>.diff ("flaw-…").
+	dir  string
+	says map[string]string
 }
 
 // buildCases are the references (full marks), the flawed variants (each
@@ -129,10 +132,14 @@ func checkCasesCoverTheChecks(t *testing.T, ex labs.Exercise) {
 	}
 }
 
-// buildDir is the directory of a case's sources: its testdata, or the
-// exercise's starter kit written out as a learner unpacks it.
+// buildDir is the directory of a case's sources: its testdata, a flawed
+// variant written out from its diff, or the exercise's starter kit written
+// out as a learner unpacks it.
 func buildDir(t *testing.T, ex labs.Exercise, dir string) string {
 	t.Helper()
+	if strings.HasPrefix(dir, "flaw-") {
+		return labtest.Variant(t, filepath.Join("testdata", "build", "python"), filepath.Join("testdata", "build", dir+".diff"))
+	}
 	lang, ok := strings.CutPrefix(dir, "kit:")
 	if !ok {
 		return filepath.Join("testdata", "build", dir)

@@ -15,11 +15,13 @@ import (
 	"github.com/sdworkbook/workbook/labs/labtest"
 )
 
-// buildCase is a service of the build exercise: its sources, and every
+// buildCase is a service of the build exercise: its sources (a flawed
+// variant is the reference in dir changed by the diff in patch), and every
 // check it must fail (it passes the others).
 type buildCase struct {
 	name, dir, lang string
 	fails           []string
+	patch           string
 }
 
 // buildCases are the references (full marks), the starter kits as a
@@ -27,13 +29,13 @@ type buildCase struct {
 // the Python reference, each failing exactly its named checks.
 func buildCases() []buildCase {
 	flaw := func(name string, fails ...string) buildCase {
-		return buildCase{"flaw " + name, "testdata/build/flaw-" + name, labs.LangPython, fails}
+		return buildCase{"flaw " + name, "testdata/build/python", labs.LangPython, fails, "testdata/build/flaw-" + name + ".diff"}
 	}
 	return []buildCase{
-		{"go reference", "testdata/build/go", labs.LangGo, nil},
-		{"python reference", "testdata/build/python", labs.LangPython, nil},
-		{"go starter", "kit:go", labs.LangGo, []string{checkSpan, checkPaused}},
-		{"python starter", "kit:python", labs.LangPython, []string{checkReplicated, checkSpan}},
+		{name: "go reference", dir: "testdata/build/go", lang: labs.LangGo},
+		{name: "python reference", dir: "testdata/build/python", lang: labs.LangPython},
+		{name: "go starter", dir: "kit:go", lang: labs.LangGo, fails: []string{checkSpan, checkPaused}},
+		{name: "python starter", dir: "kit:python", lang: labs.LangPython, fails: []string{checkReplicated, checkSpan}},
 		flaw("fixed-window", checkSpan),
 		flaw("per-process", checkReplicated),
 		flaw("no-expiry", checkRecovers, checkRetry),
@@ -88,6 +90,9 @@ func gradeBuild(t *testing.T, ex labs.Exercise, bc buildCase) {
 	dir := bc.dir
 	if lang, ok := strings.CutPrefix(dir, "kit:"); ok {
 		dir = starterDir(t, ex, lang)
+	}
+	if bc.patch != "" {
+		dir = labtest.Variant(t, dir, bc.patch)
 	}
 	start := time.Now()
 	l := labtest.BuildService(t, ex, dir, bc.lang)

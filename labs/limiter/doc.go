@@ -45,5 +45,6 @@
 // of more than the quota in 2 s, so a slow machine only makes them more
 // lenient. Starter kits live in kits/ (a Go module's go.mod as
 // go.mod.kit, see labs.StarterKits); the references and flawed variants
-// that prove each check both ways live in testdata/build/.
+// that prove each check both ways live in testdata/build/, each variant
+// as a diff of the Python reference.
 package limiter

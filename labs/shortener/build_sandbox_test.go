@@ -21,6 +21,9 @@ type buildCase struct {
 	// kit: dir is a language of the starter kits, built as a learner
 	// downloads it.
 	kit bool
+	// patch, when set, is a diff that makes a flawed variant of the
+	// reference in dir.
+	patch string
 	// skip lists checks not run, to keep the test short: the
 	// measured-only hot redirect runs on the references alone, and the
 	// 10,000 links are left out for the variants whose edit does not touch
@@ -47,20 +50,20 @@ var buildCases = []buildCase{
 		checkNameExpiry:  {"did not answer 410", "still redirected"},
 		checkNameInvalid: {"invalid creations were accepted", "javascript: URL"},
 	}},
-	{name: "per-process counter", dir: "testdata/build/flaw-distinct-restart", lang: labs.LangPython, skip: skipHot, fails: map[string][]string{
+	{name: "per-process counter", dir: "testdata/build/python", patch: "testdata/build/flaw-distinct-restart.diff", lang: labs.LangPython, skip: skipHot, fails: map[string][]string{
 		checkNameDistinct:       {"creations failed", "no free code"},
 		checkNameReplicaRestart: {"after the restart failed"},
 	}},
-	{name: "links only in Redis", dir: "testdata/build/flaw-redis-down", lang: labs.LangPython, skip: skipHot, fails: map[string][]string{
+	{name: "links only in Redis", dir: "testdata/build/python", patch: "testdata/build/flaw-redis-down.diff", lang: labs.LangPython, skip: skipHot, fails: map[string][]string{
 		checkNameRedisDown: {"went wrong while it was stopped", "answered 500"},
 	}},
-	{name: "no URL validation", dir: "testdata/build/flaw-invalid", lang: labs.LangPython, skip: skipLean, fails: map[string][]string{
+	{name: "no URL validation", dir: "testdata/build/python", patch: "testdata/build/flaw-invalid.diff", lang: labs.LangPython, skip: skipLean, fails: map[string][]string{
 		checkNameInvalid: {"invalid creations were accepted"},
 	}},
-	{name: "expiry ignored", dir: "testdata/build/flaw-expiry", lang: labs.LangPython, skip: skipLean, fails: map[string][]string{
+	{name: "expiry ignored", dir: "testdata/build/python", patch: "testdata/build/flaw-expiry.diff", lang: labs.LangPython, skip: skipLean, fails: map[string][]string{
 		checkNameExpiry: {"did not answer 410", "still redirected"},
 	}},
-	{name: "unknown codes cached for good", dir: "testdata/build/flaw-redirects", lang: labs.LangPython, skip: skipLean, fails: map[string][]string{
+	{name: "unknown codes cached for good", dir: "testdata/build/python", patch: "testdata/build/flaw-redirects.diff", lang: labs.LangPython, skip: skipLean, fails: map[string][]string{
 		checkNameRedirects: {"GET r/Spring-Sale (read 1) answered 404"},
 	}},
 }
@@ -90,6 +93,9 @@ func TestBuildExercise(t *testing.T) {
 			dir := bc.dir
 			if bc.kit {
 				dir = writeKit(t, ex.Build.Starters, bc.dir)
+			}
+			if bc.patch != "" {
+				dir = labtest.Variant(t, dir, bc.patch)
 			}
 			ex := ex
 			ex.Checks = slices.DeleteFunc(slices.Clone(ex.Checks), func(c labs.Check) bool { return slices.Contains(bc.skip, c.Name) })
