@@ -88,69 +88,93 @@ if [ -d .git ] && ! git diff --quiet -- '*_templ.go'; then
 	exit 1
 fi
 
-# 6. Tests.
-pkgs=("$@")
-[ ${#pkgs[@]} -gt 0 ] || pkgs=(./...)
-log "go test ${pkgs[*]}"
-if [ $# -eq 0 ]; then
-	# Each lab's build exercise is proven by building learners' services
-	# and grading them in the sandbox: the time goes to image builds and
-	# to the services' real-time checks, not to this process, so those
-	# tests run beside the others, without the race detector (the sandbox's
-	# own tests run under it below).
-	sandboxed='^(TestBuildExercise|TestBuildExerciseStarterKits)$'
-	build_log=$(mktemp)
-	go test -count=1 -timeout 20m -run "$sandboxed" ./labs/... >"$build_log" 2>&1 &
-	build_pid=$!
-	# The web package's tests are request flows over the pure-Go SQLite,
-	# which the race detector slows about sixfold (90 s become 500 s):
-	# they run without it, and its tests of concurrent requests (bursts,
-	# streams, the hashing queue, reconfiguring) run again with it.
-	go test -race -count=1 -timeout 20m -skip "$sandboxed" $(go list ./... | grep -vx 'github.com/sdworkbook/workbook/web')
-	log "go test ./web"
-	go test -count=1 -timeout 20m ./web
-	log "go test -race (concurrency tests of ./web)"
-	go test -race -count=1 -timeout 20m -run 'Burst|Stream|Capacity|Race|HashesAtTheRealCost' ./web
-	log "waiting for the build exercises' sandbox tests"
-	if ! wait "$build_pid"; then
-		cat "$build_log" >&2
-		echo "the build exercises' sandbox tests failed" >&2
-		exit 1
-	fi
-	grep -E '^(ok|---|FAIL)' "$build_log" >&2 || true
-	rm -f "$build_log"
-else
-	go test -race -count=1 -timeout 20m "${pkgs[@]}"
+# 6. Tests of some packages only: with the race detector, one after another.
+if [ $# -gt 0 ]; then
+	log "go test -race $*"
+	go test -race -count=1 -timeout 20m "$@"
+	log "all tests passed in $(($(date +%s) - t0)) s"
+	exit 0
 fi
 
-# 6b. Grades you can trust: every exercise's reference designs graded on
-# a deliberately loaded machine must score what their references say
-# (each was graded once more by its lab's tests above, under the race
-# detector; scripts/grading-stability.sh runs a longer version). It runs
-# beside the fuzzing below, whose workers are part of the load; without
-# the race detector, which the run above already applied to this code.
-stability_pid=
-if [ $# -eq 0 ]; then
-	log "grading stability under load (beside the fuzzing)"
-	stability_log=$(mktemp)
-	WORKBOOK_STABILITY_REPEATS=${WORKBOOK_STABILITY_REPEATS:-1} \
-		go test -count=1 -timeout 30m -run '^TestGradingStability$' ./grader/ >"$stability_log" 2>&1 &
-	stability_pid=$!
-fi
-wait_stability() {
-	[ -n "$stability_pid" ] || return 0
-	if ! wait "$stability_pid"; then
-		cat "$stability_log" >&2
-		echo "grading stability failed" >&2
-		exit 1
-	fi
-	grep -E '^(ok|---)' "$stability_log" >&2 || true
-	rm -f "$stability_log"
-	stability_pid=
+# 7. Every test. The groups below run side by side, each into a log of its
+# own: much of their time is spent waiting (on containers, on image
+# builds, on services' real-time checks, on the fuzz engine's fixed time),
+# and what one waits out the others use. Every group runs to its end; the
+# command fails when any group failed, and prints that group's log.
+logs=$(mktemp -d)
+declare -A group_pid=()
+failed=()
+group() { # name command...: starts a group in the background
+	local name=$1
+	shift
+	log "$name: started"
+	(
+		rc=0
+		TIMEFORMAT='%0R s, %0U+%0S s of CPU'
+		{ time "$@" >"$logs/$name.log" 2>&1 || rc=$?; } 2>"$logs/$name.time"
+		log "$name: ended (exit $rc) after $(cat "$logs/$name.time")"
+		exit "$rc"
+	) &
+	group_pid[$name]=$!
 }
-trap '[ -n "$stability_pid" ] && { pkill -P "$stability_pid" 2>/dev/null; kill "$stability_pid" 2>/dev/null; } || true' EXIT
+wait_group() { # name: waits for a group and reports it
+	local name=$1
+	if wait "${group_pid[$name]}"; then
+		grep -E '^(ok|---|FAIL)|^\[[0-9]+ s\]|==>' "$logs/$name.log" >&2 || true
+	else
+		cat "$logs/$name.log" >&2
+		echo "tests failed: $name" >&2
+		failed+=("$name")
+	fi
+	unset "group_pid[$name]"
+}
+kill_tree() { # pid: the process and everything it started
+	local child
+	for child in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$child"; done
+	kill "$1" 2>/dev/null || true
+}
+# An interrupted or failed run leaves no group running.
+trap 'for p in "${group_pid[@]}"; do kill_tree "$p"; done; rm -rf "$logs"' EXIT
 
-# 7. A short fuzzing run of every parser of user input: the targets of a
+# Each lab's build exercise is proven by building learners' services and
+# grading them in the sandbox: the time goes to image builds and to the
+# services' real-time checks, not to this process. They run without the
+# race detector; the sandbox's own tests run under it in "race". Four
+# services are graded at once in each lab (the limiter's and the breaker's
+# tests say so themselves, the shortener's through -parallel): a service
+# is held to one CPU, and its checks judge it with margins in its favour.
+sandboxed='^(TestBuildExercise|TestBuildExerciseStarterKits)$'
+group build-exercises go test -count=1 -timeout 20m -parallel 4 -run "$sandboxed" ./labs/...
+# The production shape: docker-compose with two replicas behind nginx. It
+# waits on its containers and its grader most of the time.
+if [ "${WORKBOOK_SKIP_COMPOSE:-}" != 1 ]; then
+	group compose-smoke scripts/compose-smoke.sh
+fi
+# Every package but web under the race detector.
+group race go test -race -count=1 -timeout 20m -skip "$sandboxed" $(go list ./... | grep -vx 'github.com/sdworkbook/workbook/web')
+# The web package's tests are request flows over the pure-Go SQLite, which
+# the race detector slows about sixfold (90 s become 500 s): they run
+# without it, and its tests of concurrent requests (bursts, streams, the
+# hashing queue, reconfiguring) run again with it.
+web_tests() {
+	go test -count=1 -timeout 20m ./web &&
+		go test -race -count=1 -timeout 20m -run 'Burst|Stream|Capacity|Race|HashesAtTheRealCost' ./web
+}
+group web web_tests
+
+# Grades you can trust: every exercise's reference designs graded on a
+# deliberately loaded machine must score what their references say (each
+# was graded once more by its lab's tests, under the race detector;
+# scripts/grading-stability.sh runs a longer version). It runs beside the
+# fuzzing, whose workers are part of the load; without the race detector,
+# which "race" applies to this code. Both start when the race and web
+# groups, which keep the cores busy, have ended.
+stability() {
+	WORKBOOK_STABILITY_REPEATS=${WORKBOOK_STABILITY_REPEATS:-1} \
+		go test -count=1 -timeout 30m -run '^TestGradingStability$' ./grader/
+}
+
+# A short fuzzing run of every parser of user input: the targets of a
 # package one after another (it compiles once), three packages at a time.
 fuzztime=${FUZZTIME:-10s}
 fuzz_one() { # package target
@@ -177,10 +201,11 @@ fuzz_package() { # package targets...: one after another, so it compiles once
 	shift
 	for target in "$@"; do fuzz_one "$pkg" "$target" || return 1; done
 }
-if [ "$fuzztime" != "0" ] && [ $# -eq 0 ]; then
+fuzz_all() {
 	export -f fuzz_one fuzz_package log
 	export fuzztime
 	# One line per package: the package, then its fuzz targets.
+	local targets pkg dir fs
 	targets=$(for pkg in $(go list ./...); do
 		dir=$(go list -f '{{.Dir}}' "$pkg")
 		# (no blank at the end of a line: xargs -L would join the next one to it)
@@ -188,15 +213,21 @@ if [ "$fuzztime" != "0" ] && [ $# -eq 0 ]; then
 		[ -z "$fs" ] || echo "$pkg $fs"
 	done)
 	log "fuzzing every parser of user input in $(wc -l <<<"$targets") packages, three at a time"
-	if ! xargs -P 3 -L 1 bash -c 'fuzz_package "$@"' _ <<<"$targets"; then
-		exit 1
-	fi
+	xargs -P 3 -L 1 bash -c 'fuzz_package "$@"' _ <<<"$targets"
+}
+
+wait_group race
+wait_group web
+group stability stability
+if [ "$fuzztime" != "0" ]; then
+	group fuzz fuzz_all
+	wait_group fuzz
 fi
-log "waiting for the grading stability test"
-wait_stability
-# 8. The production shape: docker-compose with two replicas behind nginx.
-if [ $# -eq 0 ] && [ "${WORKBOOK_SKIP_COMPOSE:-}" != 1 ]; then
-	log "docker-compose smoke test"
-	scripts/compose-smoke.sh
+wait_group stability
+wait_group build-exercises
+[ "${WORKBOOK_SKIP_COMPOSE:-}" = 1 ] || wait_group compose-smoke
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "FAILED: ${failed[*]} ($(($(date +%s) - t0)) s)" >&2
+	exit 1
 fi
-log "all tests passed in $(( $(date +%s) - t0 )) s"
+log "all tests passed in $(($(date +%s) - t0)) s"
