@@ -139,12 +139,9 @@ trap 'for p in "${group_pid[@]}"; do kill_tree "$p"; done; rm -rf "$logs"' EXIT
 # Each lab's build exercise is proven by building learners' services and
 # grading them in the sandbox: the time goes to image builds and to the
 # services' real-time checks, not to this process. They run without the
-# race detector; the sandbox's own tests run under it in "race". Four
-# services are graded at once in each lab (the limiter's and the breaker's
-# tests say so themselves, the shortener's through -parallel): a service
-# is held to one CPU, and its checks judge it with margins in its favour.
+# race detector; the sandbox's own tests run under it in "race".
 sandboxed='^(TestBuildExercise|TestBuildExerciseStarterKits)$'
-group build-exercises go test -count=1 -timeout 20m -parallel 4 -run "$sandboxed" ./labs/...
+group build-exercises go test -count=1 -timeout 20m -run "$sandboxed" ./labs/...
 # The production shape: docker-compose with two replicas behind nginx. It
 # waits on its containers and its grader most of the time.
 if [ "${WORKBOOK_SKIP_COMPOSE:-}" != 1 ]; then
@@ -167,8 +164,11 @@ group web web_tests
 # was graded once more by its lab's tests, under the race detector;
 # scripts/grading-stability.sh runs a longer version). It runs beside the
 # fuzzing, whose workers are part of the load; without the race detector,
-# which "race" applies to this code. Both start when the race and web
-# groups, which keep the cores busy, have ended.
+# which "race" applies to this code. The fuzzing starts when the race and
+# web groups, which keep the cores busy, have ended; the stability test
+# when the build exercises have ended too: its busy processes would
+# otherwise be load on the learners' services, which those tests grade on
+# real time.
 stability() {
 	WORKBOOK_STABILITY_REPEATS=${WORKBOOK_STABILITY_REPEATS:-1} \
 		go test -count=1 -timeout 30m -run '^TestGradingStability$' ./grader/
@@ -218,13 +218,11 @@ fuzz_all() {
 
 wait_group race
 wait_group web
-group stability stability
-if [ "$fuzztime" != "0" ]; then
-	group fuzz fuzz_all
-	wait_group fuzz
-fi
-wait_group stability
+[ "$fuzztime" = "0" ] || group fuzz fuzz_all
 wait_group build-exercises
+group stability stability
+[ "$fuzztime" = "0" ] || wait_group fuzz
+wait_group stability
 [ "${WORKBOOK_SKIP_COMPOSE:-}" = 1 ] || wait_group compose-smoke
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "FAILED: ${failed[*]} ($(($(date +%s) - t0)) s)" >&2
