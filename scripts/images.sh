@@ -73,9 +73,15 @@ build() { # tag packages entrypoint-dir port [suite]
 # The Go base image. The module cache is filled on this host (which reaches
 # the Go module proxy) and copied in; the build cache is warmed inside the
 # image with the network off (GOPROXY=off), as learners' builds run.
+# The image is labelled with a digest of what it is built from
+# (scripts/images/go), and an image of an older recipe is built again.
 build_go() {
-	local tag=${LOCAL_GO_IMAGE:-workbook-local/go:1.24}
-	present "$tag" && return
+	local tag=${LOCAL_GO_IMAGE:-workbook-local/go:1.24} recipe
+	recipe=$(cat "$here"/images/go/go.mod "$here"/images/go/go.sum "$here"/images/go/warm.go | sha256sum | cut -c1-16)
+	if present "$tag"; then
+		[ "$(docker image inspect -f '{{index .Config.Labels "org.sdworkbook.recipe"}}' "$tag")" != "$recipe" ] || return 0
+		echo "image $tag is of an older recipe: building it again" >&2
+	fi
 	local tmp t0=$SECONDS
 	tmp=$(mktemp -d)
 	trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' RETURN
@@ -105,6 +111,7 @@ build_go() {
 		--change 'ENV CGO_ENABLED=0' \
 		--change 'WORKDIR /src' \
 		--change 'CMD ["go", "version"]' \
+		--change "LABEL org.sdworkbook.recipe=$recipe" \
 		"$tmp/rootfs.tar" "$tag" >/dev/null
 	echo "built $tag in $((SECONDS - t0)) s" >&2
 }
