@@ -44,7 +44,8 @@ type ClusterOptions struct {
 var DefaultClusterOptions = ClusterOptions{HeartbeatEvery: 5 * time.Second, StaleAfter: 20 * time.Second,
 	OrphanAfter: 2 * time.Minute, CacheFor: 2 * time.Second}
 
-// locations caches where other replicas' instances are.
+// locations caches where other replicas' instances are. An entry past
+// its time is still used while the directory cannot be read.
 type locations struct {
 	mu      sync.Mutex
 	entries map[string]cachedEntry
@@ -123,10 +124,15 @@ func (m *Manager) cachedLookup(ctx context.Context, id string) (Entry, bool, err
 	if ok && now.Before(c.until) {
 		return c.e, true, nil
 	}
-	e, ok, err := m.dir.lookup(ctx, id)
-	if err != nil || !ok {
+	e, found, err := m.dir.lookup(ctx, id)
+	if err != nil && ok {
+		// The database is out of reach: where the instance was a moment
+		// ago is the best guess, and its holder checks the owner again.
+		return c.e, true, nil
+	}
+	if err != nil || !found {
 		m.Forget(id)
-		return e, ok, err
+		return e, found, err
 	}
 	m.locs.mu.Lock()
 	if len(m.locs.entries) >= maxCachedLocations {

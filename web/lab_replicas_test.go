@@ -26,13 +26,22 @@ import (
 func twoReplicas(t *testing.T, be testenv.Backend) (*testApp, *testApp) {
 	t.Helper()
 	a1 := MustStartLabs(t, be, nil, limiter.Lab, shop.Lab)
-	// On the embedded default, the second replica uses the first one's
-	// embedded Redis server.
-	opt := a1.redis.Client.Options()
+	return a1, replicaOf(t, be, a1, nil)
+}
+
+// replicaOf starts another replica beside a on backend be: on the
+// embedded default it uses a's embedded Redis server.
+func replicaOf(t *testing.T, be testenv.Backend, a *testApp, edit func(*config.Config)) *testApp {
+	t.Helper()
+	opt := a.redis.Client.Options()
 	shared := (&url.URL{Scheme: "redis", User: url.UserPassword(opt.Username, opt.Password), Host: opt.Addr,
 		Path: "/" + strconv.Itoa(opt.DB)}).String()
-	a2 := MustStartLabs(t, be, func(c *config.Config) { c.RedisURL = shared }, limiter.Lab, shop.Lab)
-	return a1, a2
+	return MustStartLabs(t, be, func(c *config.Config) {
+		c.RedisURL = shared
+		if edit != nil {
+			edit(c)
+		}
+	}, limiter.Lab, shop.Lab)
 }
 
 // at is b with the same cookies, talking to another replica.
@@ -276,6 +285,32 @@ func userID(t *testing.T, a *testApp, email string) int64 {
 		t.Fatal(err)
 	}
 	return u.ID
+}
+
+// TestRestartedReplicaTakesBackItsInstances: a replica started again at
+// the address of one that was killed knows that process is gone at once:
+// an instance asked for starts again on it with no wait, and the sweep
+// removes the others without waiting for their heartbeat to age.
+func TestRestartedReplicaTakesBackItsInstances(t *testing.T) {
+	for _, be := range testenv.Backends(t) {
+		t.Run(be.Name, func(t *testing.T) {
+			a1 := MustStartLabs(t, be, nil, limiter.Lab, shop.Lab)
+			ada := MustRegister(t, a1, "ada@example.com")
+			asked := launched(t, ada, "limiter", `{}`)
+			left := launched(t, ada, "limiter", `{}`)
+			kill(a1)
+			a3 := replicaOf(t, be, a1, func(c *config.Config) { c.ReplicaURL = a1.URL })
+			wantStatus(t, ada.at(a3).api(http.MethodGet, "/api/labs/limiter/instances/"+asked, ""), http.StatusOK)
+			if a3.app.labs.Held() != 1 {
+				t.Fatalf("the restarted replica holds %d instances, want the one asked for", a3.app.labs.Held())
+			}
+			if n, err := a3.app.labs.Sweep(context.Background()); err != nil || n != 1 {
+				t.Fatalf("the restarted replica's sweep removed %d (%v), want 1", n, err)
+			}
+			wantStatus(t, ada.at(a3).api(http.MethodGet, "/api/labs/limiter/instances/"+left, ""), http.StatusNotFound)
+			wantStatus(t, ada.at(a3).api(http.MethodGet, "/api/labs/limiter/instances/"+asked, ""), http.StatusOK)
+		})
+	}
 }
 
 func errorMessage(t *testing.T, resp *http.Response) string {
