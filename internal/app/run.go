@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -52,8 +53,34 @@ func (a *App) Run(ctx context.Context) error {
 	go func() { a.Labs.RunReaper(bg, time.Minute); close(reaperDone) }()
 	go a.Labs.RunDirectory(bg)
 	defer func() { stopBG(); <-reaperDone }() // stop every lab instance before the connections close
+	if a.Config.DebugAddr != "" {
+		stop, err := serveDebug(a.Config.DebugAddr, a.Log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	a.announce(ctx, ln.Addr())
 	return a.serve(ctx, ln)
+}
+
+// serveDebug serves Go's profiler on addr (WORKBOOK_DEBUG_ADDR), apart
+// from the site: the soak script reads the goroutine count there.
+func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on WORKBOOK_DEBUG_ADDR %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("profiler listening", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
 
 // serve answers on ln until ctx ends, then shuts down gracefully.

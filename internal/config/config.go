@@ -39,6 +39,7 @@ type Config struct {
 	LogLevel       string        // WORKBOOK_LOG_LEVEL
 	LogFormat      string        // WORKBOOK_LOG_FORMAT
 	Dev            bool          // WORKBOOK_DEV
+	DebugAddr      string        // WORKBOOK_DEBUG_ADDR
 	GraderWorkers  int           // WORKBOOK_GRADER_WORKERS
 	GraderTimeout  time.Duration // WORKBOOK_GRADER_TIMEOUT
 	GraderEnv      string        // WORKBOOK_GRADER_ENVIRONMENT
@@ -81,6 +82,7 @@ var Vars = []Var{
 	{"WORKBOOK_LOG_LEVEL", "info", "debug, info, warn or error", false},
 	{"WORKBOOK_LOG_FORMAT", "text", "text or json", false},
 	{"WORKBOOK_DEV", "false", "development mode: reload content and templates' data on change", false},
+	{"WORKBOOK_DEBUG_ADDR", "", "address of a listener for Go's profiler (/debug/pprof/: goroutines, heap); keep it on loopback, e.g. 127.0.0.1:6060; empty: none", false},
 	{"WORKBOOK_GRADER_WORKERS", "2", "submissions this process grades at once; 0: only enqueue (separate `server grader` processes grade)", false},
 	{"WORKBOOK_GRADER_TIMEOUT", "90s", "time limit for grading one submission, environment start included", false},
 	{"WORKBOOK_GRADER_ENVIRONMENT", "auto", "where to grade: containers, embedded, or auto (containers when a Docker engine answers)", false},
@@ -116,6 +118,7 @@ func Load(getenv Getenv) (Config, error) {
 		LogLevel:      r.oneOf("WORKBOOK_LOG_LEVEL", "debug", "info", "warn", "error"),
 		LogFormat:     r.oneOf("WORKBOOK_LOG_FORMAT", "text", "json"),
 		Dev:           r.boolean("WORKBOOK_DEV"),
+		DebugAddr:     r.str("WORKBOOK_DEBUG_ADDR"),
 		GraderWorkers: r.integer("WORKBOOK_GRADER_WORKERS", 0, 64),
 		GraderTimeout: r.duration("WORKBOOK_GRADER_TIMEOUT"),
 		GraderEnv:     r.oneOf("WORKBOOK_GRADER_ENVIRONMENT", "auto", "containers", "embedded"),
