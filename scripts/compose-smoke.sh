@@ -3,7 +3,9 @@
 # Redis, a grader) with locally built images, checks the stack through nginx
 # (ready, register, log in on one replica and stay logged in on the other,
 # a lab instance), has the grader service grade one exercise of every lab in
-# containers, and takes the stack down again. Beside it, the same image in a
+# containers, keeps a learner's requests answered while one replica is
+# killed and Redis is stopped (cmd/chaosclient), and takes the stack down
+# again. Beside it, the same image in a
 # plain `docker run` (no Docker socket, so grading on the built-in Redis and
 # SQLite) grades the cache exercise, which needs a writable /tmp. Needs a
 # Docker engine and docker-compose. Nothing is set that the README does not
@@ -33,6 +35,8 @@ step() { echo "[$((SECONDS - t0)) s] $*"; }
 
 scripts/images.sh balancer
 CGO_ENABLED=0 go build -trimpath -o bin/server ./cmd/server
+chaosclient=$(mktemp)
+go build -o "$chaosclient" ./cmd/chaosclient
 DOCKER_BUILDKIT=1 "$docker_cli" build -q --target prebuilt -t "$WORKBOOK_APP_IMAGE" . >/dev/null
 
 step "images built"
@@ -40,7 +44,7 @@ plain=$project-plain
 plain_base=http://127.0.0.1:$((port + 1))
 trap 'compose logs --no-color app grader > /tmp/workbook-smoke-app.log 2>&1 || true; compose down -v >/dev/null 2>&1 || true
 	docker logs "$plain" > /tmp/workbook-smoke-plain.log 2>&1 || true; docker rm -f -v "$plain" >/dev/null 2>&1 || true
-	docker rmi "$WORKBOOK_APP_IMAGE" >/dev/null 2>&1 || true' EXIT
+	docker rmi "$WORKBOOK_APP_IMAGE" >/dev/null 2>&1 || true; rm -f "$chaosclient"' EXIT
 docker run -d --name "$plain" -p "127.0.0.1:$((port + 1)):8080" "$WORKBOOK_APP_IMAGE" >/dev/null
 compose up -d
 base=http://127.0.0.1:$port
@@ -190,4 +194,12 @@ if ! grep -q '"score":100' <<<"${results[limiter-build]:-}"; then
 fi
 [ $failed -eq 0 ] || exit 1
 echo "every lab graded by the grader service in containers, and the cache lab in a plain docker run"
+# A short chaos run (scripts/chaos.sh runs the long one): a learner and a
+# visitor keep using the stack through nginx while one replica is killed
+# and Redis is stopped for 8 s; it fails when a replica kill costs more than
+# a second of requests, a request waits more than 5 s, the app is not back
+# within 2 s of Redis, or a page that needs no Redis fails.
+step "chaos: one replica killed, then Redis stopped"
+"$chaosclient" -base "$base" -compose "docker-compose --compatibility -p $project" -docker "$docker_cli" \
+	-phases replica,redis -outage 8s -submit=false
 step "compose smoke test passed"
