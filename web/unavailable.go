@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgconn"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -30,7 +31,9 @@ func dependencyDown(err error) bool {
 		return false
 	}
 	var op *net.OpError
-	if errors.As(err, &op) {
+	var dns *net.DNSError // Docker's DNS forgets a stopped container's name
+	var connect *pgconn.ConnectError
+	if errors.As(err, &op) || errors.As(err, &dns) || errors.As(err, &connect) {
 		return true
 	}
 	for _, target := range []error{

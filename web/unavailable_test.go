@@ -41,6 +41,7 @@ func TestDependencyDown(t *testing.T) {
 	defer rdb.Close()
 	redisErr := rdb.Get(ctx, "k").Err()
 	_, pgErr := pgx.Connect(ctx, "postgres://u:p@"+addr+"/db?sslmode=disable&connect_timeout=5")
+	_, pgNameErr := pgx.Connect(ctx, "postgres://u:p@no-such-host.invalid/db?sslmode=disable&connect_timeout=5")
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -48,6 +49,7 @@ func TestDependencyDown(t *testing.T) {
 	}{
 		{"redis server gone", redisErr, true},
 		{"postgres server gone", pgErr, true},
+		{"postgres server's name gone", pgNameErr, true},
 		{"wrapped by the store", fmt.Errorf("store: sessions: %w", pgErr), true},
 		{"redis key missing", goredis.Nil, false},
 		{"row missing", apperr.New(apperr.NotFound, "no such row"), false},

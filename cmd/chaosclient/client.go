@@ -61,13 +61,19 @@ func newLearner(base string) *learner {
 // do sends one request and tells its outcome; a body is JSON unless form
 // is set.
 func (l *learner) do(ctx context.Context, c *http.Client, method, path string, body string, form bool) (int, []byte, error) {
+	code, _, b, err := l.doHeader(ctx, c, method, path, body, form)
+	return code, b, err
+}
+
+// doHeader is do with the response's header.
+func (l *learner) doHeader(ctx context.Context, c *http.Client, method, path string, body string, form bool) (int, http.Header, []byte, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, l.base+path, rd)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	req.Header.Set("Origin", l.base)
 	if body != "" {
@@ -79,11 +85,11 @@ func (l *learner) do(ctx context.Context, c *http.Client, method, path string, b
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
+	return resp.StatusCode, resp.Header, b, err
 }
 
 // setUp registers the learner and launches a limiter instance, retrying
@@ -241,13 +247,16 @@ func (l *learner) send(ctx context.Context, s step) {
 		c = l.signedIn
 	}
 	r := result{start: time.Now(), name: s.name, needsDeps: s.needsDeps}
-	code, _, err := l.do(ctx, c, s.method, s.path(l), "", false)
+	code, h, _, err := l.doHeader(ctx, c, s.method, s.path(l), "", false)
 	r.end = time.Now()
 	switch {
 	case ctx.Err() != nil:
 		return // the loop is over, not the server
 	case err == nil:
 		r.status, r.ok = fmt.Sprint(code), s.ok(code)
+		if code == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
+			r.status = "503 without Retry-After" // not the app's own answer
+		}
 		if s.name == "lab poke" && code == http.StatusNotFound {
 			l.relaunch(ctx) // the instance was lost: an error, and a new launch
 		}

@@ -88,6 +88,9 @@ func (p phaseReport) misses(kind string) []string {
 	if n := p.byStatus["timeout"]; n > 0 || p.slowest > requestTimeout {
 		m = append(m, fmt.Sprintf("%s: %d requests timed out (slowest %.1f s)", p.name, n, p.slowest.Seconds()))
 	}
+	if n := p.byStatus["503 without Retry-After"]; n > 0 {
+		m = append(m, fmt.Sprintf("%s: %d answers of 503 without Retry-After (not the app's own 503)", p.name, n))
+	}
 	switch kind {
 	case "replica":
 		if p.worthSecond > 1 {
