@@ -120,6 +120,10 @@ type Queue struct {
 	Due      []lessons.Card // scheduled cards due now, most overdue first
 	New      []lessons.Card // unseen cards that may join today
 	DeckSize int
+	// States are the schedules of the deck's cards seen before, by id.
+	States map[string]store.CardState
+	// Now is when the queue was computed.
+	Now time.Time
 }
 
 // Total is how many cards are waiting.
@@ -156,7 +160,7 @@ func (s *Service) ReviewQueue(ctx context.Context, userID int64) (Queue, error) 
 			introducedToday++
 		}
 	}
-	q := Queue{DeckSize: len(deck)}
+	q := Queue{DeckSize: len(deck), States: byID, Now: now}
 	room := max(0, NewCardsPerDay-introducedToday)
 	for _, c := range deck {
 		st, seen := byID[c.ID]
@@ -192,8 +196,7 @@ func (s *Service) Review(ctx context.Context, userID int64, cardID string, grade
 	created := now
 	for _, st := range states {
 		if st.CardID == cardID {
-			cur = srs.State{Ease: st.Ease, IntervalDays: st.IntervalDays, Repetitions: st.Repetitions, Lapses: st.Lapses, Due: st.DueAt}
-			created = st.CreatedAt
+			cur, created = scheduleOf(st), st.CreatedAt
 		}
 	}
 	next := srs.Review(cur, grade, now)
@@ -202,6 +205,41 @@ func (s *Service) Review(ctx context.Context, userID int64, cardID string, grade
 		Repetitions: next.Repetitions, Lapses: next.Lapses, DueAt: next.Due, LastReviewedAt: now, CreatedAt: created,
 	}, grade)
 	return next, err
+}
+
+// scheduleOf is a stored schedule as the scheduler reads it.
+func scheduleOf(st store.CardState) srs.State {
+	return srs.State{Ease: st.Ease, IntervalDays: st.IntervalDays, Repetitions: st.Repetitions, Lapses: st.Lapses, Due: st.DueAt}
+}
+
+// Grades are the grades a review offers, in the order of its buttons
+// (and of the keys 1 to 4).
+var Grades = [4]int{srs.Again, srs.Hard, srs.Good, srs.Easy}
+
+// NextIntervals says, for each of Grades, how long until the card comes
+// back if the learner answers with it now: what Review would schedule.
+func (q Queue) NextIntervals(cardID string) [4]time.Duration {
+	cur := srs.New(q.Now.UTC())
+	if st, ok := q.States[cardID]; ok {
+		cur = scheduleOf(st)
+	}
+	var out [4]time.Duration
+	for i, g := range Grades {
+		out[i] = srs.Review(cur, g, q.Now.UTC()).Due.Sub(q.Now.UTC())
+	}
+	return out
+}
+
+// NextDue is when the soonest card of the deck seen before comes due
+// after the queue's time; zero when none does.
+func (q Queue) NextDue() time.Time {
+	var next time.Time
+	for _, st := range q.States {
+		if st.DueAt.After(q.Now) && (next.IsZero() || st.DueAt.Before(next)) {
+			next = st.DueAt
+		}
+	}
+	return next
 }
 
 // GradeQuiz grades answers to a lesson's quiz and stores the attempt.
@@ -291,4 +329,14 @@ func (s *Service) Summaries(ctx context.Context, userIDs []int64) (map[int64]Sum
 		out[id] = sum
 	}
 	return out, nil
+}
+
+// Streak is a learner's review streak in days, in one query.
+func (s *Service) Streak(ctx context.Context, userID int64) (int, error) {
+	now := s.Now()
+	reviews, err := s.Store.ReviewTimes(ctx, userID, now.AddDate(0, 0, -400))
+	if err != nil {
+		return 0, err
+	}
+	return srs.Streak(reviews, now, time.UTC), nil
 }

@@ -373,49 +373,6 @@ func (s *Server) rateQuestion(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/questions/"+m.Question.Slug+"#rate")
 }
 
-func (s *Server) reviewPage(c *gin.Context) {
-	ctx := c.Request.Context()
-	u := currentUser(c)
-	q, err := s.progress.ReviewQueue(ctx, u.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	d, err := s.progress.Dashboard(ctx, u.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	m := views.ReviewPage{Card: q.Next(), Due: len(q.Due), New: len(q.New), DeckSize: q.DeckSize, Streak: d.Streak}
-	if m.Card != nil {
-		cat := s.catalog()
-		if m.Card.Kind == "lesson" {
-			if l, ok := cat.Lesson(m.Card.Source); ok {
-				m.Source, m.SourceURL = "From the lesson “"+l.Title+"”", "/lessons/"+l.Slug
-			}
-		} else {
-			m.Source, m.SourceURL = "Interview question", "/questions/"+m.Card.Source
-		}
-	}
-	s.render(c, http.StatusOK, views.Page{Title: "Review", Section: "review", DueCards: q.Total(), DueKnown: true}, views.ReviewView(m))
-}
-
-func (s *Server) reviewCard(c *gin.Context) {
-	if err := s.parseForm(c); err != nil {
-		s.fail(c, err)
-		return
-	}
-	grade, err := strconv.Atoi(c.Request.PostForm.Get("grade"))
-	if err != nil {
-		grade = 0
-	}
-	if _, err := s.progress.Review(c.Request.Context(), currentUser(c).ID, c.Request.PostForm.Get("card"), grade); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.Redirect(http.StatusSeeOther, "/review")
-}
-
 func (s *Server) progressPage(c *gin.Context) {
 	d, err := s.progress.Dashboard(c.Request.Context(), currentUser(c).ID)
 	if err != nil {

@@ -2,6 +2,7 @@ package views
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/sdworkbook/workbook/lessons"
 	"github.com/sdworkbook/workbook/progress"
@@ -95,6 +96,52 @@ type ReviewPage struct {
 	Streak    int
 	Source    string
 	SourceURL string
+	// Remaining is how many cards wait, what the nav's badge says.
+	Remaining int
+	// Done is how many cards this session reviewed, Graded how many with
+	// each of ReviewGrades; Since is when it began (Unix seconds).
+	Done   int
+	Graded [4]int
+	Since  int64
+	// Intervals says when the card comes back after each grade.
+	Intervals [4]time.Duration
+	// NextDue is how long until the next card is due, once none is.
+	NextDue time.Duration
+}
+
+// ReviewGrade is one answer to a flashcard, its button and its key.
+type ReviewGrade struct {
+	Grade int
+	Label string
+	Key   string
+	Class string
+}
+
+// ReviewGrades are the grade buttons in order (the progress package's
+// Grades), keys 1 to 4.
+var ReviewGrades = [4]ReviewGrade{
+	{Grade: progress.Grades[0], Label: "Again", Key: "1", Class: "again"},
+	{Grade: progress.Grades[1], Label: "Hard", Key: "2", Class: "ghost"},
+	{Grade: progress.Grades[2], Label: "Good", Key: "3"},
+	{Grade: progress.Grades[3], Label: "Easy", Key: "4", Class: "ghost"},
+}
+
+// IntervalText says how long until a card comes back, as Anki does:
+// "10 min", "5 h", "6 d", "2.5 mo", "1.2 y".
+func IntervalText(d time.Duration) string {
+	const day = 24 * time.Hour
+	d = d.Round(time.Minute) // a stored time may have lost its last digits
+	switch {
+	case d < time.Hour:
+		return strconv.Itoa(max(1, int(d.Minutes()))) + " min"
+	case d < day:
+		return strconv.Itoa(int(d.Round(time.Hour).Hours())) + " h"
+	case d < 30*day:
+		return strconv.Itoa(int(d.Round(day)/day)) + " d"
+	case d < 365*day:
+		return strconv.FormatFloat(float64(d)/float64(30*day), 'f', 1, 64) + " mo"
+	}
+	return strconv.FormatFloat(float64(d)/float64(365*day), 'f', 1, 64) + " y"
 }
 
 // ProgressPage is the model of /progress.
