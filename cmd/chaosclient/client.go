@@ -225,12 +225,12 @@ var mix = []step{
 
 // loop sends the mix from workers, each pausing interval between
 // requests, until ctx ends.
-func (l *learner) loop(ctx context.Context, workers int, interval time.Duration) {
+func (l *learner) loop(ctx context.Context, steps []step, workers int, interval time.Duration) {
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; ctx.Err() == nil; i++ {
-				l.send(ctx, mix[i%len(mix)])
+				l.send(ctx, steps[i%len(steps)])
 				select {
 				case <-ctx.Done():
 				case <-time.After(interval):

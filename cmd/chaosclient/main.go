@@ -38,6 +38,7 @@ func main() {
 	workers := flag.Int("workers", 4, "requests in flight at once")
 	interval := flag.Duration("interval", 50*time.Millisecond, "each worker's pause between requests")
 	submit := flag.Bool("submit", true, "submit a design at the start and wait for its verdict at the end")
+	lab := flag.Bool("lab", true, "poke a lab instance in the loop (false: pages and the API only)")
 	flag.Parse()
 	if *base == "" {
 		fmt.Fprintln(os.Stderr, "chaosclient: -base is required")
@@ -47,7 +48,7 @@ func main() {
 	defer stop()
 	st := &stack{compose: strings.Fields(*compose), docker: *docker, outage: *outage, log: logf}
 	os.Exit(run(ctx, st, options{base: strings.TrimRight(*base, "/"), phases: strings.Split(*phases, ","),
-		workers: *workers, interval: *interval, submit: *submit}))
+		workers: *workers, interval: *interval, submit: *submit, lab: *lab}))
 }
 
 var t0 = time.Now()
@@ -63,6 +64,7 @@ type options struct {
 	workers  int
 	interval time.Duration
 	submit   bool
+	lab      bool
 }
 
 func run(ctx context.Context, st *stack, o options) int {
@@ -83,7 +85,11 @@ func run(ctx context.Context, st *stack, o options) int {
 	logf("learner signed in, lab instance %s, submission %q", l.instanceID(), first)
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { l.loop(loopCtx, o.workers, o.interval); close(done) }()
+	steps := mix
+	if !o.lab {
+		steps = mix[:len(mix)-1] // the lab poke is last
+	}
+	go func() { l.loop(loopCtx, steps, o.workers, o.interval); close(done) }()
 	var reports []phaseReport
 	var misses []string
 	for _, name := range o.phases {

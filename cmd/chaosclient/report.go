@@ -17,6 +17,7 @@ type phaseReport struct {
 	errors      int
 	byStatus    map[string]int // errors by status
 	depsFree    int            // errors of requests that need neither PostgreSQL nor Redis
+	lab         int            // errors of the lab pokes
 	streak      int            // longest run of errors one after another
 	streakSpan  time.Duration  // how long that run lasted
 	slowest     time.Duration
@@ -41,6 +42,9 @@ func summarize(name string, rs []result, back time.Time) phaseReport {
 		p.byStatus[r.status]++
 		if !r.needsDeps {
 			p.depsFree++
+		}
+		if r.name == "lab poke" {
+			p.lab++
 		}
 		if run == 0 {
 			runStart = r.start
@@ -73,8 +77,8 @@ func (p phaseReport) print(w io.Writer) {
 	if len(st) == 0 {
 		st = []string{"none"}
 	}
-	fmt.Fprintf(w, "%-22s %6d requests (%.0f/s)  errors %d = %.2f s worth [%s]  of pages needing neither database nor Redis: %d\n",
-		p.name, p.requests, p.rate, p.errors, p.worthSecond, strings.Join(st, " "), p.depsFree)
+	fmt.Fprintf(w, "%-22s %6d requests (%.0f/s)  errors %d = %.2f s worth [%s]  of pages needing neither database nor Redis: %d  of lab pokes: %d\n",
+		p.name, p.requests, p.rate, p.errors, p.worthSecond, strings.Join(st, " "), p.depsFree, p.lab)
 	fmt.Fprintf(w, "%-22s longest error streak %d (%.1f s)  recovered %.1f s after the fault ended  slowest request %.2f s\n",
 		"", p.streak, p.streakSpan.Seconds(), p.recovery.Seconds(), p.slowest.Seconds())
 }
