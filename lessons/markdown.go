@@ -2,6 +2,7 @@ package lessons
 
 import (
 	"bytes"
+	stdhtml "html"
 	"html/template"
 	"regexp"
 	"strings"
@@ -137,7 +138,9 @@ func nodeText(n ast.Node, src []byte) string {
 			b.Write(t.Segment.Value(src))
 		}
 		if s, ok := c.(*ast.String); ok && entering {
-			b.Write(s.Value)
+			// The typographer's quotes and dashes are HTML entities
+			// (&ldquo;); a heading's text is plain and escaped once, later.
+			b.WriteString(stdhtml.UnescapeString(string(s.Value)))
 		}
 		return ast.WalkContinue, nil
 	})

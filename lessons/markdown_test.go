@@ -46,3 +46,19 @@ func TestRenderedScrollersAreFocusable(t *testing.T) {
 		t.Errorf("table not focusable:\n%s", html)
 	}
 }
+
+// A heading's text in the table of contents is plain text: the
+// typographer's curly quotes are characters, not entities that would be
+// escaped a second time on the page.
+func TestTOCTextIsPlain(t *testing.T) {
+	r, err := render([]byte("## Why \"pick two\" misleads -- and what's left\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.TOC) != 1 {
+		t.Fatalf("TOC %+v", r.TOC)
+	}
+	if got, want := r.TOC[0].Text, "Why \u201cpick two\u201d misleads \u2013 and what\u2019s left"; got != want {
+		t.Errorf("TOC text %q, want %q", got, want)
+	}
+}

@@ -168,7 +168,7 @@ func logoName(t *testing.T, ctx context.Context) string {
 func visible(t *testing.T, ctx context.Context, sel string) bool {
 	t.Helper()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(function () { const e = document.querySelector('`+sel+`');
-		return !!e && e.getClientRects().length > 0; })()`))
+		return !!e && e.checkVisibility(); })()`))
 	if err != nil {
 		t.Fatal(err)
 	}

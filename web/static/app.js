@@ -25,4 +25,31 @@
       input.focus();
     });
   });
+  // A lesson's table of contents marks the section being read: the last
+  // section heading above the top third of the window.
+  function markSections() {
+    var links = document.querySelectorAll(".toc a[data-section]");
+    if (!links.length || !window.IntersectionObserver) return;
+    var heads = [];
+    links.forEach(function (a) {
+      var h = document.getElementById(a.getAttribute("data-section"));
+      if (h && heads.indexOf(h) < 0) heads.push(h);
+    });
+    var current = null;
+    function update() {
+      var line = window.innerHeight * 0.3, pick = heads[0];
+      heads.forEach(function (h) { if (h.getBoundingClientRect().top <= line) pick = h; });
+      if (!pick || pick.id === current) return;
+      current = pick.id;
+      links.forEach(function (a) {
+        if (a.getAttribute("data-section") === current) a.setAttribute("aria-current", "location");
+        else a.removeAttribute("aria-current");
+      });
+    }
+    var io = new IntersectionObserver(update, { rootMargin: "0px 0px -70% 0px" });
+    heads.forEach(function (h) { io.observe(h); });
+    update();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", markSections);
+  else markSections();
 })();
