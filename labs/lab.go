@@ -36,6 +36,25 @@ type Info struct {
 	Charts  []Chart  `json:"charts"`
 	// Pokes are the ready-made requests the lab's page offers.
 	Pokes []Poke `json:"pokes,omitempty"`
+	// Key is the number that sums up how the instance is doing, shown
+	// beside its charts and at the end of a load run.
+	Key *KeyNumber `json:"key,omitempty"`
+}
+
+// Key number kinds.
+const (
+	KeyTotals = "totals" // the running totals of Of, "312 / 88"
+	KeyRatio  = "ratio"  // the sum of Of over the sum of Of and Rest, as a percent
+	KeyLatest = "latest" // the latest value of Of[0] (a state chart's level name, or milliseconds)
+)
+
+// KeyNumber is a lab's key number, computed by the page from its charts'
+// series.
+type KeyNumber struct {
+	Label string   `json:"label"`
+	Kind  string   `json:"kind"`
+	Of    []string `json:"of"`
+	Rest  []string `json:"rest,omitempty"`
 }
 
 // Poke is a ready-made request to one of an instance's routes: the page

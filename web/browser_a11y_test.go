@@ -38,7 +38,7 @@ func TestBrowserCodeAndChartsInBothSchemes(t *testing.T) {
 		chromedp.SetValue(`[data-testid="load-form"] input[name="requests"]`, "200"),
 		chromedp.SetValue(`[data-testid="load-form"] input[name="rate_per_s"]`, "0"),
 		chromedp.Click(`[data-testid="load"]`),
-		chromedp.WaitVisible(`[data-testid="load-result"][data-status="200"]`),
+		chromedp.WaitVisible(`[data-testid="load-summary"][data-status="200"]`),
 	)
 	testenv.CheckLooks(t, ctx, "lab-limiter", a.URL+"/labs/limiter", `[data-testid="instance"][data-live="true"] .chart canvas`,
 		axesReadable(t, ctx, "lab", "figure.chart"))

@@ -52,11 +52,11 @@ func runLabJourney(t *testing.T, j labJourney) {
 		chromedp.Click(`[data-testid="poke-`+strconv.Itoa(j.poke)+`"] button`),
 		chromedp.WaitVisible(`[data-testid="response"][data-status]`),
 	)
-	st, err := chromedp.Run(ctx, chromedp.AttributeValue(`[data-testid="response"]`, "data-status"))
+	st, err := chromedp.Run(ctx, chromedp.AttributeValue(`[data-testid="response"][data-status]`, "data-status"))
 	if err != nil || st.Value != j.status {
 		t.Errorf("poke answered %q (%v), want %s", st.Value, err, j.status)
 	}
-	raw, _ := chromedp.Run(ctx, chromedp.Text(`[data-testid="response"]`))
+	raw, _ := chromedp.Run(ctx, chromedp.Text(`[data-testid="response"][data-status]`))
 	if !strings.HasPrefix(raw, "HTTP/1.1 "+j.status) || !strings.Contains(strings.ToLower(raw), "content-type: application/json") {
 		t.Errorf("raw response lacks its status line or headers:\n%s", raw)
 	}
@@ -64,7 +64,7 @@ func runLabJourney(t *testing.T, j labJourney) {
 		chromedp.SetValue(`[data-testid="load-form"] input[name="requests"]`, "400"),
 		chromedp.SetValue(`[data-testid="load-form"] input[name="rate_per_s"]`, "0"),
 		chromedp.Click(`[data-testid="load"]`),
-		chromedp.WaitVisible(`[data-testid="load-result"][data-status="200"]`),
+		chromedp.WaitVisible(`[data-testid="load-summary"][data-status="200"]`),
 	)
 	attr := "data-sum-" + strings.ReplaceAll(j.series, "_", "-")
 	grown, err := chromedp.Run(ctx, chromedp.Poll[bool](

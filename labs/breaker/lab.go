@@ -43,6 +43,7 @@ func (lab) Info() labs.Info {
 			"Long tail: PUT downstream {\"latency\": \"long_tail\", \"latency_ms\": 100, \"error_rate\": 0} with call_timeout_ms 500: about 1% of calls take 1 to 2 s and are cut at 500 ms. Compare call_p99 with call_p50 on the latency chart.",
 		},
 		Pokes: pokes(),
+		Key:   &labs.KeyNumber{Label: "Breaker state", Kind: labs.KeyLatest, Of: []string{"state"}},
 		Charts: []labs.Chart{
 			{Title: "Calls per 100 ms", Series: []string{"client_calls", "downstream_calls"}, Kind: "count"},
 			{Title: "Outcomes per 100 ms", Series: []string{"successes", "failures", "rejected", "timeouts"}, Kind: "count"},

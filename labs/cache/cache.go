@@ -64,6 +64,7 @@ func (lab) Info() labs.Info {
 			"From a fresh instance, run 500 requests over 1,000 keys with key choice uniform and read the hit ratio (about 20%: nearly every key is new). Relaunch and run the same with zipf: about two reads in three hit, because a few items are hot, which is why real catalogues cache so well.",
 		},
 		Pokes: pokes(),
+		Key:   &labs.KeyNumber{Label: "Hit ratio", Kind: labs.KeyRatio, Of: []string{"hits"}, Rest: []string{"misses"}},
 		Charts: []labs.Chart{
 			{Title: "Cache per 100 ms", Series: []string{"hits", "misses"}, Kind: "count"},
 			{Title: "Database per 100 ms", Series: []string{"db_reads", "db_writes"}, Kind: "count"},

@@ -82,6 +82,7 @@ func (lab) Info() labs.Info {
 			"Run a load with 1000 keys and compare the decision latency p50 and p99 of sliding_log with a limit of 1000 against gcra: one grows with the limit, the other does not.",
 			"Set timeout_ms to 1 and run a load with concurrency 50: decisions that miss the deadline are let through with fail_open (200) or refused with fail_closed (503), and the event log says so.",
 		},
+		Key: &labs.KeyNumber{Label: "Allowed / refused", Kind: labs.KeyTotals, Of: []string{"allowed", "rejected"}},
 		Charts: []labs.Chart{
 			{Title: "Decisions per 100 ms", Series: []string{"allowed", "rejected", "store_errors"}, Kind: "count"},
 			{Title: "Decision latency", Series: []string{"decision_p50", "decision_p99"}, Kind: "latency"},

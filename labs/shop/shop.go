@@ -59,6 +59,7 @@ func (lab) Info() labs.Info {
 			"POST relay/stop, place orders and GET outbox: the rows wait in the outbox; POST relay/start and watch them drain. POST poison and watch its delivery count rise until GET dead-letters lists it.",
 		},
 		Pokes: pokes(),
+		Key:   &labs.KeyNumber{Label: "Settle p99", Kind: labs.KeyLatest, Of: []string{"saga_p99"}},
 		Charts: []labs.Chart{
 			{Title: "Orders per 100 ms", Series: []string{"orders_placed", "orders_confirmed", "orders_cancelled"}, Kind: "count"},
 			{Title: "Messages per 100 ms", Series: []string{"messages_processed", "messages_claimed", "duplicates_skipped", "dead_lettered"}, Kind: "count"},

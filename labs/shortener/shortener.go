@@ -93,6 +93,7 @@ func (lab) Info() labs.Info {
 			"Turn analytics on: redirects answer 302 with Cache-Control: no-store, and GET links/{code} shows the clicks still in process, in Redis and flushed to the database.",
 		},
 		Pokes: pokes(),
+		Key:   &labs.KeyNumber{Label: "Lookups served without the database", Kind: labs.KeyRatio, Of: []string{"local_hits", "redis_hits"}, Rest: []string{"db_hits"}},
 		Charts: []labs.Chart{
 			{Title: "Redirects per 100 ms", Series: []string{"redirects", "not_found", "gone"}, Kind: "count"},
 			{Title: "Lookups by tier per 100 ms", Series: []string{"local_hits", "redis_hits", "db_hits"}, Kind: "count"},

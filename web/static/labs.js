@@ -17,6 +17,8 @@
     this.id = root.getAttribute("data-id");
     this.base = "/api/labs/" + this.lab + "/instances/" + this.id;
     this.specs = JSON.parse(root.getAttribute("data-charts") || "[]");
+    this.key = root.getAttribute("data-key") ? JSON.parse(root.getAttribute("data-key")) : null;
+    this.sums = {};
     root.__panel = this; // for debugging from the console
     this.charts = [];
     this.xs = [];
@@ -76,6 +78,15 @@
       var key = "sum-" + name.replace(/[^a-z0-9]/gi, "-");
       root.setAttribute("data-" + key, String((parseFloat(root.getAttribute("data-" + key)) || 0) + v));
     });
+    var sums = this.sums;
+    Object.keys(pt.v).forEach(function (name) {
+      var v = pt.v[name];
+      if (v != null && isFinite(v)) sums[name] = (sums[name] || 0) + v;
+    });
+    this.latest = this.latest || {};
+    var latest = this.latest;
+    Object.keys(pt.v).forEach(function (name) { if (pt.v[name] != null) latest[name] = pt.v[name]; });
+    if (redraw) this.showKey();
     this.charts.forEach(function (c) {
       c.data[0].push(pt.t / 1000);
       c.spec.series.forEach(function (name, i) {
@@ -85,6 +96,33 @@
       if (c.data[0].length > KEEP) c.data.forEach(function (arr) { arr.shift(); });
       if (redraw) c.u.setData(c.data);
     });
+  };
+
+  // keyText is the lab's key number (Info.Key) from running totals since
+  // the given ones ({} for since the start), or the latest values.
+  Panel.prototype.keyText = function (since) {
+    var k = this.key, sums = this.sums, latest = this.latest || {};
+    if (!k) return "";
+    since = since || {};
+    function total(names) {
+      return (names || []).reduce(function (acc, n) { return acc + (sums[n] || 0) - (since[n] || 0); }, 0);
+    }
+    if (k.kind === "totals") return k.of.map(function (n) { return fmtInt(total([n])); }).join(" / ");
+    if (k.kind === "ratio") {
+      var of = total(k.of), all = of + total(k.rest);
+      return all > 0 ? (100 * of / all).toFixed(1) + "%" : "–";
+    }
+    var name = k.of[0], v = latest[name];
+    if (v == null) return "–";
+    var spec = this.specs.filter(function (s) { return s.series.indexOf(name) >= 0; })[0] || {};
+    if (spec.kind === "state") return (spec.levels || [])[v] || String(v);
+    if (spec.kind === "latency") return fmtMS(v);
+    return fmtInt(v);
+  };
+
+  Panel.prototype.showKey = function () {
+    var out = this.root.querySelector(".key-value");
+    if (out) out.textContent = this.keyText();
   };
 
   // counted lists the series of count charts: the ones worth a total.
@@ -115,6 +153,7 @@
       var m = JSON.parse(ev.data);
       (m.points || []).forEach(function (p) { self.add(p, false); });
       self.charts.forEach(function (c) { c.u.setData(c.data); });
+      self.showKey();
       (m.events || []).forEach(function (e) { self.log(e); });
       self.root.setAttribute("data-live", "true");
     });
@@ -122,6 +161,9 @@
     es.addEventListener("log", function (ev) { self.log(JSON.parse(ev.data)); });
     es.addEventListener("end", function () { es.close(); self.root.setAttribute("data-live", "ended"); });
   };
+
+  function fmtInt(v) { return Math.round(v).toLocaleString("en-US"); }
+  function fmtMS(v) { return v < 10 ? v.toFixed(2) + " ms" : v < 100 ? v.toFixed(1) + " ms" : fmtInt(v) + " ms"; }
 
   function rawResponse(resp, text) {
     var lines = ["HTTP/1.1 " + resp.status + " " + resp.statusText];
@@ -138,24 +180,26 @@
   function picture(box, lab, text) {
     box.textContent = "";
     box.hidden = true;
+    box.removeAttribute("data-testid");
     var draw = (window.labPictures || {})[lab];
     if (typeof draw !== "function") return;
     var v;
     try { v = JSON.parse(text); } catch (e) { return; }
     if (!v || typeof v !== "object") return;
-    if (draw(box, v, el)) box.hidden = false;
+    if (draw(box, v, el)) { box.hidden = false; box.setAttribute("data-testid", "poke-picture"); }
     else box.textContent = "";
   }
 
+  // wirePokes sends each poke and shows its answer under it, in its own
+  // box: with many pokes, each response stays beside what sent it.
   Panel.prototype.wirePokes = function () {
     var self = this;
-    var out = this.root.querySelector(".response");
-    var pic = el("div", "picture");
-    pic.hidden = true;
-    pic.setAttribute("data-testid", "poke-picture");
-    out.parentNode.insertBefore(pic, out);
     this.root.querySelectorAll("form.poke").forEach(function (form) {
       var poke = JSON.parse(form.getAttribute("data-poke"));
+      var out = form.querySelector(".response");
+      var pic = el("div", "picture");
+      pic.hidden = true;
+      out.parentNode.insertBefore(pic, out);
       form.addEventListener("submit", function (ev) {
         ev.preventDefault();
         var path = poke.path.replace(/\{(\w+)\}/g, function (_, name) {
@@ -165,6 +209,8 @@
         var init = { method: poke.method, headers: { Accept: "application/json" } };
         var body = form.querySelector("textarea[name=body]");
         if (body) { init.body = body.value; init.headers["Content-Type"] = "application/json"; }
+        out.hidden = false;
+        out.removeAttribute("data-status");
         out.textContent = poke.method + " " + self.base + "/" + path + " …";
         fetch(self.base + "/" + path, init).then(function (resp) {
           return resp.text().then(function (text) {
@@ -177,9 +223,14 @@
     });
   };
 
+  // wireLoad runs a load on the server and ends it as a summary card:
+  // status counts, p50 and p99, the lab's key number over the run; the
+  // raw response is one click away.
   Panel.prototype.wireLoad = function () {
     var self = this;
     var form = this.root.querySelector("form.load");
+    var card = form.querySelector(".load-summary");
+    var raw = form.querySelector(".load-raw");
     var out = form.querySelector(".load-result");
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
@@ -191,17 +242,82 @@
       if (dist) spec.distribution = dist.value;
       var button = form.querySelector("button");
       button.disabled = true;
-      out.textContent = "running…";
+      var before = Object.assign({}, self.sums);
+      card.hidden = false;
+      card.removeAttribute("data-status");
+      card.textContent = "Running " + spec.requests + " requests…";
       fetch(self.base + "/load", { method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" }, body: JSON.stringify(spec) })
-        .then(function (resp) { return resp.text().then(function (t) { out.textContent = rawResponse(resp, t); out.setAttribute("data-status", resp.status); }); })
-        .catch(function (err) { out.textContent = "load run failed: " + err; })
+        .then(function (resp) {
+          return resp.text().then(function (t) {
+            out.textContent = rawResponse(resp, t);
+            out.setAttribute("data-status", resp.status);
+            raw.hidden = false;
+            var v = null;
+            try { v = JSON.parse(t); } catch (e) { /* not JSON */ }
+            self.loadCard(card, resp.status, v, before);
+          });
+        })
+        .catch(function (err) { card.textContent = "The load run failed: " + err; })
         .then(function () { button.disabled = false; });
     });
+  };
+
+  // loadCard fills the summary card of a load run; the key number keeps
+  // counting the run's last buckets as they arrive.
+  Panel.prototype.loadCard = function (card, status, v, before) {
+    var self = this;
+    card.textContent = "";
+    card.setAttribute("data-status", status);
+    if (status !== 200 || !v || !v.by_status) {
+      var msg = v && v.error && v.error.message ? v.error.message : "The load run was refused (HTTP " + status + ").";
+      card.appendChild(el("p", "alert", msg));
+      return;
+    }
+    var head = el("p", "load-head");
+    head.appendChild(el("strong", null, fmtInt(v.requests) + " requests"));
+    head.appendChild(document.createTextNode(" in " + (v.duration_ms / 1000).toFixed(1) + " s, " + fmtInt(v.achieved_rate_per_s) + " per second" +
+      (v.stopped ? " (stopped early: " + v.stopped + ")" : "")));
+    card.appendChild(head);
+    var dl = el("dl", "load-stats");
+    function stat(label, value, id) {
+      var d = el("div");
+      d.appendChild(el("dt", null, label));
+      var dd = el("dd", null, value);
+      if (id) dd.setAttribute("data-testid", id);
+      d.appendChild(dd);
+      dl.appendChild(d);
+      return dd;
+    }
+    Object.keys(v.by_status).sort().forEach(function (code) {
+      stat("HTTP " + code, fmtInt(v.by_status[code]), "load-status-" + code);
+    });
+    if (v.errors) stat("errors", fmtInt(v.errors), "load-errors");
+    stat("p50", fmtMS(v.p50_ms), "load-p50");
+    stat("p99", fmtMS(v.p99_ms), "load-p99");
+    if (self.key) {
+      var kd = stat(self.key.label, self.keyText(before), "load-key");
+      var until = Date.now() + 1500;
+      var tick = function () { // the run's last 100 ms buckets arrive just after it
+        kd.textContent = self.keyText(before);
+        if (Date.now() < until) setTimeout(tick, 250);
+      };
+      setTimeout(tick, 250);
+    }
+    card.appendChild(dl);
   };
 
   function start() {
     if (typeof uPlot === "undefined") return;
     document.querySelectorAll(".instance[data-id]").forEach(function (root) { new Panel(root); });
+    // After a launch the page opens at the new instance: bring it into view
+    // once its charts are drawn, and move the keyboard there.
+    var m = /^#(instance-[\w-]+)$/.exec(location.hash);
+    var target = m && document.getElementById(m[1]);
+    if (target) {
+      target.setAttribute("tabindex", "-1");
+      target.focus({ preventScroll: true });
+      target.scrollIntoView({ block: "start" });
+    }
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

@@ -60,6 +60,23 @@ func chartsJSON(cs []labs.Chart) string {
 	return string(b)
 }
 
+func keyJSON(k *labs.KeyNumber) string {
+	if k == nil {
+		return ""
+	}
+	b, _ := json.Marshal(k)
+	return string(b)
+}
+
+// exercisesNote ends the about fold's summary: ", exercises" when the lab
+// has graded exercises.
+func exercisesNote(m LabPage) string {
+	if len(m.Exercises) > 0 {
+		return ", exercises"
+	}
+	return ""
+}
+
 func pokeJSON(p labs.Poke) string {
 	b, _ := json.Marshal(p)
 	return string(b)
