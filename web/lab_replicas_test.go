@@ -26,7 +26,13 @@ import (
 func twoReplicas(t *testing.T, be testenv.Backend) (*testApp, *testApp) {
 	t.Helper()
 	a1 := MustStartLabs(t, be, nil, limiter.Lab, shop.Lab)
-	return a1, replicaOf(t, be, a1, nil)
+	a2 := replicaOf(t, be, a1, nil)
+	// One time on both, as on machines with synchronised clocks: however
+	// long the second took to start, the first's heartbeat is not old.
+	a2.mu.Lock()
+	a2.now = a1.clock()
+	a2.mu.Unlock()
+	return a1, a2
 }
 
 // replicaOf starts another replica beside a on backend be: on the
