@@ -71,6 +71,12 @@ func TestComposeTrustsOnlyNginx(t *testing.T) {
 		t.Errorf("the app trusts %q as proxies; want exactly nginx's address %s", cfg.TrustedProxies, nginx)
 	}
 
+	checkNginxOverwritesXFF(t)
+}
+
+// checkNginxOverwritesXFF: every location that passes to the app sets
+// X-Forwarded-For to the address nginx sees.
+func checkNginxOverwritesXFF(t *testing.T) {
 	conf, err := os.ReadFile("../../deploy/nginx.conf")
 	if err != nil {
 		t.Fatal(err)
