@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/sdworkbook/workbook/gradebook"
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/labs"
 	"github.com/sdworkbook/workbook/web/views"
@@ -21,6 +22,21 @@ func (s *Server) exercise(id string) (labs.Exercise, bool) {
 	}
 	_, ex, ok := s.grader.Exercise(id)
 	return ex, ok
+}
+
+// unassigned leaves out of opts what the class assigns already.
+func unassigned(opts []views.AssignOption, cols []gradebook.Column) []views.AssignOption {
+	set := map[string]bool{}
+	for _, c := range cols {
+		set[c.Kind+":"+c.Ref] = true
+	}
+	out := opts[:0:0]
+	for _, o := range opts {
+		if !set[o.Value] {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // gradebookPage is the class page of its instructor: the gradebook,
@@ -39,7 +55,7 @@ func (s *Server) gradebookPage(c *gin.Context, cl store.Class) {
 	book.Sort(sortKey, c.Query("dir") == "desc")
 	m := views.GradebookPage{Class: classRef(cl), Book: book, JoinURL: s.joinURL(c, cl.JoinCode), Query: q, Only: only, Sort: sortKey,
 		Desc: c.Query("dir") == "desc", Now: s.now()}
-	m.Options = s.assignmentOptions()
+	m.Options = unassigned(s.assignmentOptions(), book.Columns)
 	s.render(c, http.StatusOK, views.Page{Title: cl.Name, Section: "classes"}, views.GradebookView(m))
 }
 

@@ -3,6 +3,7 @@ package views
 import (
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sdworkbook/workbook/gradebook"
@@ -99,6 +100,40 @@ type UsersPage struct {
 }
 
 func classURL(c ClassRef) string { return "/classes/" + strconv.FormatInt(c.ID, 10) }
+
+// shortTitle is a gradebook column's title short enough for three
+// assignments to fit a laptop's width: no "A"/"An"/"The", at most about
+// 16 characters, cut at a word with an ellipsis. The full title goes in
+// the abbreviation's title.
+func shortTitle(t string) string {
+	const limit = 16
+	quiz := strings.HasPrefix(t, "Quiz: ")
+	t = strings.TrimPrefix(t, "Quiz: ")
+	for _, a := range []string{"A ", "An ", "The "} {
+		t = strings.TrimPrefix(t, a)
+	}
+	if quiz {
+		t = "Quiz: " + t
+	}
+	if len([]rune(t)) <= limit {
+		return t
+	}
+	out := ""
+	for _, w := range strings.Fields(t) {
+		if out != "" && len([]rune(out+" "+w)) > limit {
+			break
+		}
+		if out == "" {
+			out = w
+		} else {
+			out += " " + w
+		}
+	}
+	if r := []rune(out); len(r) > limit {
+		out = string(r[:limit])
+	}
+	return strings.TrimRight(out, ",:;") + "…"
+}
 
 func dueText(t *time.Time) string {
 	if t == nil {
