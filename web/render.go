@@ -1,9 +1,12 @@
 package web
 
 import (
+	"bytes"
 	"encoding/base64"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
@@ -81,14 +84,36 @@ func (s *Server) fragment(c *gin.Context, status int, comp templ.Component) {
 	s.write(c, status, comp)
 }
 
+// write renders comp into a pooled buffer and sends it in one piece with
+// its length: a page leaves in one write rather than as a chunked stream
+// of small ones, and a template that fails sends a plain error page
+// rather than half a page.
 func (s *Server) write(c *gin.Context, status int, comp templ.Component) {
-	c.Header("Content-Type", "text/html; charset=utf-8")
-	c.Status(status)
-	if err := comp.Render(c.Request.Context(), c.Writer); err != nil {
+	buf := pagePool.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledPage {
+			buf.Reset()
+			pagePool.Put(buf)
+		}
+	}()
+	if err := comp.Render(c.Request.Context(), buf); err != nil {
 		_ = c.Error(err)
 		s.log.Error("render failed", "request_id", c.GetString(ctxRequestID), "err", err)
+		c.Header("Content-Type", "text/plain; charset=utf-8")
+		c.String(http.StatusInternalServerError, "This page could not be shown. Try again; if it keeps failing, tell whoever runs this workbook.")
+		return
 	}
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Header("Content-Length", strconv.Itoa(buf.Len()))
+	c.Status(status)
+	_, _ = c.Writer.Write(buf.Bytes())
 }
+
+// pagePool holds the buffers pages are rendered into; one bigger than
+// maxPooledPage is left to the garbage collector.
+var pagePool = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 32<<10)) }}
+
+const maxPooledPage = 1 << 20
 
 const flashCookie = "workbook_flash"
 

@@ -151,9 +151,9 @@ func New(d Deps) (*Server, error) {
 		max:    d.Config.SessionMax,
 		secure: d.Config.SecureCookies(),
 		now:    now,
-		cache:  newSessionCache(d.Redis, d.Logger, now),
+		cache:  newSessionCache(d.Redis, d.Logger, now, d.Store.ForgetLearner),
 	}
-	d.Store.OnAccountChange(s.sessions.cache.forget)
+	s.sessions.cache.watch(d.Store)
 	s.sso = newSSO(d.Config, d.Logger, now)
 	engine, err := newEngine(d.Config.TrustedProxies)
 	if err != nil {

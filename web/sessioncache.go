@@ -25,9 +25,14 @@ const sessionCacheTTL = 5 * time.Second
 // maxCachedSessions bounds the cache's memory; beyond it, it starts over.
 const maxCachedSessions = 50_000
 
+// learnerCacheTTL bounds how long the store serves a learner's record
+// (progress, quiz attempts, cards) without reading it again; changes reach
+// every replica at once through sessionChannel ("l:<user id>").
+const learnerCacheTTL = 30 * time.Second
+
 // sessionChannel is the Redis channel on which replicas announce a
-// session ended ("<replica> s:<id>") or an account changed ("<replica>
-// u:<user id>").
+// session ended ("<replica> s:<id>"), an account changed ("<replica>
+// u:<user id>") or a learner's record changed ("<replica> l:<user id>").
 const sessionChannel = "workbook:sessions:forget"
 
 // sessionCache keeps the sessions this replica read lately with their
@@ -39,6 +44,8 @@ type sessionCache struct {
 	log  *slog.Logger
 	now  func() time.Time
 	self string // this replica's name in its messages, so it skips its own
+
+	forgetLearner func(userID int64) // drops the store's copy of a learner's record (0: all)
 
 	mu      sync.Mutex
 	entries map[string]cachedSession // by session id
@@ -53,8 +60,12 @@ type cachedSession struct {
 	until time.Time
 }
 
-func newSessionCache(rdb *goredis.Client, log *slog.Logger, now func() time.Time) *sessionCache {
-	c := &sessionCache{rdb: rdb, log: log, now: now, self: auth.NewToken()[:16], entries: map[string]cachedSession{}}
+func newSessionCache(rdb *goredis.Client, log *slog.Logger, now func() time.Time, forgetLearner func(int64)) *sessionCache {
+	if forgetLearner == nil {
+		forgetLearner = func(int64) {}
+	}
+	c := &sessionCache{rdb: rdb, log: log, now: now, self: auth.NewToken()[:16], entries: map[string]cachedSession{},
+		forgetLearner: forgetLearner}
 	go c.listen(context.Background())
 	return c
 }
@@ -118,6 +129,21 @@ func (c *sessionCache) forget(ctx context.Context, ch store.AccountChange) {
 	c.announce(ctx, c.self+" "+msg)
 }
 
+// watch drops copies when the store changes an account or a session,
+// and keeps learners' records on the same terms as sessions: served only
+// while this replica hears the others' changes.
+func (c *sessionCache) watch(st *store.Store) {
+	st.OnAccountChange(c.forget)
+	st.CacheLearners(learnerCacheTTL, c.live.Load)
+	st.OnLearnerChange(c.learnerChanged)
+}
+
+// learnerChanged tells the other replicas that a learner's record changed
+// here; the store has dropped its own copy.
+func (c *sessionCache) learnerChanged(ctx context.Context, userID int64) {
+	c.announce(ctx, c.self+" l:"+strconv.FormatInt(userID, 10))
+}
+
 func (c *sessionCache) announce(ctx context.Context, msg string) {
 	if err := c.rdb.Publish(context.WithoutCancel(ctx), sessionChannel, msg).Err(); err != nil {
 		// The others find out within sessionCacheTTL.
@@ -128,6 +154,20 @@ func (c *sessionCache) announce(ctx context.Context, msg string) {
 // apply drops what msg names.
 func (c *sessionCache) apply(msg string) {
 	kind, arg, _ := strings.Cut(msg, ":")
+	uid, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil {
+		uid = 0
+	}
+	switch kind {
+	case "l":
+		c.forgetLearner(uid)
+		return
+	case "u":
+		c.forgetLearner(uid)
+	case "s":
+	default:
+		c.forgetLearner(0)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
@@ -135,8 +175,7 @@ func (c *sessionCache) apply(msg string) {
 	case "s":
 		delete(c.entries, arg)
 	case "u":
-		uid, err := strconv.ParseInt(arg, 10, 64)
-		if err != nil {
+		if uid == 0 {
 			clear(c.entries)
 			return
 		}
@@ -152,6 +191,7 @@ func (c *sessionCache) apply(msg string) {
 
 // reset forgets everything, and whether it may serve.
 func (c *sessionCache) reset(live bool) {
+	c.forgetLearner(0)
 	c.mu.Lock()
 	c.gen++
 	clear(c.entries)

@@ -45,7 +45,9 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 		fmt.Fprintf(stderr, "server: invalid configuration: %v\n", err)
 		return exitConfig
 	}
-	log := newLogger(cfg, stderr)
+	logOut := newAsyncWriter(stderr)
+	defer logOut.Close()
+	log := newLogger(cfg, logOut)
 	switch cmd {
 	case "migrate":
 		return migrate(ctx, cfg, log, stdout)
@@ -65,14 +67,20 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 	return exitOK
 }
 
+// newLogger writes to w; through an asyncWriter, request lines are
+// written behind the requests.
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	if aw, ok := w.(*asyncWriter); ok {
+		h = flushingHandler{h, aw}
+	}
+	return slog.New(h)
 }
 
 // serve runs the workbook until ctx ends.

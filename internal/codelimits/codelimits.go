@@ -52,7 +52,7 @@ func Scan(root string, l Limits) ([]Finding, error) {
 		}
 		name := d.Name()
 		if d.IsDir() {
-			if path != root && (strings.HasPrefix(name, ".") || name == "node_modules" || name == "testdata") {
+			if path != root && (strings.HasPrefix(name, ".") || name == "node_modules" || name == "testdata" || name == "third_party") {
 				return filepath.SkipDir
 			}
 			return nil

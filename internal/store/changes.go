@@ -16,6 +16,9 @@ type AccountChange struct {
 func (s *Store) OnAccountChange(f func(context.Context, AccountChange)) { s.changed = f }
 
 func (s *Store) accountChanged(ctx context.Context, err error, userID int64) {
+	if userID != 0 {
+		s.ForgetLearner(userID) // a deleted account takes its record with it
+	}
 	if err == nil && s.changed != nil && userID != 0 {
 		s.changed(ctx, AccountChange{UserID: userID})
 	}

@@ -12,10 +12,10 @@ import (
 func (s *Store) OpenLesson(ctx context.Context, userID int64, slug string, now time.Time) error {
 	now = now.UTC()
 	lp := LessonProgress{UserID: userID, LessonSlug: slug, FirstOpenedAt: now, LastOpenedAt: now}
-	return mapErr(s.db.WithContext(ctx).Clauses(clause.OnConflict{
+	return s.learnerChanged(ctx, mapErr(s.db.WithContext(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "user_id"}, {Name: "lesson_slug"}},
 		DoUpdates: clause.Assignments(map[string]any{"last_opened_at": now}),
-	}).Create(&lp).Error, "lesson progress")
+	}).Create(&lp).Error, "lesson progress"), userID)
 }
 
 // SetLessonComplete marks a lesson completed (or not) for a learner.
@@ -26,45 +26,26 @@ func (s *Store) SetLessonComplete(ctx context.Context, userID int64, slug string
 		at = &now
 	}
 	lp := LessonProgress{UserID: userID, LessonSlug: slug, FirstOpenedAt: now, LastOpenedAt: now, CompletedAt: at}
-	return mapErr(s.db.WithContext(ctx).Clauses(clause.OnConflict{
+	return s.learnerChanged(ctx, mapErr(s.db.WithContext(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "user_id"}, {Name: "lesson_slug"}},
 		DoUpdates: clause.Assignments(map[string]any{"completed_at": at, "last_opened_at": now}),
-	}).Create(&lp).Error, "lesson progress")
-}
-
-// LessonProgressOf returns a learner's progress rows.
-func (s *Store) LessonProgressOf(ctx context.Context, userID int64) ([]LessonProgress, error) {
-	var rows []LessonProgress
-	err := s.db.WithContext(ctx).Where("user_id = ?", userID).Order("last_opened_at DESC").Find(&rows).Error
-	return rows, mapErr(err, "lesson progress")
+	}).Create(&lp).Error, "lesson progress"), userID)
 }
 
 // AddQuizAttempt stores a graded attempt.
 func (s *Store) AddQuizAttempt(ctx context.Context, a *QuizAttempt) error {
 	a.CreatedAt = a.CreatedAt.UTC()
-	return mapErr(s.db.WithContext(ctx).Create(a).Error, "quiz attempt")
-}
-
-// QuizAttempts returns a learner's attempts, newest first; an empty slug
-// means every quiz.
-func (s *Store) QuizAttempts(ctx context.Context, userID int64, slug string) ([]QuizAttempt, error) {
-	q := s.db.WithContext(ctx).Where("user_id = ?", userID)
-	if slug != "" {
-		q = q.Where("lesson_slug = ?", slug)
-	}
-	var rows []QuizAttempt
-	err := q.Order("created_at DESC, id DESC").Limit(500).Find(&rows).Error
-	return rows, mapErr(err, "quiz attempts")
+	return s.learnerChanged(ctx, mapErr(s.db.WithContext(ctx).Create(a).Error, "quiz attempt"), a.UserID)
 }
 
 // SaveQuestionAnswer stores or replaces a learner's written answer.
 func (s *Store) SaveQuestionAnswer(ctx context.Context, userID int64, slug, answer string, now time.Time) error {
 	now = now.UTC()
 	qa := QuestionAnswer{UserID: userID, QuestionSlug: slug, Answer: answer, KeyPointsHit: "[]", CreatedAt: now, UpdatedAt: now}
-	return mapErr(s.db.WithContext(ctx).Clauses(clause.OnConflict{
+	return s.learnerChanged(ctx, mapErr(s.db.WithContext(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "user_id"}, {Name: "question_slug"}},
 		DoUpdates: clause.Assignments(map[string]any{"answer": answer, "updated_at": now}),
-	}).Create(&qa).Error, "answer")
+	}).Create(&qa).Error, "answer"), userID)
 }
 
 // RevealQuestion records that the learner revealed the model answer.
@@ -72,7 +53,7 @@ func (s *Store) RevealQuestion(ctx context.Context, userID int64, slug string, n
 	res := s.db.WithContext(ctx).Model(&QuestionAnswer{}).
 		Where("user_id = ? AND question_slug = ? AND revealed_at IS NULL", userID, slug).
 		Update("revealed_at", now.UTC())
-	return mapErr(res.Error, "answer")
+	return s.learnerChanged(ctx, mapErr(res.Error, "answer"), userID)
 }
 
 // RateQuestion stores the learner's self-rating against the key points.
@@ -81,9 +62,9 @@ func (s *Store) RateQuestion(ctx context.Context, userID int64, slug string, rat
 		Where("user_id = ? AND question_slug = ?", userID, slug).
 		Updates(map[string]any{"rating": rating, "key_points_hit": keyPointsJSON, "updated_at": now.UTC()})
 	if res.Error == nil && res.RowsAffected == 0 {
-		return mapErr(gorm.ErrRecordNotFound, "answer")
+		return s.learnerChanged(ctx, mapErr(gorm.ErrRecordNotFound, "answer"), userID)
 	}
-	return mapErr(res.Error, "answer")
+	return s.learnerChanged(ctx, mapErr(res.Error, "answer"), userID)
 }
 
 // QuestionAnswerOf returns a learner's answer to one question.
@@ -93,23 +74,9 @@ func (s *Store) QuestionAnswerOf(ctx context.Context, userID int64, slug string)
 	return qa, mapErr(err, "answer")
 }
 
-// QuestionAnswers returns all of a learner's answers.
-func (s *Store) QuestionAnswers(ctx context.Context, userID int64) ([]QuestionAnswer, error) {
-	var rows []QuestionAnswer
-	err := s.db.WithContext(ctx).Where("user_id = ?", userID).Find(&rows).Error
-	return rows, mapErr(err, "answers")
-}
-
-// CardStates returns a learner's card schedules.
-func (s *Store) CardStates(ctx context.Context, userID int64) ([]CardState, error) {
-	var rows []CardState
-	err := s.db.WithContext(ctx).Where("user_id = ?", userID).Find(&rows).Error
-	return rows, mapErr(err, "cards")
-}
-
 // ReviewCard saves a card's new schedule and logs the review, together.
 func (s *Store) ReviewCard(ctx context.Context, st CardState, grade int) error {
-	return mapErr(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.learnerChanged(ctx, mapErr(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Clauses(clause.OnConflict{
 			Columns: []clause.Column{{Name: "user_id"}, {Name: "card_id"}},
 			DoUpdates: clause.AssignmentColumns([]string{"ease", "interval_days", "repetitions", "lapses",
@@ -118,36 +85,17 @@ func (s *Store) ReviewCard(ctx context.Context, st CardState, grade int) error {
 			return err
 		}
 		return tx.Create(&CardReview{UserID: st.UserID, CardID: st.CardID, Grade: grade, ReviewedAt: st.LastReviewedAt}).Error
-	}), "card review")
-}
-
-// ReviewTimes returns when a learner reviewed cards since a time, oldest first.
-func (s *Store) ReviewTimes(ctx context.Context, userID int64, since time.Time) ([]time.Time, error) {
-	var rows []CardReview
-	err := s.db.WithContext(ctx).Select("reviewed_at").Where("user_id = ? AND reviewed_at >= ?", userID, since.UTC()).
-		Order("reviewed_at").Find(&rows).Error
-	out := make([]time.Time, len(rows))
-	for i, r := range rows {
-		out[i] = r.ReviewedAt
-	}
-	return out, mapErr(err, "reviews")
+	}), "card review"), st.UserID)
 }
 
 // SetOutcomeTick ticks or unticks a checklist outcome by hand.
 func (s *Store) SetOutcomeTick(ctx context.Context, userID int64, outcomeID string, on bool, now time.Time) error {
 	db := s.db.WithContext(ctx)
 	if !on {
-		return mapErr(db.Delete(&OutcomeTick{}, "user_id = ? AND outcome_id = ?", userID, outcomeID).Error, "checklist")
+		return s.learnerChanged(ctx, mapErr(db.Delete(&OutcomeTick{}, "user_id = ? AND outcome_id = ?", userID, outcomeID).Error, "checklist"), userID)
 	}
-	return mapErr(db.Clauses(clause.OnConflict{DoNothing: true}).
-		Create(&OutcomeTick{UserID: userID, OutcomeID: outcomeID, TickedAt: now.UTC()}).Error, "checklist")
-}
-
-// OutcomeTicks returns the outcomes a learner ticked by hand.
-func (s *Store) OutcomeTicks(ctx context.Context, userID int64) ([]OutcomeTick, error) {
-	var rows []OutcomeTick
-	err := s.db.WithContext(ctx).Where("user_id = ?", userID).Find(&rows).Error
-	return rows, mapErr(err, "checklist")
+	return s.learnerChanged(ctx, mapErr(db.Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&OutcomeTick{UserID: userID, OutcomeID: outcomeID, TickedAt: now.UTC()}).Error, "checklist"), userID)
 }
 
 // LessonProgressOfUsers returns the lesson progress of several learners.

@@ -25,10 +25,11 @@ import (
 
 // Store wraps the database connection.
 type Store struct {
-	db      *gorm.DB
-	dialect migrations.Dialect
-	changed func(context.Context, AccountChange) // OnAccountChange
-	writes  atomic.Uint64                        // WriteVersion
+	db       *gorm.DB
+	dialect  migrations.Dialect
+	changed  func(context.Context, AccountChange) // OnAccountChange
+	writes   atomic.Uint64                        // WriteVersion
+	learners learnerCache                         // CacheLearners
 }
 
 // Options choose the database.
