@@ -44,28 +44,40 @@ func TestNoKeyExceedsItsLimit(t *testing.T) {
 	}
 }
 
-// hammer sends requests for key from workers goroutines for d and returns
-// the decision times of those admitted.
+// hammer sends requests for key from workers goroutines for at least d,
+// and on until some were refused (a busy machine may decide too few in d
+// to reach the limit), and returns the decision times of those admitted.
 func hammer(t *testing.T, in *instance, key string, workers int, d time.Duration) []int64 {
 	t.Helper()
 	var (
-		mu   sync.Mutex
-		ats  []int64
-		errs []error
-		wg   sync.WaitGroup
+		mu      sync.Mutex
+		ats     []int64
+		errs    []error
+		refused int
+		wg      sync.WaitGroup
 	)
 	deadline := time.Now().Add(d)
+	giveUp := time.Now().Add(d + time.Minute) // only a broken limiter never refuses
+	more := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		return now.Before(deadline) || (refused == 0 && len(errs) == 0 && now.Before(giveUp))
+	}
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for time.Now().Before(deadline) {
+			for more() {
 				res := in.decide(context.Background(), key)
 				mu.Lock()
-				if res.err != nil {
+				switch {
+				case res.err != nil:
 					errs = append(errs, res.err)
-				} else if res.allowed {
+				case res.allowed:
 					ats = append(ats, res.at)
+				default:
+					refused++
 				}
 				mu.Unlock()
 			}
