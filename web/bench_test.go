@@ -26,7 +26,7 @@ import (
 //
 //	go test ./web -run '^$' -bench Pages -benchtime 2s
 func BenchmarkPages(b *testing.B) {
-	a := MustStart(b, testenv.Backend{Name: "embedded", DataDir: b.TempDir()}, nil)
+	a := MustStartLabs(b, testenv.Backend{Name: "embedded", DataDir: b.TempDir()}, nil, limiter.Lab)
 	signedIn := MustRegister(b, a, "bench@example.org")
 	cookie := signedIn.cookie("workbook_session")
 
@@ -63,6 +63,9 @@ func BenchmarkPages(b *testing.B) {
 	run("lesson-anonymous", a.app, "/lessons/cap", false)
 	run("lesson-signed-in", a.app, "/lessons/cap", true)
 	run("home-anonymous", a.app, "/", false)
+	for _, path := range []string{"/lessons", "/progress", "/review", "/labs/limiter", "/questions"} {
+		run("signed-in"+strings.ReplaceAll(path, "/", "-"), a.app, path, true)
+	}
 }
 
 // BenchmarkGradebook measures an instructor's gradebook page for a class of
