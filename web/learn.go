@@ -196,6 +196,20 @@ func quizAnswers(form map[string][]string) lessons.Answers {
 	return a
 }
 
+// answered counts the quiz's questions that have a non-blank answer.
+func answered(quiz *lessons.Quiz, a lessons.Answers) int {
+	n := 0
+	for _, q := range quiz.Questions {
+		for _, v := range a[q.ID] {
+			if strings.TrimSpace(v) != "" {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
 func (s *Server) gradeQuiz(c *gin.Context) {
 	l, ok := s.lessonOr404(c)
 	if !ok {
@@ -207,6 +221,16 @@ func (s *Server) gradeQuiz(c *gin.Context) {
 	}
 	answers := quizAnswers(c.Request.PostForm)
 	quiz := s.catalog().Quizzes[l.Slug]
+	if answered(quiz, answers) == 0 {
+		// A blank submit is a slip, not an attempt: nothing is recorded.
+		m := views.QuizPage{Lesson: l, Quiz: quiz,
+			Error: "You have not answered any question yet. Answer at least one, then check your answers; nothing was recorded."}
+		if !s.quizHistory(c, &m) {
+			return
+		}
+		s.render(c, http.StatusUnprocessableEntity, views.Page{Title: "Quiz: " + l.Title, Section: "lessons"}, views.QuizView(m))
+		return
+	}
 	var res lessons.Result
 	if u := currentUser(c); u != nil {
 		var err error

@@ -46,6 +46,7 @@ type LessonPage struct {
 
 // QuizPage is the model of a quiz form or its result.
 type QuizPage struct {
+	Error    string // why the answers were not graded (none given)
 	Lesson   *lessons.Lesson
 	Quiz     *lessons.Quiz
 	Result   *lessons.Result
