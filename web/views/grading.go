@@ -154,7 +154,11 @@ func designRows(fields []labs.Field, d labs.Design) [][2]string {
 	seen := map[string]bool{}
 	for _, f := range fields {
 		if v, ok := d[f.Name]; ok {
-			out = append(out, [2]string{f.Name, fmt.Sprint(v)})
+			label := f.Label
+			if label == "" {
+				label = f.Name
+			}
+			out = append(out, [2]string{label, designValue(v, f.Unit)})
 			seen[f.Name] = true
 		}
 	}
@@ -166,7 +170,7 @@ func designRows(fields []labs.Field, d labs.Design) [][2]string {
 	}
 	sort.Strings(rest)
 	for _, k := range rest {
-		out = append(out, [2]string{k, fmt.Sprint(d[k])})
+		out = append(out, [2]string{k, designValue(d[k], "")})
 	}
 	return out
 }
