@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -46,6 +47,13 @@ func TestBrowserLabRunningFirst(t *testing.T) {
 		if eval(`document.querySelector('[data-testid="about-fold"]').open || document.querySelector('[data-testid="launch-fold"]').open`) {
 			t.Errorf("%s: the introduction or the form is still open after Launch", l.Name)
 		}
+		if l.Name == "laptop-light" {
+			emptyNote := `[...document.querySelectorAll('[data-testid="chart-empty"]')].some(e => e.checkVisibility())`
+			if !eval(emptyNote) {
+				t.Error("a fresh instance's charts do not say how to get data")
+			}
+			defer checkChartsExplain(t, ctx, emptyNote)
+		}
 		do(chromedp.Click(`[data-testid="poke-0"] button`), chromedp.WaitVisible(`[data-testid="poke-0"] [data-testid="response"][data-status]`))
 		if !eval(`(() => { const f = document.querySelector('[data-testid="poke-0"]'); const b = f.querySelector('button').getBoundingClientRect();
 			const r = f.querySelector('[data-testid="response"]').getBoundingClientRect(); return r.top >= b.bottom - 1 && r.top - b.bottom < 80; })()`) {
@@ -75,6 +83,46 @@ func TestBrowserLabRunningFirst(t *testing.T) {
 		do(chromedp.Click(`.load-raw > summary`), chromedp.WaitVisible(`[data-testid="load-result"][data-status="200"]`))
 		testenv.Axe(t, ctx, "lab with an instance ("+l.Name+")")
 		testenv.Screenshot(t, ctx, "lab-running-"+l.Name)
+	}
+}
+
+// checkChartsExplain runs once the loads are done: the note is gone;
+// the axes carry units, the legend names series in words and shows the
+// latest values without hovering; the log scale switches; each chart's
+// data reads as a table.
+func checkChartsExplain(t *testing.T, ctx context.Context, emptyNote string) {
+	t.Helper()
+	eval := func(js string) bool {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
+		return err == nil && v
+	}
+	if eval(emptyNote) {
+		t.Error("the charts still say there is no data after a load")
+	}
+	axes, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('[data-testid="instance"] .charts').innerText + " " +
+		document.querySelector('[data-testid="instance"]').__panel.charts.map(c => c.u.axes.map(a => a.label).join(" ")).join(" ")`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"per 100 ms", "milliseconds", "p99 latency", "store errors", "time (min:s)"} {
+		if !strings.Contains(axes, want) {
+			t.Errorf("the charts do not say %q", want)
+		}
+	}
+	if !eval(`[...document.querySelectorAll('.chart')].every(c => [...c.querySelectorAll('.u-legend .u-series:not(:first-child) .u-value')].some(v => /\d/.test(v.textContent)))`) {
+		t.Error("a legend does not show its latest values without hovering")
+	}
+	if !eval(`document.querySelector('[data-testid="instance"]').__panel.charts.every(c => { const v = c.u.axes[0]._values || []; return v.length > 0 && new Set(v).size === v.length; })`) {
+		v, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(document.querySelector('[data-testid="instance"]').__panel.charts.map(c => [c.u.axes[0]._values, c.u.axes[0]._splits]))`))
+		t.Errorf("a chart's time axis repeats a label: %s", v)
+	}
+	if !eval(`(() => { const cb = document.querySelector('[data-testid="log-scale"]'); cb.click();
+		return document.querySelector('[data-testid="instance"]').__panel.charts[0].u.scales.y.distr === 4; })()`) {
+		t.Error("the log scale switch does not switch the scale")
+	}
+	if !eval(`(() => { const d = document.querySelector('.chart-table'); d.open = true; d.dispatchEvent(new Event('toggle'));
+		return document.querySelectorAll('[data-testid="chart-table"]')[0].querySelectorAll('tr').length > 1; })()`) {
+		t.Error("a chart's data does not read as a table")
 	}
 }
 

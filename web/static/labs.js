@@ -28,43 +28,144 @@
     this.wireLoad();
   }
 
+  // seriesName says a series in words: "decision_p99" is "p99 latency",
+  // "store_errors" is "store errors".
+  function seriesName(name) {
+    var m = /_(p\d+)$/.exec(name);
+    if (m) return m[1] + " latency";
+    return name.replace(/_/g, " ");
+  }
+
+  // unitOf is what a chart's y axis counts.
+  function unitOf(spec) {
+    if (spec.kind === "latency") return "milliseconds";
+    if (spec.kind === "count") return "per 100 ms";
+    return "";
+  }
+
+  function clock(t) {
+    var d = new Date(t * 1000);
+    return String(d.getMinutes()).padStart(2, "0") + ":" + String(d.getSeconds()).padStart(2, "0");
+  }
+
+  // buildCharts draws each chart with its units, its series in words, a
+  // legend that shows the latest values, a log-scale switch (a spike does
+  // not flatten the rest), a note while it has no data, and its data as a
+  // table for screen readers.
   Panel.prototype.buildCharts = function () {
     var box = this.root.querySelector(".charts");
     var self = this;
-    this.specs.forEach(function (spec) {
+    this.specs.forEach(function (spec, n) {
       var wrap = el("figure", "chart");
       wrap.setAttribute("data-chart", spec.title);
-      wrap.appendChild(el("figcaption", "small", spec.title));
-      box.appendChild(wrap);
-      var series = [{}];
-      spec.series.forEach(function (name, i) {
-        var s = { label: name, stroke: chartTheme.series(i), width: 2, spanGaps: false };
-        if (spec.kind === "state") {
-          s.paths = uPlot.paths.stepped({ align: 1 });
-          s.value = function (u, v) { return v == null ? "–" : (spec.levels || [])[v] || v; };
-        } else if (spec.kind === "latency") {
-          s.value = function (u, v) { return v == null ? "–" : v.toFixed(2) + " ms"; };
-        }
-        series.push(s);
-      });
-      var axes = [chartTheme.axis(), chartTheme.axis()];
-      if (spec.kind === "state" && spec.levels) {
-        axes[1] = chartTheme.axis({ values: function (u, vals) { return vals.map(function (v) { return spec.levels[v] || ""; }); }, size: 80,
-          splits: function () { return spec.levels.map(function (_, i) { return i; }); } });
+      var cap = el("figcaption", "small");
+      cap.appendChild(el("span", "chart-title", spec.title));
+      var c = { spec: spec, data: [[]].concat(spec.series.map(function () { return []; })), wrap: wrap, log: false, seen: false };
+      if (spec.kind !== "state") {
+        var lab = el("label", "chart-log small");
+        var cb = el("input");
+        cb.type = "checkbox";
+        cb.setAttribute("data-testid", "log-scale");
+        cb.addEventListener("change", function () { c.log = cb.checked; self.drawChart(c); });
+        lab.appendChild(cb);
+        lab.appendChild(document.createTextNode(" log scale"));
+        cap.appendChild(lab);
       }
-      var opts = {
-        width: Math.max(260, wrap.clientWidth || 320), height: 170, series: series, axes: axes,
-        scales: { x: { time: true }, y: spec.kind === "state" ? { range: [-0.2, (spec.levels || [1]).length - 0.8] } : { auto: true } },
-        legend: { live: true }, cursor: { drag: { x: false, y: false } }
-      };
-      var data = [[]].concat(spec.series.map(function () { return []; }));
-      var u = chartTheme.track(new uPlot(opts, data, wrap));
-      self.charts.push({ spec: spec, u: u, data: data, wrap: wrap });
+      wrap.appendChild(cap);
+      c.plot = el("div", "chart-plot");
+      c.plot.setAttribute("aria-hidden", "true");
+      wrap.appendChild(c.plot);
+      c.empty = el("p", "chart-empty small", spec.kind === "state" ? "" : "Run a load or send a request to see data");
+      c.empty.setAttribute("data-testid", "chart-empty");
+      c.empty.hidden = spec.kind === "state";
+      wrap.appendChild(c.empty);
+      var alt = el("details", "chart-table small");
+      alt.appendChild(el("summary", null, "Data as a table"));
+      c.table = el("table");
+      c.table.setAttribute("data-testid", "chart-table");
+      alt.appendChild(c.table);
+      alt.addEventListener("toggle", function () { if (alt.open) self.fillTable(c); });
+      c.alt = alt;
+      wrap.appendChild(alt);
+      box.appendChild(wrap);
+      self.drawChart(c);
+      self.charts.push(c);
     });
     if (window.ResizeObserver) {
       new ResizeObserver(function () {
-        self.charts.forEach(function (c) { c.u.setSize({ width: Math.max(260, c.wrap.clientWidth), height: 170 }); });
+        self.charts.forEach(function (c) { c.u.setSize({ width: Math.max(260, c.wrap.clientWidth - 10), height: 190 }); });
       }).observe(box);
+    }
+    setInterval(function () { self.charts.forEach(function (c) { if (c.alt.open) self.fillTable(c); }); }, 1000);
+  };
+
+  // drawChart (re)creates a chart's plot, on a linear or a log scale.
+  Panel.prototype.drawChart = function (c) {
+    var spec = c.spec;
+    var series = [{ label: "time", value: function (u, v) { return v == null ? "–" : clock(v); } }];
+    spec.series.forEach(function (name, i) {
+      var s = { label: seriesName(name), stroke: chartTheme.series(i), width: 2, spanGaps: false };
+      if (spec.kind === "state") {
+        s.paths = uPlot.paths.stepped({ align: 1 });
+        s.value = function (u, v) { return v == null ? "–" : (spec.levels || [])[v] || v; };
+      } else if (spec.kind === "latency") {
+        s.value = function (u, v) { return v == null ? "–" : fmtMS(v); };
+      } else {
+        s.value = function (u, v) { return v == null ? "–" : fmtInt(v); };
+      }
+      series.push(s);
+    });
+    var axes = [chartTheme.axis({ space: 70, incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600], values: function (u, vals) { return vals.map(clock); }, label: "time (min:s)", labelSize: 18 }),
+      chartTheme.axis({ label: unitOf(spec), labelSize: 18, size: 56 })];
+    if (spec.kind === "state" && spec.levels) {
+      axes[1] = chartTheme.axis({ values: function (u, vals) { return vals.map(function (v) { return spec.levels[v] || ""; }); }, size: 80,
+        splits: function () { return spec.levels.map(function (_, i) { return i; }); } });
+    }
+    var y = spec.kind === "state" ? { range: [-0.2, (spec.levels || [1]).length - 0.8] } : { auto: true };
+    if (c.log) y = { distr: 4, asinh: 1 };
+    var opts = {
+      width: Math.max(260, (c.wrap.clientWidth || 330) - 10), height: 190, series: series, axes: axes,
+      scales: { x: { time: true }, y: y },
+      legend: { live: true }, cursor: { drag: { x: false, y: false } },
+      hooks: { setCursor: [function (u) { if (u.cursor.idx == null) latestLegend(u); }] }
+    };
+    if (c.u) c.u.destroy();
+    c.u = chartTheme.track(new uPlot(opts, c.data, c.plot));
+    latestLegend(c.u);
+  };
+
+  // latestLegend shows the latest values in the legend when the pointer
+  // is not on the chart.
+  function latestLegend(u) {
+    var d = u.data, i = d[0].length - 1;
+    while (i > 0 && !d.slice(1).some(function (s) { return s[i] != null; })) i--;
+    if (i >= 0) u.setLegend({ idx: i });
+  }
+
+  // fillTable writes the chart's last ten buckets as a table.
+  Panel.prototype.fillTable = function (c) {
+    var t = c.table, spec = c.spec;
+    t.textContent = "";
+    var head = el("tr");
+    head.appendChild(el("th", null, "time"));
+    spec.series.forEach(function (name) { head.appendChild(el("th", null, seriesName(name) + (unitOf(spec) ? " (" + unitOf(spec) + ")" : ""))); });
+    t.appendChild(head);
+    var n = c.data[0].length;
+    for (var i = Math.max(0, n - 10); i < n; i++) {
+      var tr = el("tr");
+      tr.appendChild(el("td", null, clock(c.data[0][i])));
+      for (var k = 1; k < c.data.length; k++) {
+        var v = c.data[k][i];
+        tr.appendChild(el("td", null, v == null ? "–" : spec.kind === "state" ? (spec.levels || [])[v] || String(v) : String(Math.round(v * 100) / 100)));
+      }
+      t.appendChild(tr);
+    }
+    if (n === 0) {
+      var none = el("tr");
+      var td = el("td", null, "No data yet.");
+      td.colSpan = spec.series.length + 1;
+      none.appendChild(td);
+      t.appendChild(none);
     }
   };
 
@@ -94,7 +195,14 @@
         c.data[i + 1].push(v == null ? null : v);
       });
       if (c.data[0].length > KEEP) c.data.forEach(function (arr) { arr.shift(); });
-      if (redraw) c.u.setData(c.data);
+      if (!c.seen && c.spec.series.some(function (name) { return pt.v[name]; })) {
+        c.seen = true;
+        c.empty.hidden = true;
+      }
+      if (redraw) {
+        c.u.setData(c.data);
+        if (c.u.cursor.idx == null) latestLegend(c.u);
+      }
     });
   };
 
@@ -152,7 +260,7 @@
     es.addEventListener("init", function (ev) {
       var m = JSON.parse(ev.data);
       (m.points || []).forEach(function (p) { self.add(p, false); });
-      self.charts.forEach(function (c) { c.u.setData(c.data); });
+      self.charts.forEach(function (c) { c.u.setData(c.data); latestLegend(c.u); });
       self.showKey();
       (m.events || []).forEach(function (e) { self.log(e); });
       self.root.setAttribute("data-live", "true");
