@@ -45,7 +45,8 @@ func TestBrowserHomes(t *testing.T) {
 	}
 	for _, l := range testenv.Looks {
 		l.Apply(t, ctx)
-		do(chromedp.Navigate(w.a.URL+"/labs/limiter"), chromedp.WaitReady(`[data-testid="launch"]`),
+		do(chromedp.Navigate(w.a.URL+"/labs/limiter"), chromedp.WaitReady(`[data-testid="launch-fold"]`),
+			chromedp.Click(`[data-testid="launch-fold"] > summary`), // the form folds away while instances run
 			chromedp.Click(`[data-testid="launch"]`), chromedp.WaitVisible(`[data-testid="running-list"]`))
 		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="form-message"] [data-testid="running-instance"] button').length`))
 		if err != nil || n != 3 {
