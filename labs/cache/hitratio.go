@@ -151,7 +151,7 @@ func (h *hitRun) verdict(d labs.Design) labs.Outcome {
 	limit := 100 * minHitRatio
 	seen := fmt.Sprintf("After a %s-read warm-up, %s of %s Zipf-distributed reads hit the cache: %.1f%% (at least %.0f%% required); "+
 		"%s reads went to the database. The reads came %d every %d ms of the lab's clock, %.1f s in all.",
-		thousands(hitWarmReads), thousands(int(hits)), thousands(hitReads), 100*got, limit, thousands(int(dbReads)),
+		labs.Thousands(hitWarmReads), labs.Thousands(int(hits)), labs.Thousands(hitReads), 100*got, limit, labs.Thousands(int(dbReads)),
 		hitBatch, hitBatchGap.Milliseconds(), elapsed.Seconds())
 	if h.failedReads > 0 {
 		seen += fmt.Sprintf(" %d reads failed.", h.failedReads)
@@ -169,7 +169,7 @@ func (h *hitRun) verdict(d labs.Design) labs.Outcome {
 		o = labs.Fail("%s", seen)
 	}
 	o.Chart = &labs.CheckChart{
-		Title:  fmt.Sprintf("Cache hit ratio per %d Zipf reads (the first %s are the warm-up)", hitBatch, thousands(hitWarmReads)),
+		Title:  fmt.Sprintf("Cache hit ratio per %d Zipf reads (the first %s are the warm-up)", hitBatch, labs.Thousands(hitWarmReads)),
 		XLabel: "reads", YLabel: "hit ratio (%)", X: h.xs, Limit: &limit,
 		Series: []labs.ChartSeries{{Name: "hit ratio", Values: h.ys}},
 	}

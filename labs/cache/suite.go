@@ -115,7 +115,7 @@ func (lab) Exercises() []labs.Exercise {
 			{Name: chkHit, Points: 20, Run: checkHitRatio,
 				Requirement: fmt.Sprintf("After a %s-read warm-up, at least %.0f%% of %s Zipf-distributed reads (s = 1.1 over the %s items, "+
 					"%d every %d ms of the lab's clock) are served from the cache.",
-					thousands(hitWarmReads), minHitRatio*100, thousands(hitReads), thousands(CatalogueSize), hitBatch, hitBatchGap.Milliseconds())},
+					labs.Thousands(hitWarmReads), minHitRatio*100, labs.Thousands(hitReads), labs.Thousands(CatalogueSize), hitBatch, hitBatchGap.Milliseconds())},
 			{Name: chkStampede, Points: 25, Run: checkStampede,
 				Requirement: fmt.Sprintf("When a hot item's cached copy is gone and %d readers ask for it at the same instant, at most %d read reaches the database.",
 					stampedeReads, maxStampedeReads)},

@@ -313,6 +313,6 @@ func checkLatency(ctx context.Context, t *labs.Trial) labs.Outcome {
 		// Past the real-time backstop: Redis itself was in trouble.
 		return labs.Broken(fmt.Errorf("%d of %d decisions failed in the limiter's Redis", st.Totals.StoreErrors, sum.Requests))
 	}
-	return labs.Pass("%d decisions over %d clients, %d in flight, at %.0f per second: p50 %.2f ms, p99 %.2f ms.",
-		sum.Requests, spec.Keys, spec.Concurrency, sum.RatePerS, sum.P50MS, sum.P99MS)
+	return labs.Pass("%s decisions over %d clients, %d in flight, at %s per second: p50 %s, p99 %s.",
+		labs.Thousands(sum.Requests), spec.Keys, spec.Concurrency, labs.Rate(sum.RatePerS), labs.Millis(sum.P50MS), labs.Millis(sum.P99MS))
 }

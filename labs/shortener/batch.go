@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sdworkbook/workbook/labs"
 	"github.com/sdworkbook/workbook/labs/labhttp"
 )
 
@@ -65,7 +66,7 @@ func (b batchBody) check() error {
 		return labhttp.BadRequest("count", "Give count or urls, not both.")
 	case b.URLs != nil:
 		if len(b.URLs) == 0 || len(b.URLs) > maxBatchURLs {
-			return labhttp.BadRequest("urls", "urls must hold 1 to %s URLs.", thousands(maxBatchURLs))
+			return labhttp.BadRequest("urls", "urls must hold 1 to %s URLs.", labs.Thousands(maxBatchURLs))
 		}
 		for i, u := range b.URLs {
 			if msg := checkURL(u); msg != "" {
@@ -73,7 +74,7 @@ func (b batchBody) check() error {
 			}
 		}
 	case b.Count == nil || *b.Count < 1 || *b.Count > maxBatch:
-		return labhttp.BadRequest("count", "count is required: a whole number from 1 to %d (or urls, a list of 1 to %s URLs).", maxBatch, thousands(maxBatchURLs))
+		return labhttp.BadRequest("count", "count is required: a whole number from 1 to %d (or urls, a list of 1 to %s URLs).", maxBatch, labs.Thousands(maxBatchURLs))
 	}
 	return nil
 }

@@ -146,23 +146,23 @@ func inspectBulk(ctx context.Context, tg labs.Target, b *bulk) (bulkSeen, error)
 // bulkVerdict judges what the bulk creation gave, explaining from the
 // design when there is one.
 func bulkVerdict(d labs.Design, b *bulk, s bulkSeen) labs.Outcome {
-	seen := fmt.Sprintf("%s of %s links created in %.1f s", thousands(s.made), thousands(b.attempted), b.elapsed.Seconds())
+	seen := fmt.Sprintf("%s of %s links created in %.1f s", labs.Thousands(s.made), labs.Thousands(b.attempted), b.elapsed.Seconds())
 	if d != nil {
 		cfg := configOf(d)
 		seen += fmt.Sprintf(" with %s codes of %d characters", cfg.codegen, cfg.codeLen)
 	}
-	seen += fmt.Sprintf("; %s collisions were retried.", thousands(b.collisions))
+	seen += fmt.Sprintf("; %s collisions were retried.", labs.Thousands(b.collisions))
 	if problems := bulkProblems(d, b, s); len(problems) > 0 {
 		return labs.Fail("%s %s", seen, strings.Join(problems, " "))
 	}
-	how := fmt.Sprintf("%s of them (every %dth) redirected to it through r/{code}", thousands(s.routed), bulkRouteStep)
+	how := fmt.Sprintf("%s of them (every %dth) redirected to it through r/{code}", labs.Thousands(s.routed), bulkRouteStep)
 	if s.routed >= s.made {
 		how = "every one redirected to it through r/{code}"
 	}
-	o := labs.Pass("%s All %s codes differ, each is in the database with its own URL, and %s.", seen, thousands(s.made), how)
+	o := labs.Pass("%s All %s codes differ, each is in the database with its own URL, and %s.", seen, labs.Thousands(s.made), how)
 	if d != nil {
 		cfg := configOf(d)
-		o.Message += fmt.Sprintf(" The %s codes of length %d are %.4f%% used.", thousands(space(cfg.codeLen)), cfg.codeLen,
+		o.Message += fmt.Sprintf(" The %s codes of length %d are %.4f%% used.", labs.Thousands(space(cfg.codeLen)), cfg.codeLen,
 			100*float64(seedLinks+s.made)/float64(space(cfg.codeLen)))
 	}
 	return o
@@ -174,14 +174,14 @@ func bulkProblems(d labs.Design, b *bulk, s bulkSeen) []string {
 	if b.failed > 0 {
 		stopped := ""
 		if b.attempted < bulkLinks {
-			stopped = fmt.Sprintf(" The run stopped after %s attempts.", thousands(b.attempted))
+			stopped = fmt.Sprintf(" The run stopped after %s attempts.", labs.Thousands(b.attempted))
 		}
-		problems = append(problems, fmt.Sprintf("%s creations failed. %s%s", thousands(b.failed), whyFailed(d, b, s), stopped))
+		problems = append(problems, fmt.Sprintf("%s creations failed. %s%s", labs.Thousands(b.failed), whyFailed(d, b, s), stopped))
 	}
 	if len(s.long) > 0 {
 		stopped := ""
 		if b.attempted < bulkLinks && b.failed == 0 {
-			stopped = fmt.Sprintf(" The run stopped after %s links.", thousands(b.attempted))
+			stopped = fmt.Sprintf(" The run stopped after %s links.", labs.Thousands(b.attempted))
 		}
 		setting := ""
 		if d != nil {
@@ -189,7 +189,7 @@ func bulkProblems(d labs.Design, b *bulk, s bulkSeen) []string {
 		}
 		problems = append(problems, fmt.Sprintf("Codes are %d characters long (%s); at most %d are allowed.%s "+
 			"%d characters already give %s codes.%s", len(s.long[0]), strings.Join(s.long[:min(3, len(s.long))], ", "), maxCodeLen, setting,
-			maxCodeLen, thousands(space(maxCodeLen)), stopped))
+			maxCodeLen, labs.Thousands(space(maxCodeLen)), stopped))
 	}
 	if len(s.dup) > 0 {
 		problems = append(problems, fmt.Sprintf("%d codes were handed out twice (%s).", len(s.dup), listFirst(s.dup)))
@@ -203,17 +203,17 @@ func bulkProblems(d labs.Design, b *bulk, s bulkSeen) []string {
 // whyFailed explains failed creations from the design's code space.
 func whyFailed(d labs.Design, b *bulk, s bulkSeen) string {
 	if d == nil {
-		return fmt.Sprintf("The first to fail was link %s (%s).", thousands(b.firstFail+1), b.firstWhy)
+		return fmt.Sprintf("The first to fail was link %s (%s).", labs.Thousands(b.firstFail+1), b.firstWhy)
 	}
 	cfg := configOf(d)
 	sp := space(cfg.codeLen)
 	if cfg.codegen == GenSequence {
 		return fmt.Sprintf("The counter handed out all %s codes of length %d (%s of them to the lab's demo links) after %s links, and every creation after that failed.",
-			thousands(sp), cfg.codeLen, thousands(seedLinks), thousands(b.firstFail))
+			labs.Thousands(sp), cfg.codeLen, labs.Thousands(seedLinks), labs.Thousands(b.firstFail))
 	}
 	fill := 100 * float64(seedLinks+s.made) / float64(sp)
 	return fmt.Sprintf("The first to fail was link %s, for which %d codes in a row were already taken; by the end the %s codes of length %d were %.0f%% used "+
 		"(the %s demo links included). Random and hash-prefix codes collide more and more as the space fills (the birthday bound), "+
 		"so the space must be far larger than the links it will hold.",
-		thousands(b.firstFail+1), maxAttempts, thousands(sp), cfg.codeLen, fill, thousands(seedLinks))
+		labs.Thousands(b.firstFail+1), maxAttempts, labs.Thousands(sp), cfg.codeLen, fill, labs.Thousands(seedLinks))
 }

@@ -137,12 +137,12 @@ func expiryVerdict(run expiryRun) labs.Outcome {
 	if len(wrongAlive) > 0 {
 		s := wrongAlive[0]
 		problems = append(problems, fmt.Sprintf("within its lifetime, %d of %d steps did not redirect to its URL: at %s ms it answered %d (Location %q)",
-			len(wrongAlive), alive, thousands(s.at.Milliseconds()), s.status, s.loc))
+			len(wrongAlive), alive, labs.Thousands(s.at.Milliseconds()), s.status, s.loc))
 	}
 	if len(wrongDead) > 0 {
 		s := wrongDead[0]
 		problems = append(problems, fmt.Sprintf("after its lifetime ended at %s ms, %d of %d steps did not answer 410: %s",
-			thousands(lifetime.Milliseconds()), len(wrongDead), dead, notGone(fmt.Sprintf("at %s ms", thousands(s.at.Milliseconds())), s.status)))
+			labs.Thousands(lifetime.Milliseconds()), len(wrongDead), dead, notGone(fmt.Sprintf("at %s ms", labs.Thousands(s.at.Milliseconds())), s.status)))
 	}
 	when := "a day later"
 	if !run.waitedDay {

@@ -54,8 +54,8 @@ func checkHot(ctx context.Context, t *labs.Trial) labs.Outcome {
 	if redirected == 0 {
 		return labs.Broken(fmt.Errorf("none of %d redirects of the hot link succeeded: %v", sum.Requests, sum.ByStatus))
 	}
-	msg := fmt.Sprintf("%s redirects of one hot link, %d in flight: p50 %.3f ms, p99 %.3f ms, %s redirects/s (%s).",
-		thousands(sum.Requests), hotConcurrency, sum.P50MS, sum.P99MS, thousands(int(sum.RatePerS)), strings.Join(statuses, ", "))
+	msg := fmt.Sprintf("%s redirects of one hot link, %d in flight: p50 %s, p99 %s, %s redirects/s (%s).",
+		labs.Thousands(sum.Requests), hotConcurrency, labs.Millis(sum.P50MS), labs.Millis(sum.P99MS), labs.Rate(sum.RatePerS), strings.Join(statuses, ", "))
 	if hasStats {
 		b, a := before.Totals, after.Totals
 		msg += fmt.Sprintf(" Served by process memory %d times, Redis %d, the database %d (cache %s).",

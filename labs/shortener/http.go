@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sdworkbook/workbook/labs"
 	"github.com/sdworkbook/workbook/labs/labhttp"
 )
 
@@ -129,11 +130,11 @@ func (in *instance) createError(req createRequest, err error) *labhttp.Error {
 	case errors.Is(err, errSpaceFull):
 		return named(labhttp.Errorf(http.StatusServiceUnavailable, labhttp.CodeUnavailable,
 			"The counter has handed out all %s codes of length %d; a longer code_length multiplies the space by 62 per character.",
-			thousands(in.space), in.cfg.codeLen), "code_length")
+			labs.Thousands(in.space), in.cfg.codeLen), "code_length")
 	case errors.Is(err, errNoFreeCode):
 		return named(labhttp.Errorf(http.StatusServiceUnavailable, labhttp.CodeUnavailable,
 			"%d codes in a row were already taken: the %s codes of length %d are nearly used up. A longer code_length multiplies the space by 62 per character.",
-			maxAttempts, thousands(in.space), in.cfg.codeLen), "code_length")
+			maxAttempts, labs.Thousands(in.space), in.cfg.codeLen), "code_length")
 	}
 	return labhttp.Unavailable(err, "The database failed.")
 }

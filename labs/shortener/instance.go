@@ -267,7 +267,7 @@ func (in *instance) create(ctx context.Context, req createRequest) (l link, exis
 		if l.Code, err = in.nextCode(ctx, req.URL, attempt); err != nil {
 			if errors.Is(err, errSpaceFull) {
 				in.exhausted.Add(1)
-				in.warnFull("the counter has handed out all %s codes of length %d; creation fails from now on", thousands(in.space), in.cfg.codeLen)
+				in.warnFull("the counter has handed out all %s codes of length %d; creation fails from now on", labs.Thousands(in.space), in.cfg.codeLen)
 			}
 			return link{}, false, err
 		}
@@ -293,7 +293,7 @@ func (in *instance) create(ctx context.Context, req createRequest) (l link, exis
 		in.env.Metrics.Count("collisions", 1)
 	}
 	in.exhausted.Add(1)
-	in.warnFull("%d codes in a row were taken for one link: the %s codes of length %d are nearly used up", maxAttempts, thousands(in.space), in.cfg.codeLen)
+	in.warnFull("%d codes in a row were taken for one link: the %s codes of length %d are nearly used up", maxAttempts, labs.Thousands(in.space), in.cfg.codeLen)
 	return link{}, false, errNoFreeCode
 }
 
@@ -355,16 +355,4 @@ func (in *instance) Close(ctx context.Context) error {
 		in.closeErr = errors.Join(labs.DeleteKeys(ctx, in.rdb, in.env.Prefix), in.dropTables(ctx))
 	})
 	return in.closeErr
-}
-
-// thousands writes n with commas: 3,844.
-func thousands[T ~int | ~int64 | ~uint64](n T) string {
-	if n < 0 {
-		return "-" + thousands(-n)
-	}
-	s := strconv.FormatUint(uint64(n), 10)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }

@@ -109,7 +109,7 @@ func (lab) basics() labs.Exercise {
 			{Name: checkNameDistinct, Points: 25, Run: checkDistinct,
 				Requirement: fmt.Sprintf("%s links created one after another all succeed, get %s different codes of at most %d characters, "+
 					"and each code is stored with its own URL (every %dth is also redirected through r/{code}).",
-					thousands(bulkLinks), thousands(bulkLinks), maxCodeLen, bulkRouteStep)},
+					labs.Thousands(bulkLinks), labs.Thousands(bulkLinks), maxCodeLen, bulkRouteStep)},
 			{Name: checkNameRedirects, Points: 20, Run: checkRedirects,
 				Requirement: "8 links (6 URLs with ports, queries, escapes and fragments, and 2 aliases that differ only in case) each redirect 3 times " +
 					"with 301, 302, 307 or 308 to exactly their URL; an unknown code answers 404, and an alias asked for before it exists answers 404, then redirects once created."},
@@ -125,7 +125,7 @@ func (lab) basics() labs.Exercise {
 					"a URL of exactly 2,048 characters and one with a port and a query are accepted."},
 			{Name: checkNameHot, Points: 0, Run: checkHot,
 				Requirement: fmt.Sprintf("Measured, not graded: p50 and p99 of %s redirects of one hot link, %d in flight, in process, and which tier served them.",
-					thousands(hotRequests), hotConcurrency)},
+					labs.Thousands(hotRequests), hotConcurrency)},
 		},
 		References: references,
 	}
