@@ -38,8 +38,13 @@ const axeRun = `axe.run(document, {
 	runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}
 }).then(r => JSON.stringify(r.violations))`
 
+// structureRules are rules of moderate impact that fail a page all the
+// same: a screen reader user moves by landmarks and headings, so landmarks
+// of one kind need names of their own and headings must not skip levels.
+var structureRules = map[string]bool{"landmark-unique": true, "heading-order": true}
+
 // Axe runs axe-core on the page ctx shows and returns the serious and
-// critical violations. Each one fails the test (with tb.Errorf, so a
+// critical violations, and those of structureRules. Each one fails the test (with tb.Errorf, so a
 // journey goes on) and is printed readably under name: the rule, its help
 // text and up to five of the elements it failed on.
 func Axe(tb testing.TB, ctx context.Context, name string) []AxeViolation {
@@ -50,7 +55,7 @@ func Axe(tb testing.TB, ctx context.Context, name string) []AxeViolation {
 	}
 	var bad []AxeViolation
 	for _, v := range all {
-		if v.Impact == "serious" || v.Impact == "critical" {
+		if v.Impact == "serious" || v.Impact == "critical" || structureRules[v.ID] {
 			bad = append(bad, v)
 		}
 	}

@@ -19,6 +19,21 @@
       opts.ticks = Object.assign({ stroke: themed("--chart-grid", "#e4e8ef"), width: 1 }, opts.ticks || {});
       return opts;
     },
+    // fitSize is an axis size that makes room for its longest tick label
+    // and its rotated title, so neither is cut off at the chart's edge.
+    fitSize: function (u, values, axisIdx, cycleNum) {
+      var axis = u.axes[axisIdx];
+      if (cycleNum > 1 && axis._size) return axis._size;
+      var longest = "";
+      (values || []).forEach(function (v) { if (v != null && String(v).length > longest.length) longest = String(v); });
+      var size = (axis.ticks && axis.ticks.show === false ? 0 : (axis.ticks.size || 10)) + (axis.gap || 5) + 4;
+      if (longest) {
+        u.ctx.font = axis.font[0];
+        size += u.ctx.measureText(longest).width / (window.devicePixelRatio || 1);
+      }
+      if (axis.label) size += (axis.labelSize || 30) + (axis.labelGap || 0);
+      return Math.ceil(Math.max(size, 40));
+    },
     // series is the colour of the i-th series (a function uPlot calls).
     series: function (i) { return themed("--chart-" + (i % 6 + 1), "#2f5bea"); },
     // muted draws reference lines such as a requirement.

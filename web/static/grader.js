@@ -26,7 +26,7 @@
       var u = chartTheme.track(new uPlot({
         width: width, height: 190,
         scales: { x: { time: false } },
-        axes: [chartTheme.axis({ label: spec.x_label || "" }), chartTheme.axis({ label: spec.y_label || "", size: 56 })],
+        axes: [chartTheme.axis({ label: spec.x_label || "" }), chartTheme.axis({ label: spec.y_label || "", labelSize: 18, size: chartTheme.fitSize })],
         series: series
       }, data, fig));
       fig.setAttribute("data-drawn", "1");

@@ -116,7 +116,7 @@
       series.push(s);
     });
     var axes = [chartTheme.axis({ space: 70, incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600], values: function (u, vals) { return vals.map(clock); }, label: "time (min:s)", labelSize: 18 }),
-      chartTheme.axis({ label: unitOf(spec), labelSize: 18, size: 56 })];
+      chartTheme.axis({ label: unitOf(spec), labelSize: 18, size: chartTheme.fitSize })];
     if (spec.kind === "state" && spec.levels) {
       axes[1] = chartTheme.axis({ values: function (u, vals) { return vals.map(function (v) { return spec.levels[v] || ""; }); }, size: 80,
         splits: function () { return spec.levels.map(function (_, i) { return i; }); } });

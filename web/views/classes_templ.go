@@ -533,7 +533,7 @@ func GradebookView(m GradebookPage) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 48, "\" class=\"gb-filter\" role=\"search\"><label for=\"gb-q\" class=\"visually-hidden\">Filter by email</label> <input id=\"gb-q\" name=\"q\" value=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 48, "\" class=\"gb-filter\" role=\"search\" aria-label=\"Filter the gradebook\"><label for=\"gb-q\" class=\"visually-hidden\">Filter by email</label> <input id=\"gb-q\" name=\"q\" value=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -396,7 +396,7 @@ func Layout(p Page, body templ.Component) templ.Component {
 				}
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 40, "</ul><form class=\"nav-search\" method=\"get\" action=\"/search\" role=\"search\"><label for=\"nav-q\" class=\"visually-hidden\">Search</label> <input type=\"search\" id=\"nav-q\" name=\"q\" placeholder=\"Search\" maxlength=\"200\"></form><div class=\"nav-account\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 40, "</ul><form class=\"nav-search\" method=\"get\" action=\"/search\" role=\"search\" aria-label=\"Search the workbook\"><label for=\"nav-q\" class=\"visually-hidden\">Search</label> <input type=\"search\" id=\"nav-q\" name=\"q\" placeholder=\"Search\" maxlength=\"200\"></form><div class=\"nav-account\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

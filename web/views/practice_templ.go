@@ -1802,7 +1802,7 @@ func SearchView(m SearchPage) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 181, "<header class=\"page-head\"><h1>Search</h1><form method=\"get\" action=\"/search\" role=\"search\" class=\"search-form\"><label for=\"q\" class=\"visually-hidden\">Search lessons and questions</label> <input type=\"search\" id=\"q\" name=\"q\" value=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 181, "<header class=\"page-head\"><h1>Search</h1><form method=\"get\" action=\"/search\" role=\"search\" class=\"search-form\" aria-label=\"Search again\"><label for=\"q\" class=\"visually-hidden\">Search lessons and questions</label> <input type=\"search\" id=\"q\" name=\"q\" value=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
