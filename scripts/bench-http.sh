@@ -12,7 +12,8 @@
 # Environment: BENCH_DURATION (wrk seconds a run, 4), BENCH_RUNS (3),
 # BENCH_RATE (offered req/s for the latency table, 1000), BENCH_PATHS (a
 # grep -E pattern choosing rows by name), WORKBOOK_POSTGRES_IMAGE and
-# WORKBOOK_REDIS_IMAGE (default postgres:15, redis:7).
+# WORKBOOK_REDIS_IMAGE (default postgres:15 and redis:7 when present, else
+# the local images scripts/images.sh builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which=${1:-all}
@@ -154,6 +155,11 @@ if [ "$which" = postgres ] || [ "$which" = all ]; then
 		echo "Docker does not answer: PostgreSQL + Redis skipped" >&2
 		exit 0
 	fi
+	# The official images when present, else the ones scripts/images.sh
+	# builds from Debian packages (a machine without a registry).
+	pick() { if [ -n "${!1:-}" ]; then echo "${!1}"; elif docker image inspect "$2" >/dev/null 2>&1; then echo "$2"; else echo "$3"; fi; }
+	WORKBOOK_POSTGRES_IMAGE=$(pick WORKBOOK_POSTGRES_IMAGE postgres:15 workbook-local/postgres:15)
+	WORKBOOK_REDIS_IMAGE=$(pick WORKBOOK_REDIS_IMAGE redis:7 workbook-local/redis:7)
 	pg=bench-pg-$$ rd=bench-redis-$$
 	containers+=("$pg" "$rd")
 	docker run -d --name "$pg" -p 127.0.0.1:18821:5432 -e POSTGRES_USER=workbook -e POSTGRES_PASSWORD=workbook \
