@@ -1,0 +1,113 @@
+package limiter
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/sdworkbook/workbook/labs"
+)
+
+// The count checks ("limit honoured", "exact under 200 concurrent
+// requests", "holds across 3 replicas") judge a fresh client's first
+// window only: the requests answered within provenSpan of when its first
+// request was sent were certainly decided inside any window that starts
+// at or after that first request, so more than the quota among them is an
+// over-count, whatever kind of window the service keeps. Requests after
+// it are for the sliding-span check, which owns window boundaries: on a
+// busy machine a run of requests spreads over several windows, and a
+// window that restarts would otherwise be judged by checks that are not
+// about it.
+
+// freshTries is how many fresh clients a count check tries when the
+// machine was too slow to answer more than the quota inside one window.
+const freshTries = 3
+
+// firstWindow is the shots answered within provenSpan of when the first of
+// them was sent.
+func firstWindow(shots []shot) []shot {
+	if len(shots) == 0 {
+		return nil
+	}
+	start := earliest(shots)
+	var in []shot
+	for _, s := range shots {
+		if s.recv.Sub(start) < provenSpan {
+			in = append(in, s)
+		}
+	}
+	return in
+}
+
+// refusedEarly finds a refusal no correct count makes: at is its place
+// in the order sent (from 1), and before is how many admitted requests
+// could have been decided in the window before it, at most (sent before
+// it was answered, answered after a window and clockSlack before it was
+// sent), fewer than the quota. It holds whatever the machine's speed.
+func refusedEarly(shots []shot) (at, before int, ok bool) {
+	bySent := append([]shot(nil), shots...)
+	sort.SliceStable(bySent, func(i, j int) bool { return bySent[i].sent.Before(bySent[j].sent) })
+	window := quotaWindowMS*time.Millisecond + clockSlack
+	for i, r := range bySent {
+		if r.allowed {
+			continue
+		}
+		n := 0
+		for _, s := range bySent {
+			if s.allowed && s.sent.Before(r.recv) && s.recv.After(r.sent.Add(-window)) {
+				n++
+			}
+		}
+		if n < quota {
+			return i + 1, n, true
+		}
+	}
+	return 0, 0, false
+}
+
+// judgeFirstWindow judges a fresh client's run of requests by its first
+// window; conclusive is false when too few of them were answered inside
+// it to judge (a slow machine), and the run says nothing either way.
+func judgeFirstWindow(shots []shot, what string) (o labs.Outcome, conclusive bool) {
+	if at, before, early := refusedEarly(shots); early {
+		return labs.Fail("%s: request %d was refused with 429 when at most %d admitted requests could have been in the 2 s before it: too strict, a fresh client's quota is %d.",
+			what, at, before, quota), true
+	}
+	in := firstWindow(shots)
+	n := admitted(in)
+	head := fmt.Sprintf("%s; of the %d answered within %s of the first, %d were admitted", what, len(in), seconds(provenSpan), n)
+	if len(in) == len(shots) {
+		head = fmt.Sprintf("%s (all answered within %s): %d admitted, %d refused with 429", what, seconds(shots[len(shots)-1].recv.Sub(earliest(shots))), n, len(shots)-n)
+	}
+	if n > quota {
+		return labs.Fail("%s, more than the quota of %d in 2 s.", head, quota), true
+	}
+	if len(in) <= quota || n < quota {
+		return labs.Outcome{}, false
+	}
+	return labs.Pass("%s: exactly the quota.", head), true
+}
+
+// onFreshClients runs a count check's run for a fresh client (key, then
+// key-2, key-3 …) until its verdict is conclusive; a machine too slow to
+// judge in freshTries runs is the environment's failure, not the
+// learner's.
+func onFreshClients(ctx context.Context, key string, run func(key string) ([]shot, error), judge func([]shot) (labs.Outcome, bool)) labs.Outcome {
+	var shots []shot
+	for try := 1; try <= freshTries; try++ {
+		k := key
+		if try > 1 {
+			k = fmt.Sprintf("%s-%d", key, try)
+		}
+		var err error
+		if shots, err = run(k); err != nil {
+			return failed(err)
+		}
+		if o, ok := judge(shots); ok {
+			return o
+		}
+	}
+	return labs.Broken(fmt.Errorf("%w: the grader was too busy to judge: in %d runs of a fresh client, at most %d requests were answered within %s of its first (the last run: %d)",
+		labs.ErrEnvironment, freshTries, quota, seconds(provenSpan), len(firstWindow(shots))))
+}

@@ -1,0 +1,82 @@
+package limiter
+
+import (
+	"strings"
+	"testing"
+)
+
+// run is n shots of one fresh client, sent every ms apart, each answered
+// took ms later, with the ones at the positions (from 0) in refused
+// refused.
+func run(n, every, took int, refused func(i int) bool) []shot {
+	out := make([]shot, n)
+	for i := range out {
+		out[i] = at(i*every, took, !refused(i))
+	}
+	return out
+}
+
+// after refuses every shot from the k-th (from 0) on.
+func after(k int) func(int) bool { return func(i int) bool { return i >= k } }
+
+// The count checks judge a fresh client's first window only: a window
+// that restarts after it (a fixed window on a slow machine) is for the
+// span check, an over-count inside it fails, a refusal before the quota
+// fails whatever the timing, and a run too slow to fill the window is
+// no verdict at all.
+func TestJudgeFirstWindow(t *testing.T) {
+	// One after another every 80 ms, a quota of 20 (or 21) per 2 s:
+	// refused from the 20th until 2 s after the first, then one more for
+	// each that leaves the window.
+	slow := func(q int) func(int) bool { return func(i int) bool { return i >= q && i*80 < 2000 } }
+	// A fixed window on a slow machine: a quota at once, a pause, then
+	// requests every 50 ms, let through again once the window restarts
+	// 2 s after the first.
+	fixed := run(20, 5, 3, after(20))
+	for ms := 1500; ms < 3000; ms += 50 {
+		fixed = append(fixed, at(ms, 3, ms >= 2000))
+	}
+	for _, tc := range []struct {
+		name             string
+		shots            []shot
+		conclusive, pass bool
+		says             string
+	}{
+		{"exact, quick", run(40, 5, 3, after(20)), true, true, "exactly the quota"},
+		{"exact, slow", run(40, 80, 70, slow(20)), true, true, "exactly the quota"},
+		{"fixed window, slow", fixed, true, true, "exactly the quota"},
+		{"one too many", run(40, 5, 3, after(21)), true, false, "more than the quota"},
+		{"one too many, slow", run(40, 80, 70, slow(21)), true, false, "more than the quota"},
+		{"too strict", run(40, 5, 3, after(19)), true, false, "too strict"},
+		{"too strict, very slow", run(40, 300, 290, after(19)), true, false, "too strict"},
+		{"too slow to judge", run(40, 100, 95, after(40)), false, false, ""},
+		// Answered 1.9 s after the first was sent: maybe decided in the
+		// next window, so not counted.
+		{"beyond the window", append(run(20, 5, 3, after(20)), at(1890, 20, true)), false, false, ""},
+	} {
+		o, conclusive := judgeFirstWindow(tc.shots, "A fresh client sent requests")
+		if conclusive != tc.conclusive || o.Passed != tc.pass || !strings.Contains(o.Message, tc.says) {
+			t.Errorf("%s: conclusive %v, passed %v, %q; want %v, %v, saying %q", tc.name, conclusive, o.Passed, o.Message, tc.conclusive, tc.pass, tc.says)
+		}
+	}
+}
+
+// A refusal is proven early only when fewer than the quota admitted
+// requests could have been decided in the 2 s before it.
+func TestRefusedEarly(t *testing.T) {
+	// 20 admitted answered slowly, long after the refusal was sent: they
+	// may all have been decided before it.
+	slow := append(run(20, 1, 1000, after(20)), at(30, 5, false))
+	if _, _, early := refusedEarly(slow); early {
+		t.Error("slow admissions that may precede the refusal proved it early")
+	}
+	// 19 admitted, then a refusal: early, however slow.
+	if at, before, early := refusedEarly(run(20, 500, 450, after(19))); !early || at != 20 || before > 19 {
+		t.Errorf("19 then a refusal: at %d, before %d, early %v", at, before, early)
+	}
+	// 20 admitted more than 2 s before a refusal are not before it.
+	old := append(run(20, 1, 5, after(20)), at(2200, 5, false))
+	if _, _, early := refusedEarly(old); !early {
+		t.Error("admissions 2 s older than the refusal counted before it")
+	}
+}
