@@ -76,7 +76,7 @@ func buildExercise() labs.Exercise {
 		},
 		Scale: "The checks run one replica of your service in a container, on real time: they wait instead of moving a clock, and they judge what the dependency saw (how many calls reached it, and when) and what your service answered. " +
 			"Where they judge time they leave wide margins for a busy grading machine, always in your service's favour: calls that must find the breaker open are sent within 1.4 s of the failure that opened it (a call reaching the dependency under 1.9 s after that failure fails the check); " +
-			"trial calls are sent 2.5 s after the breaker was seen open; a call to a hanging dependency may take 1.5 s (the contract says 1 s); failing fast means a median answer within 100 ms of GET /healthz's.",
+			"trial calls are sent 2.5 s after the breaker was seen open; a call to a hanging dependency may take 1.5 s (the contract says 1 s) plus what GET /healthz took just before it; failing fast means a median answer within 100 ms of GET /healthz's.",
 		Hint: "Read the fault tolerance lesson on timeouts, retries with jittered backoff and retry budgets, and circuit breakers. " +
 			"The starter kits make the classic mistakes: the Go kit calls with no timeout and no breaker; the Python kit retries every failure 5 times at once, with no breaker.",
 		Checks: []labs.Check{
@@ -89,7 +89,7 @@ func buildExercise() labs.Exercise {
 			{Name: chkProbe, Points: 15, Run: checkServiceProbes,
 				Requirement: "A trial call to the failing dependency reopens the breaker (the next call is 503 without reaching it); 2.5 s later, with the dependency healthy, a trial call answers 200 with the dependency's quote and closes the breaker: the next 5 calls each reach the dependency and answer 200."},
 			{Name: chkDeadline, Points: 15, Run: checkServiceCutsSlowCalls,
-				Requirement: "With the dependency holding every call, 3 calls one at a time are each answered 504 within 1.5 s (the contract's 1 s, and 0.5 s for a busy grading machine)."},
+				Requirement: "With the dependency holding every call, 3 calls one at a time are each answered 504 within 1.5 s (the contract's 1 s, and 0.5 s for a busy grading machine) plus what GET /healthz took just before it."},
 			{Name: chkBrownout, Points: 20, Run: checkServiceRetryBudget,
 				Requirement: "The dependency fails every 3rd call it receives. Over 150 calls one at a time, at each retry the retries of the last 10 s are at most 10% of the first attempts of the last 10 s, plus 2 for the window's edges."},
 		},

@@ -41,6 +41,9 @@ func buildExercise() labs.Exercise {
 			"(QUOTA_LIMIT and QUOTA_WINDOW_MS). Your service runs in containers on real time, so the checks judge time as a client sees it: a request was decided " +
 			"somewhere between when it was sent and when its answer came back, and a check counts only what those times prove, with 100 ms allowed for clocks " +
 			"(more than 20 admitted within 1.9 s is more than 20 in 2 s). A slow or busy machine can only make a check more lenient; it never fails a correct service. " +
+			"The count checks (limit, 200 at once, 3 replicas) judge a fresh client's first window only: the requests answered within 1.9 s of when its first was sent; " +
+			"what comes after is the sliding-span check's, so a window that restarts is judged there alone, however long a busy machine takes to send the requests. " +
+			"When fewer than 21 requests could be answered in that time, the check tries a fresh client, up to 4 times. " +
 			"The real-time bounds are wide: every answer within 10 s; while Redis is paused, each answer within 2 s (the contract says 1 s); " +
 			"Retry-After may be 250 ms short of the truth, or up to its rounding (1 s) plus 250 ms long; the quota is expected back 2.3 s after a client's last admitted request; " +
 			"and limiting again within 10 s of Redis answering again (the contract says 5 s). Every check but the replica one runs on one replica.",
@@ -79,13 +82,13 @@ var buildContract = []string{
 func buildChecks() []labs.Check {
 	return []labs.Check{
 		{Name: checkLimit, Points: 10, Run: liveLimit,
-			Requirement: "A fresh client sending 40 requests one after another gets 20 through: no fewer, and never more than 20 within 2 s."},
+			Requirement: "A fresh client sending 40 requests one after another gets 20 through in its first 2 s: no fewer, and no more."},
 		{Name: checkKeys, Points: 10, Run: liveKeys,
 			Requirement: "After client A has used up its quota, client B still gets its full quota (20, or as many as A got if the count is wrong)."},
 		{Name: checkConcurrency, Points: 15, Run: liveConcurrent,
-			Requirement: "200 requests from one fresh client, all in flight at once, let 20 through: no fewer, and never more than 20 within 2 s."},
+			Requirement: "200 requests from one fresh client, all in flight at once, let 20 through in its first 2 s: no fewer, and no more."},
 		{Name: checkReplicated, Points: 20, Run: liveReplicas,
-			Requirement: "With 3 replicas sharing the load round-robin, 100 requests from one client sent one after another never let more than 20 through within 2 s."},
+			Requirement: "With 3 replicas sharing the load round-robin, 100 requests from one fresh client sent one after another let no more than 20 through in its first 2 s."},
 		{Name: checkSpan, Points: 15, Run: liveSpan,
 			Requirement: "One request, 1 s later 30 at once, then one every 100 ms until 1.9 s after the burst: never more than 20 let through within 2 s " +
 				"(a window that restarts, at the first request or on the clock, lets a second quota through)."},

@@ -141,36 +141,56 @@ func liveRetry(ctx context.Context, t *labs.Trial) labs.Outcome {
 	if err != nil {
 		return failed(err)
 	}
-	const key = "client-a"
+	var o labs.Outcome
+	for try := 1; try <= freshTries; try++ {
+		key := "client-a"
+		if try > 1 {
+			key = fmt.Sprintf("client-a-%d", try)
+		}
+		var ra int
+		if o, ra = retryOnce(ctx, tg, key); !o.Passed || ra > 1 {
+			return o
+		}
+		// Retry-After: 1 was honest, but only because the quota came
+		// back within a second or so: on a busy machine the burst took
+		// most of the window. A service that always says 1 would have
+		// passed too, so a fresh client tries again.
+	}
+	return o
+}
+
+// retryOnce is one try of the Retry-After check with a fresh client; ra
+// is the Retry-After it judged.
+func retryOnce(ctx context.Context, tg labs.Target, key string) (labs.Outcome, int) {
 	// Use the quota at once, so the wait that follows is nearly the whole
 	// window: a Retry-After that is too short shows.
 	burst, err := atOnce(ctx, tg, key, quota+5, quota+5)
 	if err != nil {
-		return failed(err)
+		return failed(err), 0
 	}
 	rest, refused, err := untilRefused(ctx, tg, key, exhaustMax)
 	if err != nil {
-		return failed(err)
+		return failed(err), 0
 	}
 	if !refused {
-		return labs.Fail("The client was never refused in %d requests, so there was no Retry-After to check; the quota is %d.", len(burst)+len(rest), quota)
+		return labs.Fail("The client was never refused in %d requests, so there was no Retry-After to check; the quota is %d.", len(burst)+len(rest), quota), 0
 	}
 	r := rest[len(rest)-1]
 	ra, err := strconv.Atoi(r.retryAfter)
 	if err != nil || ra < 1 {
 		return labs.Fail("After %d admitted requests the refusal answered 429 with Retry-After %q, not a whole number of seconds of at least 1.",
-			admitted(burst)+admitted(rest), r.retryAfter)
+			admitted(burst)+admitted(rest), r.retryAfter), 0
 	}
 	said := time.Duration(ra) * time.Second
 	var probes []shot
 	var passed shot
 	for next := r.recv.Add(retryProbe); next.Before(r.recv.Add(min(said+retrySlack, retryMaxWait))); next = next.Add(retryProbe) {
 		if err := labs.Sleep(ctx, nil, time.Until(next)); err != nil {
-			return labs.Broken(err)
+			return labs.Broken(err), 0
 		}
 		s, err := shoot(ctx, tg, key, answerWait)
 		if err != nil {
-			return failed(err)
+			return failed(err), 0
 		}
 		probes = append(probes, s)
 		if s.allowed {
@@ -179,7 +199,7 @@ func liveRetry(ctx context.Context, t *labs.Trial) labs.Outcome {
 		}
 		next = later(next, s.recv.Add(-retryProbe))
 	}
-	return judgeRetry(r, ra, probes, passed)
+	return judgeRetry(r, ra, probes, passed), ra
 }
 
 // judgeRetry judges Retry-After ra, said by refusal r, against the probes
