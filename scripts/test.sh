@@ -142,13 +142,15 @@ trap 'for p in "${group_pid[@]}"; do kill_tree "$p"; done; rm -rf "$logs"' EXIT
 # race detector; the sandbox's own tests run under it in "race".
 sandboxed='^(TestBuildExercise|TestBuildExerciseStarterKits)$'
 group build-exercises go test -count=1 -timeout 20m -run "$sandboxed" ./labs/...
+# Build-exercise verdicts under load run with the stability test (below).
+loaded='^TestBuildExerciseUnderLoad$'
 # The production shape: docker-compose with two replicas behind nginx. It
 # waits on its containers and its grader most of the time.
 if [ "${WORKBOOK_SKIP_COMPOSE:-}" != 1 ]; then
 	group compose-smoke scripts/compose-smoke.sh
 fi
 # Every package but web under the race detector.
-group race go test -race -count=1 -timeout 20m -skip "$sandboxed" $(go list ./... | grep -vx 'github.com/sdworkbook/workbook/web')
+group race go test -race -count=1 -timeout 20m -skip "$sandboxed|$loaded" $(go list ./... | grep -vx 'github.com/sdworkbook/workbook/web')
 # The web package's tests are request flows over the pure-Go SQLite, which
 # the race detector slows about sixfold (90 s become 500 s): they run
 # without it, and its tests of concurrent requests (bursts, streams, the
@@ -164,7 +166,9 @@ group web web_tests
 # Grades you can trust: every exercise's reference designs graded on a
 # deliberately loaded machine must score what their references say (each
 # was graded once more by its lab's tests, under the race detector;
-# scripts/grading-stability.sh runs a longer version). It runs beside the
+# scripts/grading-stability.sh runs a longer version), and the limiter
+# build exercise's services must fail exactly their named checks among
+# those that judge runs of requests on real time. It runs beside the
 # fuzzing, whose workers are part of the load; without the race detector,
 # which "race" applies to this code. The fuzzing starts when the race and
 # web groups, which keep the cores busy, have ended; the stability test
@@ -173,7 +177,8 @@ group web web_tests
 # real time.
 stability() {
 	WORKBOOK_STABILITY_REPEATS=${WORKBOOK_STABILITY_REPEATS:-1} \
-		go test -count=1 -timeout 30m -run '^TestGradingStability$' ./grader/
+		go test -count=1 -timeout 30m -run '^TestGradingStability$' ./grader/ &&
+		go test -count=1 -timeout 30m -run "$loaded" ./labs/limiter/
 }
 
 # A short fuzzing run of every parser of user input: the targets of a
