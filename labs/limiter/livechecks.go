@@ -122,16 +122,27 @@ func liveConcurrent(ctx context.Context, t *labs.Trial) labs.Outcome {
 	if err != nil {
 		return failed(err)
 	}
-	o := onFreshClients(ctx, "client-a", func(key string) ([]shot, error) {
+	o := onFreshClientsSaying(ctx, "client-a", func(key string) ([]shot, error) {
 		return atOnce(ctx, tg, key, concurrentCount, concurrentCount)
-	}, func(shots []shot) (labs.Outcome, bool) {
-		return judgeFirstWindow(shots, fmt.Sprintf("A fresh client sent %d requests at once", len(shots)))
-	})
+	}, judgeAtOnce, "get half of the requests answered within one window")
 	if !o.Passed && o.Err == nil {
 		o.Message += " If requests one after another get exactly 20 through but more get through at once, the count is read, decided on and written back in separate steps, " +
 			"and requests in flight together all read the same count: decide and count in one step (a Lua script, or INCR's own answer)."
 	}
 	return o
+}
+
+// judgeAtOnce judges requests sent at once as judgeFirstWindow does; a
+// pass is conclusive only when at least half of them were answered in the
+// first window: on a busy machine a burst may reach the service one
+// request at a time, and a count decided in separate steps then shows
+// nothing wrong.
+func judgeAtOnce(shots []shot) (labs.Outcome, bool) {
+	o, conclusive := judgeFirstWindow(shots, fmt.Sprintf("A fresh client sent %d requests at once", len(shots)))
+	if o.Passed && 2*len(firstWindow(shots)) < len(shots) {
+		conclusive = false
+	}
+	return o, conclusive
 }
 
 func liveReplicas(ctx context.Context, t *labs.Trial) labs.Outcome {

@@ -46,17 +46,19 @@ func firstWindow(shots []shot) []shot {
 	return in
 }
 
-// refusedEarly finds a refusal no correct count makes: at is its place
-// in the order sent (from 1), and before is how many admitted requests
-// could have been decided in the window before it, at most (sent before
-// it was answered, answered after a window and clockSlack before it was
-// sent), fewer than the quota. It holds whatever the machine's speed.
+// refusedEarly finds a refusal in the first window that no correct count
+// makes: at is its place in the order sent (from 1), and before is how
+// many admitted requests could have been decided in the window before it,
+// at most (sent before it was answered, answered after a window and
+// clockSlack before it was sent), fewer than the quota. It holds whatever
+// the machine's speed. Refusals after the first window are not judged: a
+// count that never expires refuses there, which the recovery check owns.
 func refusedEarly(shots []shot) (at, before int, ok bool) {
 	bySent := append([]shot(nil), shots...)
 	sort.SliceStable(bySent, func(i, j int) bool { return bySent[i].sent.Before(bySent[j].sent) })
 	window := quotaWindowMS*time.Millisecond + clockSlack
 	for i, r := range bySent {
-		if r.allowed {
+		if r.allowed || r.recv.Sub(bySent[0].sent) >= provenSpan {
 			continue
 		}
 		n := 0
@@ -101,6 +103,12 @@ func judgeFirstWindow(shots []shot, what string) (o labs.Outcome, conclusive boo
 // judge in freshTries runs does not fail the learner: what the last run
 // saw passes, saying so.
 func onFreshClients(ctx context.Context, key string, run func(key string) ([]shot, error), judge func([]shot) (labs.Outcome, bool)) labs.Outcome {
+	return onFreshClientsSaying(ctx, key, run, judge, "get more than the quota answered within one window")
+}
+
+// onFreshClientsSaying is onFreshClients; busy says, after "too busy
+// to", what the machine could not do when no run was conclusive.
+func onFreshClientsSaying(ctx context.Context, key string, run func(key string) ([]shot, error), judge func([]shot) (labs.Outcome, bool), busy string) labs.Outcome {
 	var o labs.Outcome
 	for try := 1; try <= freshTries; try++ {
 		k := key
@@ -119,7 +127,7 @@ func onFreshClients(ctx context.Context, key string, run func(key string) ([]sho
 			return labs.Broken(err)
 		}
 	}
-	o.Message += fmt.Sprintf(" The grading machine was too busy to get more than the quota answered within one window in %d tries with a fresh client, so this is all it could judge.", freshTries)
+	o.Message += fmt.Sprintf(" The grading machine was too busy to %s in %d tries with a fresh client, so this is all it could judge.", busy, freshTries)
 	return o
 }
 

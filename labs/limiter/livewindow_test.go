@@ -48,7 +48,10 @@ func TestJudgeFirstWindow(t *testing.T) {
 		{"one too many", run(40, 5, 3, after(21)), true, false, "more than the quota"},
 		{"one too many, slow", run(40, 80, 70, slow(21)), true, false, "more than the quota"},
 		{"too strict", run(40, 5, 3, after(19)), true, false, "too strict"},
-		{"too strict, very slow", run(40, 300, 290, after(19)), true, false, "too strict"},
+		{"too strict, slow", run(40, 90, 80, after(19)), true, false, "too strict"},
+		// A count that never expires, on a slow machine: 20 admitted over
+		// more than 2 s, then refused for good. Not this check's to judge.
+		{"no expiry, very slow", run(40, 150, 140, after(20)), false, true, "no more than the quota"},
 		{"too slow to judge", run(40, 100, 95, after(40)), false, true, "no more than the quota"},
 		// Answered 1.9 s after the first was sent: maybe decided in the
 		// next window, so not counted.
@@ -70,13 +73,32 @@ func TestRefusedEarly(t *testing.T) {
 	if _, _, early := refusedEarly(slow); early {
 		t.Error("slow admissions that may precede the refusal proved it early")
 	}
-	// 19 admitted, then a refusal: early, however slow.
-	if at, before, early := refusedEarly(run(20, 500, 450, after(19))); !early || at != 20 || before > 19 {
+	// 19 admitted, then a refusal, all within the first window.
+	if at, before, early := refusedEarly(run(20, 90, 5, after(19))); !early || at != 20 || before != 19 {
 		t.Errorf("19 then a refusal: at %d, before %d, early %v", at, before, early)
 	}
-	// 20 admitted more than 2 s before a refusal are not before it.
+	// A refusal after the first window is not judged, even with no
+	// admission in the 2 s before it.
 	old := append(run(20, 1, 5, after(20)), at(2200, 5, false))
-	if _, _, early := refusedEarly(old); !early {
-		t.Error("admissions 2 s older than the refusal counted before it")
+	if _, _, early := refusedEarly(old); early {
+		t.Error("a refusal after the first window was judged")
+	}
+}
+
+// Requests sent at once that the service answered one at a time, mostly
+// after the first window, prove nothing about a count decided in steps.
+func TestJudgeAtOnce(t *testing.T) {
+	burst := func(answeredEvery int) []shot {
+		out := make([]shot, 200)
+		for i := range out {
+			out[i] = at(0, 5+i*answeredEvery, i < 20)
+		}
+		return out
+	}
+	if o, conclusive := judgeAtOnce(burst(1)); !o.Passed || !conclusive {
+		t.Errorf("a quick burst, exactly the quota: passed %v, conclusive %v", o.Passed, conclusive)
+	}
+	if o, conclusive := judgeAtOnce(burst(20)); !o.Passed || conclusive {
+		t.Errorf("a burst answered one at a time: passed %v, conclusive %v", o.Passed, conclusive)
 	}
 }
