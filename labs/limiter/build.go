@@ -44,7 +44,7 @@ func buildExercise() labs.Exercise {
 			"The count checks (limit, 200 at once, 3 replicas) judge a fresh client's first window only: the requests answered within 1.9 s of when its first was sent; " +
 			"what comes after is the sliding-span check's, so a window that restarts is judged there alone, however long a busy machine takes to send the requests. " +
 			"When fewer than 21 requests could be answered in that time, the check tries a fresh client, up to 4 times. " +
-			"The real-time bounds are wide: every answer within 10 s; while Redis is paused, each answer within 2 s (the contract says 1 s) plus what GET /healthz took just before Redis was paused; " +
+			"The real-time bounds are wide: every answer within 10 s; while Redis is paused, each answer within 2 s (the contract says 1 s) plus what GET /healthz took just before Redis was paused (at most 0.75 s more); " +
 			"Retry-After may be 250 ms short of the truth, or up to its rounding (1 s) plus 250 ms long; the quota is expected back 2.3 s after a client's last admitted request; " +
 			"and limiting again within 10 s of Redis answering again (the contract says 5 s). Every check but the replica one runs on one replica.",
 		Hint: "Read the rate limiter case study: the boundary burst, the INCR-then-EXPIRE bug, atomic Lua scripts on the Redis clock, and failing open or closed. " +
@@ -98,7 +98,7 @@ func buildChecks() []labs.Check {
 			Requirement: "After 25 requests at once, a refusal answers 429 with a Retry-After of whole seconds; trying every 50 ms, no request sent Retry-After + 250 ms after it is refused, " +
 				"and none passes before Retry-After − 1 s − 250 ms."},
 		{Name: checkPaused, Points: 10, Run: liveRedisPaused,
-			Requirement: "While Redis is paused, 5 requests one after another are each let through with 200 within 2 s, plus what GET /healthz took just before Redis was paused (fail open); once Redis answers again, " +
+			Requirement: "While Redis is paused, 5 requests one after another are each let through with 200 within 2 s, plus what GET /healthz took just before Redis was paused, up to 0.75 s (fail open); once Redis answers again, " +
 				"a fresh client sending up to 40 requests one after another is refused within 10 s."},
 	}
 }
