@@ -67,7 +67,8 @@ var buildContract = []string{
 		"**429** when the client has used its quota, with a `Retry-After` header: the whole number of seconds, at least 1, until a request of that client " +
 		"would be let through (rounded up). A bad key is a **400**.",
 	"The body is JSON. The checks read only the status and `Retry-After`; these fields are suggested, all optional: `allowed`, `key`, " +
-		"`replica` (your `REPLICA_ID`), `remaining`, `retry_after_ms`, `decided_at_ms` (when it was decided, Unix ms).",
+		"`replica` (your `REPLICA_ID`), `remaining`, `retry_after_ms`, `decided_at_ms` (when it was decided, Unix ms), " +
+		"`fail_open` (true when Redis did not decide and the request was let through: the checks do not count it against the quota).",
 	"The quota: at most `QUOTA_LIMIT` requests per client in any span of `QUOTA_WINDOW_MS` milliseconds (20 and 2000 when graded), " +
 		"counted across every replica. The grader runs 3 replicas behind one address, round-robin, sharing one Redis.",
 	"`REDIS_URL` is `redis://[:password@]host:port/db`: the Redis all replicas share. Its database is yours alone, and fresh for each check.",

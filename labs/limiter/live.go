@@ -2,6 +2,7 @@ package limiter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,13 +35,21 @@ const (
 	provenSpan = quotaWindowMS*time.Millisecond - clockSlack
 )
 
-// shot is one request to a service as the check saw it.
+// shot is one request to a service as the check saw it. failOpen is a
+// request let through because Redis did not decide it, as the body's
+// optional "fail_open" says: the contract lets it through, and no count
+// is judged by it.
 type shot struct {
 	sent, recv time.Time
 	status     int
 	allowed    bool
+	failOpen   bool
 	retryAfter string
 }
+
+// counted reports a request let through by the count: admitted, and not
+// by failing open.
+func (s shot) counted() bool { return s.allowed && !s.failOpen }
 
 // took is how long the answer took.
 func (s shot) took() time.Duration { return s.recv.Sub(s.sent) }
@@ -81,6 +90,10 @@ func shoot(ctx context.Context, tg labs.Target, key string, wait time.Duration) 
 	switch r.Status {
 	case http.StatusOK:
 		s.allowed = true
+		var body struct {
+			FailOpen bool `json:"fail_open"`
+		}
+		s.failOpen = json.Unmarshal(r.Body, &body) == nil && body.FailOpen
 	case http.StatusTooManyRequests:
 	default:
 		return s, &noAnswer{fmt.Sprintf("%s answered %d%s; the contract answers 200 or 429.", what, r.Status, excerpt(r.Body))}
@@ -208,7 +221,7 @@ func lastAdmitted(shots []shot) shot {
 func proven(shots []shot) (most int, within time.Duration) {
 	var in []shot
 	for _, s := range shots {
-		if s.allowed {
+		if s.counted() {
 			in = append(in, s)
 		}
 	}

@@ -63,7 +63,7 @@ func refusedEarly(shots []shot) (at, before int, ok bool) {
 		}
 		n := 0
 		for _, s := range bySent {
-			if s.allowed && s.sent.Before(r.recv) && s.recv.After(r.sent.Add(-window)) {
+			if s.counted() && s.sent.Before(r.recv) && s.recv.After(r.sent.Add(-window)) {
 				n++
 			}
 		}
@@ -84,11 +84,12 @@ func judgeFirstWindow(shots []shot, what string) (o labs.Outcome, conclusive boo
 			what, at, before, quota), true
 	}
 	in := firstWindow(shots)
-	n := admitted(in)
+	n := counted(in)
 	head := fmt.Sprintf("%s; of the %d answered within %s of the first, %d were admitted", what, len(in), seconds(provenSpan), n)
 	if len(in) == len(shots) {
-		head = fmt.Sprintf("%s (all answered within %s): %d admitted, %d refused with 429", what, seconds(shots[len(shots)-1].recv.Sub(earliest(shots))), n, len(shots)-n)
+		head = fmt.Sprintf("%s (all answered within %s): %d admitted, %d refused with 429", what, seconds(shots[len(shots)-1].recv.Sub(earliest(shots))), n, len(shots)-admitted(shots))
 	}
+	head += failedOpen(in)
 	if n > quota {
 		return labs.Fail("%s, more than the quota of %d in 2 s.", head, quota), true
 	}
@@ -140,4 +141,23 @@ func lastAnswer(shots []shot) time.Time {
 		}
 	}
 	return last
+}
+
+// counted counts the shots let through by the count (not failing open).
+func counted(shots []shot) int {
+	n := 0
+	for _, s := range shots {
+		if s.counted() {
+			n++
+		}
+	}
+	return n
+}
+
+// failedOpen says how many of shots were let through failing open, if any.
+func failedOpen(shots []shot) string {
+	if fo := admitted(shots) - counted(shots); fo > 0 {
+		return fmt.Sprintf(" (and %d let through failing open, which no count judges)", fo)
+	}
+	return ""
 }
