@@ -15,7 +15,7 @@ import (
 type skippingProbe struct{ testLab }
 
 func (skippingProbe) Exercises() []labs.Exercise {
-	return []labs.Exercise{{ID: "probe-skips", Lab: "probe", Title: "Probe", Card: []string{"be good"},
+	return []labs.Exercise{{ID: "probe-skips", Lab: "probe", Step: 1, Title: "Probe", Card: []string{"be good"},
 		Checks: []labs.Check{
 			{Name: "answers", Requirement: "it answers", Points: 5,
 				Run: func(context.Context, *labs.Trial) labs.Outcome { return labs.Pass("it answered") }},

@@ -74,7 +74,7 @@ func (p *probeInstance) Close(ctx context.Context) error {
 
 func (l testLab) Exercises() []labs.Exercise {
 	return []labs.Exercise{{
-		ID: "probe-basic", Lab: "probe", Title: "Probe", Card: []string{"be good"}, NeedsDB: l.needsDB,
+		ID: "probe-basic", Lab: "probe", Step: 1, Title: "Probe", Card: []string{"be good"}, NeedsDB: l.needsDB,
 		Checks: []labs.Check{
 			{Name: "environment answers", Requirement: "an instance is built and answers", Points: 5,
 				Run: func(ctx context.Context, t *labs.Trial) labs.Outcome {

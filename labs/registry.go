@@ -49,8 +49,52 @@ func NewRegistry(ls ...Lab) (*Registry, error) {
 			}
 			r.exercises[ex.ID] = registered{lab: l, ex: ex}
 		}
+		if err := checkLadder(id, ExercisesOf(l)); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
+}
+
+// checkLadder verifies that a lab's design exercises take steps 1..n once
+// each and its build exercises none.
+func checkLadder(labID string, exs []Exercise) error {
+	seen := map[int]string{}
+	for _, ex := range exs {
+		if ex.Kind() == KindBuild {
+			if ex.Step != 0 {
+				return fmt.Errorf("labs: build exercise %q of lab %q: has step %d; build exercises are off the ladder (step 0)", ex.ID, labID, ex.Step)
+			}
+			continue
+		}
+		if other, dup := seen[ex.Step]; dup {
+			return fmt.Errorf("labs: exercises %q and %q of lab %q: both step %d", other, ex.ID, labID, ex.Step)
+		}
+		seen[ex.Step] = ex.ID
+	}
+	for step := 1; step <= len(seen); step++ {
+		if _, ok := seen[step]; !ok {
+			return fmt.Errorf("labs: lab %q: its %d design exercises must take steps 1..%d, and step %d is missing", labID, len(seen), len(seen), step)
+		}
+	}
+	return nil
+}
+
+// Ladder orders a lab's exercises as pages and the API list them: the
+// design exercises by step, then the build exercises in their own order.
+func Ladder(exs []Exercise) []Exercise {
+	out := slices.Clone(exs)
+	slices.SortStableFunc(out, func(a, b Exercise) int {
+		ka, kb := a.Kind() == KindBuild, b.Kind() == KindBuild
+		switch {
+		case ka != kb && ka:
+			return 1
+		case ka != kb:
+			return -1
+		}
+		return a.Step - b.Step
+	})
+	return out
 }
 
 // MustRegistry is NewRegistry for lists fixed in the source: an error is
@@ -92,13 +136,14 @@ func (r *Registry) Graded() []Lab {
 	return out
 }
 
-// Exercises lists a lab's exercises (none for an unknown lab).
+// Exercises lists a lab's exercises (none for an unknown lab): its
+// ladder's design exercises by step, then its build exercises.
 func (r *Registry) Exercises(labID string) []Exercise {
 	l, ok := r.byID[labID]
 	if !ok {
 		return nil
 	}
-	return ExercisesOf(l)
+	return Ladder(ExercisesOf(l))
 }
 
 // Exercise finds an exercise by id, with its lab.

@@ -28,6 +28,11 @@ type Exercise struct {
 	ID    string `json:"id"` // unique across labs: [a-z0-9-]+
 	Lab   string `json:"lab"`
 	Title string `json:"title"`
+	// Step is a design exercise's rung on its lab's ladder: 1 is the first
+	// step, and each lab's design exercises take steps 1..n without gaps
+	// (the registry refuses anything else). A build exercise is off the
+	// ladder and keeps Step 0.
+	Step int `json:"step"`
 	// Card is the requirements card, one requirement per line.
 	Card []string `json:"card"`
 	// Scale says how the requirements were scaled in time so the suite

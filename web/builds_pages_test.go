@@ -19,8 +19,8 @@ import (
 )
 
 // GET /api/exercises lists every exercise with its kind; a build exercise
-// adds its languages. ?lab= narrows to one lab; an unknown one is a 400
-// naming lab.
+// adds its languages and is off the ladder (step 0). ?lab= narrows to one
+// lab; an unknown one is a 404 naming lab.
 func TestExercisesAPI(t *testing.T) {
 	a := MustStartLabs(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()}, nil, buildLabs...)
 	b := newBrowser(t, a) // no account needed: the catalogue is public
@@ -40,7 +40,7 @@ func TestExercisesAPI(t *testing.T) {
 	}
 	langs, _ := build["languages"].([]any)
 	checks, _ := build["checks"].([]any)
-	if build["kind"] != "build" || len(langs) != 2 || langs[0] != "go" || langs[1] != "python" || build["lab"] != "limiter" ||
+	if build["kind"] != "build" || build["step"] != 0.0 || len(langs) != 2 || langs[0] != "go" || langs[1] != "python" || build["lab"] != "limiter" ||
 		len(checks) != 1 || checks[0].(map[string]any)["points"] != 10.0 || build["starter"] != "/api/exercises/"+testBuildExercise+"/starter" {
 		t.Errorf("build exercise: %v", build)
 	}
@@ -48,8 +48,55 @@ func TestExercisesAPI(t *testing.T) {
 		t.Errorf("?lab=limiter: %d exercises of %d", n, len(exs))
 	}
 	resp := b.api("GET", "/api/exercises?lab=nolab", "")
-	wantStatus(t, resp, http.StatusBadRequest)
+	wantStatus(t, resp, http.StatusNotFound)
 	wantFieldSays(t, "unknown lab", decodeJSON(t, resp), "lab", "No graded lab")
+}
+
+// The catalogue of the real labs is ordered by lab (as pages show them)
+// and step, each lab's ladder starting at 1 with no gap and its build
+// exercise after it; every entry has the contract's fields.
+func TestExercisesAPIListsLadders(t *testing.T) {
+	reg := all.Registry()
+	a := MustStartLabs(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()}, nil, reg.Labs()...)
+	b := newBrowser(t, a)
+	exs := getJSON(t, b, "/api/exercises")["exercises"].([]any)
+	labOrder := map[string]int{}
+	for i, id := range reg.IDs() {
+		labOrder[id] = i
+	}
+	lastLab, lastStep, inBuilds := -1, 0, false
+	perLab := map[string]int{}
+	for _, e := range exs {
+		e := e.(map[string]any)
+		lab, step, kind := e["lab"].(string), int(e["step"].(float64)), e["kind"].(string)
+		if e["id"] == "" || e["title"] == "" || e["max_score"].(float64) <= 0 || len(e["checks"].([]any)) == 0 {
+			t.Errorf("incomplete entry %v", e)
+		}
+		if labOrder[lab] != lastLab {
+			if labOrder[lab] < lastLab {
+				t.Errorf("lab %s listed after a later lab", lab)
+			}
+			lastLab, lastStep, inBuilds = labOrder[lab], 0, false
+		}
+		perLab[lab]++
+		switch {
+		case kind == "build":
+			inBuilds = true
+			if step != 0 {
+				t.Errorf("%s: build exercise on step %d", e["id"], step)
+			}
+		case inBuilds || step != lastStep+1:
+			t.Errorf("%s: step %d after step %d (after a build exercise: %v)", e["id"], step, lastStep, inBuilds)
+		default:
+			lastStep = step
+		}
+	}
+	for lab, n := range perLab {
+		got := getJSON(t, b, "/api/exercises?lab="+lab)["exercises"].([]any)
+		if len(got) != n || got[0].(map[string]any)["step"] != 1.0 {
+			t.Errorf("?lab=%s: %d exercises, want %d starting at step 1", lab, len(got), n)
+		}
+	}
 }
 
 // A starter kit is a zip of the kit in a folder of its own, with a README

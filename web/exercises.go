@@ -20,11 +20,13 @@ import (
 
 // exerciseJSON is an exercise as GET /api/exercises lists it.
 type exerciseJSON struct {
-	ID       string      `json:"id"`
-	Lab      string      `json:"lab"`
-	Title    string      `json:"title"`
-	Kind     string      `json:"kind"`
-	Step     int         `json:"step"` // its place among its lab's exercises, from 1
+	ID    string `json:"id"`
+	Lab   string `json:"lab"`
+	Title string `json:"title"`
+	Kind  string `json:"kind"`
+	// Step is a design exercise's rung on its lab's ladder, from 1; 0 for
+	// a build exercise, which is off the ladder.
+	Step     int         `json:"step"`
 	MaxScore int         `json:"max_score"`
 	Checks   []checkJSON `json:"checks"`
 	// Languages a build exercise may be written in; absent for a design
@@ -40,11 +42,14 @@ type checkJSON struct {
 	Points int    `json:"points"`
 }
 
-// apiExercises lists every graded exercise, or one lab's (?lab=).
+// apiExercises lists every graded exercise, or one lab's (?lab=), ordered
+// by lab (as pages show the labs) and then by step, a lab's build
+// exercises after its ladder. A lab that does not exist, or has no
+// exercises, is a 404 naming lab.
 func (s *Server) apiExercises(c *gin.Context) {
 	labID, filtered := c.GetQuery("lab")
 	if filtered && !slices.ContainsFunc(s.grader.Labs(), func(l labs.Lab) bool { return l.Info().ID == labID }) {
-		s.failWith(c, http.StatusBadRequest, string(apperr.Invalid), "No such lab.",
+		s.failWith(c, http.StatusNotFound, string(apperr.NotFound), "No such lab.",
 			map[string]string{"lab": fmt.Sprintf("No graded lab %q; the labs with exercises are %s.", labID, s.gradedLabIDs())})
 		return
 	}
@@ -53,8 +58,8 @@ func (s *Server) apiExercises(c *gin.Context) {
 		if labID != "" && l.Info().ID != labID {
 			continue
 		}
-		for i, ex := range s.grader.Exercises(l.Info().ID) {
-			out = append(out, exerciseOut(ex, i+1))
+		for _, ex := range s.grader.Exercises(l.Info().ID) {
+			out = append(out, exerciseOut(ex))
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"exercises": out})
@@ -68,8 +73,8 @@ func (s *Server) gradedLabIDs() string {
 	return strings.Join(ids, ", ")
 }
 
-func exerciseOut(ex labs.Exercise, step int) exerciseJSON {
-	e := exerciseJSON{ID: ex.ID, Lab: ex.Lab, Title: ex.Title, Kind: ex.Kind(), Step: step, MaxScore: ex.MaxScore(), Checks: []checkJSON{}}
+func exerciseOut(ex labs.Exercise) exerciseJSON {
+	e := exerciseJSON{ID: ex.ID, Lab: ex.Lab, Title: ex.Title, Kind: ex.Kind(), Step: ex.Step, MaxScore: ex.MaxScore(), Checks: []checkJSON{}}
 	for _, ch := range ex.Checks {
 		e.Checks = append(e.Checks, checkJSON{Name: ch.Name, Points: ch.Points})
 	}

@@ -39,3 +39,29 @@ func TestEveryLabIsComplete(t *testing.T) {
 		}
 	}
 }
+
+// Each lab's design exercises form a ladder: steps 1..n, each once (the
+// registry refuses anything else; this shows the real labs pass), and the
+// registry lists them in step order.
+func TestEveryLabHasALadder(t *testing.T) {
+	r := Registry()
+	for _, l := range r.Labs() {
+		id := l.Info().ID
+		step := 0
+		for _, ex := range r.Exercises(id) {
+			if ex.Kind() == "build" {
+				if ex.Step != 0 {
+					t.Errorf("%s: build exercise %s has step %d", id, ex.ID, ex.Step)
+				}
+				continue
+			}
+			step++
+			if ex.Step != step {
+				t.Errorf("%s: exercise %s is step %d, listed as rung %d", id, ex.ID, ex.Step, step)
+			}
+		}
+		if step == 0 {
+			t.Errorf("%s: no design exercise", id)
+		}
+	}
+}

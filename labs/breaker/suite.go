@@ -27,6 +27,7 @@ func (lab) Exercises() []labs.Exercise {
 	return []labs.Exercise{{
 		ID:    "breaker-payments",
 		Lab:   "breaker",
+		Step:  1,
 		Title: "Protect checkout from a failing payment provider",
 		Card: []string{
 			"After 5 consecutive failed calls to the payment provider, stop calling it (the breaker opens).",

@@ -90,6 +90,7 @@ func (lab) Exercises() []labs.Exercise {
 	return []labs.Exercise{{
 		ID:    "cache-catalogue",
 		Lab:   "cache",
+		Step:  1,
 		Title: "A product catalogue that never shows an old price",
 		Card: []string{
 			"After a price change is acknowledged, no reader sees the old price.",

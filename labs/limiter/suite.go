@@ -85,6 +85,7 @@ func (lab) Exercises() []labs.Exercise {
 	return []labs.Exercise{{
 		ID:    "limiter-api-quota",
 		Lab:   "limiter",
+		Step:  1,
 		Title: "An API quota across replicas",
 		Card: []string{
 			"Each client (API key) has a quota of 20 requests per 2 seconds.",

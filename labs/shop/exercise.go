@@ -93,6 +93,7 @@ func (lab) Exercises() []labs.Exercise {
 	return []labs.Exercise{{
 		ID:    "shop-order-saga",
 		Lab:   "shop",
+		Step:  1,
 		Title: "An order flow that never oversells and never charges twice",
 		Card: []string{
 			"A placed order is confirmed once its stock is reserved and its payment authorised, and its units move from available to sold.",

@@ -86,6 +86,7 @@ func (lab) basics() labs.Exercise {
 	return labs.Exercise{
 		ID:    "shortener-basics",
 		Lab:   "shortener",
+		Step:  1,
 		Title: "A URL shortener whose links keep working",
 		Card: []string{
 			"Codes are at most 7 characters long.",
