@@ -8,6 +8,9 @@ import (
 // BudgetWindow is how far back a RetryBudget looks, in one-second buckets.
 const BudgetWindow = 10 * time.Second
 
+// UnlimitedBudget is the retry_budget that never refuses a retry.
+const UnlimitedBudget = 10
+
 const budgetBuckets = int64(BudgetWindow / time.Second)
 
 // RetryBudget lets retries add at most Ratio of the first attempts made in
@@ -77,6 +80,10 @@ func (b *RetryBudget) Reserve() (Reservation, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	bk, sec := b.bucket()
+	if b.ratio >= UnlimitedBudget {
+		bk.retries++
+		return Reservation{sec: sec}, true
+	}
 	requests, retries := b.totals(sec)
 	// Divide rather than multiply, for the reason recordClosed gives.
 	if requests == 0 || float64(retries+1)/float64(requests) > b.ratio {

@@ -61,7 +61,11 @@ func (i *instance) call(ctx context.Context) CallResult {
 		var t Ticket
 		if n == 0 {
 			var err error
-			if t, err = i.br.Allow(); err != nil {
+			if t, err = i.br.Allow(ctx); err != nil {
+				if ctx.Err() != nil || i.life.Err() != nil {
+					last = "cancelled"
+					break
+				}
 				i.rejected.Add(1)
 				m.Count("rejected", 1)
 				last, res.Error = "rejected", "The breaker failed the call fast: "+err.Error()+"; the downstream was not called."
@@ -130,24 +134,48 @@ func (i *instance) retry(ctx context.Context, n int) (Ticket, string) {
 	}
 	// The breaker may have opened during the pause; the retry asks it again
 	// like any other call.
-	t, err := i.br.Allow()
+	t, err := i.br.Allow(ctx)
 	if err != nil {
 		i.budget.Cancel(rsv)
+		if ctx.Err() != nil || i.life.Err() != nil {
+			return Ticket{}, whyCancelled
+		}
 		i.deniedByBreaker.Add(1)
 		return Ticket{}, "the breaker refused the retry: " + err.Error()
 	}
 	return t, ""
 }
 
-// backoff draws the pause before retry n (from 0) with full jitter: uniform
-// in [0, min(BackoffCap, base × 2^n)].
+// Backoff kinds (the backoff field).
+const (
+	BackoffNone        = "none"
+	BackoffExponential = "exponential"
+	BackoffFullJitter  = "full_jitter"
+	BackoffEqualJitter = "equal_jitter"
+)
+
+// backoff draws the pause before retry n (from 0) of the design's kind,
+// with ceiling c = min(BackoffCap, base × 2^n).
 func (i *instance) backoff(n int) time.Duration {
+	return Backoff(i.backoffKind, i.backoffBase, n)
+}
+
+// Backoff draws the pause of kind before retry n (from 0) with base.
+func Backoff(kind string, base time.Duration, n int) time.Duration {
 	ceiling := BackoffCap
-	if d := i.backoffBase << n; d >= 0 && d < ceiling { // n ≤ 9 and base ≤ 10 s: no overflow
+	if d := base << n; d >= 0 && d < ceiling { // n ≤ 9 and base ≤ 10 s: no overflow
 		ceiling = d
 	}
 	if ceiling <= 0 {
 		return 0
+	}
+	switch kind {
+	case BackoffNone:
+		return 0
+	case BackoffExponential:
+		return ceiling
+	case BackoffEqualJitter:
+		return ceiling/2 + rand.N(ceiling-ceiling/2+1)
 	}
 	return rand.N(ceiling + 1)
 }

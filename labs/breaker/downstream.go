@@ -41,13 +41,22 @@ type Settings struct {
 	LatencyMS int     `json:"latency_ms"` // typical latency
 	Latency   string  `json:"latency"`    // fixed, uniform or long_tail
 	Outage    bool    `json:"outage"`     // every call fails (after its latency)
+	// Capacity is how many calls it serves at once (0: no limit); Queue is
+	// how many more wait for a slot before it refuses calls (see capacity).
+	Capacity int `json:"capacity"`
+	Queue    int `json:"queue"`
 }
 
 // DefaultSettings are a healthy downstream's: no errors, 20 ms fixed.
-func DefaultSettings() Settings { return Settings{LatencyMS: 20, Latency: LatencyFixed} }
+func DefaultSettings() Settings {
+	return Settings{LatencyMS: 20, Latency: LatencyFixed, Queue: DefaultQueue}
+}
 
 func (s Settings) String() string {
 	out := fmt.Sprintf("error_rate %g, latency %d ms %s", s.ErrorRate, s.LatencyMS, s.Latency)
+	if s.Capacity > 0 {
+		out += fmt.Sprintf(", capacity %d at a time with a queue of %d", s.Capacity, s.Queue)
+	}
 	if s.Outage {
 		out += ", OUTAGE (every call fails)"
 	}
@@ -82,12 +91,14 @@ type Downstream struct {
 	metrics  *labs.Metrics // may be nil
 	clock    labs.Clock    // nil: the real clock
 	waits    *waitLog      // nil on the real clock
+	cap      capacity
+	shedLog  labs.Throttle
 }
 
 // NewDownstream returns a downstream with settings s, counting calls into
 // m's downstream_calls series when m is not nil.
 func NewDownstream(s Settings, m *labs.Metrics) *Downstream {
-	d := &Downstream{metrics: m}
+	d := &Downstream{metrics: m, shedLog: labs.Throttle{Every: time.Second}}
 	d.settings.Store(&s)
 	return d
 }
@@ -102,7 +113,11 @@ func (d *Downstream) Call(ctx context.Context) error {
 	}
 	s := d.settings.Load()
 	fail := s.Outage || rand.Float64() < s.ErrorRate
-	if wait := s.delay(); wait > 0 {
+	wait, err := d.admitCall(s, s.delay())
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
 		clock := labs.ClockOf(d.clock)
 		// The call wakes when the provider answers or when the caller's
 		// deadline cuts it, whichever comes first.
@@ -154,6 +169,15 @@ func (d *Downstream) Update(u SettingsUpdate) (Settings, labs.FieldErrors) {
 	if u.Outage != nil {
 		s.Outage = *u.Outage
 	}
+	if u.Capacity != nil {
+		s.Capacity = *u.Capacity
+		if s.Capacity == 0 {
+			d.cap.reset()
+		}
+	}
+	if u.Queue != nil {
+		s.Queue = *u.Queue
+	}
 	d.settings.Store(&s)
 	return s, nil
 }
@@ -164,6 +188,8 @@ type SettingsUpdate struct {
 	LatencyMS *int
 	Latency   *string
 	Outage    *bool
+	Capacity  *int
+	Queue     *int
 }
 
 // Validate checks the fields u sets; the errors name them.
@@ -177,6 +203,12 @@ func (u SettingsUpdate) Validate() labs.FieldErrors {
 	}
 	if l := u.Latency; l != nil && *l != LatencyFixed && *l != LatencyUniform && *l != LatencyLongTail {
 		errs["latency"] = "Must be one of " + strings.Join([]string{LatencyFixed, LatencyUniform, LatencyLongTail}, ", ") + "."
+	}
+	if c := u.Capacity; c != nil && (*c < 0 || *c > MaxCapacity) {
+		errs["capacity"] = fmt.Sprintf("Must be a whole number of calls between 0 (no limit) and %d.", MaxCapacity)
+	}
+	if q := u.Queue; q != nil && (*q < 0 || *q > MaxQueue) {
+		errs["queue"] = fmt.Sprintf("Must be a whole number of calls between 0 and %d.", MaxQueue)
 	}
 	return errs
 }

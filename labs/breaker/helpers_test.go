@@ -70,6 +70,8 @@ type stateJSON struct {
 	Retries                int64            `json:"retries"`
 	RetriesDeniedByBudget  int64            `json:"retries_denied_by_budget"`
 	RetriesDeniedByBreaker int64            `json:"retries_denied_by_breaker"`
+	LockWaits              int64            `json:"lock_waits"`
+	DownstreamLoad         LoadView         `json:"downstream_load"`
 	Transitions            []map[string]any `json:"transitions"`
 	Design                 map[string]any   `json:"design"`
 	Downstream             map[string]any   `json:"downstream"`

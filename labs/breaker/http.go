@@ -82,6 +82,11 @@ type StateView struct {
 	Retries                int64 `json:"retries"`
 	RetriesDeniedByBudget  int64 `json:"retries_denied_by_budget"`
 	RetriesDeniedByBreaker int64 `json:"retries_denied_by_breaker"`
+	// LockWaits counts calls that waited for the lock of a breaker that
+	// holds it across calls (breaker holds_lock).
+	LockWaits int64 `json:"lock_waits"`
+	// DownstreamLoad is how busy a downstream with a capacity is.
+	DownstreamLoad LoadView `json:"downstream_load"`
 	// Transitions are the last MaxTransitions state changes, oldest first.
 	Transitions []Transition `json:"transitions"`
 	Breaker     Counts       `json:"breaker"`
@@ -106,6 +111,7 @@ func (i *instance) view() StateView {
 		Successes: i.successes.Load(), Failures: i.failures.Load(), Timeouts: i.timeouts.Load(), Cancelled: i.cancelled.Load(),
 		Rejected: i.rejected.Load(), Retries: i.retried.Load(),
 		RetriesDeniedByBudget: i.deniedByBudget.Load(), RetriesDeniedByBreaker: i.deniedByBreaker.Load(),
+		LockWaits: i.lockWaits.Load(), DownstreamLoad: i.down.Load(),
 		Transitions: s.Transitions,
 		Breaker:     s.Counts,
 		RetryBudget: BudgetView{Ratio: i.design.Float("retry_budget"), WindowSeconds: int(BudgetWindow / time.Second),

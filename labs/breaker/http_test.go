@@ -26,7 +26,7 @@ func TestPutDownstream(t *testing.T) {
 			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusOK {
 				t.Fatalf("%d %s", rec.Code, rec.Body)
 			}
-			want := Settings{ErrorRate: 0.25, LatencyMS: 30, Latency: LatencyLongTail}
+			want := Settings{ErrorRate: 0.25, LatencyMS: 30, Latency: LatencyLongTail, Queue: DefaultQueue}
 			if got != want {
 				t.Fatalf("settings %+v, want %+v", got, want)
 			}

@@ -259,7 +259,8 @@ func TestInfoAndDesign(t *testing.T) {
 		t.Fatal(errs)
 	}
 	want := labs.Design{"failure_threshold": 5, "failure_rate": 0.0, "window_size": 20, "min_calls": 10, "open_timeout_ms": 2000,
-		"half_open_probes": 1, "call_timeout_ms": 1000, "retries": 0, "backoff_base_ms": 50, "retry_budget": 0.1}
+		"half_open_probes": 1, "call_timeout_ms": 1000, "retries": 0, "backoff_base_ms": 50, "retry_budget": 0.1,
+		"backoff": BackoffFullJitter, "breaker": ImplStandard}
 	for k, v := range want {
 		if d[k] != v {
 			t.Errorf("default %s = %#v, want %#v", k, d[k], v)
@@ -279,7 +280,7 @@ func TestInfoAndDesign(t *testing.T) {
 		`{"call_timeout_ms": 0}`:               "call_timeout_ms",
 		`{"retries": 11}`:                      "retries",
 		`{"backoff_base_ms": 10001}`:           "backoff_base_ms",
-		`{"retry_budget": 2}`:                  "retry_budget",
+		`{"retry_budget": 10.01}`:              "retry_budget",
 	} {
 		if _, errs := labs.ParseDesign(Lab, []byte(body)); errs[field] == "" {
 			t.Errorf("%s: %v, want an error on %s", body, errs, field)

@@ -33,6 +33,22 @@ var updateFields = map[string]func(v json.RawMessage, u *SettingsUpdate) string{
 		u.LatencyMS = &n
 		return ""
 	},
+	"capacity": func(v json.RawMessage, u *SettingsUpdate) string {
+		n, ok := wholeIn(v, MaxCapacity)
+		if !ok {
+			return fmt.Sprintf("Must be a whole number of calls between 0 (no limit) and %d.", MaxCapacity)
+		}
+		u.Capacity = &n
+		return ""
+	},
+	"queue": func(v json.RawMessage, u *SettingsUpdate) string {
+		n, ok := wholeIn(v, MaxQueue)
+		if !ok {
+			return fmt.Sprintf("Must be a whole number of calls between 0 and %d.", MaxQueue)
+		}
+		u.Queue = &n
+		return ""
+	},
 	"latency": func(v json.RawMessage, u *SettingsUpdate) string {
 		var s string
 		if json.Unmarshal(v, &s) != nil {
@@ -51,6 +67,15 @@ var updateFields = map[string]func(v json.RawMessage, u *SettingsUpdate) string{
 	},
 }
 
+// wholeIn reads a whole number between 0 and hi.
+func wholeIn(v json.RawMessage, hi float64) (int, bool) {
+	var f float64
+	if json.Unmarshal(v, &f) != nil || f != math.Trunc(f) || f < 0 || f > hi {
+		return 0, false
+	}
+	return int(f), true
+}
+
 // parseUpdate reads a partial settings update from a JSON object's
 // fields. Fields of the wrong type, null or unknown are named in errs
 // (never nil); ranges are checked by SettingsUpdate.Validate.
@@ -60,7 +85,7 @@ func parseUpdate(raw map[string]json.RawMessage) (u SettingsUpdate, errs labs.Fi
 		read, ok := updateFields[k]
 		switch {
 		case !ok:
-			errs[k] = "Unknown field; the downstream's settings are error_rate, latency_ms, latency and outage."
+			errs[k] = "Unknown field; the downstream's settings are error_rate, latency_ms, latency, outage, capacity and queue."
 		case bytes.Equal(bytes.TrimSpace(v), []byte("null")):
 			errs[k] = "Must not be null; leave the field out to keep its value."
 		default:
