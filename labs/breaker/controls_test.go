@@ -204,3 +204,35 @@ func waitFor(ctx context.Context, t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// error_burst spreads error_rate's failures into evenly spaced runs.
+func TestErrorBursts(t *testing.T) {
+	for _, tc := range []struct {
+		rate         float64
+		burst        int
+		fails, run   int
+		first, calls int64
+	}{
+		{0.05, 5, 50, 5, 95, 1000},
+		{0.08, 1, 76, 1, 12, 1000},
+		{0, 5, 0, 0, -1, 1000},
+	} {
+		s := Settings{ErrorRate: tc.rate, ErrorBurst: tc.burst}
+		fails, run, longest, first := 0, 0, 0, int64(-1)
+		for k := range tc.calls {
+			if !s.fails(k) {
+				run = 0
+				continue
+			}
+			if first < 0 {
+				first = k
+			}
+			fails, run = fails+1, run+1
+			longest = max(longest, run)
+		}
+		if fails != tc.fails || longest != tc.run || first != tc.first {
+			t.Errorf("rate %g in runs of %d: %d failures, longest run %d, first at %d; want %d, %d, %d",
+				tc.rate, tc.burst, fails, longest, first, tc.fails, tc.run, tc.first)
+		}
+	}
+}

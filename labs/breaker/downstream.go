@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -29,8 +30,11 @@ const (
 	TailMax   = 20
 )
 
-// MaxLatencyMS bounds latency_ms.
-const MaxLatencyMS = 10000
+// MaxLatencyMS bounds latency_ms; MaxErrorBurst bounds error_burst.
+const (
+	MaxLatencyMS  = 10000
+	MaxErrorBurst = 100
+)
 
 // ErrDownstream is the simulated downstream's failure.
 var ErrDownstream = errors.New("downstream failed")
@@ -45,6 +49,10 @@ type Settings struct {
 	// how many more wait for a slot before it refuses calls (see capacity).
 	Capacity int `json:"capacity"`
 	Queue    int `json:"queue"`
+	// ErrorBurst, when above 0, makes the errors come in runs of this many
+	// consecutive calls, evenly spaced so that error_rate of all calls
+	// fail; 0 draws each call's error independently.
+	ErrorBurst int `json:"error_burst"`
 }
 
 // DefaultSettings are a healthy downstream's: no errors, 20 ms fixed.
@@ -54,6 +62,9 @@ func DefaultSettings() Settings {
 
 func (s Settings) String() string {
 	out := fmt.Sprintf("error_rate %g, latency %d ms %s", s.ErrorRate, s.LatencyMS, s.Latency)
+	if s.ErrorBurst > 0 && s.ErrorRate > 0 {
+		out += fmt.Sprintf(", errors in runs of %d", s.ErrorBurst)
+	}
 	if s.Capacity > 0 {
 		out += fmt.Sprintf(", capacity %d at a time with a queue of %d", s.Capacity, s.Queue)
 	}
@@ -93,6 +104,9 @@ type Downstream struct {
 	waits    *waitLog      // nil on the real clock
 	cap      capacity
 	shedLog  labs.Throttle
+	// patternFrom is the call count when the settings last changed: an
+	// error pattern counts calls from there.
+	patternFrom atomic.Int64
 }
 
 // NewDownstream returns a downstream with settings s, counting calls into
@@ -107,12 +121,12 @@ func NewDownstream(s Settings, m *labs.Metrics) *Downstream {
 // returns ctx's error) and fails with ErrDownstream at error_rate, or
 // always during an outage.
 func (d *Downstream) Call(ctx context.Context) error {
-	d.calls.Add(1)
+	n := d.calls.Add(1)
 	if d.metrics != nil {
 		d.metrics.Count("downstream_calls", 1)
 	}
 	s := d.settings.Load()
-	fail := s.Outage || rand.Float64() < s.ErrorRate
+	fail := s.Outage || s.fails(n-1-d.patternFrom.Load())
 	wait, err := d.admitCall(s, s.delay())
 	if err != nil {
 		return err
@@ -140,6 +154,19 @@ func (d *Downstream) Call(ctx context.Context) error {
 		return ErrDownstream
 	}
 	return nil
+}
+
+// fails draws whether call k (from 0, counted since the settings changed)
+// fails: at random, or in evenly spaced runs of ErrorBurst.
+func (s Settings) fails(k int64) bool {
+	if s.ErrorRate <= 0 {
+		return false
+	}
+	if s.ErrorBurst <= 0 {
+		return rand.Float64() < s.ErrorRate
+	}
+	period := max(int64(s.ErrorBurst), int64(math.Round(float64(s.ErrorBurst)/s.ErrorRate)))
+	return k >= 0 && k%period >= period-int64(s.ErrorBurst)
 }
 
 // Calls is how many calls the downstream has received.
@@ -178,18 +205,23 @@ func (d *Downstream) Update(u SettingsUpdate) (Settings, labs.FieldErrors) {
 	if u.Queue != nil {
 		s.Queue = *u.Queue
 	}
+	if u.ErrorBurst != nil {
+		s.ErrorBurst = *u.ErrorBurst
+	}
+	d.patternFrom.Store(d.calls.Load())
 	d.settings.Store(&s)
 	return s, nil
 }
 
 // SettingsUpdate is a partial update; nil fields are left as they are.
 type SettingsUpdate struct {
-	ErrorRate *float64
-	LatencyMS *int
-	Latency   *string
-	Outage    *bool
-	Capacity  *int
-	Queue     *int
+	ErrorRate  *float64
+	LatencyMS  *int
+	Latency    *string
+	Outage     *bool
+	Capacity   *int
+	Queue      *int
+	ErrorBurst *int
 }
 
 // Validate checks the fields u sets; the errors name them.
@@ -206,6 +238,9 @@ func (u SettingsUpdate) Validate() labs.FieldErrors {
 	}
 	if c := u.Capacity; c != nil && (*c < 0 || *c > MaxCapacity) {
 		errs["capacity"] = fmt.Sprintf("Must be a whole number of calls between 0 (no limit) and %d.", MaxCapacity)
+	}
+	if b := u.ErrorBurst; b != nil && (*b < 0 || *b > MaxErrorBurst) {
+		errs["error_burst"] = fmt.Sprintf("Must be a whole number of calls between 0 (independent errors) and %d.", MaxErrorBurst)
 	}
 	if q := u.Queue; q != nil && (*q < 0 || *q > MaxQueue) {
 		errs["queue"] = fmt.Sprintf("Must be a whole number of calls between 0 and %d.", MaxQueue)

@@ -56,7 +56,7 @@ func (lab) Exercises() []labs.Exercise {
 				Requirement: "With 30% of the provider's calls failing, 300 client calls (100 per second of the checks' clock, at most 10 at a time; up to 900 when the breaker keeps most of them from the provider) add at most 10% retries on top of the first attempts that reach the provider."},
 		},
 		References: references(),
-	}, buildExercise()}
+	}, noisyExercise(), stormExercise(), buildExercise()}
 }
 
 // Check names, as the references name them.

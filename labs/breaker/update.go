@@ -41,6 +41,14 @@ var updateFields = map[string]func(v json.RawMessage, u *SettingsUpdate) string{
 		u.Capacity = &n
 		return ""
 	},
+	"error_burst": func(v json.RawMessage, u *SettingsUpdate) string {
+		n, ok := wholeIn(v, MaxErrorBurst)
+		if !ok {
+			return fmt.Sprintf("Must be a whole number of calls between 0 (independent errors) and %d.", MaxErrorBurst)
+		}
+		u.ErrorBurst = &n
+		return ""
+	},
 	"queue": func(v json.RawMessage, u *SettingsUpdate) string {
 		n, ok := wholeIn(v, MaxQueue)
 		if !ok {
@@ -85,7 +93,7 @@ func parseUpdate(raw map[string]json.RawMessage) (u SettingsUpdate, errs labs.Fi
 		read, ok := updateFields[k]
 		switch {
 		case !ok:
-			errs[k] = "Unknown field; the downstream's settings are error_rate, latency_ms, latency, outage, capacity and queue."
+			errs[k] = "Unknown field; the downstream's settings are error_rate, latency_ms, latency, outage, error_burst, capacity and queue."
 		case bytes.Equal(bytes.TrimSpace(v), []byte("null")):
 			errs[k] = "Must not be null; leave the field out to keep its value."
 		default:
