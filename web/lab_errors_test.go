@@ -39,6 +39,7 @@ func (l *swapLab) New(_ context.Context, _ labs.Env, d labs.Design) (labs.Instan
 }
 
 func (in *swapInst) answer(w http.ResponseWriter) {
+	w.Header().Set("X-Lab-Answer", "swap")
 	if in.closed.Load() {
 		labhttp.WriteError(w, nil, labhttp.Errorf(http.StatusServiceUnavailable, labhttp.CodeUnavailable, "redis: client is closed"))
 		return
@@ -49,6 +50,10 @@ func (in *swapInst) answer(w http.ResponseWriter) {
 func (in *swapInst) Handler() http.Handler {
 	rt := labhttp.NewRouter(nil)
 	rt.HandleFunc("POST /hit", func(w http.ResponseWriter, _ *http.Request) { in.answer(w) })
+	rt.HandleFunc("POST /fail", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Lab-Answer", "failed")
+		labhttp.WriteError(w, r, labhttp.Errorf(http.StatusInternalServerError, labhttp.CodeUnavailable, "the lab's own failure"))
+	})
 	rt.HandleFunc("POST /slow", func(w http.ResponseWriter, _ *http.Request) {
 		close(in.lab.slowIn)
 		<-in.lab.slowOut
@@ -73,6 +78,19 @@ func wantReconfiguring(t *testing.T, resp *http.Response) {
 	e, _ := decodeJSON(t, resp)["error"].(map[string]any)
 	if msg, _ := e["message"].(string); e["code"] != "reconfiguring" || !strings.Contains(msg, "being reconfigured") {
 		t.Errorf("%s %s: error %v", resp.Request.Method, resp.Request.URL.Path, e)
+	}
+}
+
+// wantLabAnswer checks that an answer carries the lab's header, and the
+// app's request id and security headers.
+func wantLabAnswer(t *testing.T, resp *http.Response, answer string) {
+	t.Helper()
+	if got := resp.Header.Get("X-Lab-Answer"); got != answer {
+		t.Errorf("X-Lab-Answer %q, want %q", got, answer)
+	}
+	if resp.Header.Get("X-Request-ID") == "" || resp.Header.Get("Content-Security-Policy") == "" ||
+		resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("headers of the lab's answer: %v", resp.Header)
 	}
 }
 
@@ -101,6 +119,18 @@ func TestReconfigureRace(t *testing.T) {
 	slow := make(chan *http.Response, 1)
 	go func() { slow <- b.api("POST", inst+"/slow", "") }()
 	<-l.slowIn
+	// An answer, a failure of the lab's own included, reaches the learner
+	// as the lab made it, with the app's headers too.
+	resp = b.api("POST", inst+"/hit", "")
+	wantStatus(t, resp, http.StatusOK)
+	wantLabAnswer(t, resp, "swap")
+	resp = b.api("POST", inst+"/fail", "")
+	wantStatus(t, resp, http.StatusInternalServerError)
+	wantLabAnswer(t, resp, "failed")
+	if e, _ := decodeJSON(t, resp)["error"].(map[string]any); e["message"] != "the lab's own failure" {
+		t.Errorf("the lab's failure reached the learner as %v", e)
+	}
+
 	patched := make(chan *http.Response, 1)
 	go func() { patched <- b.api("PATCH", inst, `{"step": 2}`) }()
 	<-l.entered // the old instance is closed, the new one not built
@@ -114,6 +144,9 @@ func TestReconfigureRace(t *testing.T) {
 	close(l.slowOut) // the request in flight meets its closed instance
 	resp = <-slow
 	wantReconfiguring(t, resp)
+	if h := resp.Header.Get("X-Lab-Answer"); h != "" || resp.Header.Get("Content-Security-Policy") == "" {
+		t.Errorf("the reconfiguring answer carries the lab's header %q, or lacks the app's: %v", h, resp.Header)
+	}
 	id := resp.Header.Get("X-Request-ID")
 	found := false
 	for _, line := range a.logs.lines("request") {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -38,41 +39,80 @@ func (s *Server) serveLabRoute(c *gin.Context, r *labs.Running) {
 	if req.URL.RawPath != "" && !strings.HasPrefix(req.URL.RawPath, prefix) {
 		req.URL.RawPath = "" // the prefix itself was escaped: match the decoded path
 	}
-	buf := &bufferedResponse{header: http.Header{}}
-	http.StripPrefix(prefix, h).ServeHTTP(buf, req)
-	if buf.status >= 500 && r.Replaced(gen) {
-		s.fail(c, labErr(errReplaced(buf.status, buf.body.Bytes())))
+	w := &heldOn5xx{w: c.Writer}
+	w.app = w.appKeys[:0]
+	for k := range c.Writer.Header() {
+		w.app = append(w.app, k)
+	}
+	http.StripPrefix(prefix, h).ServeHTTP(w, req)
+	if !w.held {
+		w.WriteHeader(http.StatusOK) // an answer with no body and no status
 		return
 	}
-	buf.copyTo(c.Writer)
+	if r.Replaced(gen) {
+		s.fail(c, labErr(errReplaced(w.status, w.body.Bytes())))
+		return
+	}
+	w.release()
 }
 
-// bufferedResponse holds a lab route's answer until it is known whether
-// the instance was replaced while it was made. Lab answers are small JSON.
-type bufferedResponse struct {
-	header http.Header
-	status int
+// heldOn5xx passes a lab route's answer through as it is written, except
+// a 5xx, which it holds until it is known whether the instance was
+// replaced while it was made (then the learner gets "reconfiguring"
+// instead). Lab answers are small JSON, and a 5xx is rare: the usual
+// answer is not copied.
+type heldOn5xx struct {
+	w      http.ResponseWriter
+	status int // 0 until WriteHeader
+	held   bool
+	header http.Header // a held answer's headers
 	body   bytes.Buffer
+	// app names the headers the app set before the lab's handler ran.
+	app     []string
+	appKeys [16]string
 }
 
-func (b *bufferedResponse) Header() http.Header { return b.header }
+func (b *heldOn5xx) Header() http.Header {
+	if b.held {
+		return b.header
+	}
+	return b.w.Header()
+}
 
-func (b *bufferedResponse) WriteHeader(status int) {
-	if b.status == 0 {
-		b.status = status
+func (b *heldOn5xx) WriteHeader(status int) {
+	if b.status != 0 {
+		return
+	}
+	b.status = status
+	if status < 500 {
+		b.w.WriteHeader(status)
+		return
+	}
+	// The lab's headers so far go aside with the answer, so that a
+	// "reconfiguring" error does not go out with them.
+	b.held = true
+	b.header = http.Header{}
+	for k, v := range b.w.Header() {
+		if !slices.Contains(b.app, k) {
+			b.header[k] = v
+			delete(b.w.Header(), k)
+		}
 	}
 }
 
-func (b *bufferedResponse) Write(p []byte) (int, error) {
+func (b *heldOn5xx) Write(p []byte) (int, error) {
 	b.WriteHeader(http.StatusOK)
-	return b.body.Write(p)
+	if b.held {
+		return b.body.Write(p)
+	}
+	return b.w.Write(p)
 }
 
-func (b *bufferedResponse) copyTo(w http.ResponseWriter) {
+// release sends a held answer as the lab made it.
+func (b *heldOn5xx) release() {
 	for k, v := range b.header {
-		w.Header()[k] = v
+		b.w.Header()[k] = v
 	}
-	b.WriteHeader(http.StatusOK)
-	w.WriteHeader(b.status)
-	_, _ = w.Write(b.body.Bytes())
+	b.w.WriteHeader(b.status)
+	_, _ = b.w.Write(b.body.Bytes())
 }
