@@ -13,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sdworkbook/workbook/internal/auth"
+	"github.com/sdworkbook/workbook/internal/redis"
 	"github.com/sdworkbook/workbook/internal/store"
 )
 
@@ -33,7 +34,7 @@ const learnerCacheTTL = 30 * time.Second
 // sessionChannel is the Redis channel on which replicas announce a
 // session ended ("<replica> s:<id>"), an account changed ("<replica>
 // u:<user id>") or a learner's record changed ("<replica> l:<user id>").
-const sessionChannel = "workbook:sessions:forget"
+const sessionChannel = redis.ChangesChannel
 
 // sessionCache keeps the sessions this replica read lately with their
 // accounts, so a signed-in request reads neither from the database. It
@@ -141,7 +142,9 @@ func (c *sessionCache) watch(st *store.Store) {
 // learnerChanged tells the other replicas that a learner's record changed
 // here; the store has dropped its own copy.
 func (c *sessionCache) learnerChanged(ctx context.Context, userID int64) {
-	c.announce(ctx, c.self+" l:"+strconv.FormatInt(userID, 10))
+	if err := redis.AnnounceLearner(ctx, c.rdb, c.self, userID); err != nil {
+		c.log.Warn("announcing a learner's change to the other replicas", "err", err)
+	}
 }
 
 func (c *sessionCache) announce(ctx context.Context, msg string) {

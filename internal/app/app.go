@@ -108,6 +108,9 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 		return a, err
 	}
 	a.closers = append(a.closers, func() { _ = a.Redis.Close() })
+	if o.Site == nil {
+		a.announceScores()
+	}
 	a.Labs = labs.NewManager(a.Registry, a.Redis.Client, a.Store.SQL(), string(a.Store.Dialect()), a.Log, a.Now, labs.DefaultLimits)
 	a.closers = append(a.closers, func() { a.Labs.StopAll(context.Background()) })
 	if o.Site != nil {
@@ -212,4 +215,17 @@ func (a *App) flushMail() {
 	if err := a.Site.FlushMail(ctx); err != nil {
 		a.Log.Warn("stopping with emails unsent", "err", err)
 	}
+}
+
+// announceScores makes a grader-only process tell the web replicas when
+// it records a learner's result: they keep copies of learners' best
+// scores. (A site's process announces every change to a learner's record
+// itself.)
+func (a *App) announceScores() {
+	self := "grader-" + auth.NewToken()[:16]
+	a.Store.OnLearnerChange(func(ctx context.Context, userID int64) {
+		if err := redis.AnnounceLearner(ctx, a.Redis.Client, self, userID); err != nil {
+			a.Log.Warn("announcing a learner's result to the web replicas; they show it within 30 s", "err", err, "user_id", userID)
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -74,7 +75,7 @@ func (s *Store) createSubmission(ctx context.Context, sub *Submission, also func
 			break
 		}
 	}
-	return mapErr(err, "submission")
+	return mapErr(s.learnerChanged(ctx, err, sub.UserID), "submission")
 }
 
 // SubmissionOf returns a user's submission; someone else's is not found.
@@ -202,6 +203,9 @@ func (s *Store) RecoverRuns(ctx context.Context, now time.Time, maxInterruptions
 			}
 			return tx.Model(&Submission{}).Where("id = ?", sub.ID).Update("job_id", job).Error
 		})
+		if giveUp {
+			s.submissionChanged(ctx, sub.ID) // one attempt fewer counts
+		}
 		if err != nil {
 			return out, mapErr(err, "submission")
 		}
@@ -246,6 +250,7 @@ func (s *Store) FinishRun(ctx context.Context, id string, run int, o Outcome) (o
 		ok = true
 		return tx.Where("submission_id = ? AND run <> ?", id, run).Delete(&SubmissionCheck{}).Error
 	})
+	s.submissionChanged(ctx, id)
 	return ok, mapErr(err, "submission")
 }
 
@@ -269,6 +274,10 @@ type BestScore struct {
 // BestScores returns, per exercise a learner attempted, the best score and
 // the number of attempts that count (not those the grader could not grade).
 func (s *Store) BestScores(ctx context.Context, userID int64) ([]BestScore, error) {
+	e, gen, ok := s.cachedLearner(userID)
+	if ok && e.hasBest {
+		return slices.Clone(e.best), nil
+	}
 	var rows []BestScore
 	err := s.db.WithContext(ctx).Model(&Submission{}).
 		Select("lab, exercise, COALESCE(MAX(score), 0) AS score, MAX(max_score) AS max_score, COUNT(*) AS attempts, "+
@@ -278,6 +287,7 @@ func (s *Store) BestScores(ctx context.Context, userID int64) ([]BestScore, erro
 	if err != nil {
 		return nil, mapErr(err, "scores")
 	}
+	s.keepLearner(userID, gen, func(e *learnerEntry) { e.best, e.hasBest = slices.Clone(rows), true })
 	return rows, nil
 }
 
@@ -299,6 +309,7 @@ func (s *Store) GiveUp(ctx context.Context, id, message string, now time.Time) (
 	res := s.db.WithContext(ctx).Model(&Submission{}).Where("id = ? AND status IN ?", id, []string{StatusQueued, StatusRunning}).
 		Updates(map[string]any{"status": StatusNotGradable, "message": message, "finished_at": now.UTC(),
 			"lease_owner": "", "lease_until": nil})
+	s.submissionChanged(ctx, id)
 	return res.RowsAffected == 1, mapErr(res.Error, "submission")
 }
 
@@ -328,5 +339,6 @@ func (s *Store) Requeue(ctx context.Context, id string, enqueue func(ctx context
 		}
 		return tx.Model(&Submission{}).Where("id = ?", id).Update("job_id", job).Error
 	})
+	s.submissionChanged(ctx, id)
 	return ok, mapErr(err, "submission")
 }

@@ -45,9 +45,11 @@ type learnerEntry struct {
 	hasCards    bool
 	ticks       []OutcomeTick
 	hasTicks    bool
-	reviews     []time.Time // since reviewsSince, oldest first
+	reviews     []CardReview // since reviewsFrom, oldest first (card, grade and time)
 	reviewsFrom time.Time
 	hasReviews  bool
+	best        []BestScore // best score per exercise (graders write these)
+	hasBest     bool
 }
 
 // CacheLearners turns the learner cache on: copies are served for at most
@@ -86,6 +88,23 @@ func (s *Store) learnerChanged(ctx context.Context, err error, userID int64) err
 		f(ctx, userID)
 	}
 	return err
+}
+
+// submissionChanged is called by every write that may change a learner's
+// best scores (a submission added, graded, given up or sent back), which
+// names the submission, not its learner: the learner is read back. A
+// learner that cannot be read is every learner.
+func (s *Store) submissionChanged(ctx context.Context, id string) {
+	if s.learners.serving == nil && s.learners.changed == nil {
+		return // no copies here, and no one to tell
+	}
+	var userID int64
+	err := s.db.WithContext(context.WithoutCancel(ctx)).Model(&Submission{}).Select("user_id").
+		Where("id = ?", id).Scan(&userID).Error
+	if err != nil {
+		userID = 0
+	}
+	_ = s.learnerChanged(ctx, nil, userID)
 }
 
 // cachedLearner returns the learner's entry when it may be served, and the
@@ -222,26 +241,51 @@ func (s *Store) OutcomeTicks(ctx context.Context, userID int64) ([]OutcomeTick, 
 // ReviewTimes returns when a learner reviewed cards since a time, oldest
 // first.
 func (s *Store) ReviewTimes(ctx context.Context, userID int64, since time.Time) ([]time.Time, error) {
-	since = since.UTC()
-	e, gen, ok := s.cachedLearner(userID)
-	if ok && e.hasReviews && !since.Before(e.reviewsFrom) {
-		i, _ := slices.BinarySearchFunc(e.reviews, since, func(t, s time.Time) int { return t.Compare(s) })
-		return slices.Clone(e.reviews[i:]), nil
-	}
-	var rows []CardReview
-	err := s.db.WithContext(ctx).Select("reviewed_at").Where("user_id = ? AND reviewed_at >= ?", userID, since).
-		Order("reviewed_at").Find(&rows).Error
+	rows, err := s.reviewsFrom(ctx, userID, since.UTC(), true)
 	if err != nil {
-		return nil, mapErr(err, "reviews")
+		return nil, err
 	}
 	out := make([]time.Time, len(rows))
 	for i, r := range rows {
 		out[i] = r.ReviewedAt
 	}
-	s.keepLearner(userID, gen, func(e *learnerEntry) {
-		e.reviews, e.reviewsFrom, e.hasReviews = slices.Clone(out), since, true
-	})
 	return out, nil
+}
+
+// ReviewsSince returns a learner's reviews since a time, oldest first, at
+// most maxSessionReviews: what a review session has done so far.
+func (s *Store) ReviewsSince(ctx context.Context, userID int64, since time.Time) ([]CardReview, error) {
+	rows, err := s.reviewsFrom(ctx, userID, since.UTC(), false)
+	if len(rows) > maxSessionReviews {
+		rows = rows[:maxSessionReviews]
+	}
+	return rows, err
+}
+
+// reviewsFrom returns a learner's reviews since a time, oldest first, from
+// the cache when it holds them; keep says to keep what it reads (every
+// review since then; otherwise at most maxSessionReviews are read).
+func (s *Store) reviewsFrom(ctx context.Context, userID int64, since time.Time, keep bool) ([]CardReview, error) {
+	e, gen, ok := s.cachedLearner(userID)
+	if ok && e.hasReviews && !since.Before(e.reviewsFrom) {
+		i, _ := slices.BinarySearchFunc(e.reviews, since, func(r CardReview, t time.Time) int { return r.ReviewedAt.Compare(t) })
+		return slices.Clone(e.reviews[i:]), nil
+	}
+	q := s.db.WithContext(ctx).Select("card_id, grade, reviewed_at").Where("user_id = ? AND reviewed_at >= ?", userID, since).
+		Order("reviewed_at")
+	if !keep {
+		q = q.Limit(maxSessionReviews)
+	}
+	var rows []CardReview
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, mapErr(err, "reviews")
+	}
+	if keep {
+		s.keepLearner(userID, gen, func(e *learnerEntry) {
+			e.reviews, e.reviewsFrom, e.hasReviews = slices.Clone(rows), since, true
+		})
+	}
+	return rows, nil
 }
 
 // LearnerCached says whether this process holds a copy of a learner's

@@ -136,12 +136,3 @@ func (s *Store) ReviewTimesOfUsers(ctx context.Context, userIDs []int64, since t
 
 // maxSessionReviews bounds the reviews a session's summary reads.
 const maxSessionReviews = 5000
-
-// ReviewsSince returns a learner's reviews since a time, oldest first, up
-// to a bound: what a review session has done so far.
-func (s *Store) ReviewsSince(ctx context.Context, userID int64, since time.Time) ([]CardReview, error) {
-	var rows []CardReview
-	err := s.db.WithContext(ctx).Select("card_id, grade, reviewed_at").Where("user_id = ? AND reviewed_at >= ?", userID, since.UTC()).
-		Order("reviewed_at").Limit(maxSessionReviews).Find(&rows).Error
-	return rows, mapErr(err, "reviews")
-}
