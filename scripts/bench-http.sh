@@ -87,8 +87,12 @@ row() {
 bench() { # backend-name DATABASE_URL REDIS_URL
 	local data
 	data=$(mktemp -d -p "$tmp")
-	WORKBOOK_ADDR=$app WORKBOOK_DATA_DIR=$data DATABASE_URL=$2 REDIS_URL=$3 WORKBOOK_LOG_FORMAT=json \
-		"$tmp/server" >"$tmp/server-$1.log" 2>&1 &
+	# Grading in process (no containers while measuring); the loopback
+	# client is a proxy, so the 100 learners of the gradebook can register
+	# as 100 addresses (registration is limited per address).
+	export WORKBOOK_DATA_DIR=$data DATABASE_URL=$2 REDIS_URL=$3 WORKBOOK_GRADER_ENVIRONMENT=embedded \
+		WORKBOOK_TRUSTED_PROXIES=127.0.0.1
+	WORKBOOK_ADDR=$app WORKBOOK_LOG_FORMAT=json "$tmp/server" >"$tmp/server-$1.log" 2>&1 &
 	pids+=($!)
 	local spid=$!
 	wait_for "http://$app/readyz"
@@ -113,6 +117,10 @@ bench() { # backend-name DATABASE_URL REDIS_URL
 	code=$(api "/api/labs/shortener/instances/$sho/shorten" '{"url":"https://example.org/x"}' | field code)
 	local redirect="http://$app/api/labs/shortener/instances/$sho/r/$code"
 	curl -s -o /dev/null -b "$jar" "$redirect"
+	local sub
+	sub=$(submission "$jar")
+	local tcookie cid
+	read -r tcookie cid < <(gradebook "$1")
 
 	latency=()
 	echo
@@ -132,6 +140,8 @@ bench() { # backend-name DATABASE_URL REDIS_URL
 	row "review /review" "http://$app/review" "$cookie" "" static "$s" "" ""
 	row "progress /progress" "http://$app/progress" "$cookie" "" static "$s" "" ""
 	row "lab page /labs/limiter" "http://$app/labs/limiter" "$cookie" "" static "$s" "" ""
+	row "submission page /submissions/{id}" "http://$app/submissions/$sub" "$cookie" "" static "$s" "" ""
+	row "gradebook, class of 100 /classes/{id}" "http://$app/classes/$cid" "$tcookie" "" static "$s" "" ""
 	row "healthz" "http://$app/healthz" "" "" "bare 301" "http://$bare/" "" ""
 	echo
 	echo "Latency at $rate req/s offered (cmd/loadgen, ${dur}s, open loop), ms:"
@@ -141,6 +151,48 @@ bench() { # backend-name DATABASE_URL REDIS_URL
 	printf '%s\n' "${latency[@]}"
 	kill "$spid" "$bpid" 2>/dev/null || true
 	wait "$spid" "$bpid" 2>/dev/null || true
+}
+
+# submission JAR submits a design of the limiter's first exercise as the
+# learner of JAR, waits until it is graded, and prints its id.
+submission() {
+	local id
+	id=$(curl -fs -b "$1" -H 'Content-Type: application/json' -d '{"exercise":"limiter-api-quota","design":{}}' \
+		"http://$app/api/labs/limiter/submissions" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
+	for _ in $(seq 1 600); do
+		curl -fs -b "$1" "http://$app/api/submissions/$id" | grep -Eq '"status":"(graded|not_gradable|timed_out)"' && break
+		sleep 0.2
+	done
+	echo "$id"
+}
+
+# gradebook BACKEND makes an instructor (server admin create-user) with a
+# class of 100 learners who joined it, an exercise and a quiz assigned,
+# and prints the instructor's session cookie and the class's id.
+gradebook() {
+	local email="teach-$RANDOM@example.org" tjar=$tmp/jar-teacher-$1
+	printf 'bench-password-long-enough\n' >"$tmp/pw"
+	"$tmp/server" admin create-user --email "$email" --password-file "$tmp/pw" --role instructor >/dev/null
+	curl -fs -o /dev/null -c "$tjar" -d "email=$email&password=bench-password-long-enough" "http://$app/login"
+	local class cid code
+	class=$(curl -fs -b "$tjar" -H 'Content-Type: application/json' -d '{"name":"Bench"}' "http://$app/api/classes")
+	cid=$(echo "$class" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
+	code=$(echo "$class" | python3 -c "import json,sys; print(json.load(sys.stdin)['join_code'])")
+	for a in exercise:limiter-api-quota quiz:cap; do
+		curl -fs -o /dev/null -b "$tjar" -d "assignment=$a" "http://$app/classes/$cid/assignments"
+	done
+	for i in $(seq 1 100); do
+		(
+			j=$tmp/jar-l$i-$1
+			curl -fs -o /dev/null -c "$j" -H "X-Forwarded-For: 10.9.$((i / 250)).$((i % 250 + 1))" \
+				-d "email=l$i-$RANDOM@example.org&password=bench-password-long-enough" "http://$app/register"
+			curl -fs -o /dev/null -b "$j" -H 'Content-Type: application/json' -d "{\"join_code\":\"$code\"}" \
+				"http://$app/api/classes/join"
+		) &
+		if [ $((i % 8)) = 0 ]; then wait; fi
+	done
+	wait
+	echo "$(awk '$6 ~ /session/ {print $6 "=" $7}' "$tjar") $cid"
 }
 
 question_slug() {
