@@ -176,7 +176,7 @@ func (m *Manager) takeOver(ctx context.Context, e Entry) (Located, error) {
 	if len(ferrs) > 0 {
 		return Located{}, ErrNotFound
 	}
-	r := &Running{ID: e.ID, Lab: l, Owner: e.Owner, Design: d, Created: e.Created, lastUsed: m.now()}
+	r := &Running{ID: e.ID, Lab: l, Owner: e.Owner, Design: d, Created: e.Created, lastUsed: m.now(), labID: l.Info().ID}
 	m.mu.Lock()
 	if m.instances[e.ID] != nil {
 		m.mu.Unlock()

@@ -58,7 +58,11 @@ type Running struct {
 	loading  bool
 	swapping bool   // a reconfigure is replacing inst
 	gen      uint64 // counts reconfigures, for Replaced
+	labID    string // Lab.Info().ID, which labs build on every call
 }
+
+// LabID is the id of the instance's lab.
+func (r *Running) LabID() string { return r.labID }
 
 // Instance returns the lab instance (it changes on Reconfigure).
 func (r *Running) Instance() Instance {
@@ -152,7 +156,7 @@ func (m *Manager) Launch(ctx context.Context, labID string, owner int64, d Desig
 	if !ok {
 		return nil, ErrUnknownLab
 	}
-	r := &Running{ID: newID(), Lab: l, Owner: owner, Design: d, Created: m.now(), lastUsed: m.now()}
+	r := &Running{ID: newID(), Lab: l, Owner: owner, Design: d, Created: m.now(), lastUsed: m.now(), labID: l.Info().ID}
 	if err := m.reserve(ctx, r); err != nil {
 		return nil, err
 	}
@@ -256,7 +260,7 @@ func (m *Manager) Get(labID, id string, owner int64) (*Running, error) {
 	m.mu.Lock()
 	r, ok := m.instances[id]
 	m.mu.Unlock()
-	if !ok || r.Owner != owner || r.Lab.Info().ID != labID || r.Instance() == nil {
+	if !ok || r.Owner != owner || r.labID != labID || r.Instance() == nil {
 		return nil, ErrNotFound
 	}
 	r.mu.Lock()
@@ -272,7 +276,7 @@ func (m *Manager) ownedHere(labID string, owner int64) []*Running {
 	defer m.mu.Unlock()
 	var out []*Running
 	for _, r := range m.instances {
-		if r.Owner == owner && r.Instance() != nil && (labID == "" || r.Lab.Info().ID == labID) {
+		if r.Owner == owner && r.Instance() != nil && (labID == "" || r.labID == labID) {
 			out = append(out, r)
 		}
 	}

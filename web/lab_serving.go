@@ -33,7 +33,7 @@ func (s *Server) serveLabRoute(c *gin.Context, r *labs.Running) {
 		s.fail(c, labErr(err))
 		return
 	}
-	prefix := "/api/labs/" + r.Lab.Info().ID + "/instances/" + r.ID
+	prefix := "/api/labs/" + r.LabID() + "/instances/" + r.ID
 	req := c.Request
 	req.Body = http.MaxBytesReader(c.Writer, req.Body, 64<<10)
 	if req.URL.RawPath != "" && !strings.HasPrefix(req.URL.RawPath, prefix) {
