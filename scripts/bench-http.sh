@@ -10,7 +10,8 @@
 #   scripts/bench-http.sh [embedded|postgres|all]   (default: all; postgres needs Docker)
 #
 # Environment: BENCH_DURATION (wrk seconds a run, 4), BENCH_RUNS (3),
-# BENCH_RATE (offered req/s for the latency table, 1000), BENCH_PATHS (a
+# BENCH_RATE (offered req/s for the latency table, 1000;
+# BENCH_RATE_GRADEBOOK for the gradebook, 20), BENCH_PATHS (a
 # grep -E pattern choosing rows by name), WORKBOOK_POSTGRES_IMAGE and
 # WORKBOOK_REDIS_IMAGE (default postgres:15 and redis:7 when present, else
 # the local images scripts/images.sh builds).
@@ -58,9 +59,10 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1
 post_lua=$tmp/post.lua
 echo 'wrk.method = "POST"' >"$post_lua"
 
-# row NAME URL COOKIE LUA BASE_NAME BASE_URL BASE_LUA GOAL
+# row NAME URL COOKIE LUA BASE_NAME BASE_URL BASE_LUA GOAL [RATE]
+# (RATE: the offered load of its latency row, when not BENCH_RATE)
 row() {
-	local name=$1 url=$2 cookie=$3 lua=$4 bname=$5 burl=$6 blua=$7 goal=$8
+	local name=$1 url=$2 cookie=$3 lua=$4 bname=$5 burl=$6 blua=$7 goal=$8 lrate=${9:-$rate}
 	echo "$name" | grep -Eq "$only" || return 0
 	local a=() b=()
 	for _ in $(seq 1 "$runs"); do
@@ -78,10 +80,10 @@ row() {
 	local h=()
 	[ -n "$cookie" ] && h=(-H "Cookie: $cookie")
 	local la lb
-	la=$("$tmp/loadgen" -url "$url" -method "$method" -rate "$rate" -d "${dur}s" "${h[@]}")
-	lb=$("$tmp/loadgen" -url "$burl" -method "$bmethod" -rate "$rate" -d "${dur}s")
-	latency+=("$(awk -v n="$name" -v b="$bname" -v a="$la" -v c="$lb" 'BEGIN{split(a,x," "); split(c,y," ");
-		printf "| %s | %.2f | %.2f | %s %.2f | %.1f |", n, x[1], x[2], b, y[2], x[2]/(y[2]?y[2]:1)}')")
+	la=$("$tmp/loadgen" -url "$url" -method "$method" -rate "$lrate" -d "${dur}s" "${h[@]}")
+	lb=$("$tmp/loadgen" -url "$burl" -method "$bmethod" -rate "$lrate" -d "${dur}s")
+	latency+=("$(awk -v n="$name" -v r="$lrate" -v b="$bname" -v a="$la" -v c="$lb" 'BEGIN{split(a,x," "); split(c,y," ");
+		printf "| %s | %s | %.2f | %.2f | %s %.2f | %.1f |", n, r, x[1], x[2], b, y[2], x[2]/(y[2]?y[2]:1)}')")
 }
 
 bench() { # backend-name DATABASE_URL REDIS_URL
@@ -141,13 +143,13 @@ bench() { # backend-name DATABASE_URL REDIS_URL
 	row "progress /progress" "http://$app/progress" "$cookie" "" static "$s" "" ""
 	row "lab page /labs/limiter" "http://$app/labs/limiter" "$cookie" "" static "$s" "" ""
 	row "submission page /submissions/{id}" "http://$app/submissions/$sub" "$cookie" "" static "$s" "" ""
-	row "gradebook, class of 100 /classes/{id}" "http://$app/classes/$cid" "$tcookie" "" static "$s" "" ""
+	row "gradebook, class of 100 /classes/{id}" "http://$app/classes/$cid" "$tcookie" "" static "$s" "" "" "${BENCH_RATE_GRADEBOOK:-20}"
 	row "healthz" "http://$app/healthz" "" "" "bare 301" "http://$bare/" "" ""
 	echo
-	echo "Latency at $rate req/s offered (cmd/loadgen, ${dur}s, open loop), ms:"
+	echo "Latency at a fixed offered load (cmd/loadgen, ${dur}s, open loop), ms:"
 	echo
-	echo "| path | p50 | p99 | baseline p99 | p99 ratio |"
-	echo "| --- | --- | --- | --- | --- |"
+	echo "| path | req/s offered | p50 | p99 | baseline p99 | p99 ratio |"
+	echo "| --- | --- | --- | --- | --- | --- |"
 	printf '%s\n' "${latency[@]}"
 	kill "$spid" "$bpid" 2>/dev/null || true
 	wait "$spid" "$bpid" 2>/dev/null || true
