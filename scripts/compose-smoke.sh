@@ -160,7 +160,10 @@ declare -A results
 for _ in $(seq 1 600); do
 	left=()
 	for k in "${pending[@]}"; do
-		res=$(curl -fs -b "${jars[$k]}" "${bases[$k]}/api/submissions/${subs[$k]}")
+		# A poll that fails (a replica busy or restarting on a loaded
+		# machine) is asked again; the deadline above still ends a wait
+		# for a grade that never comes.
+		res=$(curl -fs -b "${jars[$k]}" "${bases[$k]}/api/submissions/${subs[$k]}") || res=""
 		case $(field status "$res") in
 		graded | not_gradable | timed_out) results[$k]=$res ;;
 		*) left+=("$k") ;;
