@@ -215,48 +215,61 @@ web_tests() { # every run, whatever the others gave
 }
 group web web_tests
 
-# A short fuzzing run of every parser of user input: the targets of a
-# package one after another (it compiles once), two packages at a time,
-# each target with one fuzzing worker. It starts with everything else and
-# runs at a lower priority: the fuzz engine works for a fixed time whatever
-# it is given, so it takes only what the other groups leave of the cores
-# and never makes them wait.
+# A short fuzzing run of every parser of user input: a package's test
+# binary is built once with the fuzzing instrumentation and runs its
+# targets one after another, two packages at a time, each target with one
+# fuzzing worker. It starts with everything else and runs at a lower
+# priority: the fuzz engine works for a fixed time whatever it is given, so
+# it takes only what the other groups leave of the cores and never makes
+# them wait.
 fuzztime=${FUZZTIME:-10s}
-fuzz_one() { # package target
+fuzzcache=$(go env GOCACHE)/fuzz # where go test -fuzz keeps what it learnt
+fuzz_run() { # package dir binary target: one run, its output on stdout
+	(cd "$2" && "$3" -test.run '^$' -test.fuzz "^$4\$" -test.fuzztime "$fuzztime" -test.parallel 1 \
+		-test.timeout 10m -test.fuzzcachedir "$fuzzcache/$1" 2>&1)
+}
+fuzz_one() { # package dir binary target
 	local out
-	if ! out=$(go test -run '^$' -parallel 1 -fuzz "^$2\$" -fuzztime "$fuzztime" "$1" 2>&1); then
+	if ! out=$(fuzz_run "$@"); then
 		# A real finding writes its input under testdata/fuzz and fails
 		# every time. The fuzz engine itself now and then ends a run with a
 		# bare FAIL and no input; that run is tried once more.
-		if [[ "$out" == *"Failing input written"* ]] ||
-			! out=$(go test -run '^$' -parallel 1 -fuzz "^$2\$" -fuzztime "$fuzztime" "$1" 2>&1); then
-			printf 'fuzz %s %s failed:\n%s\n' "$1" "$2" "$out" >&2
+		if [[ "$out" == *"Failing input written"* ]] || ! out=$(fuzz_run "$@"); then
+			printf 'fuzz %s %s failed:\n%s\n' "$1" "$4" "$out" >&2
 			return 1
 		fi
-		log "fuzz $2: the engine's first run ended without a finding; the second passed"
+		log "fuzz $4: the engine's first run ended without a finding; the second passed"
 	fi
 	if [[ "$out" == *"no fuzz tests to fuzz"* ]]; then
-		echo "fuzz: $1 has no target $2" >&2
+		echo "fuzz: $1 has no target $4" >&2
 		return 1
 	fi
-	log "fuzz $2 ($fuzztime): no finding"
+	log "fuzz $4 ($fuzztime): no finding"
 }
-fuzz_package() { # package targets...: one after another, so it compiles once
-	local pkg=$1 target
-	shift
-	for target in "$@"; do fuzz_one "$pkg" "$target" || return 1; done
+fuzz_package() { # package dir targets...: one build, then each target
+	local pkg=$1 dir=$2 tmp target rc=0
+	shift 2
+	tmp=$(mktemp -d)
+	if go test -c -o "$tmp/fuzz.test" -fuzz "^($(tr ' ' '|' <<<"$*"))\$" "$pkg"; then
+		for target in "$@"; do fuzz_one "$pkg" "$dir" "$tmp/fuzz.test" "$target" || { rc=1; break; }; done
+	else
+		echo "fuzz: the test binary of $pkg did not build" >&2
+		rc=1
+	fi
+	rm -rf "$tmp"
+	return "$rc"
 }
 fuzz_all() {
-	export -f fuzz_one fuzz_package log
-	export fuzztime
-	# One line per package: the package, then its fuzz targets; the
-	# packages with the most targets first, so the two lanes end together.
+	export -f fuzz_run fuzz_one fuzz_package log
+	export fuzztime fuzzcache
+	# One line per package: the package, its directory, then its fuzz
+	# targets; the packages with the most targets first, so that the two
+	# lanes end together.
 	local targets pkg dir fs
-	targets=$(for pkg in $(go list ./...); do
-		dir=$(go list -f '{{.Dir}}' "$pkg")
+	targets=$(go list -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do
 		# (no blank at the end of a line: xargs -L would join the next one to it)
 		fs=$(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u | paste -sd' ')
-		[ -z "$fs" ] || echo "$pkg $fs"
+		[ -z "$fs" ] || echo "$pkg $dir $fs"
 	done | awk '{print NF, $0}' | sort -rn | cut -d' ' -f2-)
 	log "fuzzing every parser of user input in $(wc -l <<<"$targets") packages, two at a time"
 	xargs -P 2 -L 1 nice -n 10 bash -c 'fuzz_package "$@"' _ <<<"$targets"
