@@ -101,9 +101,9 @@ fi
 # builds, on services' real-time checks, on the fuzz engine's fixed time),
 # and what one waits out the others use. Every group runs to its end; the
 # command fails when any group failed, and prints that group's log.
-# Whole, on an idle two-core machine, it takes about ten minutes; the
-# machine's two cores are what bounds it, so a group that only waits
-# should not hold a slot another could compile or test in.
+# The machine's cores bound the whole, so a group that only waits should
+# not hold a slot another could compile or test in; each group reports
+# its wall and CPU time.
 logs=$(mktemp -d)
 declare -A group_pid=()
 failed=()
@@ -163,11 +163,12 @@ loaded='^TestBuildExerciseUnderLoad$'
 if [ "${WORKBOOK_SKIP_COMPOSE:-}" != 1 ]; then
 	group compose-smoke scripts/compose-smoke.sh
 fi
-# Every package but web under the race detector. Four at a time (the
-# default is one per core): the grader's, the server's, the store's and
-# the sandbox's tests wait on containers and subprocesses for minutes, and
-# two of them would otherwise keep every other package from compiling or
-# running. The packages below start no goroutine and share nothing between
+# Every package but web under the race detector. Three at a time (the
+# default is one per core): the shop's, the grader's, the server's, the
+# store's and the sandbox's tests wait on containers and subprocesses for
+# minutes, and two of them would otherwise keep every other package from
+# compiling or running; more at once would only have more containers
+# starting together on a busy Docker engine. The packages below start no goroutine and share nothing between
 # goroutines (pure parsing, formatting and arithmetic over values): the
 # race detector has nothing to find in them and only makes them slower, so
 # their tests run without it.
@@ -176,7 +177,7 @@ unraced="$m/internal/archive $m/internal/codelimits $m/internal/config $m/intern
 race_tests() { # both runs, whatever the first gave
 	local rc=0
 	# shellcheck disable=SC2046
-	go test -race -p 4 -count=1 -timeout 20m -skip "$sandboxed|$loaded" \
+	go test -race -p 3 -count=1 -timeout 20m -skip "$sandboxed|$loaded" \
 		$(go list ./... | grep -vxF -e "$m/web" $(printf -- '-e %s ' $unraced)) || rc=$?
 	# shellcheck disable=SC2086
 	go test -count=1 -timeout 20m $unraced || rc=$?
