@@ -21,6 +21,10 @@ func (b Book) WriteCSV(w io.Writer) error {
 	}
 	head = append(head, "Total", "Lessons completed", "Quiz average (%)", "Review streak (days)")
 	points = append(points, strconv.Itoa(b.totalMax()), strconv.Itoa(b.Lessons), "100", "")
+	for _, l := range b.Ladders {
+		head = append(head, l.Title+" step reached")
+		points = append(points, strconv.Itoa(l.Steps))
+	}
 	if err := cw.Write(head); err != nil {
 		return err
 	}
@@ -37,6 +41,9 @@ func (b Book) WriteCSV(w io.Writer) error {
 			line = append(line, v)
 		}
 		line = append(line, strconv.Itoa(r.Total), strconv.Itoa(r.Lessons), strconv.Itoa(r.QuizAverage), strconv.Itoa(r.Streak))
+		for _, l := range b.Ladders {
+			line = append(line, strconv.Itoa(r.StepReached[l.Lab]))
+		}
 		if err := cw.Write(line); err != nil {
 			return err
 		}

@@ -23,6 +23,9 @@ type Sources struct {
 	Catalog func() *lessons.Catalog
 	// Exercise finds a lab exercise by id.
 	Exercise func(id string) (labs.Exercise, bool)
+	// Ladders are the labs' exercise ladders, whose step reached each
+	// row shows.
+	Ladders []Ladder
 }
 
 // Column is one assignment.
@@ -63,6 +66,8 @@ type Row struct {
 	Streak      int       `json:"review_streak"`
 	Total       int       `json:"total"`
 	TotalMax    int       `json:"total_max"`
+	// StepReached is, per lab, the highest ladder step passed (0: none).
+	StepReached map[string]int `json:"ladder_steps"`
 }
 
 // Book is a class's gradebook.
@@ -71,6 +76,7 @@ type Book struct {
 	Columns []Column    `json:"assignments"`
 	Rows    []Row       `json:"learners"`
 	Lessons int         `json:"lessons_total"`
+	Ladders []Ladder    `json:"ladders"`
 }
 
 // Build computes a class's gradebook.
@@ -95,7 +101,7 @@ type evidence struct {
 
 func (src Sources) build(ctx context.Context, class store.Class, only int64) (Book, error) {
 	cat := src.Catalog()
-	b := Book{Class: class, Lessons: len(cat.Lessons), Columns: []Column{}, Rows: []Row{}} // [] not null in JSON
+	b := Book{Class: class, Lessons: len(cat.Lessons), Columns: []Column{}, Rows: []Row{}, Ladders: append([]Ladder{}, src.Ladders...)} // [] not null in JSON
 	as, err := src.Store.Assignments(ctx, class.ID)
 	if err != nil {
 		return Book{}, err
@@ -112,7 +118,9 @@ func (src Sources) build(ctx context.Context, class store.Class, only int64) (Bo
 		return Book{}, err
 	}
 	for _, m := range members {
-		b.Rows = append(b.Rows, row(m, b.Columns, ev))
+		r := row(m, b.Columns, ev)
+		r.StepReached = stepsReached(m.ID, src.Ladders, ev.subs)
+		b.Rows = append(b.Rows, r)
 	}
 	return b, nil
 }
@@ -152,7 +160,7 @@ func (src Sources) members(ctx context.Context, classID, only int64) ([]store.Me
 
 // evidence reads what the members did towards the columns.
 func (src Sources) evidence(ctx context.Context, classID int64, members []store.Member, cols []Column) (evidence, error) {
-	var exIDs, slugs []string
+	exIDs, slugs := ladderExercises(src.Ladders), []string(nil)
 	for _, col := range cols {
 		switch col.Kind {
 		case store.AssignExercise:

@@ -36,6 +36,9 @@ func (g *Grader) Submit(ctx context.Context, userID int64, labID string, req Req
 	if err != nil {
 		return store.Submission{}, err
 	}
+	if err := g.checkUnlocked(ctx, userID, ex); err != nil {
+		return store.Submission{}, err
+	}
 	pending, err := g.st.PendingSubmissions(ctx, userID)
 	if err != nil {
 		return store.Submission{}, err

@@ -261,6 +261,7 @@ func classRouteCases(w *authzWorld) []routeCase {
 		{method: "GET", pattern: "/classes/:id", policy: member, path: classBase, unknown: "/classes/999999"},
 		{method: "POST", pattern: "/classes/:id/delete", policy: class, path: classBase + "/delete", form: url.Values{"confirm": {"not the name"}},
 			unknown: "/classes/999999/delete"},
+		{method: "POST", pattern: "/classes/:id/ladders", policy: class, path: classBase + "/ladders", unknown: "/classes/999999/ladders"},
 		{method: "POST", pattern: "/classes/:id/assignments", policy: class, path: classBase + "/assignments", unknown: "/classes/999999/assignments"},
 		{method: "POST", pattern: "/classes/:id/assignments/:aid/delete", policy: class, path: classBase + "/assignments/" + aid + "/delete", destructive: true,
 			unknown: classBase + "/assignments/999999/delete"},

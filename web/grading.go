@@ -213,6 +213,11 @@ func (s *Server) exerciseModel(c *gin.Context, l labs.Lab, ex labs.Exercise) (vi
 		return m, nil
 	}
 	m.SignedIn = true
+	lock, err := s.stepLock(c, ex)
+	if err != nil {
+		return m, err
+	}
+	m.Locked = lock
 	subs, err := s.grader.Submissions(c.Request.Context(), u.ID, ex.ID)
 	if err != nil {
 		return m, err

@@ -14,7 +14,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/sdworkbook/workbook/internal/apperr"
-	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/labs"
 	"github.com/sdworkbook/workbook/web/views"
 )
@@ -349,23 +348,12 @@ func (s *Server) labPageModel(c *gin.Context, l labs.Lab) views.LabPage {
 	for _, f := range l.Fields() {
 		m.Values[f.Name] = fmt.Sprint(f.Default)
 	}
-	var best map[string]store.BestScore
-	if u := currentUser(c); u != nil && s.gradingOn() {
-		if rows, err := s.grader.BestScores(c.Request.Context(), u.ID); err == nil {
-			best = map[string]store.BestScore{}
-			for _, r := range rows {
-				best[r.Exercise] = r
-			}
-		}
-	}
 	if s.gradingOn() {
-		for _, ex := range s.grader.Exercises(l.Info().ID) {
-			es := views.ExerciseSummary{Exercise: ex}
-			if b, ok := best[ex.ID]; ok {
-				es.Best = &b
-			}
-			m.Exercises = append(m.Exercises, es)
+		exs, err := s.exerciseSummaries(c, l.Info().ID)
+		if err != nil {
+			s.log.Warn("reading a learner's ladder", "request_id", c.GetString(ctxRequestID), "err", err)
 		}
+		m.Exercises = exs
 	}
 	if u := currentUser(c); u != nil {
 		m.SignedIn = true

@@ -112,6 +112,7 @@ func (s *Server) classRoutes(app *gin.RouterGroup) {
 	app.POST("/join/:code", s.requireUser, s.joinClass)
 	app.GET("/classes/:id", s.requireUser, s.classPage)
 	app.POST("/classes/:id/delete", s.requireUser, s.deleteClass)
+	app.POST("/classes/:id/ladders", s.requireUser, s.setClassLadders)
 	app.POST("/classes/:id/assignments", s.requireUser, s.addAssignment)
 	app.POST("/classes/:id/assignments/:aid/delete", s.requireUser, s.deleteAssignment)
 	app.POST("/classes/:id/assignments/:aid/regrade", s.requireUser, s.regradeAssignment)

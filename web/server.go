@@ -145,6 +145,9 @@ func New(d Deps) (*Server, error) {
 	s.grader = d.Grader
 	s.progress = &progress.Service{Catalog: s.library.Catalog, Store: d.Store, Now: now, Labs: s.grader.LabEvidence}
 	s.books = gradebook.Sources{Store: d.Store, Progress: s.progress, Catalog: s.library.Catalog, Exercise: s.exercise}
+	if s.grader != nil {
+		s.books.Ladders = gradebook.LaddersOf(s.grader.Labs(), s.grader.Exercises)
+	}
 	s.sessions = &sessions{
 		store:  d.Store,
 		idle:   d.Config.SessionIdle,

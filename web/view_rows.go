@@ -11,7 +11,7 @@ import (
 // the records.
 
 func classRef(cl store.Class) views.ClassRef {
-	return views.ClassRef{ID: cl.ID, Name: cl.Name, JoinCode: cl.JoinCode}
+	return views.ClassRef{ID: cl.ID, Name: cl.Name, JoinCode: cl.JoinCode, LaddersUnlocked: cl.LaddersUnlocked}
 }
 
 func classRefs(cls []store.Class) []views.ClassRef {

@@ -17,6 +17,9 @@ type Class struct {
 	Name         string
 	JoinCode     string
 	CreatedAt    time.Time
+	// LaddersUnlocked lets the class's learners submit any step of an
+	// exercise ladder without passing the step before.
+	LaddersUnlocked bool
 }
 
 // ClassMember is a learner in a class.
@@ -114,6 +117,25 @@ func (s *Store) ClassesJoined(ctx context.Context, userID int64) ([]Class, error
 	err := s.db.WithContext(ctx).Joins("JOIN class_members ON class_members.class_id = classes.id").
 		Where("class_members.user_id = ?", userID).Order("classes.name").Find(&rows).Error
 	return rows, mapErr(err, "classes")
+}
+
+// SetLaddersUnlocked unlocks (or locks again) every ladder step for a
+// class's learners.
+func (s *Store) SetLaddersUnlocked(ctx context.Context, classID int64, unlocked bool) error {
+	res := s.db.WithContext(ctx).Model(&Class{}).Where("id = ?", classID).Update("ladders_unlocked", unlocked)
+	if res.Error == nil && res.RowsAffected == 0 {
+		return mapErr(gorm.ErrRecordNotFound, "class")
+	}
+	return mapErr(res.Error, "class")
+}
+
+// LaddersUnlockedFor reports whether a class the learner is in has its
+// ladders unlocked.
+func (s *Store) LaddersUnlockedFor(ctx context.Context, userID int64) (bool, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Class{}).Joins("JOIN class_members ON class_members.class_id = classes.id").
+		Where("class_members.user_id = ? AND classes.ladders_unlocked = ?", userID, true).Count(&n).Error
+	return n > 0, mapErr(err, "classes")
 }
 
 // JoinClass adds a learner to a class; joining twice changes nothing.

@@ -13,10 +13,23 @@ import (
 	"github.com/sdworkbook/workbook/labs"
 )
 
-// ExerciseSummary is an exercise on its lab's page, with the learner's best.
+// ExerciseSummary is an exercise on its lab's page, with the learner's best
+// and, for a step of the lab's ladder, where the learner stands on it.
 type ExerciseSummary struct {
 	Exercise labs.Exercise
 	Best     *store.BestScore
+	Passed   bool
+	// Locked: the step cannot be submitted yet; LockedBy says what unlocks it.
+	Locked   bool
+	LockedBy string
+}
+
+// PassMark says what passing a step means, as the ladder shows it.
+const PassMark = "A step is passed with a full score: every check that earns points passes."
+
+// LockedSentence says what unlocks a locked step.
+func LockedSentence(after labs.Exercise) string {
+	return fmt.Sprintf("Unlocks when you pass step %d, “%s”, with a full score (%d points).", after.Step, after.Title, after.MaxScore())
 }
 
 // ExercisePage is the model of /labs/{lab}/exercises/{exercise}.
@@ -34,6 +47,8 @@ type ExercisePage struct {
 	// chosen on its upload form.
 	Contract template.HTML
 	Language string
+	// Locked says what unlocks this step, when the learner has not yet.
+	Locked string
 }
 
 // Best is the best graded attempt, or nil.

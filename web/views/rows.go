@@ -9,6 +9,8 @@ import "time"
 type ClassRef struct {
 	ID             int64
 	Name, JoinCode string
+	// LaddersUnlocked: every ladder step is open to the class's learners.
+	LaddersUnlocked bool
 }
 
 // TokenRow is one access token on the account page.
