@@ -69,21 +69,6 @@ func (g *Grader) Ladder(ctx context.Context, userID int64, labID string) ([]Step
 	return out, nil
 }
 
-// StepReached is the highest step of a lab's ladder a learner has passed
-// (0 for none) and how many steps it has, from best results per exercise.
-func StepReached(exs []labs.Exercise, best map[string]store.BestScore) (reached, steps int) {
-	for _, ex := range exs {
-		if ex.Kind() != labs.KindDesign {
-			continue
-		}
-		steps++
-		if b, ok := best[ex.ID]; ok && Passed(b) && ex.Step > reached {
-			reached = ex.Step
-		}
-	}
-	return reached, steps
-}
-
 // checkUnlocked refuses a submission to a step the learner has not
 // unlocked, with a sentence naming the step that unlocks it.
 func (g *Grader) checkUnlocked(ctx context.Context, userID int64, ex labs.Exercise) error {

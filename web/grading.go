@@ -312,6 +312,8 @@ func (s *Server) formRefused(c *gin.Context, l labs.Lab, ex labs.Exercise, err e
 	m.Errors = e.Fields
 	if len(e.Fields) == 0 {
 		m.Message = e.Message
+	} else if msg := e.Fields["exercise"]; msg != "" {
+		m.Message = msg // the form has no field of that name (a locked step)
 	}
 	if e.RetryAfterSeconds > 0 {
 		c.Header("Retry-After", strconv.Itoa(e.RetryAfterSeconds))

@@ -105,3 +105,32 @@ func (s *Server) setClassLadders(c *gin.Context) {
 	s.flash(c, "success", msg)
 	c.Redirect(http.StatusSeeOther, "/classes/"+strconv.FormatInt(cl.ID, 10)+"#ladders")
 }
+
+// ladderStandings is the signed-in learner's step reached on every lab's
+// ladder, for the progress page.
+func (s *Server) ladderStandings(c *gin.Context) ([]views.LadderStanding, error) {
+	if !s.gradingOn() {
+		return nil, nil
+	}
+	var out []views.LadderStanding
+	for _, l := range s.grader.Labs() {
+		steps, err := s.grader.Ladder(c.Request.Context(), signedInID(c), l.Info().ID)
+		if err != nil {
+			return nil, err
+		}
+		if len(steps) == 0 {
+			continue
+		}
+		ls := views.LadderStanding{Lab: l.Info().ID, Title: l.Info().Title, Steps: len(steps)}
+		for _, st := range steps {
+			if st.Passed {
+				ls.Reached = max(ls.Reached, st.Exercise.Step)
+			} else if ls.Next == nil {
+				ex := st.Exercise
+				ls.Next = &ex
+			}
+		}
+		out = append(out, ls)
+	}
+	return out, nil
+}

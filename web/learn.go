@@ -403,7 +403,13 @@ func (s *Server) progressPage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, views.Page{Title: "Progress", Section: "progress", DueCards: d.ReviewsDue, DueKnown: true}, views.ProgressView(views.ProgressPage{D: d}))
+	ladders, err := s.ladderStandings(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, views.Page{Title: "Progress", Section: "progress", DueCards: d.ReviewsDue, DueKnown: true},
+		views.ProgressView(views.ProgressPage{D: d, Ladders: ladders}))
 }
 
 func (s *Server) tickOutcome(c *gin.Context) {

@@ -1,6 +1,7 @@
 package views
 
 import (
+	"github.com/sdworkbook/workbook/labs"
 	"strconv"
 	"time"
 
@@ -148,6 +149,17 @@ func IntervalText(d time.Duration) string {
 // ProgressPage is the model of /progress.
 type ProgressPage struct {
 	D progress.Dashboard
+	// Ladders is the learner's step reached on each lab's exercise ladder.
+	Ladders []LadderStanding
+}
+
+// LadderStanding is how far a learner has climbed one lab's ladder.
+type LadderStanding struct {
+	Lab, Title string
+	// Reached is the highest step passed (0: none); Steps how many it has.
+	Reached, Steps int
+	// Next is the first step not yet passed, nil when all are.
+	Next *labs.Exercise
 }
 
 // SearchPage is the model of /search.
