@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/sdworkbook/workbook/gradebook"
 	"github.com/sdworkbook/workbook/grader"
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/labs"
@@ -133,4 +134,12 @@ func (s *Server) ladderStandings(c *gin.Context) ([]views.LadderStanding, error)
 		out = append(out, ls)
 	}
 	return out, nil
+}
+
+// ladders are the graded labs' ladders, for the gradebook.
+func (s *Server) ladders() []gradebook.Ladder {
+	if !s.gradingOn() {
+		return nil
+	}
+	return gradebook.LaddersOf(s.grader.Labs(), s.grader.Exercises)
 }

@@ -144,10 +144,7 @@ func New(d Deps) (*Server, error) {
 	s.labsOpen = len(s.labs.Labs()) > 0
 	s.grader = d.Grader
 	s.progress = &progress.Service{Catalog: s.library.Catalog, Store: d.Store, Now: now, Labs: s.grader.LabEvidence}
-	s.books = gradebook.Sources{Store: d.Store, Progress: s.progress, Catalog: s.library.Catalog, Exercise: s.exercise}
-	if s.grader != nil {
-		s.books.Ladders = gradebook.LaddersOf(s.grader.Labs(), s.grader.Exercises)
-	}
+	s.books = gradebook.Sources{Store: d.Store, Progress: s.progress, Catalog: s.library.Catalog, Exercise: s.exercise, Ladders: s.ladders()}
 	s.sessions = &sessions{
 		store:  d.Store,
 		idle:   d.Config.SessionIdle,
