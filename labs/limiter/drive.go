@@ -108,7 +108,7 @@ func windowed(d labs.Design) bool {
 		return false
 	}
 	alg := d.String("algorithm")
-	return alg == FixedWindow || alg == SlidingWindow
+	return alg == FixedWindow || alg == SlidingWindow || alg == FixedWindowTwoCommands
 }
 
 // exhaust sends requests for key one after another until one is refused

@@ -35,7 +35,7 @@ func New(ctx context.Context, env labs.Env, algorithm string, limit, windowMS in
 	}
 	cfg := config{algorithm: algorithm, limit: int64(limit), window: int64(windowMS), replicas: 1,
 		storage: StorageRedis, onError: FailOpen, timeout: time.Second}
-	st, err := newRedisStore(ctx, cfg, env)
+	st, err := newRedisStore(ctx, cfg, env, "rl:", nil)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package limiter
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -17,6 +18,9 @@ func (in *instance) routes() *labhttp.Router {
 	rt.HandleFunc("POST /request", in.handleRequest)
 	rt.HandleFunc("POST /boundary-burst", in.handleBoundaryBurst)
 	rt.HandleFunc("GET /stats", in.handleStats)
+	rt.HandleFunc("POST /fault", in.handleFault)
+	rt.HandleFunc("POST /crash", in.handleCrash)
+	rt.HandleFunc("GET /keys", in.handleKeys)
 	return rt
 }
 
@@ -56,6 +60,23 @@ func keyOf(r *http.Request, optional bool) (string, error) {
 	return key, nil
 }
 
+// ipOf reads the optional ip query parameter: the client's address for
+// the per-IP limit, in the same characters as a key.
+func ipOf(r *http.Request) (string, error) {
+	q, err := labhttp.Query(r)
+	if err != nil {
+		return "", err
+	}
+	ip := q.Get("ip")
+	if ip == "" {
+		return "", nil
+	}
+	if msg := checkKey(ip); msg != "" {
+		return "", labhttp.BadRequest("ip", "The ip is not valid. %s", msg)
+	}
+	return ip, nil
+}
+
 // Response is the body of POST /request.
 type Response struct {
 	Allowed      bool   `json:"allowed"`
@@ -78,12 +99,20 @@ func (in *instance) handleRequest(w http.ResponseWriter, r *http.Request) {
 		labhttp.WriteError(w, r, err)
 		return
 	}
-	res := in.decide(r.Context(), key)
+	ip, err := ipOf(r)
+	if err != nil {
+		labhttp.WriteError(w, r, err)
+		return
+	}
+	res := in.decideFrom(r.Context(), key, ip)
 	status := res.status(in.cfg)
 	body := Response{Allowed: res.allowed, Key: key, Replica: res.replica, Remaining: res.remaining, Limit: in.cfg.capacity(),
 		ResetMS: res.resetMS, DecidedAtMS: res.at, Algorithm: in.cfg.algorithm, Storage: in.cfg.storage}
 	h := w.Header()
 	switch {
+	case errors.Is(res.err, errCrashed):
+		body.StoreError = "The replica crashed in the middle of the decision (the lab's crash control)."
+		body.Message = body.StoreError
 	case res.err != nil:
 		// The store did not decide: there is no allowance to report.
 		body.StoreError = storeErrorText(res.err)

@@ -101,11 +101,14 @@ func (lab) Fields() []labs.Field {
 	burstLo, burstHi := labs.Range(0, 10000)
 	repLo, repHi := labs.Range(1, 5)
 	toLo, toHi := labs.Range(1, 5000)
+	ipLo, ipHi := labs.Range(0, 10000)
 	return []labs.Field{
 		{Name: "algorithm", Label: "Algorithm", Type: labs.Enum, Default: SlidingWindow,
-			Options: []string{FixedWindow, SlidingLog, SlidingWindow, TokenBucket, GCRA},
+			Options: []string{FixedWindow, SlidingLog, SlidingWindow, TokenBucket, GCRA, FixedWindowTwoCommands, TokenBucketWholeSeconds},
 			Help: "fixed_window: one counter per window. sliding_log: a timestamp per admitted request, exact. " +
-				"sliding_window: weighted two-window counter estimate. token_bucket: tokens refilled continuously. gcra: one theoretical arrival time."},
+				"sliding_window: weighted two-window counter estimate. token_bucket: tokens refilled continuously. gcra: one theoretical arrival time. " +
+				"The module's own flawed code, redis storage only: fixed_window_two_commands (INCR, then EXPIRE as a second command) and " +
+				"token_bucket_whole_seconds (refilled a second's worth at a time)."},
 		{Name: "limit", Label: "Limit", Type: labs.Int, Default: 10, Min: limitLo, Max: limitHi, Unit: "requests",
 			Help: "Requests allowed per window for each key; the token bucket and GCRA refill at limit per window."},
 		{Name: "window_ms", Label: "Window", Type: labs.Int, Default: 1000, Min: winLo, Max: winHi, Unit: "ms",
@@ -113,6 +116,10 @@ func (lab) Fields() []labs.Field {
 		{Name: "burst", Label: "Burst", Type: labs.Int, Default: 0, Min: burstLo, Max: burstHi, Unit: "requests",
 			Help: "Extra capacity for token_bucket and gcra: up to limit + burst requests pass at once. " +
 				"GCRA's tolerance is (limit + burst − 1) × window_ms / limit, so both admit the same requests."},
+		{Name: "ip_limit", Label: "Per-IP limit", Type: labs.Int, Default: 0, Min: ipLo, Max: ipHi, Unit: "requests",
+			Help: "A second limit on the request's ip parameter, with the same algorithm; 0 for none. A request must pass both, the IP's first."},
+		{Name: "ip_window_ms", Label: "Per-IP window", Type: labs.Int, Default: 60000, Min: winLo, Max: winHi, Unit: "ms",
+			Help: "The window of the per-IP limit."},
 		{Name: "replicas", Label: "Replicas", Type: labs.Int, Default: 1, Min: repLo, Max: repHi,
 			Help: "Simulated application servers; requests go to them round-robin."},
 		{Name: "storage", Label: "Storage", Type: labs.Enum, Default: StorageRedis, Options: []string{StorageRedis, StorageMemory},
@@ -127,11 +134,17 @@ func (lab) Fields() []labs.Field {
 func (lab) Check(d labs.Design) labs.FieldErrors {
 	errs := labs.FieldErrors{}
 	alg := d.String("algorithm")
-	if d.Int("burst") > 0 && alg != TokenBucket && alg != GCRA {
-		errs["burst"] = fmt.Sprintf("Burst adds capacity only to token_bucket and gcra; set it to 0 for %s.", alg)
+	if d.Int("burst") > 0 && !bursty(alg) {
+		errs["burst"] = fmt.Sprintf("Burst adds capacity only to token_bucket, gcra and token_bucket_whole_seconds; set it to 0 for %s.", alg)
 	}
 	if alg == SlidingLog && d.Int("limit") > maxSlidingLog {
 		errs["limit"] = fmt.Sprintf("sliding_log keeps one entry per admitted request; this lab allows a limit of at most %d with it.", maxSlidingLog)
+	}
+	if alg == SlidingLog && d.Int("ip_limit") > maxSlidingLog {
+		errs["ip_limit"] = fmt.Sprintf("sliding_log keeps one entry per admitted request; this lab allows a per-IP limit of at most %d with it.", maxSlidingLog)
+	}
+	if redisOnly(alg) && d.String("storage") != StorageRedis {
+		errs["storage"] = fmt.Sprintf("%s is the module's Redis code: choose redis storage.", alg)
 	}
 	if len(errs) == 0 {
 		return nil
@@ -149,6 +162,8 @@ type config struct {
 	storage   string
 	onError   string
 	timeout   time.Duration
+	ipLimit   int64 // 0: no per-IP limit
+	ipWindow  int64 // ms
 }
 
 func configOf(d labs.Design) config {
@@ -161,16 +176,31 @@ func configOf(d labs.Design) config {
 		storage:   d.String("storage"),
 		onError:   d.String("on_store_error"),
 		timeout:   time.Duration(d.Int("timeout_ms")) * time.Millisecond,
+		ipLimit:   int64(d.Int("ip_limit")),
+		ipWindow:  int64(d.Int("ip_window_ms")),
 	}
 }
 
 // capacity is how many requests can pass at once: limit + burst for the
 // token bucket and GCRA, limit for the window algorithms.
 func (c config) capacity() int64 {
-	if c.algorithm == TokenBucket || c.algorithm == GCRA {
+	if bursty(c.algorithm) {
 		return c.limit + c.burst
 	}
 	return c.limit
+}
+
+// bursty reports whether an algorithm takes a burst beside its limit.
+func bursty(alg string) bool {
+	return alg == TokenBucket || alg == GCRA || alg == TokenBucketWholeSeconds
+}
+
+// ipConfig is the per-IP limit's configuration: the design's with the
+// per-IP numbers and no burst.
+func (c config) ipConfig() config {
+	ip := c
+	ip.limit, ip.window, ip.burst = c.ipLimit, c.ipWindow, 0
+	return ip
 }
 
 // decision is what one check of a key decided, on the deciding store's clock.
@@ -196,14 +226,17 @@ type replicaTotals struct {
 }
 
 type instance struct {
-	cfg    config
-	env    labs.Env
-	store  store
-	next   atomic.Uint64 // round-robin over replicas
-	totals []replicaTotals
-	refuse labs.Throttle // event lines about refusals
-	fails  labs.Throttle // event lines about store failures
-	bursts atomic.Uint64
+	cfg   config
+	env   labs.Env
+	store store
+	// ipStore decides the per-IP limit; nil without one.
+	ipStore store
+	faults  *faults
+	next    atomic.Uint64 // round-robin over replicas
+	totals  []replicaTotals
+	refuse  labs.Throttle // event lines about refusals
+	fails   labs.Throttle // event lines about store failures
+	bursts  atomic.Uint64
 
 	// ctx ends when the instance closes, to stop a boundary burst in flight.
 	ctx    context.Context
@@ -223,24 +256,39 @@ func (lab) New(ctx context.Context, env labs.Env, d labs.Design) (labs.Instance,
 	if cfg.limit < 1 || cfg.window < 1 || cfg.replicas < 1 || cfg.timeout <= 0 {
 		return nil, fmt.Errorf("limiter: invalid design %v", d)
 	}
-	var (
-		st  store
-		err error
-	)
+	f := newFaults()
+	st, err := newStore(ctx, cfg, env, "rl:", f)
+	if err != nil {
+		return nil, err
+	}
+	var ipst store
+	if cfg.ipLimit > 0 {
+		if ipst, err = newStore(ctx, cfg.ipConfig(), env, "rlip:", f); err != nil {
+			st.close()
+			return nil, err
+		}
+	}
+	ictx, cancel := context.WithCancel(context.Background())
+	in := &instance{cfg: cfg, env: env, store: st, ipStore: ipst, faults: f, totals: make([]replicaTotals, cfg.replicas), ctx: ictx, cancel: cancel,
+		refuse: labs.Throttle{Every: time.Second}, fails: labs.Throttle{Every: time.Second}}
+	in.router = in.routes()
+	return in, nil
+}
+
+// newStore builds the design's store: in memory, or in Redis under the
+// instance's prefix and space.
+func newStore(ctx context.Context, cfg config, env labs.Env, space string, f *faults) (store, error) {
 	if cfg.storage == StorageMemory {
+		if redisOnly(cfg.algorithm) {
+			return nil, fmt.Errorf("limiter: %s needs redis storage", cfg.algorithm)
+		}
 		now := env.Now
 		if c := suiteClock(env); c != nil {
 			now = c.Now
 		}
-		st = newMemoryStore(cfg, now)
-	} else if st, err = newRedisStore(ctx, cfg, env); err != nil {
-		return nil, err
+		return newMemoryStore(cfg, now), nil
 	}
-	ictx, cancel := context.WithCancel(context.Background())
-	in := &instance{cfg: cfg, env: env, store: st, totals: make([]replicaTotals, cfg.replicas), ctx: ictx, cancel: cancel,
-		refuse: labs.Throttle{Every: time.Second}, fails: labs.Throttle{Every: time.Second}}
-	in.router = in.routes()
-	return in, nil
+	return newRedisStore(ctx, cfg, env, space, f)
 }
 
 // result is a decision with where it was made and whether the store failed.
@@ -253,6 +301,8 @@ type result struct {
 // status is the HTTP status the decision answers with.
 func (r result) status(cfg config) int {
 	switch {
+	case errors.Is(r.err, errCrashed):
+		return http.StatusBadGateway
 	case r.err != nil && cfg.onError == FailClosed:
 		return http.StatusServiceUnavailable
 	case r.allowed:
@@ -264,10 +314,16 @@ func (r result) status(cfg config) int {
 
 // decide makes one decision for key on the next replica and records it.
 func (in *instance) decide(ctx context.Context, key string) result {
+	return in.decideFrom(ctx, key, "")
+}
+
+// decideFrom makes one decision for key from address ip ("" for none):
+// the per-IP limit first, when the design has one, then the key's.
+func (in *instance) decideFrom(ctx context.Context, key, ip string) result {
 	replica := int((in.next.Add(1) - 1) % uint64(in.cfg.replicas))
 	dctx, cancel := in.decisionContext(ctx)
 	t0 := time.Now()
-	d, err := in.store.decide(dctx, replica, key)
+	d, err := in.decideBoth(dctx, replica, key, ip)
 	in.env.Metrics.Latency("decision", time.Since(t0))
 	cancel()
 	tot := &in.totals[replica]
@@ -298,6 +354,17 @@ func (in *instance) decide(ctx context.Context, key string) result {
 		}
 	}
 	return res
+}
+
+// decideBoth asks the per-IP limit, then, if it admits, the key's.
+func (in *instance) decideBoth(ctx context.Context, replica int, key, ip string) (decision, error) {
+	if in.ipStore != nil && ip != "" {
+		d, err := in.ipStore.decide(ctx, replica, ip)
+		if err != nil || !d.allowed {
+			return d, err
+		}
+	}
+	return in.store.decide(ctx, replica, key)
 }
 
 // storeErrorText is what a client reads when the store did not decide;
@@ -384,5 +451,8 @@ func (in *instance) Close(ctx context.Context) error {
 	in.cancel()
 	in.wg.Wait()
 	in.store.close()
+	if in.ipStore != nil {
+		in.ipStore.close()
+	}
 	return labs.DeleteKeys(ctx, in.env.Redis, in.env.Prefix)
 }

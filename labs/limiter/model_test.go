@@ -162,7 +162,7 @@ func TestScriptsMatchTheModel(t *testing.T) {
 				env := labs.Env{Redis: rdb, Instance: "model", Prefix: "lab:model:", Metrics: metrics,
 					Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clock.now}
 				d := mustDesign(t, designFor(alg, md.limit, md.window, md.burst, 1, StorageRedis))
-				rs, err := newRedisStore(ctx, configOf(d), env)
+				rs, err := newRedisStore(ctx, configOf(d), env, "rl:", nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -210,7 +210,7 @@ func TestScriptsOnASuiteClockMatchTheModel(t *testing.T) {
 						clock := labs.NewManualClock(time.UnixMilli(seq[0] - 1))
 						env := withID(e.Env, name("sc", short(alg), i))
 						env.Clock, env.Now = clock, clock.Now
-						rs, err := newRedisStore(ctx, cfg, env)
+						rs, err := newRedisStore(ctx, cfg, env, "rl:", nil)
 						if err != nil {
 							t.Fatal(err)
 						}

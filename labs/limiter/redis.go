@@ -223,11 +223,14 @@ return {1, floor_div(nowt - allow_at, window), reset, 0, now}
 `
 
 var scripts = map[string]*goredis.Script{
-	FixedWindow:   goredis.NewScript(fixedWindowLua),
-	SlidingLog:    goredis.NewScript(slidingLogLua),
-	SlidingWindow: goredis.NewScript(slidingWindowLua),
-	TokenBucket:   goredis.NewScript(tokenBucketLua),
-	GCRA:          goredis.NewScript(gcraLua),
+	FixedWindow:             goredis.NewScript(fixedWindowLua),
+	SlidingLog:              goredis.NewScript(slidingLogLua),
+	SlidingWindow:           goredis.NewScript(slidingWindowLua),
+	TokenBucket:             goredis.NewScript(tokenBucketLua),
+	GCRA:                    goredis.NewScript(gcraLua),
+	TokenBucketWholeSeconds: wholeSecondsScript,
+	// Two commands, no script; this one only checks that Redis runs Lua.
+	FixedWindowTwoCommands: goredis.NewScript(prelude + "return {1, 0, 0, 0, now}"),
 }
 
 // poolSize bounds an instance's connections: decisions are short, and
@@ -242,12 +245,16 @@ type redisStore struct {
 	args   []any // the script's arguments, the same for every decision
 	seq    atomic.Uint64
 	log    bool // sliding_log: add a unique member
+	// two: the two-command fixed window instead of a script.
+	two bool
+	// faults are the lab's fault controls, which every command passes.
+	faults *faults
 	// clock is a check suite's clock, whose time the scripts take instead
 	// of Redis TIME; nil on the real clock.
 	clock labs.Clock
 }
 
-func newRedisStore(ctx context.Context, cfg config, env labs.Env) (*redisStore, error) {
+func newRedisStore(ctx context.Context, cfg config, env labs.Env, space string, f *faults) (*redisStore, error) {
 	script := scripts[cfg.algorithm]
 	if script == nil {
 		return nil, fmt.Errorf("limiter: unknown algorithm %q", cfg.algorithm)
@@ -269,7 +276,8 @@ func newRedisStore(ctx context.Context, cfg config, env labs.Env) (*redisStore, 
 		// in the pool's queue and on the socket alike.
 		opt.PoolTimeout, opt.ReadTimeout, opt.WriteTimeout = decisionBackstop, decisionBackstop, decisionBackstop
 	}
-	s := &redisStore{rdb: goredis.NewClient(&opt), script: script, prefix: env.Prefix + "rl:", clock: clock}
+	s := &redisStore{rdb: goredis.NewClient(&opt), script: script, prefix: env.Prefix + space, clock: clock, faults: f,
+		two: cfg.algorithm == FixedWindowTwoCommands}
 	ok := false
 	defer func() {
 		if !ok {
@@ -277,12 +285,12 @@ func newRedisStore(ctx context.Context, cfg config, env labs.Env) (*redisStore, 
 		}
 	}()
 	switch cfg.algorithm {
-	case FixedWindow, SlidingWindow:
+	case FixedWindow, SlidingWindow, FixedWindowTwoCommands:
 		s.args = []any{cfg.limit, cfg.window}
 	case SlidingLog:
 		s.args = []any{cfg.limit, cfg.window}
 		s.log = true
-	case TokenBucket:
+	case TokenBucket, TokenBucketWholeSeconds:
 		s.args = []any{cfg.capacity(), cfg.limit, cfg.window}
 	case GCRA:
 		epoch, err := s.now(ctx)
@@ -295,11 +303,23 @@ func newRedisStore(ctx context.Context, cfg config, env labs.Env) (*redisStore, 
 	if err := s.script.Load(ctx, s.rdb).Err(); err != nil {
 		return nil, fmt.Errorf("limiter: loading the %s script: %w", cfg.algorithm, err)
 	}
+	if f != nil {
+		s.rdb.AddHook(faultHook{f})
+	}
 	ok = true
 	return s, nil
 }
 
 func (s *redisStore) decide(ctx context.Context, _ int, key string) (decision, error) {
+	crash := s.faults != nil && s.faults.takeCrash()
+	if s.two {
+		return s.decideTwoCommands(ctx, key, crash)
+	}
+	if crash {
+		// A script runs whole in Redis or not at all: the replica died
+		// before sending it.
+		return decision{}, errCrashed
+	}
 	keys := []string{s.prefix + "{" + key + "}"}
 	args := make([]any, 0, len(s.args)+2)
 	if s.clock != nil {

@@ -126,7 +126,7 @@ func (lab) Exercises() []labs.Exercise {
 				Requirement: "Measured in real time, not graded: the p50 and p99 of 1000 decisions over 100 clients, 16 in flight."},
 		},
 		References: quotaReferences(),
-	}, buildExercise()}
+	}, loginExercise(), planExercise(), buildExercise()}
 }
 
 // quotaReferences are the designs whose verdicts are known: two that meet

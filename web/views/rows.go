@@ -1,6 +1,11 @@
 package views
 
-import "time"
+import (
+	"strings"
+	"time"
+
+	"github.com/sdworkbook/workbook/gradebook"
+)
 
 // The rows pages list, shaped like the screen: what a page shows of the
 // database's records, and no more.
@@ -91,4 +96,13 @@ type ClassDue struct {
 type ReviewMark struct {
 	OverrideScore *int
 	UpdatedAt     time.Time
+}
+
+// ladderHead explains the gradebook's steps column: the labs in order.
+func ladderHead(ls []gradebook.Ladder) string {
+	names := make([]string, len(ls))
+	for i, l := range ls {
+		names[i] = l.Title
+	}
+	return "Highest ladder step passed, per lab: " + strings.Join(names, ", ")
 }
