@@ -80,6 +80,8 @@ func (lab) Info() labs.Info {
 			"Set replicas to 3 and storage to memory, then run a load of 300 requests on 1 key: about 3 × limit pass, because each replica counts on its own. Switch storage back to redis and run it again: exactly limit pass.",
 			"Set algorithm to token_bucket with burst 5 and run a load of 100 requests at 20/s on 1 key; then do the same with gcra. Both admit limit + burst at once and then one request every window_ms / limit: the same decisions from one timestamp instead of two numbers.",
 			"Run a load with 1000 keys and compare the decision latency p50 and p99 of sliding_log with a limit of 1000 against gcra: one grows with the limit, the other does not.",
+			"Press Redis fault with down, then send requests: fail_open lets them through (200), fail_closed refuses them (503). Try stall, then ok to recover.",
+			"Choose fixed_window_two_commands, press Crash mid-decision, send one request with a new key, then Keys and TTLs: its counter has no TTL and will never expire.",
 			"Set timeout_ms to 1 and run a load with concurrency 50: decisions that miss the deadline are let through with fail_open (200) or refused with fail_closed (503), and the event log says so.",
 		},
 		Key: &labs.KeyNumber{Label: "Allowed / refused", Kind: labs.KeyTotals, Of: []string{"allowed", "rejected"}},
@@ -91,6 +93,11 @@ func (lab) Info() labs.Info {
 			{Label: "Send one request", Method: "POST", Path: "request?key={key}", Params: []labs.PokeParam{{Name: "key", Value: "alice"}}},
 			{Label: "Boundary burst", Method: "POST", Path: "boundary-burst?key={key}", Params: []labs.PokeParam{{Name: "key", Value: "burst"}},
 				Help: "Sends the limit just before a window boundary and again just after."},
+			{Label: "Redis fault", Method: "POST", Path: "fault?redis={redis}", Params: []labs.PokeParam{{Name: "redis", Value: RedisDown}},
+				Help: "down: every Redis command fails at once; stall: every command waits until the decision timeout; ok: Redis answers again."},
+			{Label: "Crash mid-decision", Method: "POST", Path: "crash",
+				Help: "The next decision's replica crashes in the middle of it: between INCR and EXPIRE with fixed_window_two_commands."},
+			{Label: "Keys and TTLs", Method: "GET", Path: "keys", Help: "The instance's keys in Redis with their time to live; -1 never expires."},
 		},
 	}
 }
