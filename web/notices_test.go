@@ -69,6 +69,17 @@ func (w *noticeRun) firstLook(t *testing.T) {
 	if badge, n := w.waiting(t, w.teacher); badge != "" || n != 0 {
 		t.Errorf("after a look: badge %q, %d waiting", badge, n)
 	}
+	wantReadOnly(t, w.a, w.teacher, review) // looked at already
+}
+
+// wantReadOnly checks that opening path again writes nothing.
+func wantReadOnly(t *testing.T, a *testApp, b *browser, path string) {
+	t.Helper()
+	before := a.store.WriteVersion()
+	wantStatus(t, b.get(path), http.StatusOK)
+	if after := a.store.WriteVersion(); after != before {
+		t.Errorf("GET %s wrote to the database (%d statements that may write)", path, after-before)
+	}
 }
 
 // feedback: a new attempt waits until reviewed; the learner hears of
@@ -104,6 +115,7 @@ func (w *noticeRun) feedback(t *testing.T) {
 	if testid(doc(t, w.ada.get("/")), "notice-count") != "" {
 		t.Error("the notice is still unread after opening the submission")
 	}
+	wantReadOnly(t, w.a, w.ada, w.link) // nothing left to mark read
 }
 
 // override: an override is news again; "mark all as read" clears it.

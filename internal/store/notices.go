@@ -78,15 +78,32 @@ func (s *Store) UnreadNotices(ctx context.Context, userID int64) (int64, error) 
 // MarkNoticesRead marks a user's unread notices read: those about one
 // submission, or all of them when submissionID is "".
 func (s *Store) MarkNoticesRead(ctx context.Context, userID int64, submissionID string, now time.Time) error {
-	q := s.db.WithContext(ctx).Model(&Notice{}).Where("user_id = ? AND read_at IS NULL", userID)
-	if submissionID != "" {
-		q = q.Where("submission_id = ?", submissionID)
+	unread := func() *gorm.DB {
+		q := s.db.WithContext(ctx).Model(&Notice{}).Where("user_id = ? AND read_at IS NULL", userID)
+		if submissionID != "" {
+			q = q.Where("submission_id = ?", submissionID)
+		}
+		return q
 	}
-	return mapErr(q.Update("read_at", now.UTC()).Error, "notices")
+	// Pages call this as they are read: most often there is nothing to
+	// mark, and a read costs far less than a write (on SQLite it would
+	// wait for the one writer).
+	var ids []int64
+	if err := unread().Limit(1).Pluck("id", &ids).Error; err != nil || len(ids) == 0 {
+		return mapErr(err, "notices")
+	}
+	return mapErr(unread().Update("read_at", now.UTC()).Error, "notices")
 }
 
 // MarkLooked records that userID has looked at a submission.
 func (s *Store) MarkLooked(ctx context.Context, userID int64, submissionID string, now time.Time) error {
+	// Looked at once is looked at: a page opened again only reads.
+	var n int64
+	err := s.db.WithContext(ctx).Model(&SubmissionLook{}).Where("submission_id = ? AND user_id = ?", submissionID, userID).
+		Limit(1).Count(&n).Error
+	if err != nil || n > 0 {
+		return mapErr(err, "look")
+	}
 	l := SubmissionLook{SubmissionID: submissionID, UserID: userID, LookedAt: now.UTC()}
 	return mapErr(s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&l).Error, "look")
 }
