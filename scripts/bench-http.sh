@@ -119,8 +119,6 @@ bench() { # backend-name DATABASE_URL REDIS_URL
 	code=$(api "/api/labs/shortener/instances/$sho/shorten" '{"url":"https://example.org/x"}' | field code)
 	local redirect="http://$app/api/labs/shortener/instances/$sho/r/$code"
 	curl -s -o /dev/null -b "$jar" "$redirect"
-	local sub
-	sub=$(submission "$jar")
 	local tcookie cid
 	read -r tcookie cid < <(gradebook "$1")
 
@@ -142,9 +140,15 @@ bench() { # backend-name DATABASE_URL REDIS_URL
 	row "review /review" "http://$app/review" "$cookie" "" static "$s" "" ""
 	row "progress /progress" "http://$app/progress" "$cookie" "" static "$s" "" ""
 	row "lab page /labs/limiter" "http://$app/labs/limiter" "$cookie" "" static "$s" "" ""
-	row "submission page /submissions/{id}" "http://$app/submissions/$sub" "$cookie" "" static "$s" "" ""
 	row "gradebook, class of 100 /classes/{id}" "http://$app/classes/$cid" "$tcookie" "" static "$s" "" "" "${BENCH_RATE_GRADEBOOK:-20}"
 	row "healthz" "http://$app/healthz" "" "" "bare 301" "http://$bare/" "" ""
+	# Last, as grading takes the machine for a while (and its writes make
+	# the server read the nav's counts again): a graded submission's page.
+	if echo "submission page" | grep -Eq "$only"; then
+		local sub
+		sub=$(submission "$jar")
+		row "submission page /submissions/{id}" "http://$app/submissions/$sub" "$cookie" "" static "$s" "" ""
+	fi
 	echo
 	echo "Latency at a fixed offered load (cmd/loadgen, ${dur}s, open loop), ms:"
 	echo
@@ -161,10 +165,12 @@ submission() {
 	local id
 	id=$(curl -fs -b "$1" -H 'Content-Type: application/json' -d '{"exercise":"limiter-api-quota","design":{}}' \
 		"http://$app/api/labs/limiter/submissions" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
-	for _ in $(seq 1 600); do
+	local t
+	for t in $(seq 1 1500); do
 		curl -fs -b "$1" "http://$app/api/submissions/$id" | grep -Eq '"status":"(graded|not_gradable|timed_out)"' && break
 		sleep 0.2
 	done
+	[ "$t" -lt 1500 ] || echo "submission $id: still grading after 5 minutes; measuring anyway" >&2
 	echo "$id"
 }
 
