@@ -60,6 +60,7 @@ func (lab) Info() labs.Info {
 			"POST stampede with stampede=none and count db_reads (close to 200); relaunch with singleflight, then with lock, and count again (1).",
 			"Set fill_guard=none and db_latency_ms=2000, GET an uncached item and, while that read is still waiting (within a second), PUT it: the reader caches the row it read before the write, and the next GETs are stale until the TTL. With fill_guard=version the fill is refused.",
 			"Switch to write_behind with flush_interval_ms=10000, PUT a few items, and POST crash-flusher before the flush: it lists the acknowledged writes the database never received. Relaunch with write_behind_queue=redis_stream and crash again: nothing is lost.",
+			"Make Redis fail (PUT redis {\"down\": true}) and run a load of 2,000 at concurrency 100: with redis_errors fallback, database reads stay at 50 at a time and the rest get 503; relaunch with redis_errors miss (the module's code) and every read reaches the database. PUT redis {\"down\": false} to end it.",
 			"With stampede=early_expiration and ttl_ms=2000, run a long load on a few keys: readers refresh hot keys shortly before they expire, so misses stay near zero.",
 			"From a fresh instance, run 500 requests over 1,000 keys with key choice uniform and read the hit ratio (about 20%: nearly every key is new). Relaunch and run the same with zipf: about two reads in three hit, because a few items are hot, which is why real catalogues cache so well.",
 		},
@@ -70,6 +71,7 @@ func (lab) Info() labs.Info {
 			{Title: "Database per 100 ms", Series: []string{"db_reads", "db_writes"}, Kind: "count"},
 			{Title: "Stale reads", Series: []string{"stale_reads"}, Kind: "count"},
 			{Title: "Read latency", Series: []string{"read_p50", "read_p99"}, Kind: "latency"},
+			{Title: "Redis errors, database reads and evictions per 100 ms", Series: []string{"redis_errors", "db_reads", "evictions"}, Kind: "count"},
 		},
 	}
 }
@@ -78,6 +80,7 @@ func (lab) Fields() []labs.Field {
 	ttlLo, ttlHi := labs.Range(100, 3600000)
 	dbLo, dbHi := labs.Range(0, 2000)
 	flLo, flHi := labs.Range(50, 60000)
+	miLo, miHi := labs.Range(0, CatalogueSize)
 	return []labs.Field{
 		{Name: "strategy", Label: "Strategy", Type: labs.Enum, Default: StrategyCacheAside,
 			Options: []string{StrategyNone, StrategyCacheAside, StrategyWriteThrough, StrategyWriteBehind},
@@ -104,6 +107,12 @@ func (lab) Fields() []labs.Field {
 				"in the same step as the cache update and acknowledged only after the database commit, so a crashed flusher's successor replays them."},
 		{Name: "flush_interval_ms", Label: "Flush interval", Type: labs.Int, Default: 500, Min: flLo, Max: flHi, Unit: "ms",
 			Help: "How often the write-behind flusher writes queued writes to the database: the data-loss window of the memory queue."},
+		{Name: "max_items", Label: "Memory budget", Type: labs.Int, Default: 0, Min: miLo, Max: miHi, Unit: "items",
+			Help: "0: no budget. Otherwise the cache holds at most this many items; storing one more evicts the least recently used, as Redis does under maxmemory with allkeys-lru."},
+		{Name: "redis_errors", Label: "On a Redis error", Type: labs.Enum, Default: RedisErrorsFallback,
+			Options: []string{RedisErrorsFallback, RedisErrorsMiss},
+			Help: "fallback: a Redis error is not a miss; the read goes to the database through a gate of 50 at a time (beyond it, 503) and fills nothing. " +
+				"miss: the module's cache-aside code, which takes any error for a miss: during a Redis outage every read goes to the database and tries to fill the failing cache, a stampede on the database."},
 	}
 }
 
@@ -129,6 +138,8 @@ type config struct {
 	guard        string
 	queue        string
 	flush        time.Duration
+	redisErrors  string
+	maxItems     int
 }
 
 func configOf(d labs.Design) config {
@@ -141,6 +152,8 @@ func configOf(d labs.Design) config {
 		guard:        d.String("fill_guard"),
 		queue:        d.String("write_behind_queue"),
 		flush:        time.Duration(d.Int("flush_interval_ms")) * time.Millisecond,
+		redisErrors:  d.String("redis_errors"),
+		maxItems:     d.Int("max_items"),
 	}
 }
 

@@ -69,7 +69,7 @@ func (wb *writeBehind) kill(ctx context.Context) ([]queuedWrite, *flusherRun, er
 	if wb.durable {
 		// Everything still in the stream is unacknowledged: delivered to
 		// the dead flusher or not yet read. It survives in Redis.
-		msgs, err := in.rdb.XRange(ctx, in.streamKey(), "-", "+").Result()
+		msgs, err := in.redis().XRange(ctx, in.streamKey(), "-", "+").Result()
 		if err != nil {
 			in.redisError("write-behind stream range", err)
 			wb.mu.Lock()

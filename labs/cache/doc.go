@@ -48,10 +48,18 @@
 //	    The item's row as the database holds it, read without the cache,
 //	    without the simulated latency and without counting a database read:
 //	    {"id", "name", "price", "version"}.
+//	PUT /redis   {"down": true|false}
+//	    Makes the instance's Redis fail (every command fails at once, as
+//	    a Redis that refuses connections does) or recover; answers
+//	    {"down"}. A body without "down" is a 422 naming it. What reads do
+//	    meanwhile is the design's redis_errors: fallback (a gate of 50
+//	    database reads at a time, the rest 503) or miss (the module's
+//	    code: every read goes to the database).
 //	GET /stats
 //	    Counters since the instance started: {"hits", "misses",
 //	    "hit_ratio", "db_reads", "db_writes", "stale_reads",
-//	    "redis_errors", …, "write_behind": {"queue", "flush_interval_ms",
+//	    "redis_errors", "redis_down", "cached_items", "peak_cached_items"
+//	    and "evictions" (max_items, the memory budget), …, "write_behind": {"queue", "flush_interval_ms",
 //	    "pending", "flushed", "flush_passes", …}} ("write_behind" only for
 //	    that strategy; "flush_passes" counts the flusher's passes).
 //

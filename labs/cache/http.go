@@ -28,6 +28,7 @@ func (in *instance) routes() *labhttp.Router {
 	rt.HandleFunc("POST /crash-flusher", in.handleCrash)
 	rt.HandleFunc("GET /db/items/{item}", in.handleRow)
 	rt.HandleFunc("GET /stats", in.handleStats)
+	rt.HandleFunc("PUT /redis", in.handleRedis)
 	return rt
 }
 

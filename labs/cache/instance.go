@@ -42,6 +42,12 @@ type instance struct {
 	env labs.Env
 	cfg config
 	rdb *goredis.Client // env.Redis; a field so a test can hand it a failing client
+	// deadRedis fails every command; redis() hands it out while redisDown
+	// (PUT /redis) makes the lab's Redis fail.
+	deadRedis *goredis.Client
+	redisDown atomic.Bool
+	// mem is the memory budget (max_items).
+	mem *memory
 	// clock is the time the instance decides by: entry expiry, the
 	// database's simulated latency, load timeouts, the flusher's ticks.
 	// Live labs run on the real clock; a check suite may hand in a manual
@@ -80,7 +86,7 @@ type instance struct {
 const gradingSeed = 7
 
 func newInstance(ctx context.Context, env labs.Env, cfg config) (*instance, error) {
-	in := &instance{env: env, cfg: cfg, rdb: env.Redis, clock: env.Clocked(), acked: make([]atomic.Int64, CatalogueSize),
+	in := &instance{env: env, cfg: cfg, rdb: env.Redis, deadRedis: newDeadRedis(), mem: newMemory(cfg.maxItems), clock: env.Clocked(), acked: make([]atomic.Int64, CatalogueSize),
 		fallback: make(chan struct{}, fallbackSlots)}
 	seed := uint64(time.Now().UnixNano()) // randomness, not time: any value will do
 	if _, manual := env.Clock.(*labs.ManualClock); manual {
@@ -91,12 +97,17 @@ func newInstance(ctx context.Context, env labs.Env, cfg config) (*instance, erro
 	in.zipf = rand.NewZipf(in.rng, labs.ZipfS, 1, CatalogueSize-1)
 	in.router = in.routes()
 	if err := in.open(ctx); err != nil {
+		_ = in.deadRedis.Close()
 		return nil, err
+	}
+	if cfg.redisErrors == RedisErrorsMiss {
+		env.Metrics.Eventf("warn", "redis_errors miss: the module's code; a Redis error is taken for a miss, so a Redis outage sends every read to the database")
 	}
 	if cfg.strategy == StrategyWriteBehind {
 		wb, err := newWriteBehind(ctx, in)
 		if err != nil {
 			_ = in.dbDeleteRows(context.WithoutCancel(ctx))
+			_ = in.deadRedis.Close()
 			return nil, err
 		}
 		in.wb = wb
@@ -246,6 +257,14 @@ type State struct {
 	EarlyRefreshes int64   `json:"early_refreshes"`
 	FillsRefused   int64   `json:"fills_refused"`
 	LockTimeouts   int64   `json:"lock_timeouts"`
+	// RedisDown says the lab is making Redis fail (PUT /redis).
+	RedisDown       bool   `json:"redis_down"`
+	RedisErrorsMode string `json:"redis_errors_mode"`
+	// CachedItems counts the items cached now, PeakCachedItems the most at
+	// once, Evictions those dropped to keep within max_items.
+	CachedItems     int   `json:"cached_items"`
+	PeakCachedItems int   `json:"peak_cached_items"`
+	Evictions       int64 `json:"evictions"`
 	// WriteBehind is present for the write_behind strategy.
 	WriteBehind *WriteBehindState `json:"write_behind,omitempty"`
 }
@@ -256,7 +275,9 @@ func (in *instance) State(ctx context.Context) (any, error) {
 		FillGuard: in.cfg.guard, TTLMS: in.cfg.ttl.Milliseconds(), DBLatencyMS: in.cfg.dbLatency.Milliseconds(),
 		Items: CatalogueSize, Hits: in.hits.Load(), Misses: in.misses.Load(), DBReads: in.dbReads.Load(),
 		DBWrites: in.dbWrites.Load(), StaleReads: in.staleReads.Load(), RedisErrors: in.redisErrors.Load(),
-		EarlyRefreshes: in.earlyRefreshes.Load(), FillsRefused: in.fillsRefused.Load(), LockTimeouts: in.lockTimeouts.Load()}
+		EarlyRefreshes: in.earlyRefreshes.Load(), FillsRefused: in.fillsRefused.Load(), LockTimeouts: in.lockTimeouts.Load(),
+		RedisDown: in.redisDown.Load(), RedisErrorsMode: in.cfg.redisErrors}
+	s.CachedItems, s.PeakCachedItems, s.Evictions = in.mem.usage(in.now())
 	if n := s.Hits + s.Misses; n > 0 {
 		s.HitRatio = float64(s.Hits) / float64(n)
 	}
@@ -277,6 +298,7 @@ func (in *instance) Close(ctx context.Context) error {
 			in.wb.close()
 		}
 		in.closeErr = errors.Join(labs.DeleteKeys(ctx, in.env.Redis, in.env.Prefix), in.dbDeleteRows(ctx))
+		_ = in.deadRedis.Close() // it never connected; nothing to report
 	})
 	return in.closeErr
 }

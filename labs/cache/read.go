@@ -49,6 +49,7 @@ func (in *instance) fetch(ctx context.Context, id int) (Item, string, error) {
 	e, err := in.cacheGet(ctx, id)
 	switch {
 	case err == nil:
+		in.mem.touch(id, in.now())
 		in.hits.Add(1)
 		in.env.Metrics.Count("hits", 1)
 		if in.cfg.stampede == StampedeEarly && shouldRefresh(e, 1, in.now().UnixMilli(), in.uniform()) {
@@ -66,7 +67,7 @@ func (in *instance) fetch(ctx context.Context, id int) (Item, string, error) {
 		return in.load(ctx, id)
 	case errors.Is(err, errCorrupt):
 		in.redisError("decoding item "+strconv.Itoa(id), err)
-		if err := in.rdb.Del(ctx, in.itemKey(id)).Err(); err != nil {
+		if err := in.redis().Del(ctx, in.itemKey(id)).Err(); err != nil {
 			in.redisError("deleting an undecodable entry", err)
 		}
 		in.miss()
@@ -74,6 +75,9 @@ func (in *instance) fetch(ctx context.Context, id int) (Item, string, error) {
 	default:
 		if ctx.Err() != nil {
 			return Item{}, "", ctx.Err()
+		}
+		if in.cfg.redisErrors == RedisErrorsMiss {
+			return in.missOnError(ctx, id, err)
 		}
 		// Redis itself failed: not a miss. Read the database through the
 		// bounded gate and do not try to fill a cache that is failing.
@@ -171,7 +175,7 @@ func (in *instance) loadLocked(ctx context.Context, id int) (Item, string, error
 	deadline := in.now().Add(ttl)
 	poll := min(max(in.cfg.dbLatency/5, 5*time.Millisecond), 50*time.Millisecond)
 	for {
-		won, err := in.rdb.SetNX(ctx, lock, token, in.redisTTL(ttl)).Result()
+		won, err := in.redis().SetNX(ctx, lock, token, in.redisTTL(ttl)).Result()
 		if err != nil {
 			if ctx.Err() != nil {
 				return Item{}, "", ctx.Err()
@@ -211,7 +215,7 @@ func (in *instance) loadHoldingLock(ctx context.Context, id int, lock, token str
 		// Release even if the reader's request was cancelled.
 		rctx, cancel := in.withTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
-		if err := releaseScript.Run(rctx, in.rdb, []string{lock}, token).Err(); err != nil {
+		if err := releaseScript.Run(rctx, in.redis(), []string{lock}, token).Err(); err != nil {
 			in.redisError("stampede lock release", err)
 		}
 	}()

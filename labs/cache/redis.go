@@ -46,7 +46,7 @@ func (in *instance) streamKey() string { return in.env.Prefix + "writes" }
 // expiry on the instance's clock is a miss even if Redis still holds it
 // (see redisTTL); on the real clock Redis has dropped it by then anyway.
 func (in *instance) cacheGet(ctx context.Context, id int) (entry, error) {
-	raw, err := in.rdb.Get(ctx, in.itemKey(id)).Bytes()
+	raw, err := in.redis().Get(ctx, in.itemKey(id)).Bytes()
 	if err != nil {
 		return entry{}, err // goredis.Nil included: the caller tells them apart
 	}
@@ -120,12 +120,20 @@ func (in *instance) cacheWrite(ctx context.Context, e entry) (bool, error) {
 }
 
 func (in *instance) put(ctx context.Context, e entry, raise bool) (bool, error) {
+	stored, err := in.putEntry(ctx, e, raise)
+	if stored && err == nil {
+		in.remember(ctx, e.ID, time.UnixMilli(e.ExpiryMS))
+	}
+	return stored, err
+}
+
+func (in *instance) putEntry(ctx context.Context, e entry, raise bool) (bool, error) {
 	raw, err := json.Marshal(e)
 	if err != nil {
 		return false, fmt.Errorf("encode entry: %w", err) // never cache what did not encode
 	}
 	if in.cfg.guard == GuardNone {
-		if err := in.rdb.Set(ctx, in.itemKey(e.ID), raw, in.redisTTL(in.cfg.ttl)).Err(); err != nil {
+		if err := in.redis().Set(ctx, in.itemKey(e.ID), raw, in.redisTTL(in.cfg.ttl)).Err(); err != nil {
 			return false, err
 		}
 		return true, nil
@@ -134,7 +142,7 @@ func (in *instance) put(ctx context.Context, e entry, raise bool) (bool, error) 
 	if raise {
 		flag = "1"
 	}
-	n, err := putScript.Run(ctx, in.rdb, []string{in.itemKey(e.ID), in.floorsKey()},
+	n, err := putScript.Run(ctx, in.redis(), []string{in.itemKey(e.ID), in.floorsKey()},
 		e.ID, e.Version, raw, in.redisTTL(in.cfg.ttl).Milliseconds(), flag).Int()
 	if err != nil {
 		return false, err
@@ -144,10 +152,11 @@ func (in *instance) put(ctx context.Context, e entry, raise bool) (bool, error) 
 
 // cacheInvalidate removes an item after its database commit.
 func (in *instance) cacheInvalidate(ctx context.Context, id int, version int64) error {
+	in.mem.forget(id)
 	if in.cfg.guard == GuardNone {
-		return in.rdb.Del(ctx, in.itemKey(id)).Err()
+		return in.redis().Del(ctx, in.itemKey(id)).Err()
 	}
-	return invalidateScript.Run(ctx, in.rdb, []string{in.itemKey(id), in.floorsKey()}, id, version).Err()
+	return invalidateScript.Run(ctx, in.redis(), []string{in.itemKey(id), in.floorsKey()}, id, version).Err()
 }
 
 // newToken is a lock holder's identity.

@@ -67,7 +67,7 @@ func (t *stampedeTally) add(ctx context.Context, ms float64, res readResult, err
 // stampede expires an item and releases stampedeReads concurrent reads of
 // it at once, counting the database reads they cause.
 func (in *instance) stampede(ctx context.Context, id int) (StampedeResult, error) {
-	if err := in.rdb.Del(ctx, in.itemKey(id)).Err(); err != nil {
+	if err := in.redis().Del(ctx, in.itemKey(id)).Err(); err != nil {
 		in.redisError("expiring the hot key", err)
 		return StampedeResult{}, errExpire
 	}

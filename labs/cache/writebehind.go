@@ -81,7 +81,7 @@ type flusherRun struct {
 func newWriteBehind(ctx context.Context, in *instance) (*writeBehind, error) {
 	wb := &writeBehind{in: in, durable: in.cfg.queue == QueueStream}
 	if wb.durable {
-		err := in.rdb.XGroupCreateMkStream(ctx, in.streamKey(), group, "0").Err()
+		err := in.redis().XGroupCreateMkStream(ctx, in.streamKey(), group, "0").Err()
 		if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
 			return nil, fmt.Errorf("cache: create write-behind stream: %w", err)
 		}
@@ -164,7 +164,7 @@ func (wb *writeBehind) flushStream(ctx context.Context) {
 	in := wb.in
 	for _, start := range []string{"0", ">"} {
 		for range maxQueued / flushBatch {
-			res, err := in.rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: group, Consumer: consumer,
+			res, err := in.redis().XReadGroup(ctx, &goredis.XReadGroupArgs{Group: group, Consumer: consumer,
 				Streams: []string{in.streamKey(), start}, Count: flushBatch, Block: -1}).Result()
 			if errors.Is(err, goredis.Nil) {
 				break
@@ -199,7 +199,7 @@ func (wb *writeBehind) flushStream(ctx context.Context) {
 				}
 				return
 			}
-			if _, err := in.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			if _, err := in.redis().TxPipelined(ctx, func(p goredis.Pipeliner) error {
 				p.XAck(ctx, in.streamKey(), group, ids...)
 				p.XDel(ctx, in.streamKey(), ids...)
 				return nil
@@ -247,7 +247,7 @@ func (wb *writeBehind) write(ctx context.Context, id int, price int64, name *str
 	}
 	// Versions come from a Redis counter, not from the cached entry, so they
 	// keep rising even after a crash lost writes the cache had seen.
-	n, err := in.rdb.HIncrBy(ctx, in.versionsKey(), fmt.Sprint(id), 1).Result()
+	n, err := in.redis().HIncrBy(ctx, in.versionsKey(), fmt.Sprint(id), 1).Result()
 	if err != nil {
 		in.redisError("write-behind version", err)
 		return Item{}, errCacheDown
@@ -270,7 +270,7 @@ func (wb *writeBehind) write(ctx context.Context, id int, price int64, name *str
 	if wb.durable {
 		durable = "1"
 	}
-	res, err := queueWriteScript.Run(ctx, in.rdb, []string{in.itemKey(id), in.floorsKey(), in.streamKey()},
+	res, err := queueWriteScript.Run(ctx, in.redis(), []string{in.itemKey(id), in.floorsKey(), in.streamKey()},
 		id, it.Version, rawEntry, in.redisTTL(in.cfg.ttl).Milliseconds(), rawWrite, durable, maxQueued).Int()
 	if err != nil {
 		in.redisError("write-behind write", err)
@@ -328,7 +328,7 @@ func (wb *writeBehind) state(ctx context.Context) (WriteBehindState, error) {
 		Pending: wb.pending.Load(), Flushed: wb.flushed.Load(), Crashes: wb.crashes.Load(), LostInCrashes: wb.lost.Load(),
 		FlushPasses: wb.passes.Load()}
 	if wb.durable {
-		n, err := wb.in.rdb.XLen(ctx, wb.in.streamKey()).Result()
+		n, err := wb.in.redis().XLen(ctx, wb.in.streamKey()).Result()
 		if err != nil {
 			return s, fmt.Errorf("write-behind stream length: %w", err)
 		}
