@@ -97,6 +97,8 @@ func (lab) Fields() []labs.Field {
 				"lock: one load per key across processes (SET NX PX, released by compare-and-delete). early_expiration: XFetch refreshes hot keys before they expire."},
 		{Name: "db_latency_ms", Label: "Database read latency", Type: labs.Int, Default: 50, Min: dbLo, Max: dbHi, Unit: "ms",
 			Help: "Added to every database read, half before the query and half after it, like a slow network path."},
+		{Name: "db_write_latency_ms", Label: "Database write latency", Type: labs.Int, Default: 0, Min: dbLo, Max: dbHi, Unit: "ms",
+			Help: "Added to every write a request makes to the database (cache-aside and write-through writes); a write-behind flush is not on any request's path."},
 		{Name: "fill_guard", Label: "Fill guard", Type: labs.Enum, Default: GuardVersion,
 			Options: []string{GuardNone, GuardVersion},
 			Help: "version: each write leaves the item's committed version in Redis and a fill older than it is refused, closing the " +
@@ -140,6 +142,7 @@ type config struct {
 	flush        time.Duration
 	redisErrors  string
 	maxItems     int
+	dbWrite      time.Duration
 }
 
 func configOf(d labs.Design) config {
@@ -154,6 +157,7 @@ func configOf(d labs.Design) config {
 		flush:        time.Duration(d.Int("flush_interval_ms")) * time.Millisecond,
 		redisErrors:  d.String("redis_errors"),
 		maxItems:     d.Int("max_items"),
+		dbWrite:      time.Duration(d.Int("db_write_latency_ms")) * time.Millisecond,
 	}
 }
 

@@ -29,7 +29,7 @@ func TestRoutesAreTheContract(t *testing.T) {
 	for _, r := range labs.RoutesOf(in) {
 		got = append(got, r.String())
 	}
-	want := []string{"GET /items/{item}", "PUT /items/{item}", "POST /stampede", "POST /crash-flusher", "GET /db/items/{item}", "GET /stats"}
+	want := []string{"GET /items/{item}", "PUT /items/{item}", "POST /stampede", "POST /crash-flusher", "GET /db/items/{item}", "GET /stats", "PUT /redis"}
 	if !slices.Equal(got, want) {
 		t.Errorf("routes %q, want %q", got, want)
 	}

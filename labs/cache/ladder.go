@@ -13,6 +13,8 @@ const (
 	chkLaunchBudget   = "within the memory budget"
 	chkLaunchStampede = "the launch item's expiry reaches the database once"
 	chkRedisOutage    = "a Redis outage does not stampede the database"
+	chkFastAck        = "writes acknowledged within 5 ms"
+	chkCoalesced      = "the database takes few row writes"
 )
 
 // launchExercise is step 2: a launch under a memory budget, with the hot
@@ -74,5 +76,55 @@ func launchReferences() []labs.Reference {
 		bad("no stampede protection", labs.Design{"stampede": StampedeNone}, chkLaunchStampede),
 		bad("the module's cache (redis_errors miss)", labs.Design{"redis_errors": RedisErrorsMiss}, chkRedisOutage),
 		bad("no cache", labs.Design{"strategy": StrategyNone}, chkLaunchHits, chkLaunchStampede, chkRedisOutage),
+	}
+}
+
+// inventoryExercise is step 3: many writes, acknowledged fast, never lost,
+// and not one database write each.
+func inventoryExercise() labs.Exercise {
+	return labs.Exercise{
+		ID: "cache-inventory", Lab: "cache", Step: 3,
+		Title:   "Inventory counts: fast writes that are never lost",
+		NeedsDB: true,
+		Card: []string{
+			fmt.Sprintf("Stock levels change 500 times a second over %d hot items; the database takes %d ms per write.", invItems, invWriteMS),
+			fmt.Sprintf("A write is acknowledged within %d ms.", invAckMS),
+			"An acknowledged write is never lost, even when the process that writes it back to the database crashes.",
+			fmt.Sprintf("The database is spared: %s writes to %d items cost it at most %d row writes.", labs.Thousands(invBatches*invItems), invItems, invMaxRows),
+		},
+		Scale: "Time is the lab's own clock, as in the first step: the 1,000 writes come 50 at a time every 100 ms of it, and a database write takes exactly 20 ms of it, " +
+			"so an acknowledgement's time does not depend on the grading machine. The crash is the first step's: right after the last acknowledgement, before any flush.",
+		Hint: "Writing through to the database makes every write wait for it; writing behind makes it fast, and the queue then decides both what a crash loses and how many writes to one item meet in one flush. " +
+			"Read the caching lesson's write-behind section and work out how many row writes one flush costs.",
+		Checks: []labs.Check{
+			{Name: chkFastAck, Points: 30, Run: checkFastAck,
+				Requirement: fmt.Sprintf("With the database taking %d ms per write, %d writes one after another are each acknowledged within %d ms of the lab's clock.", invWriteMS, invAckWrites, invAckMS)},
+			{Name: chkCrash, Points: 40, Run: checkCrash,
+				Requirement: fmt.Sprintf("Every one of %d acknowledged writes to %d items is in the database after the process that writes them back crashes right after the last acknowledgement, before any flush, and a new one takes over.", crashWrites, crashItems)},
+			{Name: chkCoalesced, Points: 30, Run: checkCoalesced,
+				Requirement: fmt.Sprintf("%s writes to %d items, 50 every 100 ms of the lab's clock, cost the database at most %d row writes, counted until two flush intervals after the last write.", labs.Thousands(invBatches*invItems), invItems, invMaxRows)},
+		},
+		References: inventoryReferences(),
+	}
+}
+
+// inventoryGood writes behind through a durable queue and flushes every
+// 500 ms: 50 items' newest writes, 4 times in the 2 s.
+func inventoryGood() labs.Design {
+	return labs.Design{"strategy": StrategyWriteBehind, "write_behind_queue": QueueStream, "flush_interval_ms": 500, "stampede": StampedeLock}
+}
+
+func inventoryReferences() []labs.Reference {
+	bad := func(name string, changes labs.Design, fails ...string) labs.Reference {
+		d := inventoryGood()
+		maps.Copy(d, changes)
+		return labs.Reference{Name: name, Design: d, Fails: fails}
+	}
+	return []labs.Reference{
+		{Name: "good", Design: inventoryGood()},
+		bad("write-through", labs.Design{"strategy": StrategyWriteThrough}, chkFastAck, chkCoalesced),
+		bad("cache-aside", labs.Design{"strategy": StrategyCacheAside}, chkFastAck, chkCoalesced),
+		bad("memory queue", labs.Design{"write_behind_queue": QueueMemory}, chkCrash),
+		bad("flush every 50 ms", labs.Design{"flush_interval_ms": 50}, chkCoalesced),
 	}
 }

@@ -15,6 +15,18 @@ import (
 // ladderSays names, per exercise above the first step, known-bad reference
 // and check it fails, what the check's message must say.
 var ladderSays = map[string]map[string]map[string]string{
+	"cache-inventory": {
+		"write-through": {
+			chkFastAck:   "With strategy write_through the write waits for the database",
+			chkCoalesced: "With strategy write_through every write is its own database write",
+		},
+		"cache-aside": {
+			chkFastAck:   "With strategy cache_aside the write waits",
+			chkCoalesced: "With strategy cache_aside every write",
+		},
+		"memory queue":      {chkCrash: "With write_behind_queue=memory the queued writes lived only in the crashed process"},
+		"flush every 50 ms": {chkCoalesced: "flush_interval_ms 50 flushes so often"},
+	},
 	"cache-launch": {
 		"no memory budget":                       {chkLaunchBudget: "With max_items 0 nothing bounds it"},
 		"a short TTL instead of a budget":        {chkLaunchBudget: "With max_items 0 nothing bounds it: every item read within ttl_ms (300 ms)"},

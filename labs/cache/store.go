@@ -95,6 +95,11 @@ func (in *instance) dbRead(ctx context.Context, id int) (Item, error) {
 // dbWrite commits a new price (and name, when given) and returns the row
 // with the version the database assigned.
 func (in *instance) dbWrite(ctx context.Context, id int, price int64, name *string) (Item, error) {
+	if d := in.cfg.dbWrite; d > 0 {
+		if err := in.sleep(ctx, d); err != nil {
+			return Item{}, err
+		}
+	}
 	it := Item{ID: id}
 	err := in.env.DB.QueryRowContext(ctx, in.env.Rebind(
 		`UPDATE cache_lab_items SET price = ?, name = COALESCE(?, name), version = version + 1

@@ -126,7 +126,7 @@ func (lab) Exercises() []labs.Exercise {
 					"(its first pass, or the %d flush intervals after it).", crashWrites, crashItems, crashRetryPasses)},
 		},
 		References: references(),
-	}, launchExercise()}
+	}, launchExercise(), inventoryExercise()}
 }
 
 // references are the designs whose verdicts are known: the good designs
