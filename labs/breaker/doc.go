@@ -29,14 +29,18 @@
 //	    A StateView: {"state", "downstream_calls" (counted by the provider
 //	    itself), "client_calls", "successes", "failures", "timeouts",
 //	    "cancelled", "rejected", "retries", "retries_denied_by_budget",
-//	    "retries_denied_by_breaker", "transitions": [{"at", "from", "to",
+//	    "retries_denied_by_breaker", "lock_waits", "downstream_load":
+//	    {"busy", "queued", "shed"}, "transitions": [{"at", "from", "to",
 //	    "reason"}], "breaker", "retry_budget": {"ratio",
 //	    "window_seconds", "first_attempts", "retries"}, "design",
 //	    "downstream"}.
 //	PUT /downstream
 //	    A partial update of the simulated provider: {"error_rate" (0 to
 //	    1), "latency_ms" (0 to 10000), "latency" ("fixed", "uniform",
-//	    "long_tail"), "outage"}; answers the Settings now in force. A body
+//	    "long_tail"), "outage", "error_burst" (0 to 100: errors in evenly
+//	    spaced runs of this many), "capacity" (0 to 1000 calls served at
+//	    once, 0 for no limit) and "queue" (0 to 100000 calls waiting for a
+//	    slot; see capacity.go)}; answers the Settings now in force. A body
 //	    that is not one JSON object is a 400 naming "body", a larger one
 //	    than 16 KiB a 413; fields unknown, null, of the wrong type or out
 //	    of range are all named in one 422, and nothing changes.
