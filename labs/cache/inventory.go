@@ -76,11 +76,10 @@ type inventoryRun struct {
 // writeBatches writes invItems items at once every invGap, batches from
 // and up to (not including) to.
 func (r *inventoryRun) writeBatches(ctx context.Context, from, to int) error {
-	tl := r.tg.Timeline()
 	var werr error
 	err := settle(ctx, r.tg, func(ctx context.Context) {
 		for b := from; b < to && werr == nil; b++ {
-			if werr = tl.AdvanceTo(ctx, r.start.Add(time.Duration(b)*invGap)); werr != nil {
+			if werr = r.advance(ctx, r.start.Add(time.Duration(b)*invGap)); werr != nil {
 				return
 			}
 			var mu sync.Mutex
@@ -99,6 +98,44 @@ func (r *inventoryRun) writeBatches(ctx context.Context, from, to int) error {
 		}
 	})
 	return errors.Join(err, werr)
+}
+
+// advance moves the clock to at and, when that brings a flush tick, waits
+// (in real time) for the flusher's pass to end before the next writes, so
+// each pass flushes exactly the batches written before its tick however
+// slowly the machine runs the flusher. A ticker fires at most once per
+// move of the clock, so one pass is due per tick crossed.
+func (r *inventoryRun) advance(ctx context.Context, at time.Time) error {
+	tl := r.tg.Timeline()
+	wb := r.before.WriteBehind
+	if wb == nil || wb.FlushIntervalMS <= 0 {
+		return tl.AdvanceTo(ctx, at)
+	}
+	every := time.Duration(wb.FlushIntervalMS) * time.Millisecond
+	crossed := at.Sub(clockStart)/every > tl.Now().Sub(clockStart)/every
+	s0, err := readStats(ctx, r.tg)
+	if err != nil {
+		return err
+	}
+	if err := tl.AdvanceTo(ctx, at); err != nil || !crossed || s0.WriteBehind == nil {
+		return err
+	}
+	backstop := time.Now().Add(driveBackstop)
+	for {
+		s, err := readStats(ctx, r.tg)
+		if err != nil {
+			return err
+		}
+		if s.WriteBehind == nil || s.WriteBehind.FlushPasses > s0.WriteBehind.FlushPasses {
+			return nil
+		}
+		if time.Now().After(backstop) {
+			return errors.New("the write-behind flusher made no pass after its tick: Redis or the database stopped answering")
+		}
+		if err := labs.Sleep(ctx, labs.RealClock{}, 2*time.Millisecond); err != nil {
+			return err
+		}
+	}
 }
 
 func startInventory(ctx context.Context, t *labs.Trial) (*inventoryRun, error) {
