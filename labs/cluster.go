@@ -163,7 +163,7 @@ func (m *Manager) answers(ctx context.Context, r Replica) bool {
 // takeOverMessage is the event log's line on an instance started again
 // on another replica.
 const takeOverMessage = "The server that ran this instance stopped answering, so this server started it again from its design. " +
-	"Its in-process parts (background work, timers, the charts so far) start fresh; what the lab keeps in Redis and the database is as the lab finds it on start."
+	"Its in-process parts (background work, timers, the charts so far) start fresh; what the lab keeps in Redis and the database carries on."
 
 // takeOver claims e for this replica and starts it from its design. When
 // another replica claimed it first, the instance is found again.
@@ -176,7 +176,7 @@ func (m *Manager) takeOver(ctx context.Context, e Entry) (Located, error) {
 	if len(ferrs) > 0 {
 		return Located{}, ErrNotFound
 	}
-	r := &Running{ID: e.ID, Lab: l, Owner: e.Owner, Design: d, Created: e.Created, lastUsed: m.now(), labID: l.Info().ID}
+	r := &Running{ID: e.ID, Lab: l, Owner: e.Owner, Design: d, Created: e.Created, lastUsed: m.now(), labID: l.Info().ID, resume: true}
 	m.mu.Lock()
 	if m.instances[e.ID] != nil {
 		m.mu.Unlock()
@@ -240,6 +240,9 @@ func (m *Manager) Owned(ctx context.Context, labID string, owner int64) ([]Liste
 func (m *Manager) RunDirectory(ctx context.Context) {
 	if m.dir == nil {
 		return
+	}
+	if err := m.dir.hold(ctx); err != nil && ctx.Err() == nil {
+		m.log.Warn("lab directory: this replica's presence lock", "err", err)
 	}
 	beat := time.NewTicker(m.copts.HeartbeatEvery)
 	defer beat.Stop()

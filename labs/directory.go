@@ -38,6 +38,7 @@ type Directory struct {
 	db      *sql.DB
 	dialect string
 	self    Replica
+	pres    presence
 }
 
 // NewDirectory is the directory on db, seen from replica self.

@@ -161,6 +161,23 @@ type Instance interface {
 	Handler() http.Handler
 }
 
+// Releaser is an instance that can stop here without removing anything:
+// another replica has taken it over and now uses its keys and rows.
+// Release stops its background work (saving what it holds in memory
+// where the lab keeps such things, as a clean stop would) and leaves its
+// state in Redis and the database as it is. Every lab implements it.
+type Releaser interface {
+	Release(ctx context.Context) error
+}
+
+// Resumer is a lab whose instances can start from what an earlier holder
+// left in Redis and the database rather than afresh: a replica that takes
+// over an instance resumes it. Labs without it are built with New, which
+// starts the instance's state afresh wherever New clears it.
+type Resumer interface {
+	Resume(ctx context.Context, env Env, d Design) (Instance, error)
+}
+
 // DeleteKeys removes every Redis key under prefix (an instance's keys when
 // it closes). It scans, so it never blocks Redis on a large keyspace.
 func DeleteKeys(ctx context.Context, rdb *goredis.Client, prefix string) error {

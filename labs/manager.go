@@ -59,6 +59,7 @@ type Running struct {
 	swapping bool   // a reconfigure is replacing inst
 	gen      uint64 // counts reconfigures, for Replaced
 	labID    string // Lab.Info().ID, which labs build on every call
+	resume   bool   // taken over: start from what the last holder left
 }
 
 // LabID is the id of the instance's lab.
@@ -190,6 +191,9 @@ func (m *Manager) reserve(ctx context.Context, r *Running) error {
 		return nil
 	}
 	e := Entry{ID: r.ID, Lab: r.Lab.Info().ID, Owner: r.Owner, Design: designJSON(r.Design), Heartbeat: m.now(), Created: r.Created}
+	if err := m.dir.hold(ctx); err != nil {
+		m.log.Warn("lab directory: this replica's presence lock", "err", err)
+	}
 	if err := m.dir.reserve(ctx, e, m.limits.PerOwner, m.limits.Total); err != nil {
 		m.unreserve(r.ID)
 		return err
@@ -214,7 +218,7 @@ func (m *Manager) envFor(id string, l Lab, met *Metrics) Env {
 func (m *Manager) build(ctx context.Context, r *Running) error {
 	r.Metrics = NewMetrics(time.Now, countSeries(r.Lab)...) // charts plot wall-clock time, whatever clock the manager reaps by
 	r.env = m.envFor(r.ID, r.Lab, r.Metrics)
-	inst, err := r.Lab.New(ctx, r.env, r.Design)
+	inst, err := m.start(ctx, r)
 	if err != nil {
 		r.Metrics.Close()
 		m.unreserve(r.ID)
@@ -225,6 +229,15 @@ func (m *Manager) build(ctx context.Context, r *Running) error {
 	r.inst, r.handler = inst, inst.Handler()
 	r.mu.Unlock()
 	return nil
+}
+
+// start builds r's instance: resumed from its state when it was taken
+// over and its lab can, afresh otherwise.
+func (m *Manager) start(ctx context.Context, r *Running) (Instance, error) {
+	if rs, ok := r.Lab.(Resumer); ok && r.resume {
+		return rs.Resume(ctx, r.env, r.Design)
+	}
+	return r.Lab.New(ctx, r.env, r.Design)
 }
 
 // unlist removes this replica's instance id from the directory; when that

@@ -22,6 +22,9 @@ func (m *Manager) Heartbeat(ctx context.Context) error {
 	if m.dir == nil {
 		return nil
 	}
+	if err := m.dir.hold(ctx); err != nil {
+		m.log.Warn("lab directory: this replica's presence lock", "err", err)
+	}
 	running := m.snapshot(true) // before the read: each of these had its row already
 	held, err := m.dir.heartbeat(ctx, m.now())
 	if err != nil {
@@ -31,9 +34,7 @@ func (m *Manager) Heartbeat(ctx context.Context) error {
 	for id, r := range running {
 		if !held[id] {
 			m.log.Warn("lab instance stopped here: another replica holds it now", "instance", id)
-			if err := m.remove(ctx, r); err != nil {
-				m.log.Warn("stopping a lab instance held elsewhere", "instance", id, "err", err)
-			}
+			m.letGo(ctx, r)
 		}
 	}
 	for id := range held {

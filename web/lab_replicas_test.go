@@ -223,11 +223,17 @@ func TestOrphanedInstancesTakenOverOrSwept(t *testing.T) {
 			}
 
 			kill(a1)
-			// Still within its heartbeat: the other replica says so.
+			// Still within its heartbeat: on SQLite the other replica says
+			// so; on PostgreSQL the holder is known to be gone and its
+			// instance is taken over at once.
 			resp := ada2.api(http.MethodGet, "/api/labs/limiter/instances/"+lim, "")
-			wantStatus(t, resp, http.StatusServiceUnavailable)
-			if msg := errorMessage(t, resp); !strings.Contains(msg, "not answering") || resp.Header.Get("Retry-After") == "" {
-				t.Fatalf("a silent holder: %q, Retry-After %q", msg, resp.Header.Get("Retry-After"))
+			if be.DatabaseURL != "" {
+				wantStatus(t, resp, http.StatusOK)
+			} else {
+				wantStatus(t, resp, http.StatusServiceUnavailable)
+				if msg := errorMessage(t, resp); !strings.Contains(msg, "not answering") || resp.Header.Get("Retry-After") == "" {
+					t.Fatalf("a silent holder: %q, Retry-After %q", msg, resp.Header.Get("Retry-After"))
+				}
 			}
 
 			a2.advance(labs.DefaultClusterOptions.StaleAfter + time.Second)
@@ -280,6 +286,9 @@ func TestOrphanedInstancesTakenOverOrSwept(t *testing.T) {
 // database.
 func kill(a *testApp) {
 	a.Server.Close()
+	if d := a.app.labs.Directory(); d != nil {
+		d.Close() // the database ends a dead process's sessions
+	}
 	_ = a.redis.Client.Close()
 	_ = a.store.Close()
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -46,9 +48,11 @@ func (s *Server) ownInstance(c *gin.Context) {
 		var loc labs.Located
 		loc, err = s.labs.Locate(c.Request.Context(), lab, id, owner, c.GetHeader(labs.ReplicaHeader))
 		if err == nil && loc.Local == nil {
-			s.forward(c, id, loc.Remote)
-			c.Abort()
-			return
+			loc.Local = s.forward(c, lab, id, owner, loc.Remote)
+			if loc.Local == nil {
+				c.Abort()
+				return
+			}
 		}
 		r = loc.Local
 	}
@@ -61,13 +65,18 @@ func (s *Server) ownInstance(c *gin.Context) {
 
 // forward hands the request to the replica that holds instance id, and
 // its answer back as it comes (event streams too). The forwarded request
-// names the replica it expects, which never forwards it again.
-func (s *Server) forward(c *gin.Context, id string, to labs.Replica) {
+// names the replica it expects, which never forwards it again. When the
+// holder cannot be reached and its process has ended, the instance is
+// taken over here: forward returns it when the request never left this
+// replica, so it is served here; otherwise nil, the answer given.
+func (s *Server) forward(c *gin.Context, lab, id string, owner int64, to labs.Replica) *labs.Running {
 	target, err := url.Parse(to.URL)
 	if err != nil {
 		s.fail(c, fmt.Errorf("replica address %q: %w", to.URL, err))
-		return
+		return nil
 	}
+	body := keepBody(c.Request)
+	var taken *labs.Running
 	p := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
@@ -86,10 +95,54 @@ func (s *Server) forward(c *gin.Context, id string, to labs.Replica) {
 			if errors.Is(err, context.Canceled) && req.Context().Err() != nil {
 				return // the client went away
 			}
-			s.fail(c, labErr(fmt.Errorf("%w: %s: %w", labs.ErrHolderDown, to.URL, err)))
+			r, terr := s.labs.TakeOverGone(req.Context(), lab, id, owner, to)
+			switch {
+			case terr == nil && notSent(err) && !body.touched():
+				taken = r // served here, as if it had come here first
+			case terr == nil:
+				s.fail(c, labErr(labs.ErrMoving)) // it may have reached the holder before it died
+			case errors.Is(terr, labs.ErrHolderDown):
+				s.fail(c, labErr(fmt.Errorf("%w: %s: %w", labs.ErrHolderDown, to.URL, errors.Join(err, terr))))
+			default:
+				s.fail(c, labErr(terr))
+			}
 		},
 	}
 	p.ServeHTTP(c.Writer, c.Request)
+	return taken
+}
+
+// notSent reports whether a forwarding error happened before any of the
+// request left this replica: the holder's address could not be dialled.
+func notSent(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	return (errors.As(err, &op) && op.Op == "dial") || errors.As(err, &dns)
+}
+
+// keptBody is a request body the forwarding transport may close but not
+// take away: when nothing of it was read, it can still be served here.
+type keptBody struct {
+	io.ReadCloser
+	read atomic.Bool
+}
+
+func (b *keptBody) Read(p []byte) (int, error) {
+	b.read.Store(true)
+	return b.ReadCloser.Read(p)
+}
+
+func (*keptBody) Close() error { return nil } // the server closes the request's own body
+
+func (b *keptBody) touched() bool { return b != nil && b.read.Load() }
+
+func keepBody(req *http.Request) *keptBody {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil
+	}
+	b := &keptBody{ReadCloser: req.Body}
+	req.Body = b
+	return b
 }
 
 // labClusterErr maps the errors of instances between replicas.

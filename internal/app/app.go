@@ -112,7 +112,12 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 		a.announceScores()
 	}
 	a.Labs = labs.NewManager(a.Registry, a.Redis.Client, a.Store.SQL(), string(a.Store.Dialect()), a.Log, a.Now, labs.DefaultLimits)
-	a.closers = append(a.closers, func() { a.Labs.StopAll(context.Background()) })
+	a.closers = append(a.closers, func() {
+		a.Labs.StopAll(context.Background())
+		if d := a.Labs.Directory(); d != nil {
+			d.Close() // after its instances: they are not taken over while they stop
+		}
+	})
 	if o.Site != nil {
 		// Replicas serving the site share the directory of lab instances.
 		self := labs.Replica{ID: auth.NewToken()[:16], URL: cfg.ReplicaAddress()}

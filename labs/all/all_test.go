@@ -1,9 +1,15 @@
 package all
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/sdworkbook/workbook/internal/testenv"
+	"github.com/sdworkbook/workbook/labs"
+	"github.com/sdworkbook/workbook/labs/labtest"
 )
 
 // The registry builds (ids and exercise ids unique), every lab has the
@@ -64,4 +70,66 @@ func TestEveryLabHasALadder(t *testing.T) {
 			t.Errorf("%s: no design exercise", id)
 		}
 	}
+}
+
+// Every lab can stop an instance that another replica took over without
+// removing its state: Release leaves every key and row where it was, and
+// the same instance's Close afterwards still removes them.
+func TestEveryLabLetsGoWithoutRemoving(t *testing.T) {
+	ctx := context.Background()
+	be := testenv.Backend{Name: "embedded", DataDir: t.TempDir()}
+	withState := 0
+	t.Cleanup(func() {
+		if withState < 3 {
+			t.Errorf("only %d labs kept state to let go of: the test proves little", withState)
+		}
+	})
+	for _, l := range Registry().Labs() {
+		id := l.Info().ID
+		t.Run(id, func(t *testing.T) {
+			env := labtest.Env(t, be, "letgo"+strings.ReplaceAll(id, "-", ""))
+			d, ferrs := labs.ParseDesign(l, nil)
+			if len(ferrs) > 0 {
+				t.Fatalf("default design: %v", ferrs)
+			}
+			inst, err := l.New(ctx, env, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Some state to keep: one unit of the lab's work.
+			if _, err := inst.Hit(ctx, "k"); err != nil {
+				t.Fatal(err)
+			}
+			before := stateOf(t, env)
+			rl, ok := inst.(labs.Releaser)
+			if !ok {
+				t.Fatalf("%s instances cannot stop without removing their state", id)
+			}
+			if err := rl.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if before != "0 keys" {
+				withState++
+			}
+			if after := stateOf(t, env); after != before {
+				t.Fatalf("state before Release %q, after %q", before, after)
+			}
+			if err := inst.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if after := stateOf(t, env); after != "0 keys" {
+				t.Fatalf("Close after Release left %s", after)
+			}
+		})
+	}
+}
+
+// stateOf counts the instance's Redis keys.
+func stateOf(t *testing.T, env labs.Env) string {
+	t.Helper()
+	keys, err := env.Redis.Keys(context.Background(), env.Prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%d keys", len(keys))
 }

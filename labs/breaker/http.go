@@ -169,3 +169,10 @@ func (i *instance) Close(ctx context.Context) error {
 	i.stop()
 	return labs.DeleteKeys(ctx, i.env.Redis, i.env.Prefix)
 }
+
+// Release stops in-flight calls and pauses and leaves the breaker's state
+// in Redis to the replica that holds the instance now.
+func (i *instance) Release(context.Context) error {
+	i.stop()
+	return nil
+}

@@ -79,6 +79,7 @@ type instance struct {
 	lastRedisLog                                             atomic.Int64 // unix ms, to rate-limit the event log
 
 	closeOnce sync.Once
+	stopOnce  sync.Once
 	closeErr  error
 }
 
@@ -291,12 +292,25 @@ func (in *instance) State(ctx context.Context) (any, error) {
 	return s, nil
 }
 
-// Close stops the flusher and removes the instance's keys and rows.
-func (in *instance) Close(ctx context.Context) error {
-	in.closeOnce.Do(func() {
+// Release stops the flusher and leaves the keys and rows (the queued
+// writes among them) to the replica that holds the instance now.
+func (in *instance) Release(context.Context) error {
+	in.stopWork()
+	return nil
+}
+
+func (in *instance) stopWork() {
+	in.stopOnce.Do(func() {
 		if in.wb != nil {
 			in.wb.close()
 		}
+	})
+}
+
+// Close stops the flusher and removes the instance's keys and rows.
+func (in *instance) Close(ctx context.Context) error {
+	in.closeOnce.Do(func() {
+		in.stopWork()
 		in.closeErr = errors.Join(labs.DeleteKeys(ctx, in.env.Redis, in.env.Prefix), in.dbDeleteRows(ctx))
 		_ = in.deadRedis.Close() // it never connected; nothing to report
 	})

@@ -452,6 +452,13 @@ func (in *instance) state() State {
 
 // Close stops a boundary burst in flight and removes the instance's keys.
 func (in *instance) Close(ctx context.Context) error {
+	_ = in.Release(ctx)
+	return labs.DeleteKeys(ctx, in.env.Redis, in.env.Prefix)
+}
+
+// Release stops a boundary burst in flight and leaves the counters in
+// Redis to the replica that holds the instance now.
+func (in *instance) Release(context.Context) error {
 	in.mu.Lock()
 	in.closed = true
 	in.mu.Unlock()
@@ -461,5 +468,5 @@ func (in *instance) Close(ctx context.Context) error {
 	if in.ipStore != nil {
 		in.ipStore.close()
 	}
-	return labs.DeleteKeys(ctx, in.env.Redis, in.env.Prefix)
+	return nil
 }

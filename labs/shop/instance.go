@@ -61,6 +61,7 @@ type instance struct {
 	delivered map[string]time.Time
 
 	closeOnce sync.Once
+	stopOnce  sync.Once
 	closeErr  error
 
 	// Test hooks: a wrapper lab sets them to break a step the checks verify
@@ -68,7 +69,7 @@ type instance struct {
 	skipRelease, skipSale atomic.Bool
 }
 
-func newInstance(ctx context.Context, env labs.Env, cfg config) (*instance, error) {
+func newInstance(ctx context.Context, env labs.Env, cfg config, resume bool) (*instance, error) {
 	bctx, cancel := context.WithCancel(context.Background())
 	in := &instance{env: env, cfg: cfg, rdb: env.Redis, ctx: bctx, cancel: cancel, lastLog: map[string]time.Time{},
 		pace: newPace(env.Clock), delivered: map[string]time.Time{}}
@@ -84,7 +85,7 @@ func newInstance(ctx context.Context, env labs.Env, cfg config) (*instance, erro
 	if err := in.migrate(ctx); err != nil {
 		return fail("create tables", err)
 	}
-	if err := in.seed(ctx); err != nil {
+	if err := in.restore(ctx, resume); err != nil {
 		return fail("seed the shop", err)
 	}
 	in.prov = newProvider(in)
@@ -143,14 +144,25 @@ func (in *instance) logf(kind, level, format string, args ...any) {
 // removes the instance's keys and rows.
 func (in *instance) Close(ctx context.Context) error {
 	in.closeOnce.Do(func() {
-		in.mu.Lock()
-		in.closed = true
-		in.mu.Unlock()
-		in.cancel()
-		in.wg.Wait()
+		in.stopOnce.Do(in.stop)
 		in.closeErr = errors.Join(labs.DeleteKeys(ctx, in.env.Redis, in.env.Prefix), in.deleteRows(ctx))
 	})
 	return in.closeErr
+}
+
+// Release stops every service, the relay, the provider and the auditor,
+// and leaves the keys and rows to the replica that holds the shop now.
+func (in *instance) Release(context.Context) error {
+	in.stopOnce.Do(in.stop)
+	return nil
+}
+
+func (in *instance) stop() {
+	in.mu.Lock()
+	in.closed = true
+	in.mu.Unlock()
+	in.cancel()
+	in.wg.Wait()
 }
 
 // event is a message on the bus: an event (choreography) or a command or

@@ -2,6 +2,7 @@ package shop
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
@@ -25,6 +26,34 @@ func (lab) Purge(ctx context.Context, env labs.Env) error {
 		env.Log.Info("orphaned shop settled before removal", "cancelled_orders", orders, "released_units", units)
 	}
 	return errors.Join(in.deleteRows(ctx), labs.DeleteKeys(ctx, env.Redis, env.Prefix))
+}
+
+// restore seeds a fresh shop, or, resuming, keeps the one in the database
+// (when there is one) with its pending orders settled.
+func (in *instance) restore(ctx context.Context, resume bool) error {
+	if resume {
+		var n int
+		err := in.env.DB.QueryRowContext(ctx, in.env.Rebind(`SELECT COUNT(*) FROM shop_lab_inventory WHERE instance = ?`), in.env.Instance).Scan(&n)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			orders, units, err := in.settleOrphan(ctx)
+			if err != nil {
+				return err
+			}
+			var last sql.NullInt64 // order ids are "o" and a count: go on from the last
+			if err := in.env.DB.QueryRowContext(ctx, in.env.Rebind(`SELECT MAX(CAST(SUBSTR(order_id, 2) AS BIGINT)) FROM shop_lab_orders WHERE instance = ?`),
+				in.env.Instance).Scan(&last); err != nil {
+				return fmt.Errorf("read the last order: %w", err)
+			}
+			in.nextOrder.Store(last.Int64)
+			in.env.Metrics.Eventf("info", "The shop carries on from the database. %d pending orders were cancelled and %d units of stock released: the saga steps they waited on ended with the server that stopped.",
+				orders, units)
+			return nil
+		}
+	}
+	return in.seed(ctx)
 }
 
 // settleOrphan cancels every pending order and releases every held

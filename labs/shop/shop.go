@@ -149,5 +149,14 @@ func configOf(d labs.Design) config {
 }
 
 func (lab) New(ctx context.Context, env labs.Env, d labs.Design) (labs.Instance, error) {
-	return newInstance(ctx, env, configOf(d))
+	return newInstance(ctx, env, configOf(d), false)
+}
+
+// Resume starts a shop taken over from a replica that stopped: its orders,
+// stock and payments carry on from the database. The saga steps in flight
+// died with that replica (the provider's pending calls, the messages its
+// consumers held), so its pending orders are cancelled and their stock
+// released, as a clean stop would leave them, and the bus starts empty.
+func (lab) Resume(ctx context.Context, env labs.Env, d labs.Design) (labs.Instance, error) {
+	return newInstance(ctx, env, configOf(d), true)
 }

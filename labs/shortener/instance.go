@@ -56,6 +56,7 @@ type instance struct {
 	redisErrors, keysMoved                                          atomic.Int64
 
 	closeOnce sync.Once
+	stopOnce  sync.Once
 	closeErr  error
 	halted    atomic.Bool
 }
@@ -333,25 +334,38 @@ func (in *instance) Halt(ctx context.Context) error {
 	var err error
 	in.closeOnce.Do(func() {
 		in.halted.Store(true)
-		if in.clicks != nil {
-			in.clicks.stop(false)
-		}
+		in.stopWork(false)
 		if in.local != nil {
 			in.local.clear()
 		}
-		in.limit.Close()
 		err = labs.DeleteKeys(ctx, in.rdb, in.env.Prefix)
 	})
 	return err
 }
 
+// Release stops background work, passing on the clicks counted in memory,
+// and leaves the keys and tables to the replica that holds the instance
+// now.
+func (in *instance) Release(context.Context) error {
+	in.stopWork(true)
+	return nil
+}
+
+// stopWork stops the click counter (passing on what it holds when final)
+// and the creation limiter, once.
+func (in *instance) stopWork(final bool) {
+	in.stopOnce.Do(func() {
+		if in.clicks != nil {
+			in.clicks.stop(final)
+		}
+		in.limit.Close()
+	})
+}
+
 // Close stops background work and removes the instance's keys and tables.
 func (in *instance) Close(ctx context.Context) error {
 	in.closeOnce.Do(func() {
-		if in.clicks != nil {
-			in.clicks.stop(false)
-		}
-		in.limit.Close()
+		in.stopWork(false)
 		in.closeErr = errors.Join(labs.DeleteKeys(ctx, in.rdb, in.env.Prefix), in.dropTables(ctx))
 	})
 	return in.closeErr
