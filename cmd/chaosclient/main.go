@@ -83,6 +83,9 @@ func run(ctx context.Context, st *stack, o options) int {
 		}
 	}
 	logf("learner signed in, lab instance %s, submission %q", l.instanceID(), first)
+	if o.lab {
+		st.instance = l.instanceID
+	}
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	steps := mix

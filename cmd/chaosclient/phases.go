@@ -14,6 +14,9 @@ type stack struct {
 	docker  string
 	outage  time.Duration
 	log     func(format string, args ...any)
+	// instance is the learner's lab instance (nil or "" when none): the
+	// replica killed is the one holding it, the harder case for the lab.
+	instance func() string
 }
 
 func (s *stack) run(ctx context.Context, name string, args ...string) (string, error) {
@@ -77,12 +80,12 @@ func (s *stack) killReplica(ctx context.Context) (time.Time, error) {
 	if err != nil || ids == "" {
 		return time.Time{}, fmt.Errorf("no app replica: %v", err)
 	}
-	id := strings.Fields(ids)[0]
+	id, why := s.pickReplica(ctx, strings.Fields(ids))
 	if _, err := s.run(ctx, s.docker, "kill", id); err != nil {
 		return time.Time{}, err
 	}
 	killed := time.Now()
-	s.log("replica %.12s killed", id)
+	s.log("replica %.12s killed%s", id, why)
 	time.Sleep(3 * time.Second)
 	if _, err := s.run(ctx, s.docker, "start", id); err != nil {
 		return time.Time{}, err
@@ -95,6 +98,29 @@ func (s *stack) killReplica(ctx context.Context) (time.Time, error) {
 	}
 	s.log("replica %.12s healthy again", id)
 	return killed, nil // recovery counts from the kill: the other replica serves at once
+}
+
+// pickReplica is the replica holding the learner's lab instance, read
+// from the directory in PostgreSQL (its address names the container's
+// host name, the container's short id); the first replica otherwise.
+func (s *stack) pickReplica(ctx context.Context, ids []string) (string, string) {
+	if s.instance == nil || s.instance() == "" {
+		return ids[0], ""
+	}
+	q := "SELECT holder_url FROM lab_instances WHERE id = '" + strings.ReplaceAll(s.instance(), "'", "") + "'"
+	out, err := s.dc(ctx, "exec", "-T", "postgres", "psql", "-U", "workbook", "-d", "workbook", "-tAc", q)
+	if err != nil {
+		s.log("reading the lab instance's holder: %v", err)
+		return ids[0], ""
+	}
+	host := strings.TrimPrefix(strings.TrimSpace(out), "http://")
+	host, _, _ = strings.Cut(host, ":")
+	for _, id := range ids {
+		if host != "" && strings.HasPrefix(id, host) {
+			return id, " (it holds the lab instance)"
+		}
+	}
+	return ids[0], " (the lab instance's holder " + host + " is not among the replicas)"
 }
 
 // reloadBalancer has nginx load its configuration again.
