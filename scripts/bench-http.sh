@@ -80,8 +80,9 @@ row() {
 	local h=()
 	[ -n "$cookie" ] && h=(-H "Cookie: $cookie")
 	local la lb
-	la=$("$tmp/loadgen" -url "$url" -method "$method" -rate "$lrate" -d "${dur}s" "${h[@]}")
-	lb=$("$tmp/loadgen" -url "$burl" -method "$bmethod" -rate "$lrate" -d "${dur}s")
+	# A path that answered nothing below 500 at that load has no latency.
+	la=$("$tmp/loadgen" -url "$url" -method "$method" -rate "$lrate" -d "${dur}s" "${h[@]}") || la="nan nan"
+	lb=$("$tmp/loadgen" -url "$burl" -method "$bmethod" -rate "$lrate" -d "${dur}s") || lb="nan nan"
 	latency+=("$(awk -v n="$name" -v r="$lrate" -v b="$bname" -v a="$la" -v c="$lb" 'BEGIN{split(a,x," "); split(c,y," ");
 		printf "| %s | %s | %.2f | %.2f | %s %.2f | %.1f |", n, r, x[1], x[2], b, y[2], x[2]/(y[2]?y[2]:1)}')")
 }
