@@ -21,25 +21,32 @@ type phaseReport struct {
 	streak      int            // longest run of errors one after another
 	streakSpan  time.Duration  // how long that run lasted
 	slowest     time.Duration
-	rate        float64       // requests per second over the phase
-	recovery    time.Duration // from the fault's end to the end of its last error
-	worthSecond float64       // errors as seconds of requests at the phase's rate
+	slowName    string         // the kind of request that was slowest
+	slowKinds   map[string]int // timeouts by kind of request
+	rate        float64        // requests per second over the phase
+	recovery    time.Duration  // from the fault's end to the end of its last error
+	worthSecond float64        // errors as seconds of requests at the phase's rate
 }
 
 func summarize(name string, rs []result, back time.Time) phaseReport {
-	p := phaseReport{name: name, requests: len(rs), byStatus: map[string]int{}}
+	p := phaseReport{name: name, requests: len(rs), byStatus: map[string]int{}, slowKinds: map[string]int{}}
 	sort.Slice(rs, func(i, j int) bool { return rs[i].end.Before(rs[j].end) })
 	run := 0
 	var runStart time.Time
 	var lastErr time.Time
 	for _, r := range rs {
-		p.slowest = max(p.slowest, r.end.Sub(r.start))
+		if d := r.end.Sub(r.start); d > p.slowest {
+			p.slowest, p.slowName = d, r.name
+		}
 		if r.ok {
 			run = 0
 			continue
 		}
 		p.errors++
 		p.byStatus[r.status]++
+		if r.status == "timeout" {
+			p.slowKinds[r.name]++
+		}
 		if !r.needsDeps {
 			p.depsFree++
 		}
@@ -79,8 +86,8 @@ func (p phaseReport) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "%-22s %6d requests (%.0f/s)  errors %d = %.2f s worth [%s]  of pages needing neither database nor Redis: %d  of lab pokes: %d\n",
 		p.name, p.requests, p.rate, p.errors, p.worthSecond, strings.Join(st, " "), p.depsFree, p.lab)
-	fmt.Fprintf(w, "%-22s longest error streak %d (%.1f s)  recovered %.1f s after the fault ended  slowest request %.2f s\n",
-		"", p.streak, p.streakSpan.Seconds(), p.recovery.Seconds(), p.slowest.Seconds())
+	fmt.Fprintf(w, "%-22s longest error streak %d (%.1f s)  recovered %.1f s after the fault ended  slowest request %.2f s (%s)\n",
+		"", p.streak, p.streakSpan.Seconds(), p.recovery.Seconds(), p.slowest.Seconds(), p.slowName)
 }
 
 // goals are the issue's: a replica kill costs at most a second of
@@ -90,7 +97,7 @@ func (p phaseReport) print(w io.Writer) {
 func (p phaseReport) misses(kind string) []string {
 	var m []string
 	if n := p.byStatus["timeout"]; n > 0 || p.slowest > requestTimeout {
-		m = append(m, fmt.Sprintf("%s: %d requests timed out (slowest %.1f s)", p.name, n, p.slowest.Seconds()))
+		m = append(m, fmt.Sprintf("%s: %d requests timed out (slowest %.1f s; by kind %v)", p.name, n, p.slowest.Seconds(), p.slowKinds))
 	}
 	if n := p.byStatus["503 without Retry-After"]; n > 0 {
 		m = append(m, fmt.Sprintf("%s: %d answers of 503 without Retry-After (not the app's own 503)", p.name, n))

@@ -8,14 +8,13 @@ package sqlopen
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
 )
 
 // Dialect names a SQL dialect.
@@ -43,8 +42,9 @@ func Open(ctx context.Context, o Options) (*sql.DB, Dialect, error) {
 	)
 	if o.PostgresURL != "" {
 		dialect = Postgres
-		db, err = sql.Open("pgx", withConnectTimeout(o.PostgresURL))
-		if err == nil {
+		var c driver.Connector
+		if c, err = openPostgres(withConnectTimeout(o.PostgresURL)); err == nil {
+			db = sql.OpenDB(c)
 			db.SetMaxOpenConns(20)
 			db.SetMaxIdleConns(10)
 			db.SetConnMaxIdleTime(5 * time.Minute)
