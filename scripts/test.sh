@@ -45,6 +45,22 @@ if ! docker info >/dev/null 2>&1; then
 	docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /var/log/workbook-dockerd.log" >&2; exit 1; }
 fi
 
+# 2b. Room on disk: a run writes several GB (race and fuzzing builds,
+# images, containers). Go's build cache only forgets entries after five
+# days, so on a machine that runs often it fills the disk first: below
+# 15 GB free, the build cache and Docker's build cache and stopped
+# containers are cleared (the next build is slower, nothing else is lost).
+free_gb() { df -Pk "$1" | awk 'NR == 2 { print int($4 / 1048576) }'; }
+gocache=$(go env GOCACHE)
+mkdir -p "$gocache"
+if [ "$(free_gb "$gocache")" -lt 15 ]; then
+	log "only $(free_gb "$gocache") GB free: clearing Go's build cache and Docker's leftovers"
+	go clean -cache
+	docker container prune -f >/dev/null 2>&1 || true
+	docker builder prune -f >/dev/null 2>&1 || true
+	log "$(free_gb "$gocache") GB free"
+fi
+
 # 3. Images: the official ones when a registry answers, else local builds.
 pick_image() { # var official local
 	local var=$1 official=$2 local_tag=$3
