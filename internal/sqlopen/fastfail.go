@@ -14,9 +14,14 @@ import (
 // answers for the attempts after it.
 const failFastFor = time.Second
 
-// fastFail opens PostgreSQL connections, and once an attempt has failed,
-// fails the attempts of the next second at once with the same error
-// rather than letting each wait out the connect timeout on its own: while
+// failFastAfter is how many attempts in a row must fail first.
+const failFastAfter = 3
+
+// fastFail opens PostgreSQL connections, and once failFastAfter attempts
+// in a row have failed (no attempt succeeding in between: the server is
+// away, not just slow under load), fails the attempts of the next second
+// at once with the same error rather than letting each wait out the
+// connect timeout on its own: while
 // the database is away, requests queue behind a full pool of attempts
 // that each wait seconds, and the waits add up past what a client
 // tolerates. The app answers each with its 503 at once instead; the first
@@ -27,6 +32,7 @@ type fastFail struct {
 	now   func() time.Time
 	mu    sync.Mutex
 	err   error
+	fails int // attempts failed in a row
 	until time.Time
 }
 
@@ -51,9 +57,11 @@ func (f *fastFail) Connect(ctx context.Context) (driver.Conn, error) {
 	defer f.mu.Unlock()
 	switch {
 	case err == nil:
-		f.err = nil
+		f.err, f.fails = nil, 0
 	case ctx.Err() == nil: // the server's failure, not the caller giving up
-		f.err, f.until = err, f.now().Add(failFastFor)
+		if f.fails++; f.fails >= failFastAfter {
+			f.err, f.until = err, f.now().Add(failFastFor)
+		}
 	}
 	return c, err
 }
