@@ -189,6 +189,9 @@ func RunCheck(ctx context.Context, l Lab, c Check, d Design, base Env) (CheckRes
 	return RunCheckOn(ctx, c, &Trial{Lab: l, Design: d, base: base})
 }
 
+// closeWait bounds stopping a check's targets.
+const closeWait = time.Minute
+
 // RunCheckOn runs one check on trial t and stops its targets afterwards.
 func RunCheckOn(ctx context.Context, c Check, t *Trial) (res CheckResult, err error) {
 	if err := ctx.Err(); err != nil {
@@ -205,7 +208,9 @@ func RunCheckOn(ctx context.Context, c Check, t *Trial) (res CheckResult, err er
 		o = c.Run(ctx, t)
 	}()
 	elapsed := time.Since(start)
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	// A busy container engine may take many seconds to remove a learner's
+	// replicas; waiting for it changes nothing in the verdict.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeWait)
 	closeErr := t.closeAll(cctx)
 	cancel()
 	if err := ctx.Err(); err != nil {
