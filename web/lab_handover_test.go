@@ -23,7 +23,7 @@ func TestKilledHolderTakenOverAtOnce(t *testing.T) {
 			a1, a2 := twoReplicas(t, be)
 			ada1 := MustRegister(t, a1, "ada@example.com")
 			ada2 := ada1.at(a2)
-			lim := launched(t, ada1, "limiter", `{"algorithm":"fixed_window","limit":2,"window_ms":600000}`)
+			lim := launched(t, ada1, "limiter", `{"algorithm":"fixed_window","limit":2,"window_ms":600000,"timeout_ms":5000}`)
 			sh := launched(t, ada1, "shop", `{}`)
 			for range 2 {
 				wantStatus(t, ada1.api(http.MethodPost, "/api/labs/limiter/instances/"+lim+"/request?key=k", ""), http.StatusOK)
@@ -81,7 +81,9 @@ func TestCutOffHolderLetsGoWithoutRemoving(t *testing.T) {
 			a1, a2 := twoReplicas(t, be)
 			ada1 := MustRegister(t, a1, "ada@example.com")
 			ada2 := ada1.at(a2)
-			lim := launched(t, ada1, "limiter", `{"algorithm":"fixed_window","limit":3,"window_ms":600000}`)
+			// A sliding log: the replicas' clocks move on by StaleAfter below, and a
+			// fixed window's edge could fall in between.
+			lim := launched(t, ada1, "limiter", `{"algorithm":"sliding_log","limit":3,"window_ms":600000,"timeout_ms":5000}`)
 			sh := launched(t, ada1, "shop", `{}`)
 			wantStatus(t, ada1.api(http.MethodPost, "/api/labs/limiter/instances/"+lim+"/request?key=k", ""), http.StatusOK)
 			wantStatus(t, ada1.api(http.MethodPost, "/api/labs/shop/instances/"+sh+"/orders", `{"product_id":1,"qty":1}`), http.StatusAccepted)
