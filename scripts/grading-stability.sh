@@ -5,7 +5,7 @@
 # Redis and PostgreSQL, and prints a table: exercise × design, the scores
 # seen and the failed checks seen. A trustworthy suite shows one score and
 # one set of failed checks per row. The test command runs a short version
-# of the same test (1 grading per design). Needs a Docker engine and the
+# of the same test (1 grading per design, beside the fuzzing). Needs a Docker engine and the
 # images (scripts/test.sh starts one and builds them).
 #
 #   scripts/grading-stability.sh [GRADINGS_PER_DESIGN]     (default 5)

@@ -93,7 +93,9 @@ export TESTCONTAINERS_RYUK_DISABLED=true
 export TESTCONTAINERS_HOST_OVERRIDE=${TESTCONTAINERS_HOST_OVERRIDE:-127.0.0.1}
 export WORKBOOK_CHROMIUM=${WORKBOOK_CHROMIUM:-$(command -v chromium)}
 
-# 5. Generated code: quick, and before anything compiles it.
+# 5. Static checks.
+log "go vet"
+go vet ./...
 log "templ output is up to date"
 go tool templ generate >/dev/null
 if [ -d .git ] && ! git diff --quiet -- '*_templ.go'; then
@@ -104,8 +106,6 @@ fi
 
 # 6. Tests of some packages only: with the race detector, one after another.
 if [ $# -gt 0 ]; then
-	log "go vet"
-	go vet ./...
 	log "go test -race $*"
 	go test -race -count=1 -timeout 20m "$@"
 	log "all tests passed in $(($(date +%s) - t0)) s"
@@ -117,9 +117,6 @@ fi
 # builds, on services' real-time checks, on the fuzz engine's fixed time),
 # and what one waits out the others use. Every group runs to its end; the
 # command fails when any group failed, and prints that group's log.
-# The machine's cores bound the whole, so a group that only waits should
-# not hold a slot another could compile or test in; each group reports
-# its wall and CPU time.
 logs=$(mktemp -d)
 declare -A group_pid=()
 failed=()
@@ -154,24 +151,13 @@ kill_tree() { # pid: the process and everything it started
 }
 # An interrupted or failed run leaves no group running.
 trap 'for p in "${group_pid[@]}"; do kill_tree "$p"; done; rm -rf "$logs"' EXIT
-# The packages whose test files match a pattern (grep -E).
-packages_with() {
-	local pkg dir
-	go list -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do
-		if grep -qE "$1" "$dir"/*_test.go 2>/dev/null; then echo "$pkg"; fi
-	done
-}
 
 # Each lab's build exercise is proven by building learners' services and
 # grading them in the sandbox: the time goes to image builds and to the
 # services' real-time checks, not to this process. They run without the
-# race detector; the sandbox's own tests run under it in "race". Only the
-# packages that have them are built, and all of them run at once (-p):
-# each mostly waits, and the longest of them bounds the whole command.
+# race detector; the sandbox's own tests run under it in "race".
 sandboxed='^(TestBuildExercise|TestBuildExerciseStarterKits)$'
-# shellcheck disable=SC2046
-group build-exercises go test -p 8 -count=1 -timeout 20m -run "$sandboxed" \
-	$(packages_with '^func TestBuildExercise(StarterKits)?\(')
+group build-exercises go test -count=1 -timeout 20m -run "$sandboxed" ./labs/...
 # Build-exercise verdicts under load run with the stability test (below).
 loaded='^TestBuildExerciseUnderLoad$'
 # The production shape: docker-compose with two replicas behind nginx. It
@@ -179,142 +165,85 @@ loaded='^TestBuildExerciseUnderLoad$'
 if [ "${WORKBOOK_SKIP_COMPOSE:-}" != 1 ]; then
 	group compose-smoke scripts/compose-smoke.sh
 fi
-# Every package but web under the race detector. Three at a time (the
-# default is one per core): the shop's, the grader's, the server's, the
-# store's and the sandbox's tests wait on containers and subprocesses for
-# minutes, and two of them would otherwise keep every other package from
-# compiling or running; more at once would only have more containers
-# starting together on a busy Docker engine. The packages below start no goroutine and share nothing between
-# goroutines (pure parsing, formatting and arithmetic over values): the
-# race detector has nothing to find in them and only makes them slower, so
-# their tests run without it.
-m=github.com/sdworkbook/workbook
-unraced="$m/internal/archive $m/internal/codelimits $m/internal/config $m/internal/names $m/internal/srs $m/gradebook $m/progress"
-race_tests() { # both runs, whatever the first gave
-	local rc=0
-	# shellcheck disable=SC2046
-	go test -race -p 3 -count=1 -timeout 20m -skip "$sandboxed|$loaded" \
-		$(go list ./... | grep -vxF -e "$m/web" $(printf -- '-e %s ' $unraced)) || rc=$?
-	# shellcheck disable=SC2086
-	go test -count=1 -timeout 20m $unraced || rc=$?
-	return "$rc"
-}
-group race race_tests
+# Every package but web under the race detector.
+group race go test -race -count=1 -timeout 20m -skip "$sandboxed|$loaded" $(go list ./... | grep -vx 'github.com/sdworkbook/workbook/web')
 # The web package's tests are request flows over the pure-Go SQLite, which
-# the race detector slows about sixfold: they run without it, and its
-# tests of concurrent requests (bursts, streams, the hashing queue,
-# reconfiguring) run with it instead. The tests run one after another in a
-# process (they share the package's containers), and mostly wait on the
-# browser, on password hashing and on timers: the browser journeys and the
-# others run side by side in two processes of one test binary, each with
-# containers of its own, beside the race detector's run.
-web_race='Burst|Stream|Capacity|Race|HashesAtTheRealCost'
-web_tests() { # every run, whatever the others gave
-	local dir rc=0 shard
-	dir=$(mktemp -d)
-	go test -c -o "$dir/web.test" ./web || return 1
-	(cd web && exec "$dir/web.test" -test.timeout 20m -test.run '^TestBrowser' -test.skip "$web_race") >"$dir/browser.log" 2>&1 &
-	local browser=$!
-	(cd web && exec "$dir/web.test" -test.timeout 20m -test.skip "^TestBrowser|$web_race") >"$dir/other.log" 2>&1 &
-	local other=$!
-	go test -race -count=1 -timeout 20m -run "$web_race" ./web || rc=$?
-	for shard in browser other; do
-		if wait "${!shard}"; then
-			echo "ok  	web ($shard tests, without the race detector)"
-		else
-			rc=1
-			cat "$dir/$shard.log"
-			echo "FAIL	web ($shard tests, without the race detector)"
-		fi
-	done
-	rm -rf "$dir"
+# the race detector slows about sixfold (90 s become 500 s): they run
+# without it, and its tests of concurrent requests (bursts, streams, the
+# hashing queue, reconfiguring) run again with it.
+web_tests() { # both runs, whatever the first gave
+	local rc=0
+	go test -count=1 -timeout 20m ./web || rc=$?
+	go test -race -count=1 -timeout 20m -run 'Burst|Stream|Capacity|Race|HashesAtTheRealCost' ./web || rc=$?
 	return "$rc"
 }
 group web web_tests
-
-# A short fuzzing run of every parser of user input: a package's test
-# binary is built once with the fuzzing instrumentation and runs its
-# targets one after another, two packages at a time, each target with one
-# fuzzing worker. It starts with everything else and runs at a lower
-# priority: the fuzz engine works for a fixed time whatever it is given, so
-# it takes only what the other groups leave of the cores and never makes
-# them wait.
-fuzztime=${FUZZTIME:-10s}
-fuzzcache=$(go env GOCACHE)/fuzz # where go test -fuzz keeps what it learnt
-fuzz_run() { # package dir binary target: one run, its output on stdout
-	(cd "$2" && "$3" -test.run '^$' -test.fuzz "^$4\$" -test.fuzztime "$fuzztime" -test.parallel 1 \
-		-test.timeout 10m -test.fuzzcachedir "$fuzzcache/$1" 2>&1)
-}
-fuzz_one() { # package dir binary target
-	local out
-	if ! out=$(fuzz_run "$@"); then
-		# A real finding writes its input under testdata/fuzz and fails
-		# every time. The fuzz engine itself now and then ends a run with a
-		# bare FAIL and no input; that run is tried once more.
-		if [[ "$out" == *"Failing input written"* ]] || ! out=$(fuzz_run "$@"); then
-			printf 'fuzz %s %s failed:\n%s\n' "$1" "$4" "$out" >&2
-			return 1
-		fi
-		log "fuzz $4: the engine's first run ended without a finding; the second passed"
-	fi
-	if [[ "$out" == *"no fuzz tests to fuzz"* ]]; then
-		echo "fuzz: $1 has no target $4" >&2
-		return 1
-	fi
-	log "fuzz $4 ($fuzztime): no finding"
-}
-fuzz_package() { # package dir targets...: one build, then each target
-	local pkg=$1 dir=$2 tmp target rc=0
-	shift 2
-	tmp=$(mktemp -d)
-	if go test -c -o "$tmp/fuzz.test" -fuzz "^($(tr ' ' '|' <<<"$*"))\$" "$pkg"; then
-		for target in "$@"; do fuzz_one "$pkg" "$dir" "$tmp/fuzz.test" "$target" || { rc=1; break; }; done
-	else
-		echo "fuzz: the test binary of $pkg did not build" >&2
-		rc=1
-	fi
-	rm -rf "$tmp"
-	return "$rc"
-}
-fuzz_all() {
-	export -f fuzz_run fuzz_one fuzz_package log
-	export fuzztime fuzzcache
-	# One line per package: the package, its directory, then its fuzz
-	# targets; the packages with the most targets first, so that the two
-	# lanes end together.
-	local targets pkg dir fs
-	targets=$(go list -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do
-		# (no blank at the end of a line: xargs -L would join the next one to it)
-		fs=$(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u | paste -sd' ')
-		[ -z "$fs" ] || echo "$pkg $dir $fs"
-	done | awk '{print NF, $0}' | sort -rn | cut -d' ' -f2-)
-	log "fuzzing every parser of user input in $(wc -l <<<"$targets") packages, two at a time"
-	xargs -P 2 -L 1 nice -n 10 bash -c 'fuzz_package "$@"' _ <<<"$targets"
-}
-[ "$fuzztime" = "0" ] || group fuzz fuzz_all
 
 # Grades you can trust: every exercise's reference designs graded on a
 # deliberately loaded machine must score what their references say (each
 # was graded once more by its lab's tests, under the race detector;
 # scripts/grading-stability.sh runs a longer version), and the limiter
 # build exercise's services must fail exactly their named checks among
-# those that judge runs of requests on real time. Without the race
-# detector, which "race" applies to this code. It starts when the build
-# exercises have ended: its busy processes would otherwise be load on the
-# learners' services, which those tests grade on real time.
+# those that judge runs of requests on real time. It runs beside the
+# fuzzing, whose workers are part of the load; without the race detector,
+# which "race" applies to this code. The fuzzing starts when the race and
+# web groups, which keep the cores busy, have ended; the stability test
+# when the build exercises have ended too: its busy processes would
+# otherwise be load on the learners' services, which those tests grade on
+# real time.
 stability() {
 	WORKBOOK_STABILITY_REPEATS=${WORKBOOK_STABILITY_REPEATS:-1} \
 		go test -count=1 -timeout 30m -run '^TestGradingStability$' ./grader/ &&
 		go test -count=1 -timeout 30m -run "$loaded" ./labs/limiter/
 }
 
-wait_group build-exercises
-group stability stability
-# go vet compiles what the tests compiled, now in the build cache.
-group vet go vet ./...
+# A short fuzzing run of every parser of user input: the targets of a
+# package one after another (it compiles once), three packages at a time.
+fuzztime=${FUZZTIME:-10s}
+fuzz_one() { # package target
+	local out
+	if ! out=$(go test -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" "$1" 2>&1); then
+		# A real finding writes its input under testdata/fuzz and fails
+		# every time. The fuzz engine itself now and then ends a run with a
+		# bare FAIL and no input; that run is tried once more.
+		if [[ "$out" == *"Failing input written"* ]] ||
+			! out=$(go test -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" "$1" 2>&1); then
+			printf 'fuzz %s %s failed:\n%s\n' "$1" "$2" "$out" >&2
+			return 1
+		fi
+		log "fuzz $2: the engine's first run ended without a finding; the second passed"
+	fi
+	if [[ "$out" == *"no fuzz tests to fuzz"* ]]; then
+		echo "fuzz: $1 has no target $2" >&2
+		return 1
+	fi
+	log "fuzz $2 ($fuzztime): no finding"
+}
+fuzz_package() { # package targets...: one after another, so it compiles once
+	local pkg=$1 target
+	shift
+	for target in "$@"; do fuzz_one "$pkg" "$target" || return 1; done
+}
+fuzz_all() {
+	export -f fuzz_one fuzz_package log
+	export fuzztime
+	# One line per package: the package, then its fuzz targets.
+	local targets pkg dir fs
+	targets=$(for pkg in $(go list ./...); do
+		dir=$(go list -f '{{.Dir}}' "$pkg")
+		# (no blank at the end of a line: xargs -L would join the next one to it)
+		fs=$(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u | paste -sd' ')
+		[ -z "$fs" ] || echo "$pkg $fs"
+	done)
+	log "fuzzing every parser of user input in $(wc -l <<<"$targets") packages, three at a time"
+	xargs -P 3 -L 1 bash -c 'fuzz_package "$@"' _ <<<"$targets"
+}
+
 wait_group race
 wait_group web
-wait_group vet
+[ "$fuzztime" = "0" ] || group fuzz fuzz_all
+wait_group build-exercises
+group stability stability
 [ "$fuzztime" = "0" ] || wait_group fuzz
 wait_group stability
 [ "${WORKBOOK_SKIP_COMPOSE:-}" = 1 ] || wait_group compose-smoke
