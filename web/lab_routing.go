@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/sdworkbook/workbook/internal/apperr"
+	"github.com/sdworkbook/workbook/internal/duplex"
 	"github.com/sdworkbook/workbook/labs"
 )
 
@@ -108,6 +109,7 @@ func (s *Server) forward(c *gin.Context, lab, id string, owner int64, to labs.Re
 			}
 		},
 	}
+	duplex.Allow(c.Writer)
 	p.ServeHTTP(c.Writer, c.Request)
 	return taken
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+
+	"github.com/sdworkbook/workbook/internal/duplex"
 )
 
 // Service is one launch of the learner's image: its replicas, reached by
@@ -282,7 +284,7 @@ func (s *Service) listen(pick func() int) (string, error) {
 			http.Error(w, "the sandbox's relay did not answer", http.StatusBadGateway)
 		},
 	}
-	srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: duplex.Handler(p), ReadHeaderTimeout: 10 * time.Second}
 	s.servers = append(s.servers, srv)
 	go func() { _ = srv.Serve(ln) }()
 	return "http://" + ln.Addr().String(), nil
