@@ -66,11 +66,12 @@
 //	    nothing in flight, the outbox empty.
 //	GET /payment, PUT /payment
 //	    PaymentView: {"provider": {"failure_rate", "latency_ms",
-//	    "timeout_rate", "duplicate_callback_rate"}, "charges",
-//	    "orders_charged_more_than_once": [{"order_id", "charges"}],
-//	    "authorisation_calls", "answers_lost_to_timeouts",
+//	    "timeout_rate", "duplicate_callback_rate", "card_declines"},
+//	    "charges", "orders_charged_more_than_once": [{"order_id",
+//	    "charges"}], "authorisation_calls", "answers_lost_to_timeouts",
 //	    "callbacks_received", "duplicate_callbacks_ignored", …}. PUT sets
-//	    any of the provider's four knobs (rates 0-1, latency 0-2000 ms).
+//	    any of the provider's knobs (rates 0-1, latency 0-2000 ms,
+//	    card_declines true or false: a card it always declines).
 //	POST /burst
 //	    The lab's demonstration, not graded: {"orders", "concurrency",
 //	    "product_id", "qty", "wait_ms"}, each optional, placed at once on

@@ -38,6 +38,11 @@ type clockedShop struct {
 // clock when the target can run on one.
 func launchClocked(ctx context.Context, t *labs.Trial, changes map[string]any) (*clockedShop, error) {
 	tl := t.Timeline(epoch)
+	// The customer's card is part of the world a check sets, not a design
+	// choice: it is accepted unless the check says otherwise.
+	if _, set := changes["card_declines"]; !set && changes != nil {
+		changes["card_declines"] = false
+	}
 	tg, err := t.Start(ctx, changes)
 	if err != nil {
 		return nil, err

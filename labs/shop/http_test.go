@@ -30,6 +30,8 @@ func TestDesignValidation(t *testing.T) {
 		{"claim before the provider answers", map[string]any{"payment_latency_ms": 1000, "claim_idle_ms": 1500}, "claim_idle_ms"},
 		{"claim after two provider latencies", map[string]any{"payment_latency_ms": 1000, "claim_idle_ms": 2000}, ""},
 		{"unknown field", map[string]any{"sagas": "choreography"}, "sagas"},
+		{"declining card", map[string]any{"card_declines": true, "payment_failure_rate": 0}, ""},
+		{"declining card not a bool", map[string]any{"card_declines": "yes"}, "card_declines"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -117,6 +119,8 @@ func FuzzParseProvider(f *testing.F) {
 	f.Add([]byte(`{"failure_rate": 0.5, "latency_ms": 20}`))
 	f.Add([]byte(`{"timeout_rate": -1}`))
 	f.Add([]byte(`{"latency_ms": 1.5}`))
+	f.Add([]byte(`{"card_declines": true, "failure_rate": 0}`))
+	f.Add([]byte(`{"card_declines": "no"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		s, err := parseProvider(body, ProviderSettings{})
 		if err != nil {
@@ -165,6 +169,8 @@ func TestRouteValidation(t *testing.T) {
 		{"PUT", "payment", `{"latency_ms": 2001}`, 422, "latency_ms"},
 		{"PUT", "payment", `{"latency": 5}`, 400, "latency"},
 		{"PUT", "payment", `{"latency_ms": 1.5}`, 400, "latency_ms"},
+		{"PUT", "payment", `{"card_declines": "yes"}`, 400, "card_declines"},
+		{"PUT", "payment", `{"card_declines": 1}`, 400, "card_declines"},
 		{"POST", "burst", `{"orders": 1001}`, 422, "orders"},
 		{"POST", "burst", `{"concurrency": 0}`, 422, "concurrency"},
 		{"POST", "burst", `{"product_id": "1"}`, 400, "product_id"},

@@ -81,6 +81,7 @@ type providerBody struct {
 	LatencyMS             *int     `json:"latency_ms"`
 	TimeoutRate           *float64 `json:"timeout_rate"`
 	DuplicateCallbackRate *float64 `json:"duplicate_callback_rate"`
+	CardDeclines          *bool    `json:"card_declines"`
 }
 
 // parseProvider applies a PUT payment body to the current settings.
@@ -113,6 +114,9 @@ func (b providerBody) apply(cur ProviderSettings) (ProviderSettings, error) {
 		return cur, err
 	}
 	cur.LatencyMS = n
+	if b.CardDeclines != nil {
+		cur.CardDeclines = *b.CardDeclines
+	}
 	return cur, nil
 }
 
@@ -125,9 +129,16 @@ func (in *instance) handlePaymentPut(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	was := in.prov.settings()
 	in.prov.configure(s)
 	in.env.Metrics.Eventf("info", "payment provider: failure rate %.2f, latency %d ms, timeout rate %.2f, duplicate callbacks %.2f",
 		s.FailureRate, s.LatencyMS, s.TimeoutRate, s.DuplicateCallbackRate)
+	switch {
+	case s.CardDeclines && !was.CardDeclines:
+		in.env.Metrics.Eventf("warn", "the customer's card now always declines: every order from here on is cancelled, and the saga releases its reserved stock")
+	case !s.CardDeclines && was.CardDeclines:
+		in.env.Metrics.Eventf("info", "the customer's card is accepted again: the provider declines payment_failure_rate of authorisations")
+	}
 	labhttp.WriteJSON(w, http.StatusOK, in.prov.view())
 	return nil
 }

@@ -16,6 +16,8 @@ func pokes() []labs.Poke {
 			Help: "200 concurrent orders for one product; compare conditional_update with naive_read_then_write."},
 		{Label: "Invariant", Method: "GET", Path: "invariant", Help: "available + reserved + sold = initial stock, never negative."},
 		{Label: "Set the provider", Method: "PUT", Path: "payment", Body: `{"failure_rate": 0.5, "latency_ms": 50, "timeout_rate": 0.2, "duplicate_callback_rate": 1}`},
+		{Label: "Card that always declines", Method: "PUT", Path: "payment", Body: `{"card_declines": true}`,
+			Help: "Then place an order and follow it: the provider declines it, the order is cancelled and the reservation released (compensation steps). Send false to accept the card again."},
 		{Label: "Replay a callback", Method: "POST", Path: "orders/{order_id}/callback?times={times}", Params: []labs.PokeParam{{Name: "order_id", Value: "o1"}, {Name: "times", Value: "10"}}},
 		{Label: "Consumers", Method: "GET", Path: "consumers"},
 		{Label: "Kill consumers", Method: "POST", Path: "consumers/{service}/kill?consumer=all&at=after_commit", Params: []labs.PokeParam{{Name: "service", Value: "inventory"}},

@@ -37,6 +37,9 @@ type ProviderSettings struct {
 	LatencyMS             int     `json:"latency_ms"`
 	TimeoutRate           float64 `json:"timeout_rate"`
 	DuplicateCallbackRate float64 `json:"duplicate_callback_rate"`
+	// CardDeclines makes the customer's card one the provider always
+	// declines, whatever FailureRate says.
+	CardDeclines bool `json:"card_declines"`
 }
 
 type authorization struct {
@@ -55,6 +58,8 @@ type callback struct {
 	Qty       int    `json:"qty"`
 	Amount    int64  `json:"amount"`
 	Approved  bool   `json:"approved"`
+	// DeclineReason says why a declined authorisation was declined.
+	DeclineReason string `json:"decline_reason,omitempty"`
 }
 
 // Capture is money taken from the customer's card: a line of their statement.
@@ -90,7 +95,8 @@ func newProvider(in *instance) *provider {
 	// fixed time, so its provider decides the same way every time.
 	seed := uint64(in.pace.now().UnixNano())
 	return &provider{in: in, rng: rand.New(rand.NewPCG(seed, seed>>1|1)), lossRng: rand.New(rand.NewPCG(seed>>2|1, seed)),
-		set:   ProviderSettings{FailureRate: in.cfg.failureRate, LatencyMS: int(in.cfg.latency.Milliseconds()), DuplicateCallbackRate: in.cfg.dupRate},
+		set: ProviderSettings{FailureRate: in.cfg.failureRate, LatencyMS: int(in.cfg.latency.Milliseconds()), DuplicateCallbackRate: in.cfg.dupRate,
+			CardDeclines: in.cfg.cardDeclines},
 		auths: map[string]*authorization{}, byKey: map[string]string{}, capByKey: map[string]int{}, byOrder: map[string][]int{}, last: map[string]callback{}}
 }
 
@@ -163,12 +169,24 @@ func (p *provider) process(key string, ev event) (authorization, bool) {
 	}
 	p.seq++
 	n := strconv.FormatInt(p.seq, 10)
+	// The draw is made whatever the card, so switching card_declines
+	// changes no later decision.
 	a := &authorization{ID: "auth_" + n, OrderID: ev.OrderID, Amount: ev.Amount, Approved: p.rng.Float64() >= p.set.FailureRate}
+	why := ""
+	switch {
+	case p.set.CardDeclines:
+		a.Approved, why = false, "the card always declines"
+		p.in.logf("card-declines", "warn", "the provider declined authorisation %s for order %s: the card always declines (card_declines=true); "+
+			"the saga compensates: the order is cancelled and its reserved stock released", a.ID, ev.OrderID)
+	case !a.Approved:
+		why = "declined by the provider (payment_failure_rate)"
+	}
 	p.auths[a.ID] = a
 	if key != "" {
 		p.byKey[key] = a.ID
 	}
-	cb := callback{EventID: "evt_" + n, AuthID: a.ID, OrderID: ev.OrderID, ProductID: ev.ProductID, Qty: ev.Qty, Amount: ev.Amount, Approved: a.Approved}
+	cb := callback{EventID: "evt_" + n, AuthID: a.ID, OrderID: ev.OrderID, ProductID: ev.ProductID, Qty: ev.Qty, Amount: ev.Amount, Approved: a.Approved,
+		DeclineReason: why}
 	p.last[ev.OrderID] = cb
 	copies := 1
 	if p.rng.Float64() < p.set.DuplicateCallbackRate {

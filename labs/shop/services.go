@@ -271,7 +271,11 @@ func (in *instance) webhook(ctx context.Context, cb callback) error {
 		}
 		ev := event{OrderID: cb.OrderID, ProductID: cb.ProductID, Qty: cb.Qty, Amount: cb.Amount, AuthID: cb.AuthID}
 		if !cb.Approved {
-			w.step(cb.OrderID, SvcPayment, "payment callback", fmt.Sprintf("%s: authorisation %s declined", cb.EventID, cb.AuthID), false)
+			outcome := fmt.Sprintf("%s: authorisation %s declined", cb.EventID, cb.AuthID)
+			if cb.DeclineReason != "" {
+				outcome += " (" + cb.DeclineReason + ")"
+			}
+			w.step(cb.OrderID, SvcPayment, "payment callback", outcome, false)
 			ev.Reason = "payment declined"
 			w.send(TPaymentFailed, ev)
 			return nil

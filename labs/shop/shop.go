@@ -90,6 +90,9 @@ func (lab) Fields() []labs.Field {
 			Help: "true: messages are written to an outbox table in the same transaction as the change, and a relay publishes them. false: commit, then XADD (a dual write)."},
 		{Name: "payment_failure_rate", Label: "Payment failure rate", Type: labs.Float, Default: 0.1, Min: rateLo, Max: rateHi,
 			Help: "The share of card authorisations the provider declines; a declined order is cancelled and its stock released."},
+		{Name: "card_declines", Label: "Card always declines", Type: labs.Bool, Default: false,
+			Help: "true: the customer pays with a card the provider always declines (a test card set to decline), whatever payment_failure_rate says, " +
+				"so every order's saga compensates: the order is cancelled and its reserved stock released. PUT payment {\"card_declines\": …} switches it at run time."},
 		{Name: "initial_stock", Label: "Initial stock", Type: labs.Int, Default: 100, Min: stockLo, Max: stockHi, Unit: "units",
 			Help: "Units of each of the five products on the shelf at launch."},
 		{Name: "payment_latency_ms", Label: "Provider latency", Type: labs.Int, Default: 50, Min: latLo, Max: latHi, Unit: "ms",
@@ -124,6 +127,7 @@ type config struct {
 	idem         bool
 	outbox       bool
 	failureRate  float64
+	cardDeclines bool
 	initialStock int
 	latency      time.Duration
 	dupRate      float64
@@ -139,6 +143,7 @@ func configOf(d labs.Design) config {
 		idem:         d.Bool("idempotency_keys"),
 		outbox:       d.Bool("outbox"),
 		failureRate:  d.Float("payment_failure_rate"),
+		cardDeclines: d.Bool("card_declines"),
 		initialStock: d.Int("initial_stock"),
 		latency:      time.Duration(d.Int("payment_latency_ms")) * time.Millisecond,
 		dupRate:      d.Float("duplicate_callback_rate"),
