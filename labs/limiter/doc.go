@@ -25,7 +25,8 @@
 //	    "store_errors"}, "per_replica": [{"replica", "allowed", …}], …}.
 //	POST /boundary-burst?key=K
 //	    The lab's demonstration, not graded: limit requests just before a
-//	    window boundary and limit just after it; a BurstReport.
+//	    window boundary and limit just after it; a BurstReport. A window
+//	    longer than 10 s runs on a copy of the limiter with time sped up.
 //
 // What the checks read: the status and Retry-After, and from the body
 // "decided_at_ms" (when the decision was made, Unix ms; without it, when

@@ -56,11 +56,12 @@ func TestRequestRoute(t *testing.T) {
 				st.Totals.Allowed != 2 || st.Totals.Rejected != 1 || st.Algorithm != SlidingWindow || len(st.PerReplica) != 1 {
 				t.Fatalf("stats %d %+v", rec.Code, st)
 			}
-			// A long window would keep the boundary burst waiting.
-			long := launch(t, withID(e.Env, "httplong"), designFor(FixedWindow, 2, 20000, 0, 1, StorageRedis))
+			// A long window's burst runs with time sped up, which a design
+			// refilled in whole seconds of the real clock cannot follow.
+			long := launch(t, withID(e.Env, "httplong"), designFor(TokenBucketWholeSeconds, 2, 20000, 1, 1, StorageRedis))
 			var e2 labhttp.Body
 			if rec := do(t, long, http.MethodPost, "boundary-burst", &e2); rec.Code != http.StatusUnprocessableEntity || e2.Error.Fields["window_ms"] == "" {
-				t.Fatalf("boundary burst on a 20 s window: %d %s", rec.Code, rec.Body)
+				t.Fatalf("boundary burst on a 20 s window in whole seconds: %d %s", rec.Code, rec.Body)
 			}
 		})
 	}

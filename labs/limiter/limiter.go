@@ -37,8 +37,9 @@ const (
 	// maxSlidingLog bounds the sliding log: it keeps one entry per admitted
 	// request, so its memory grows with the limit.
 	maxSlidingLog = 1000
-	// maxBurstWindow bounds the boundary burst, which waits for a window
-	// boundary while the request is open.
+	// maxBurstWindow bounds the window a boundary burst waits on while
+	// the request is open: a longer window's burst runs on a copy of the
+	// limiter with time scaled down to it.
 	maxBurstWindow = 10000
 	// decisionBackstop bounds a decision in real time on a check suite's
 	// clock, where timeout_ms does not apply: only a Redis that is truly
@@ -92,7 +93,7 @@ func (lab) Info() labs.Info {
 		Pokes: []labs.Poke{
 			{Label: "Send one request", Method: "POST", Path: "request?key={key}", Params: []labs.PokeParam{{Name: "key", Value: "alice"}}},
 			{Label: "Boundary burst", Method: "POST", Path: "boundary-burst?key={key}", Params: []labs.PokeParam{{Name: "key", Value: "burst"}},
-				Help: "Sends the limit just before a window boundary and again just after."},
+				Help: "Sends the limit just before a window boundary and again just after. A window longer than 10 s runs on a copy of the limiter with time sped up, and the report says how much."},
 			{Label: "Redis fault", Method: "POST", Path: "fault?redis={redis}", Params: []labs.PokeParam{{Name: "redis", Value: RedisDown}},
 				Help: "down: every Redis command fails at once; stall: every command waits until the decision timeout; ok: Redis answers again."},
 			{Label: "Crash mid-decision", Method: "POST", Path: "crash",
@@ -327,10 +328,16 @@ func (in *instance) decide(ctx context.Context, key string) result {
 // decideFrom makes one decision for key from address ip ("" for none):
 // the per-IP limit first, when the design has one, then the key's.
 func (in *instance) decideFrom(ctx context.Context, key, ip string) result {
+	return in.decideOn(ctx, in.store, key, ip)
+}
+
+// decideOn is decideFrom with the key's limit decided by st: the
+// instance's store, or a boundary burst's scaled copy of it.
+func (in *instance) decideOn(ctx context.Context, st store, key, ip string) result {
 	replica := int((in.next.Add(1) - 1) % uint64(in.cfg.replicas))
 	dctx, cancel := in.decisionContext(ctx)
 	t0 := time.Now()
-	d, err := in.decideBoth(dctx, replica, key, ip)
+	d, err := in.decideBoth(dctx, st, replica, key, ip)
 	in.env.Metrics.Latency("decision", time.Since(t0))
 	cancel()
 	tot := &in.totals[replica]
@@ -364,14 +371,14 @@ func (in *instance) decideFrom(ctx context.Context, key, ip string) result {
 }
 
 // decideBoth asks the per-IP limit, then, if it admits, the key's.
-func (in *instance) decideBoth(ctx context.Context, replica int, key, ip string) (decision, error) {
+func (in *instance) decideBoth(ctx context.Context, st store, replica int, key, ip string) (decision, error) {
 	if in.ipStore != nil && ip != "" {
 		d, err := in.ipStore.decide(ctx, replica, ip)
 		if err != nil || !d.allowed {
 			return d, err
 		}
 	}
-	return in.store.decide(ctx, replica, key)
+	return st.decide(ctx, replica, key)
 }
 
 // storeErrorText is what a client reads when the store did not decide;
