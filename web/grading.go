@@ -165,6 +165,9 @@ func (s *Server) apiSubmissionEvents(c *gin.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.ending.ch:
+			endForShutdown(c.Writer)
+			return
 		case <-heartbeat.C:
 			if !keepAlive() {
 				return

@@ -119,6 +119,24 @@ func TestLabInstanceServedByAnyReplica(t *testing.T) {
 				t.Fatalf("event stream through the other replica: %s %s", name, data)
 			}
 			events.Body.Close()
+			// A replica shutting down ends the streams it forwards as well
+			// as its own, with a reconnection delay for the browser.
+			events = ada2.api(http.MethodGet, base+"/events", "")
+			own := ada1.api(http.MethodGet, base+"/events", "")
+			firstEvent(t, events)
+			firstEvent(t, own)
+			ended := make(chan struct{})
+			go func() { _, _ = io.Copy(io.Discard, events.Body); close(ended) }()
+			a2.app.EndStreams() // the forwarding replica alone
+			select {
+			case <-ended:
+			case <-time.After(30 * time.Second): // a backstop: it ends at once
+				t.Fatal("the forwarded stream did not end when its replica began to shut down")
+			}
+			a1.app.EndStreams()
+			if rest := readAll(t, own); !strings.Contains(rest, "retry: 1000") {
+				t.Fatalf("the holder's own stream ended without a reconnection delay: %q", rest)
+			}
 
 			page := ada2.get("/labs/limiter")
 			wantStatus(t, page, http.StatusOK)

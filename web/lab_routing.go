@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -110,7 +111,22 @@ func (s *Server) forward(c *gin.Context, lab, id string, owner int64, to labs.Re
 		},
 	}
 	duplex.Allow(c.Writer)
-	p.ServeHTTP(c.Writer, c.Request)
+	req := c.Request
+	if strings.HasSuffix(req.URL.Path, "/events") && req.Method == http.MethodGet {
+		// A live stream ends when this replica shuts down, as one served
+		// here does; the browser connects again.
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		go func() {
+			select {
+			case <-s.ending.ch:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		req = req.WithContext(ctx)
+	}
+	p.ServeHTTP(c.Writer, req)
 	return taken
 }
 

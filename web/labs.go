@@ -278,6 +278,9 @@ func (s *Server) apiEvents(c *gin.Context, r *labs.Running) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.ending.ch:
+			endForShutdown(c.Writer)
+			return
 		case <-heartbeat.C:
 			if !keepAlive() {
 				return

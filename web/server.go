@@ -103,6 +103,7 @@ type Server struct {
 
 	warnPlainBaseURL  sync.Once    // logs plainBaseURLWarning once
 	submissionStreams *streamSlots // live grading streams on this replica
+	ending            *streamsEnd  // closed when this replica shuts down
 }
 
 // New builds the application and its route table from its dependencies,
@@ -131,6 +132,7 @@ func New(d Deps) (*Server, error) {
 
 		navs:              newNavCache(),
 		submissionStreams: newStreamSlots(maxSubmissionStreams, maxStreamsPerUser),
+		ending:            newStreamsEnd(),
 	}
 	if d.Config.LoginIPLimit > 0 {
 		s.loginLimits.PerIP = int64(d.Config.LoginIPLimit)

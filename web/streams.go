@@ -1,6 +1,9 @@
 package web
 
 import (
+	"fmt"
+	"io"
+	"net/http"
 	"sync"
 
 	"github.com/sdworkbook/workbook/internal/apperr"
@@ -54,4 +57,35 @@ func (s *streamSlots) take(user int64) (release func(), err error) {
 			}
 		})
 	}, nil
+}
+
+// streamsEnd tells the live streams on this replica that it is shutting
+// down: each one ends, and the browser's EventSource connects again, to
+// another replica behind a load balancer, or to this one when it is back.
+type streamsEnd struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func newStreamsEnd() *streamsEnd { return &streamsEnd{ch: make(chan struct{})} }
+
+// end ends every stream, now and from now on.
+func (e *streamsEnd) end() { e.once.Do(func() { close(e.ch) }) }
+
+// EndStreams ends every live stream this replica serves or forwards, so
+// that a graceful shutdown does not wait for them: call it when shutdown
+// begins (http.Server.RegisterOnShutdown).
+func (s *Server) EndStreams() { s.ending.end() }
+
+// reconnectMS is how soon a browser connects again after a stream ended
+// because its replica is shutting down.
+const reconnectMS = 1000
+
+// endForShutdown writes the reconnection delay to a stream that is about to
+// end because the replica is shutting down.
+func endForShutdown(w io.Writer) {
+	_, _ = fmt.Fprintf(w, "retry: %d\n\n", reconnectMS)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
 }

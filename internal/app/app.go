@@ -37,6 +37,9 @@ type Site interface {
 	// SetupLink is the one-time link that creates the first admin, or ""
 	// when there is one.
 	SetupLink(ctx context.Context, base string) (string, error)
+	// EndStreams ends the live event streams, which would otherwise keep a
+	// graceful shutdown waiting; their browsers connect again.
+	EndStreams()
 }
 
 // Options change what Open builds: the commands choose the site, tests

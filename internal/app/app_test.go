@@ -29,6 +29,7 @@ type site struct {
 func (s *site) CleanSessions(ctx context.Context, _ time.Duration) { <-ctx.Done() }
 func (s *site) FlushMail(context.Context) error                    { s.flushed++; return nil }
 func (s *site) SetupLink(context.Context, string) (string, error)  { return "", nil }
+func (s *site) EndStreams()                                        {}
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 

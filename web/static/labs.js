@@ -170,6 +170,7 @@
   };
 
   Panel.prototype.add = function (pt, redraw) {
+    this.lastT = pt.t;
     // Running totals per series, on the panel's element, for the page's
     // readers and for tests: data-sum-allowed="37".
     var root = this.root;
@@ -244,6 +245,7 @@
   };
 
   Panel.prototype.log = function (e) {
+    this.lastLogT = new Date(e.t).getTime();
     var list = this.root.querySelector(".events");
     var li = el("li", "event-" + e.kind);
     var t = new Date(e.t);
@@ -259,10 +261,14 @@
     this.es = es;
     es.addEventListener("init", function (ev) {
       var m = JSON.parse(ev.data);
-      (m.points || []).forEach(function (p) { self.add(p, false); });
+      // After a reconnection (the replica shut down) the history comes
+      // again: keep only what is newer than what the page has.
+      var since = self.lastT == null ? -Infinity : self.lastT;
+      var logSince = self.lastLogT == null ? -Infinity : self.lastLogT;
+      (m.points || []).forEach(function (p) { if (p.t > since) self.add(p, false); });
       self.charts.forEach(function (c) { c.u.setData(c.data); latestLegend(c.u); });
       self.showKey();
-      (m.events || []).forEach(function (e) { self.log(e); });
+      (m.events || []).forEach(function (e) { if (new Date(e.t).getTime() > logSince) self.log(e); });
       self.root.setAttribute("data-live", "true");
     });
     es.addEventListener("point", function (ev) { self.add(JSON.parse(ev.data), true); });
