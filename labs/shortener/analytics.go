@@ -12,22 +12,33 @@ import (
 )
 
 // clickCounter counts redirects per code in three steps, so the redirect
-// path never waits for a write: a click is added to a map in process;
-// every 100 ms the map is added to a Redis hash in one pipeline (what
-// several redirect servers would share); every second the hash is taken
-// whole and added to the database's clicks table in one transaction. A
-// crash loses at most the clicks of the last 100 ms in process; a failed
-// database write puts its counts back in Redis for the next flush.
+// path rarely waits for a write: a click is added to a map in process;
+// every click_push_ms the map is added to a Redis hash in one pipeline
+// (what several redirect servers would share); every second the hash is
+// taken whole and added to the database's clicks table in one transaction.
+// A crash loses the clicks of the current push interval, still in process;
+// a failed database write puts its counts back in Redis for the next flush.
+//
+// A push is due once click_push_ms has passed on the instance's clock
+// since the last one. Whichever comes first when it is due takes the map:
+// the ticker, or the first click after that moment (which pushes before it
+// counts itself). So the same clicks at the same times of a clock a check
+// moves make the same pushes, however the ticker's goroutine is scheduled.
 type clickCounter struct {
-	in      *instance
-	mu      sync.Mutex
-	pending map[string]int64
+	in       *instance
+	every    time.Duration
+	mu       sync.Mutex
+	pending  map[string]int64
+	held     int64 // the sum of pending
+	lastPush time.Time
 
+	lifeMu   sync.Mutex // a crash or stop at a time
 	cancel   context.CancelFunc
 	done     chan struct{}
+	stopped  bool
 	stopOnce sync.Once
 
-	toRedis, toDB atomic.Int64
+	toRedis, toDB, pushes, lost atomic.Int64
 }
 
 // takeClicks reads and deletes the hash in one step, so clicks added
@@ -39,26 +50,61 @@ return v
 `)
 
 func newClickCounter(in *instance) *clickCounter {
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &clickCounter{in: in, pending: map[string]int64{}, cancel: cancel, done: make(chan struct{})}
-	go c.run(ctx)
+	c := &clickCounter{in: in, every: in.cfg.pushEvery, pending: map[string]int64{}, lastPush: in.env.Now()}
+	c.start()
 	return c
+}
+
+// start starts the ticker's goroutine. lifeMu is held or not yet needed.
+func (c *clickCounter) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel, c.done = cancel, make(chan struct{})
+	go c.run(ctx, c.done)
 }
 
 func (c *clickCounter) key() string { return c.in.env.Prefix + "clicks" }
 
-func (c *clickCounter) add(code string) {
+// add counts a click of code, pushing the clicks before it first when a
+// push is due.
+func (c *clickCounter) add(ctx context.Context, code string) {
 	c.mu.Lock()
+	batch := c.takeDue(c.in.env.Now())
 	c.pending[code]++
+	c.held++
 	c.mu.Unlock()
+	if batch != nil {
+		c.send(ctx, batch)
+	}
+}
+
+// takeDue takes the pending clicks when a push is due at now (nil when
+// none is, or nothing is pending). c.mu is held.
+func (c *clickCounter) takeDue(now time.Time) map[string]int64 {
+	if now.Sub(c.lastPush) < c.every {
+		return nil
+	}
+	c.lastPush = now
+	if len(c.pending) == 0 {
+		return nil
+	}
+	batch := c.pending
+	c.pending, c.held = map[string]int64{}, 0
+	return batch
+}
+
+// pendingClicks is how many clicks are counted in process only.
+func (c *clickCounter) pendingClicks() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.held
 }
 
 // run pushes and flushes on the instance's clock, so a check that moves
 // the clock by hand decides when clicks move.
-func (c *clickCounter) run(ctx context.Context) {
-	defer close(c.done)
+func (c *clickCounter) run(ctx context.Context, done chan struct{}) {
+	defer close(done)
 	clock := c.in.env.Clocked()
-	t := clock.NewTicker(pushEvery)
+	t := clock.NewTicker(c.every)
 	defer t.Stop()
 	last := clock.Now()
 	for {
@@ -66,8 +112,16 @@ func (c *clickCounter) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C():
-			c.push(ctx)
-			if now := clock.Now(); now.Sub(last) >= flushEvery {
+			now := clock.Now()
+			c.mu.Lock()
+			batch := c.takeDue(now)
+			c.mu.Unlock()
+			if batch != nil {
+				// A push taken is sent even when a crash comes meanwhile:
+				// the crash waits for it, as the clicks left the process.
+				c.send(context.WithoutCancel(ctx), batch)
+			}
+			if now.Sub(last) >= flushEvery {
 				last = now
 				c.flush(ctx)
 			}
@@ -75,16 +129,23 @@ func (c *clickCounter) run(ctx context.Context) {
 	}
 }
 
-// push adds the clicks counted in process to Redis.
+// push adds every click counted in process to Redis at once (a graceful
+// stop's last push).
 func (c *clickCounter) push(ctx context.Context) {
 	c.mu.Lock()
 	batch := c.pending
-	if len(batch) == 0 {
-		c.mu.Unlock()
-		return
-	}
-	c.pending = map[string]int64{}
+	c.pending, c.held = map[string]int64{}, 0
 	c.mu.Unlock()
+	if len(batch) > 0 {
+		c.send(ctx, batch)
+	}
+}
+
+// send adds batch to the Redis hash in one pipeline; on a failure the
+// clicks go back to the map for the next push.
+func (c *clickCounter) send(ctx context.Context, batch map[string]int64) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second) // a Redis that stopped answering, on the machine's clock
+	defer cancel()
 	pipe := c.in.rdb.Pipeline()
 	var n int64
 	for code, k := range batch {
@@ -99,10 +160,12 @@ func (c *clickCounter) push(ctx context.Context) {
 		c.mu.Lock()
 		for code, k := range batch {
 			c.pending[code] += k
+			c.held += k
 		}
 		c.mu.Unlock()
 		return
 	}
+	c.pushes.Add(1)
 	c.toRedis.Add(n)
 	c.in.env.Metrics.Count("clicks_to_redis", float64(n))
 }
@@ -156,6 +219,9 @@ func (c *clickCounter) flush(ctx context.Context) {
 // holds (a graceful shutdown), without it they are lost (a crash).
 func (c *clickCounter) stop(final bool) {
 	c.stopOnce.Do(func() {
+		c.lifeMu.Lock()
+		defer c.lifeMu.Unlock()
+		c.stopped = true
 		c.cancel()
 		<-c.done
 		if final {
@@ -190,4 +256,26 @@ type ClickCounts struct {
 	InRedis    int64 `json:"in_redis"`
 	InDatabase int64 `json:"in_database"`
 	Total      int64 `json:"total"`
+}
+
+// crash ends the counting process as a crash would and starts the next
+// one: the clicks still in process are lost (it returns how many); what
+// was pushed to Redis stays there for the next flush. A push already
+// taken is sent first, as it had left the process.
+func (c *clickCounter) crash() int64 {
+	c.lifeMu.Lock()
+	defer c.lifeMu.Unlock()
+	if c.stopped {
+		return 0
+	}
+	c.cancel()
+	<-c.done
+	c.mu.Lock()
+	n := c.held
+	c.pending, c.held = map[string]int64{}, 0
+	c.lastPush = c.in.env.Now()
+	c.mu.Unlock()
+	c.lost.Add(n)
+	c.start()
+	return n
 }

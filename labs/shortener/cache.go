@@ -1,24 +1,32 @@
 package shortener
 
-import "sync"
+import (
+	"container/list"
+	"sync"
+	"sync/atomic"
+)
 
 // localCache is the in-process tier: a bounded map of codes, split into
-// stripes so concurrent redirects rarely wait for each other. A full
-// stripe drops an arbitrary entry (Go's map order is random), which is
-// close enough to random eviction for a hot set that fits many times over.
+// stripes so concurrent redirects rarely wait for each other. Each stripe
+// holds capacity/localStripes codes and evicts its least recently used
+// one when full, so a hot code stays however small the budget, and the
+// same reads evict the same codes every time.
 type localCache struct {
 	perStripe int
 	stripes   [localStripes]localStripe
+	n, peak   atomic.Int64 // codes held now, and the most ever held
 }
 
 const localStripes = 64
 
 type localStripe struct {
-	mu sync.RWMutex
-	m  map[string]localEntry
+	mu  sync.Mutex
+	m   map[string]*list.Element
+	lru list.List // of *localItem, most recently used at the front
 }
 
-type localEntry struct {
+type localItem struct {
+	code  string
 	e     entry
 	until int64 // Unix ms
 }
@@ -26,7 +34,7 @@ type localEntry struct {
 func newLocalCache(capacity int) *localCache {
 	c := &localCache{perStripe: max(1, capacity/localStripes)}
 	for i := range c.stripes {
-		c.stripes[i].m = make(map[string]localEntry)
+		c.stripes[i].m = make(map[string]*list.Element)
 	}
 	return c
 }
@@ -43,32 +51,60 @@ func (c *localCache) stripeOf(code string) *localStripe {
 
 func (c *localCache) get(code string, now int64) (entry, bool) {
 	s := c.stripeOf(code)
-	s.mu.RLock()
-	le, ok := s.m[code]
-	s.mu.RUnlock()
-	if !ok || now >= le.until {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	el, ok := s.m[code]
+	if !ok {
 		return entry{}, false
 	}
-	return le.e, true
+	it := el.Value.(*localItem)
+	if now >= it.until {
+		return entry{}, false
+	}
+	s.lru.MoveToFront(el)
+	return it.e, true
 }
 
 func (c *localCache) put(code string, e entry, until int64) {
 	s := c.stripeOf(code)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.m[code]; !ok && len(s.m) >= c.perStripe {
-		for k := range s.m {
-			delete(s.m, k)
-			break
+	if el, ok := s.m[code]; ok {
+		it := el.Value.(*localItem)
+		it.e, it.until = e, until
+		s.lru.MoveToFront(el)
+		return
+	}
+	if len(s.m) >= c.perStripe {
+		if last := s.lru.Back(); last != nil {
+			delete(s.m, s.lru.Remove(last).(*localItem).code)
+			c.n.Add(-1)
 		}
 	}
-	s.m[code] = localEntry{e: e, until: until}
+	s.m[code] = s.lru.PushFront(&localItem{code: code, e: e, until: until})
+	if n := c.n.Add(1); n > c.peak.Load() {
+		c.raisePeak(n)
+	}
+}
+
+// raisePeak records n as the most codes held, unless more were.
+func (c *localCache) raisePeak(n int64) {
+	for {
+		p := c.peak.Load()
+		if n <= p || c.peak.CompareAndSwap(p, n) {
+			return
+		}
+	}
 }
 
 func (c *localCache) del(code string) {
 	s := c.stripeOf(code)
 	s.mu.Lock()
-	delete(s.m, code)
+	if el, ok := s.m[code]; ok {
+		s.lru.Remove(el)
+		delete(s.m, code)
+		c.n.Add(-1)
+	}
 	s.mu.Unlock()
 }
 
@@ -76,18 +112,14 @@ func (c *localCache) clear() {
 	for i := range c.stripes {
 		s := &c.stripes[i]
 		s.mu.Lock()
+		c.n.Add(-int64(len(s.m)))
 		clear(s.m)
+		s.lru.Init()
 		s.mu.Unlock()
 	}
 }
 
-func (c *localCache) len() int {
-	n := 0
-	for i := range c.stripes {
-		s := &c.stripes[i]
-		s.mu.RLock()
-		n += len(s.m)
-		s.mu.RUnlock()
-	}
-	return n
-}
+func (c *localCache) len() int { return int(c.n.Load()) }
+
+// capacity is the most codes the stripes can hold together.
+func (c *localCache) capacity() int { return c.perStripe * localStripes }

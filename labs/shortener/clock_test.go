@@ -131,7 +131,7 @@ func testClicksClock(t *testing.T, env labs.Env) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	clock.Advance(pushEvery)
+	clock.Advance(defaultPushEvery)
 	waitFor("100 ms on, the clicks are in Redis", func(c ClickCounts) bool { return c.InRedis == 3 && c.InProcess == 0 })
 	clock.Advance(flushEvery)
 	waitFor("1 s on, the clicks are in the database", func(c ClickCounts) bool { return c.InDatabase == 3 && c.InRedis == 0 })

@@ -125,11 +125,6 @@ func mix64(x uint64) uint64 {
 	return x
 }
 
-// vnodes is how many points each shard has on the consistent-hash ring: with
-// 128 the largest shard holds about 1.3 × its fair share, and adding a shard
-// takes a little from every other.
-const vnodes = 128
-
 type ringPoint struct {
 	h     uint64
 	shard int
@@ -139,12 +134,22 @@ type ringPoint struct {
 type layout struct {
 	shards   int
 	sharding string
+	vnodes   int         // consistent_hash only: ring points per shard
 	ring     []ringPoint // consistent_hash only
 }
 
+// newLayout is a layout with the default ring: with 128 points per shard
+// the largest of 4 shards holds about 1.1 × its fair share, and adding a
+// shard takes a little from every other.
 func newLayout(shards int, sharding string) layout {
+	return newRingLayout(shards, sharding, defaultVnodes)
+}
+
+// newRingLayout is a layout whose ring has vnodes points per shard.
+func newRingLayout(shards int, sharding string, vnodes int) layout {
 	l := layout{shards: shards, sharding: sharding}
 	if sharding == ShardConsistent {
+		l.vnodes = vnodes
 		l.ring = make([]ringPoint, 0, shards*vnodes)
 		for s := range shards {
 			for v := range vnodes {

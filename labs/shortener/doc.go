@@ -30,8 +30,9 @@
 //	    Retry-After; a code space used up a 503 naming code_length.
 //	GET /r/{code}
 //	    301 (or 302 with Cache-Control: no-store when clicks are counted)
-//	    with Location: the URL; 404 for an unknown code, 410 for an expired
-//	    one, both naming "code".
+//	    with Location: the URL and X-Served-By: the tier that found the
+//	    link (local, redis or database); 404 for an unknown code, 410 for
+//	    an expired one, both naming "code".
 //	POST /batch {"count"} or {"urls": [...]}
 //	    Creates links at once, without the per-client limit: count of them
 //	    (1 to 10,000, the lab's own URLs) to compare the generators, or the
@@ -56,9 +57,16 @@
 //	    ReshardResult.
 //	GET /stats
 //	    The design and the counts since the instance started, as State:
-//	    {"cache", "code_space", "links", "totals": {"created", "rejected",
-//	    "collisions", "redirects", "local_hits", "redis_hits", "db_hits",
-//	    …}, …}.
+//	    {"cache", "code_space", "links", "local_entries", "local_peak",
+//	    "clicks_in_process", "ring_points", "totals": {"created",
+//	    "rejected", "collisions", "redirects", "local_hits", "redis_hits",
+//	    "db_hits", "click_pushes", "crashes", …}, …}.
+//	POST /crash
+//	    The redirect process dies as a crash would and a new one takes
+//	    over: the clicks counted in process but not yet pushed to Redis are
+//	    lost, and the near cache starts empty; Redis and the database keep
+//	    what they hold. A CrashReport: {"clicks_lost", "local_dropped",
+//	    "message"}.
 //
 // What the checks use: POST shorten, GET r/{code} (status and Location),
 // POST batch with urls (the 10,000 links, and the links of the restart
@@ -71,6 +79,15 @@
 // moves the suite's clock on a built-in design; on a service it reads in
 // real time and does not judge the reads the end of the lifetime may
 // fall in.
+//
+// # The ladder
+//
+// Step 1 (shortener-basics) is above. Step 2 (shortener-viral) sends one
+// viral link and the demo links 2,000 redirects a second on the suite's
+// clock, one after another, and judges which tier answered each (X-Served-By)
+// against a near-cache budget (local_capacity, least recently used evicted
+// per stripe), then counts clicks through a crash at its worst moment
+// (POST crash) against the Redis writes click_push_ms costs.
 //
 // # The build exercise
 //

@@ -33,6 +33,7 @@ func (in *instance) routes() *labhttp.Router {
 	rt.HandleFunc("GET /shards", in.handleShards)
 	rt.HandleFunc("POST /reshard", in.handleReshard)
 	rt.HandleFunc("GET /stats", in.handleStats)
+	rt.HandleFunc("POST /crash", in.handleCrash)
 	return rt
 }
 
@@ -205,6 +206,7 @@ func (in *instance) handleRedirect(w http.ResponseWriter, r *http.Request) {
 	default:
 		h := w.Header()
 		h.Set("Location", o.url)
+		h.Set("X-Served-By", o.tier) // local, redis or database: which tier found the link
 		if cc := in.cacheControl(o); cc != "" {
 			h.Set("Cache-Control", cc)
 		}

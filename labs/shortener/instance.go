@@ -53,7 +53,7 @@ type instance struct {
 
 	created, existing, collisions, exhausted, rejected, rateLimited atomic.Int64
 	redirects, notFound, gone, localHits, redisHits, dbHits         atomic.Int64
-	redisErrors, keysMoved                                          atomic.Int64
+	redisErrors, keysMoved, crashes                                 atomic.Int64
 
 	closeOnce sync.Once
 	stopOnce  sync.Once
@@ -65,7 +65,7 @@ func newInstance(ctx context.Context, env labs.Env, cfg config) (*instance, erro
 	in := &instance{env: env, cfg: cfg, rdb: env.Redis, tab: tablesFor(env.Instance), space: space(cfg.codeLen),
 		warnSpace: labs.Throttle{Every: time.Second}, warnR: labs.Throttle{Every: time.Second}}
 	if cfg.cache == CacheLocal {
-		in.local = newLocalCache(localCapacity)
+		in.local = newLocalCache(cfg.localCap)
 	}
 	if err := in.createBaseTables(ctx); err != nil {
 		return nil, fmt.Errorf("shortener: %w", err)
@@ -90,7 +90,7 @@ func newInstance(ctx context.Context, env labs.Env, cfg config) (*instance, erro
 			return nil, fmt.Errorf("shortener: %w", err)
 		}
 	} else {
-		in.layout = newLayout(cfg.shards, cfg.sharding)
+		in.layout = newRingLayout(cfg.shards, cfg.sharding, cfg.vnodes)
 		if err := in.seed(ctx); err != nil {
 			return nil, fmt.Errorf("shortener: seed demo links: %w", err)
 		}

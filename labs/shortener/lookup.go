@@ -240,7 +240,7 @@ func (in *instance) redirect(ctx context.Context, code string, count bool) (outc
 		in.redirects.Add(1)
 		m.Count("redirects", 1)
 		if in.clicks != nil {
-			in.clicks.add(code)
+			in.clicks.add(ctx, code)
 		}
 	}
 	m.Latency("redirect", time.Since(start))

@@ -13,6 +13,8 @@ func pokes() []labs.Poke {
 		{Label: "Reshard (dry run)", Method: "POST", Path: "reshard", Body: `{"shards": 5, "dry_run": true}`,
 			Help: "How many links would move to another shard."},
 		{Label: "Reshard onto the ring", Method: "POST", Path: "reshard", Body: `{"shards": 5, "sharding": "consistent_hash"}`},
+		{Label: "Crash the process", Method: "POST", Path: "crash",
+			Help: "The redirect process dies and a new one takes over: clicks counted in process but not yet pushed to Redis are lost, and the near cache starts empty."},
 		{Label: "Create a batch", Method: "POST", Path: "batch", Body: `{"count": 1000}`, Help: "Creates links in bulk to compare collisions."},
 		{Label: "Stored links", Method: "GET", Path: "links?limit={limit}", Params: []labs.PokeParam{{Name: "limit", Value: "20"}},
 			Help: "The links in the database, shard by shard; send next as after for the following page."},

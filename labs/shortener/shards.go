@@ -59,7 +59,7 @@ func (in *instance) shardsView(ctx context.Context, code string) (ShardsView, er
 	l := in.layout
 	v := ShardsView{Shards: l.shards, Sharding: l.sharding}
 	if l.sharding == ShardConsistent {
-		v.VnodesPerShard = vnodes
+		v.VnodesPerShard = l.vnodes
 	}
 	counts, err := in.countLinks(ctx, l.shards)
 	if err != nil {
@@ -117,7 +117,7 @@ func (in *instance) handleReshard(w http.ResponseWriter, r *http.Request) {
 		}
 		sharding = *b.Sharding
 	}
-	res, err := in.reshard(r.Context(), newLayout(*b.Shards, sharding), b.DryRun)
+	res, err := in.reshard(r.Context(), newRingLayout(*b.Shards, sharding, in.cfg.vnodes), b.DryRun)
 	if err != nil {
 		labhttp.WriteError(w, r, labhttp.Unavailable(err, "Resharding failed (nothing moved)."))
 		return

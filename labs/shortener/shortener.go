@@ -47,16 +47,21 @@ const (
 	createLimit     = 20
 	createWindowMS  = 1000
 	createAlgorithm = limiter.GCRA
-	// localCapacity bounds the in-process tier.
-	localCapacity = 10000
+	// maxLocalCapacity bounds the in-process tier's local_capacity.
+	maxLocalCapacity = 100000
+	// maxVnodes bounds the points per shard on the consistent-hash ring.
+	maxVnodes = 1024
+	// Defaults of local_capacity, click_push_ms and vnodes.
+	defaultLocalCap  = 10000
+	defaultPushEvery = 100 * time.Millisecond
+	defaultVnodes    = 128
 	// maxNegativeTTL bounds how long "no such code" is cached.
 	maxNegativeTTL = 10 * time.Second
 	// clockedRedisTTL is how long Redis keeps a cached entry when the
 	// instance runs on a clock a check moves by hand (see redisTTL).
 	clockedRedisTTL = time.Hour
-	// Clicks are summed in process, added to a Redis hash every pushEvery
-	// and moved from there to the database every flushEvery.
-	pushEvery  = 100 * time.Millisecond
+	// Clicks are summed in process, added to a Redis hash every
+	// click_push_ms and moved from there to the database every flushEvery.
 	flushEvery = time.Second
 )
 
@@ -70,10 +75,10 @@ func (lab) Info() labs.Info {
 			"Codes come from the design's generator: sequence_base62 takes ids from a counter in the database, 100 at a time, and writes them in base62 " +
 			"(no collisions, but consecutive and guessable); random draws code_length characters from a cryptographic source and retries on a collision; " +
 			"hash_prefix keeps code_length characters of the URL's SHA-256, so the same URL gets the same code, and salts and rehashes on a collision. " +
-			"Each link lives in one of the shard tables, chosen by a hash of its code: modulo the number of shards, or on a consistent-hash ring with 128 points per shard. " +
-			"A redirect looks the code up in process memory, then Redis, then its shard (cache-aside, one database read per code at a time), and caches unknown codes briefly too. " +
+			"Each link lives in one of the shard tables, chosen by a hash of its code: modulo the number of shards, or on a consistent-hash ring with vnodes points per shard (128 by default). " +
+			"A redirect looks the code up in process memory (up to local_capacity codes, least recently used evicted), then Redis, then its shard (cache-aside, one database read per code at a time), and caches unknown codes briefly too. " +
 			"It answers 301 (browsers may keep it for good, so later clicks are never seen) or, with analytics on, 302 with no-store, and counts the click: " +
-			"in process, added to Redis every 100 ms, moved to the database every second. Expired links answer 410 and their codes are never reused. " +
+			"in process, added to Redis every click_push_ms (100 by default), moved to the database every second; POST crash stops the process as a crash would, losing what it held in memory. Expired links answer 410 and their codes are never reused. " +
 			"Creation refuses anything but absolute http and https URLs of at most 2,048 characters without credentials, and is rate-limited to 20 links per second " +
 			"per client address by the rate limiter lab's GCRA script. Each instance starts with 1,000 demo links for load runs (load key k0 is demo link 0), " +
 			"and POST batch creates up to 10,000 links at once to compare the generators.",
@@ -109,6 +114,9 @@ func (lab) Fields() []labs.Field {
 	lenLo, lenHi := labs.Range(2, 10)
 	ttlLo, ttlHi := labs.Range(100, 86400000)
 	shLo, shHi := labs.Range(1, maxShards)
+	capLo, capHi := labs.Range(16, maxLocalCapacity)
+	pushLo, pushHi := labs.Range(10, 10000)
+	vnLo, vnHi := labs.Range(1, maxVnodes)
 	return []labs.Field{
 		{Name: "codegen", Label: "Code generator", Type: labs.Enum, Default: GenRandom, Options: []string{GenSequence, GenRandom, GenHash},
 			Help: "sequence_base62: a database counter, 100 ids at a time, in base62; never collides, but codes are consecutive. " +
@@ -117,18 +125,27 @@ func (lab) Fields() []labs.Field {
 		{Name: "code_length", Label: "Code length", Type: labs.Int, Default: 7, Min: lenLo, Max: lenHi, Unit: "characters",
 			Help: "Base62 characters per generated code: 62^length codes in all (3,844 for 2, 3.5 trillion for 7)."},
 		{Name: "cache", Label: "Cache tiers", Type: labs.Enum, Default: CacheRedis, Options: []string{CacheNone, CacheRedis, CacheLocal},
-			Help: "none: every redirect reads the database. redis: cache-aside in Redis. redis_and_local: an in-process cache of up to 10,000 codes in front of Redis, " +
+			Help: "none: every redirect reads the database. redis: cache-aside in Redis. redis_and_local: an in-process cache of up to local_capacity codes in front of Redis, " +
 				"which absorbs a viral link without a network round trip."},
+		{Name: "local_capacity", Label: "Near-cache capacity", Type: labs.Int, Default: defaultLocalCap, Min: capLo, Max: capHi, Unit: "codes",
+			Help: "How many codes the in-process cache (redis_and_local) holds at most, in 64 stripes of local_capacity/64 each; a full stripe evicts its least recently used code. " +
+				"Each code costs process memory on every redirect server."},
 		{Name: "cache_ttl_ms", Label: "Cache TTL", Type: labs.Int, Default: 60000, Min: ttlLo, Max: ttlHi, Unit: "ms",
 			Help: "How long a cached code lives in each tier (an unknown code at most 10 s). Entries carry the link's expiry, so an expired link answers 410 whatever is cached."},
 		{Name: "analytics", Label: "Click analytics", Type: labs.Bool, Default: false,
 			Help: "Count clicks: redirects answer 302 with Cache-Control: no-store so every click comes back; counts are summed in process, " +
-				"added to Redis every 100 ms and flushed to the database every second. Off: 301, which browsers may cache for good."},
+				"added to Redis every click_push_ms and flushed to the database every second. Off: 301, which browsers may cache for good."},
+		{Name: "click_push_ms", Label: "Click push interval", Type: labs.Int, Default: 100, Min: pushLo, Max: pushHi, Unit: "ms",
+			Help: "How often the clicks summed in process are added to Redis in one write. A crash loses the clicks of the current interval; " +
+				"a shorter interval loses fewer and costs Redis more writes a second."},
 		{Name: "shards", Label: "Shards", Type: labs.Int, Default: 4, Min: shLo, Max: shHi,
 			Help: "Tables the links are spread over, each standing for a database server. POST reshard changes it on a running instance and reports how many links moved."},
 		{Name: "sharding", Label: "Sharding", Type: labs.Enum, Default: ShardModulo, Options: []string{ShardModulo, ShardConsistent},
-			Help: "modulo: hash(code) mod shards; changing the count moves most links. consistent_hash: a ring with 128 points per shard; " +
+			Help: "modulo: hash(code) mod shards; changing the count moves most links. consistent_hash: a ring with vnodes points per shard; " +
 				"adding a shard moves about 1/shards of them."},
+		{Name: "vnodes", Label: "Ring points per shard", Type: labs.Int, Default: defaultVnodes, Min: vnLo, Max: vnHi, Unit: "points",
+			Help: "consistent_hash only: how many points (virtual nodes) each shard has on the ring. Few points leave some shards with much more than their share; " +
+				"many even the shards out, but every router keeps the whole ring (shards × vnodes points)."},
 	}
 }
 
@@ -146,10 +163,15 @@ type config struct {
 	analytics bool
 	shards    int
 	sharding  string
+	localCap  int
+	pushEvery time.Duration
+	vnodes    int
 }
 
+// configOf reads d; a field missing from a design stored before the field
+// existed takes its default.
 func configOf(d labs.Design) config {
-	return config{
+	c := config{
 		codegen:   d.String("codegen"),
 		codeLen:   d.Int("code_length"),
 		cache:     d.String("cache"),
@@ -157,7 +179,20 @@ func configOf(d labs.Design) config {
 		analytics: d.Bool("analytics"),
 		shards:    d.Int("shards"),
 		sharding:  d.String("sharding"),
+		localCap:  d.Int("local_capacity"),
+		pushEvery: time.Duration(d.Int("click_push_ms")) * time.Millisecond,
+		vnodes:    d.Int("vnodes"),
 	}
+	if c.localCap == 0 {
+		c.localCap = defaultLocalCap
+	}
+	if c.pushEvery == 0 {
+		c.pushEvery = defaultPushEvery
+	}
+	if c.vnodes == 0 {
+		c.vnodes = defaultVnodes
+	}
+	return c
 }
 
 func (c config) valid() error {
@@ -174,6 +209,12 @@ func (c config) valid() error {
 		return fmt.Errorf("shards %d is outside 1 to %d", c.shards, maxShards)
 	case c.sharding != ShardModulo && c.sharding != ShardConsistent:
 		return fmt.Errorf("unknown sharding %q", c.sharding)
+	case c.localCap < 1 || c.localCap > maxLocalCapacity:
+		return fmt.Errorf("local_capacity %d is outside 1 to %d", c.localCap, maxLocalCapacity)
+	case c.pushEvery < time.Millisecond:
+		return errors.New("click_push_ms must be positive")
+	case c.vnodes < 1 || c.vnodes > maxVnodes:
+		return fmt.Errorf("vnodes %d is outside 1 to %d", c.vnodes, maxVnodes)
 	}
 	return nil
 }

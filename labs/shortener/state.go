@@ -17,10 +17,16 @@ type State struct {
 	Cache          string         `json:"cache"`
 	CacheTTLMS     int64          `json:"cache_ttl_ms"`
 	LocalEntries   int            `json:"local_entries"`
+	LocalCapacity  int            `json:"local_capacity,omitempty"` // redis_and_local only: the most the stripes hold
+	LocalPeak      int64          `json:"local_peak,omitempty"`     // the most codes it ever held at once
 	Analytics      bool           `json:"analytics"`
+	ClickPushMS    int64          `json:"click_push_ms,omitempty"` // analytics only
+	ClicksPending  int64          `json:"clicks_in_process"`       // counted in process, not yet in Redis: what a crash loses
 	RedirectStatus int            `json:"redirect_status"`
 	Shards         int            `json:"shards"` // now; a reshard changes it
 	Sharding       string         `json:"sharding"`
+	Vnodes         int            `json:"vnodes_per_shard,omitempty"` // consistent_hash only
+	RingPoints     int            `json:"ring_points,omitempty"`      // shards × vnodes, consistent_hash only
 	Links          int64          `json:"links"`
 	PerShard       []int64        `json:"links_per_shard"`
 	DemoLinks      int            `json:"demo_links"`
@@ -48,6 +54,8 @@ type Totals struct {
 	KeysMoved     int64 `json:"keys_moved"`
 	ClicksToRedis int64 `json:"clicks_to_redis"`
 	ClicksToDB    int64 `json:"clicks_to_db"`
+	ClickPushes   int64 `json:"click_pushes"` // writes of clicks to Redis
+	Crashes       int64 `json:"crashes"`
 }
 
 func (in *instance) totals() Totals {
@@ -56,8 +64,9 @@ func (in *instance) totals() Totals {
 		Gone: in.gone.Load(), LocalHits: in.localHits.Load(), RedisHits: in.redisHits.Load(), DBHits: in.dbHits.Load(),
 		RedisErrors: in.redisErrors.Load(), KeysMoved: in.keysMoved.Load()}
 	if in.clicks != nil {
-		t.ClicksToRedis, t.ClicksToDB = in.clicks.toRedis.Load(), in.clicks.toDB.Load()
+		t.ClicksToRedis, t.ClicksToDB, t.ClickPushes = in.clicks.toRedis.Load(), in.clicks.toDB.Load(), in.clicks.pushes.Load()
 	}
+	t.Crashes = in.crashes.Load()
 	return t
 }
 
@@ -82,7 +91,14 @@ func (in *instance) state(ctx context.Context) (State, error) {
 	}
 	s.SpaceUsedPct = 100 * float64(s.Links) / float64(in.space)
 	if in.local != nil {
-		s.LocalEntries = in.local.len()
+		s.LocalEntries, s.LocalCapacity, s.LocalPeak = in.local.len(), in.local.capacity(), in.local.peak.Load()
+	}
+	if in.clicks != nil {
+		s.ClickPushMS = in.cfg.pushEvery.Milliseconds()
+		s.ClicksPending = in.clicks.pendingClicks()
+	}
+	if l.sharding == ShardConsistent {
+		s.Vnodes, s.RingPoints = l.vnodes, len(l.ring)
 	}
 	return s, nil
 }

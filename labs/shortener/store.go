@@ -89,7 +89,7 @@ func (in *instance) readLayout(ctx context.Context) (layout, bool, error) {
 	if shards < 1 || shards > maxShards || (sharding != ShardModulo && sharding != ShardConsistent) {
 		return layout{}, false, fmt.Errorf("the stored shard layout (%d, %q) is not valid", shards, sharding)
 	}
-	return newLayout(shards, sharding), true, nil
+	return newRingLayout(shards, sharding, in.cfg.vnodes), true, nil
 }
 
 func (in *instance) writeLayout(ctx context.Context, db execer, l layout) error {
