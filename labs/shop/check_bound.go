@@ -140,5 +140,5 @@ func boundWhy(ctx context.Context, shop *clockedShop) string {
 	return fmt.Sprintf(" %d consumers per service can finish %.0f payments a second, more than the load needs; meanwhile %d provider answers "+
 		"were lost to timeouts (each costs a consumer %d ms), %d messages were claimed from consumers that held them longer than "+
 		"claim_idle_ms (%d ms), and %d were dead-lettered.", cfg.consumers, float64(cfg.consumers)*1000/float64(boundLatencyMS),
-		st.Payments.LostAnswers, providerTimeout.Milliseconds(), st.Messages.Claimed, cfg.claimIdle.Milliseconds(), st.Messages.DeadLettered)
+		st.Payments.LostAnswers, cfg.provTimeout.Milliseconds(), st.Messages.Claimed, cfg.claimIdle.Milliseconds(), st.Messages.DeadLettered)
 }

@@ -82,6 +82,7 @@ type providerBody struct {
 	TimeoutRate           *float64 `json:"timeout_rate"`
 	DuplicateCallbackRate *float64 `json:"duplicate_callback_rate"`
 	CardDeclines          *bool    `json:"card_declines"`
+	MaxInFlight           *int     `json:"max_in_flight"`
 }
 
 // parseProvider applies a PUT payment body to the current settings.
@@ -114,6 +115,9 @@ func (b providerBody) apply(cur ProviderSettings) (ProviderSettings, error) {
 		return cur, err
 	}
 	cur.LatencyMS = n
+	if cur.MaxInFlight, err = optional(b.MaxInFlight, "max_in_flight", 0, 1000, cur.MaxInFlight); err != nil {
+		return cur, err
+	}
 	if b.CardDeclines != nil {
 		cur.CardDeclines = *b.CardDeclines
 	}

@@ -12,11 +12,13 @@ import (
 )
 
 const (
-	// providerTimeout is how long the payment service waits for the
-	// provider's answer before it gives up on the attempt.
-	providerTimeout = 500 * time.Millisecond
 	// authAttempts bounds the attempts of one authorisation.
 	authAttempts = 3
+	// A call the provider refused (429: too many in flight) is made again
+	// after busyBackoff, at most maxRefusals times, without counting as an
+	// attempt.
+	busyBackoff = 50 * time.Millisecond
+	maxRefusals = 40
 	// The provider calls back this long after it decides, and sends a
 	// duplicate this long after the first copy.
 	callbackDelay  = 5 * time.Millisecond
@@ -26,9 +28,17 @@ const (
 	webhookRetryGap = 50 * time.Millisecond
 )
 
-// errProviderTimeout is an authorisation whose answer did not come in time;
-// the provider may have authorised it anyway.
-var errProviderTimeout = fmt.Errorf("no answer within %d ms", providerTimeout.Milliseconds())
+// errProviderTimeout is an authorisation whose answer did not come within
+// provider_timeout_ms; the provider may have authorised it anyway.
+type errProviderTimeout struct{ after time.Duration }
+
+func (e errProviderTimeout) Error() string {
+	return fmt.Sprintf("no answer within %d ms", e.after.Milliseconds())
+}
+
+// errProviderBusy is a call the provider refused at once because the shop
+// already had max_in_flight authorisations in progress (a 429).
+var errProviderBusy = errors.New("refused by the provider: too many authorisations in flight (429)")
 
 // ProviderSettings are the simulated provider's knobs: PUT payment changes
 // them at run time.
@@ -40,6 +50,9 @@ type ProviderSettings struct {
 	// CardDeclines makes the customer's card one the provider always
 	// declines, whatever FailureRate says.
 	CardDeclines bool `json:"card_declines"`
+	// MaxInFlight is how many authorisations the provider works on at once
+	// for the shop (0: no limit); a call beyond it is refused at once.
+	MaxInFlight int `json:"max_in_flight"`
 }
 
 type authorization struct {
@@ -88,6 +101,9 @@ type provider struct {
 	last      map[string]callback
 	authCalls int64
 	lost      int64
+	refused   int64
+	inFlight  int // authorisations the provider is working on
+	peak      int // the most at once
 }
 
 func newProvider(in *instance) *provider {
@@ -114,18 +130,33 @@ func (p *provider) configure(s ProviderSettings) {
 
 // authorize is one call to the provider. The provider works on it for its
 // latency whether or not the caller still waits; with timeout_rate its
-// answer is lost and the caller gives up after providerTimeout, though the
+// answer is lost and the caller gives up after provider_timeout_ms, though the
 // authorisation (and its callback) happened. A key makes a repeated call
 // return the first authorisation.
 func (p *provider) authorize(ctx context.Context, key string, ev event) (authorization, bool, error) {
 	p.mu.Lock()
 	s := p.set
-	lost := p.lossRng.Float64() < s.TimeoutRate
 	p.authCalls++
+	if s.MaxInFlight > 0 && p.inFlight >= s.MaxInFlight {
+		p.refused++
+		p.mu.Unlock()
+		p.in.env.Metrics.Count("provider_refusals", 1)
+		p.in.logf("provider-busy", "warn", "the provider refused an authorisation for order %s: %d already in flight (max_in_flight=%d)",
+			ev.OrderID, s.MaxInFlight, s.MaxInFlight)
+		return authorization{}, false, errProviderBusy
+	}
+	p.inFlight++
+	p.peak = max(p.peak, p.inFlight)
+	lost := p.lossRng.Float64() < s.TimeoutRate
 	if lost {
 		p.lost++
 	}
 	p.mu.Unlock()
+	done := func() {
+		p.mu.Lock()
+		p.inFlight--
+		p.mu.Unlock()
+	}
 	type result struct {
 		a        authorization
 		replayed bool
@@ -134,7 +165,9 @@ func (p *provider) authorize(ctx context.Context, key string, ev event) (authori
 	answer := newMailbox[result](pace)
 	defer answer.close()
 	if !p.in.spawn(func(bctx context.Context) {
-		if pace.sleep(bctx, time.Duration(s.LatencyMS)*time.Millisecond) != nil {
+		err := pace.sleep(bctx, time.Duration(s.LatencyMS)*time.Millisecond)
+		done()
+		if err != nil {
 			return
 		}
 		a, replayed := p.process(key, ev)
@@ -142,16 +175,18 @@ func (p *provider) authorize(ctx context.Context, key string, ev event) (authori
 			answer.put(result{a, replayed})
 		}
 	}) {
+		done()
 		return authorization{}, false, errors.New("the shop is stopped")
 	}
-	timer := pace.timer(providerTimeout)
+	timeout := p.in.cfg.provTimeout
+	timer := pace.timer(timeout)
 	defer timer.stop()
 	pace.idle()
 	select {
 	case r := <-answer.ch:
 		return r.a, r.replayed, nil
 	case <-timer.C():
-		return authorization{}, false, errProviderTimeout
+		return authorization{}, false, errProviderTimeout{timeout}
 	case <-ctx.Done():
 		pace.hold()
 		return authorization{}, false, ctx.Err()
@@ -270,11 +305,15 @@ type PaymentView struct {
 	TimeoutMS      int64            `json:"client_timeout_ms"`
 	Attempts       int              `json:"attempts_per_authorisation"`
 	Authorisations int              `json:"authorisations"`
-	AuthCalls      int64            `json:"authorisation_calls"`
-	LostAnswers    int64            `json:"answers_lost_to_timeouts"`
-	Charges        int              `json:"charges"`
-	ChargedCents   int64            `json:"charged_cents"`
-	OrdersCharged  int              `json:"orders_charged"`
+	// Refused are calls the provider turned away at once (max_in_flight);
+	// PeakInFlight is the most authorisations it worked on at once.
+	Refused       int64 `json:"calls_refused"`
+	PeakInFlight  int   `json:"peak_in_flight"`
+	AuthCalls     int64 `json:"authorisation_calls"`
+	LostAnswers   int64 `json:"answers_lost_to_timeouts"`
+	Charges       int   `json:"charges"`
+	ChargedCents  int64 `json:"charged_cents"`
+	OrdersCharged int   `json:"orders_charged"`
 	// ChargedTwice lists orders with more than one capture: customers
 	// charged more than once.
 	ChargedTwice []OrderCharges `json:"orders_charged_more_than_once"`
@@ -291,7 +330,8 @@ type OrderCharges struct {
 func (p *provider) view() PaymentView {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	v := PaymentView{Provider: p.set, TimeoutMS: providerTimeout.Milliseconds(), Attempts: authAttempts, Authorisations: len(p.auths),
+	v := PaymentView{Provider: p.set, TimeoutMS: p.in.cfg.provTimeout.Milliseconds(), Attempts: authAttempts, Authorisations: len(p.auths),
+		Refused: p.refused, PeakInFlight: p.peak,
 		AuthCalls: p.authCalls, LostAnswers: p.lost, Charges: len(p.captures), OrdersCharged: len(p.byOrder), ChargedTwice: []OrderCharges{},
 		Callbacks: p.in.callbacks.Load(), Duplicates: p.in.dupCallbacks.Load()}
 	for _, c := range p.captures {

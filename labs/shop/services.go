@@ -200,6 +200,7 @@ func (in *instance) authorize(ctx context.Context, ev event) error {
 		err      error
 		notes    []string
 	)
+	refusals := 0
 	for attempt := 1; attempt <= authAttempts; attempt++ {
 		auth, replayed, err = in.prov.authorize(ctx, key, ev)
 		if err == nil {
@@ -208,7 +209,19 @@ func (in *instance) authorize(ctx context.Context, ev event) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if errors.Is(err, errProviderBusy) && refusals < maxRefusals {
+			// A 429 is no attempt: wait as the provider asks, and call again.
+			refusals++
+			attempt--
+			if err := in.pace.sleep(ctx, busyBackoff); err != nil {
+				return err
+			}
+			continue
+		}
 		notes = append(notes, fmt.Sprintf("attempt %d: %v", attempt, err))
+	}
+	if refusals > 0 {
+		notes = append(notes, fmt.Sprintf("refused %d times as too many authorisations were in flight, waiting %d ms each time", refusals, busyBackoff.Milliseconds()))
 	}
 	if err != nil {
 		in.addStep(ctx, stepRow{order: ev.OrderID, service: SvcPayment, step: "authorise payment", at: in.now(),

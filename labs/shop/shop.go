@@ -75,6 +75,7 @@ func (lab) Fields() []labs.Field {
 	rateLo, rateHi := labs.Range(0, 1)
 	stockLo, stockHi := labs.Range(0, 100000)
 	latLo, latHi := labs.Range(0, 2000)
+	toLo, toHi := labs.Range(20, 5000)
 	conLo, conHi := labs.Range(1, 16)
 	delLo, delHi := labs.Range(1, 20)
 	idleLo, idleHi := labs.Range(100, 60000)
@@ -96,7 +97,10 @@ func (lab) Fields() []labs.Field {
 		{Name: "initial_stock", Label: "Initial stock", Type: labs.Int, Default: 100, Min: stockLo, Max: stockHi, Unit: "units",
 			Help: "Units of each of the five products on the shelf at launch."},
 		{Name: "payment_latency_ms", Label: "Provider latency", Type: labs.Int, Default: 50, Min: latLo, Max: latHi, Unit: "ms",
-			Help: fmt.Sprintf("How long the provider takes to answer an authorisation. The payment service gives up after %d ms and retries.", providerTimeout.Milliseconds())},
+			Help: "How long the provider takes to answer an authorisation."},
+		{Name: "provider_timeout_ms", Label: "Provider timeout", Type: labs.Int, Default: 500, Min: toLo, Max: toHi, Unit: "ms",
+			Help: fmt.Sprintf("How long the payment service waits for the provider's answer before it gives up on the attempt and tries again "+
+				"(%d attempts, then the message stays pending and is claimed later). The consumer holds its message all that time.", authAttempts)},
 		{Name: "duplicate_callback_rate", Label: "Duplicate callbacks", Type: labs.Float, Default: 0.1, Min: rateLo, Max: rateHi,
 			Help: "The share of the provider's callbacks it delivers twice, as real providers do when they retry webhooks."},
 		{Name: "consumers", Label: "Consumers per service", Type: labs.Int, Default: 4, Min: conLo, Max: conHi,
@@ -130,6 +134,7 @@ type config struct {
 	cardDeclines bool
 	initialStock int
 	latency      time.Duration
+	provTimeout  time.Duration
 	dupRate      float64
 	consumers    int
 	maxDeliver   int
@@ -146,6 +151,7 @@ func configOf(d labs.Design) config {
 		cardDeclines: d.Bool("card_declines"),
 		initialStock: d.Int("initial_stock"),
 		latency:      time.Duration(d.Int("payment_latency_ms")) * time.Millisecond,
+		provTimeout:  time.Duration(d.Int("provider_timeout_ms")) * time.Millisecond,
 		dupRate:      d.Float("duplicate_callback_rate"),
 		consumers:    d.Int("consumers"),
 		maxDeliver:   d.Int("max_deliveries"),
