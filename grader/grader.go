@@ -139,7 +139,7 @@ func New(st *store.Store, rdb *goredis.Client, log *slog.Logger, opts Options, r
 	g := &Grader{st: st, rdb: rdb, log: log, opts: opts, reg: reg, now: time.Now}
 	g.envs = newEnvironments(opts, log)
 	cfg := &river.Config{
-		Logger:               log.With("component", "queue"),
+		Logger:               log.With("subsystem", "queue"), // log names the component already
 		MaxAttempts:          maxAttempts,
 		FetchPollInterval:    opts.PollInterval,
 		FetchCooldown:        min(100*time.Millisecond, opts.PollInterval),

@@ -59,7 +59,11 @@ func (r *run) finish(o store.Outcome) error {
 		return err
 	}
 	if done {
-		r.log.Info("submission graded", "status", o.Status, "score", o.Score, "max", o.MaxScore, "environment", o.Environment)
+		attrs := []any{"status", o.Status, "max", o.MaxScore, "environment", o.Environment}
+		if o.Score != nil {
+			attrs = append(attrs, "score", *o.Score)
+		}
+		r.log.Info("submission graded", attrs...)
 		r.g.publish(fctx, r.sub.ID, o.Status)
 	}
 	return nil

@@ -101,6 +101,9 @@ func checkNginxOverwritesXFF(t *testing.T) {
 	if len(xff) == 0 {
 		t.Error("nginx sets no X-Forwarded-For")
 	}
+	if !regexp.MustCompile(`(?m)^\s*proxy_set_header\s+X-Request-ID\s+\$request_id;`).MatchString(parts[0]) {
+		t.Error("nginx passes no X-Request-ID to the app: its access log and the app's would not share an id")
+	}
 	for _, m := range xff {
 		if m[1] != "$remote_addr" {
 			t.Errorf("nginx sets X-Forwarded-For to %s; want $remote_addr (overwrite, never append what the client sent)", m[1])

@@ -21,7 +21,7 @@ import (
 func TestGraderCommandGradesWhatTheWebEnqueues(t *testing.T) {
 	dbURL, redisURL := testenv.PostgresURL(t), testenv.RedisURL(t)
 	env := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redisURL, "WORKBOOK_DATA_DIR": t.TempDir(),
-		"WORKBOOK_GRADER_WORKERS": "1", "WORKBOOK_GRADER_ENVIRONMENT": "embedded"}
+		"WORKBOOK_GRADER_WORKERS": "1", "WORKBOOK_GRADER_ENVIRONMENT": "embedded", "WORKBOOK_LOG_FORMAT": "json"}
 
 	var errb syncBuffer
 	bad := map[string]string{}
@@ -82,6 +82,44 @@ func TestGraderCommandGradesWhatTheWebEnqueues(t *testing.T) {
 		}
 	case <-time.After(40 * time.Second):
 		t.Fatal("the grader did not stop")
+	}
+	checkJSONLog(t, logs.String())
+	if !strings.Contains(logs.String(), `"msg":"submission graded"`) || !strings.Contains(logs.String(), `"score":100`) {
+		t.Errorf("no graded line with its score in the log:\n%s", logs.String())
+	}
+}
+
+// checkJSONLog fails when a line of a JSON log is not an object, repeats a
+// key at its top level, or holds a pointer's address.
+func checkJSONLog(t *testing.T, log string) {
+	t.Helper()
+	for line := range strings.Lines(log) {
+		dec := json.NewDecoder(strings.NewReader(line))
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			t.Errorf("not a JSON object: %q", line)
+			continue
+		}
+		seen := map[string]bool{}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				t.Errorf("%v: %q", err, line)
+				break
+			}
+			key, _ := k.(string)
+			if seen[key] {
+				t.Errorf("key %q twice: %s", key, line)
+			}
+			seen[key] = true
+			var v json.RawMessage
+			if err := dec.Decode(&v); err != nil {
+				t.Errorf("%v: %q", err, line)
+				break
+			}
+			if strings.Contains(string(v), `"0x`) {
+				t.Errorf("a pointer's address as %q: %s", key, line)
+			}
+		}
 	}
 }
 

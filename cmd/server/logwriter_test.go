@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sdworkbook/workbook/internal/config"
 )
@@ -67,3 +70,17 @@ func TestAsyncLogKeepsEveryLine(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// The JSON log writes durations as milliseconds, the unit in the key.
+func TestJSONLogDurationsInMilliseconds(t *testing.T) {
+	var buf bytes.Buffer
+	log := newLogger(config.Config{LogFormat: "json", LogLevel: "info"}, &buf)
+	log.Info("done", "took", 1500*time.Microsecond, "timeout_ms", 2*time.Second, "n", 3)
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec["took_ms"] != 1.5 || rec["timeout_ms"] != 2000.0 || rec["n"] != 3.0 || rec["took"] != nil {
+		t.Fatalf("log line %s", buf.Bytes())
+	}
+}

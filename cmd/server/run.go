@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/sdworkbook/workbook/internal/app"
@@ -75,12 +76,27 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
+		opts.ReplaceAttr = durationsInMS
 		h = slog.NewJSONHandler(w, opts)
 	}
 	if aw, ok := w.(*asyncWriter); ok {
 		h = flushingHandler{h, aw}
 	}
 	return slog.New(h)
+}
+
+// durationsInMS writes a duration as milliseconds under the key with
+// "_ms" added ("took": 1500000 nanoseconds becomes "took_ms": 1.5), as the
+// JSON log's readers expect a number with its unit in the name.
+func durationsInMS(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() != slog.KindDuration {
+		return a
+	}
+	key := a.Key
+	if !strings.HasSuffix(key, "_ms") {
+		key += "_ms"
+	}
+	return slog.Float64(key, float64(a.Value.Duration().Microseconds())/1000)
 }
 
 // serve runs the workbook until ctx ends.

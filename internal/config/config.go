@@ -261,12 +261,16 @@ Usage:
 
 Environment (each may also be given as NAME_FILE, a file holding the value):
 `)
+	width := 0 // the longest name's
+	for _, v := range Vars {
+		width = max(width, len(v.Name))
+	}
 	for _, v := range Vars {
 		def := v.Default
 		if def == "" {
 			def = "(empty)"
 		}
-		fmt.Fprintf(&b, "  %-26s %-14s %s\n", v.Name, def, v.Help)
+		fmt.Fprintf(&b, "  %-*s %-14s %s\n", width, v.Name, def, v.Help)
 	}
 	return b.String()
 }

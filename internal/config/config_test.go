@@ -77,9 +77,22 @@ func TestInvalid(t *testing.T) {
 
 func TestUsageListsEveryVariable(t *testing.T) {
 	u := Usage()
+	col := -1 // where the defaults begin: the same on every line
 	for _, v := range Vars {
-		if !strings.Contains(u, v.Name) {
+		i := strings.Index(u, "  "+v.Name+" ")
+		if i < 0 {
 			t.Errorf("--help does not list %s", v.Name)
+			continue
+		}
+		line := u[i+2:]
+		line, _, _ = strings.Cut(line, "\n")
+		rest := strings.TrimLeft(line[len(v.Name):], " ")
+		at := len(line) - len(rest)
+		if col < 0 {
+			col = at
+		}
+		if at != col || len(rest) == 0 {
+			t.Errorf("--help: %s's default begins at column %d, the others' at %d:\n%s", v.Name, at, col, line)
 		}
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/glebarez/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 
 	"github.com/sdworkbook/workbook/internal/apperr"
 	"github.com/sdworkbook/workbook/internal/sqlopen"
@@ -37,7 +36,10 @@ type Options struct {
 	// PostgresURL selects PostgreSQL; empty selects SQLite at SQLitePath.
 	PostgresURL string
 	SQLitePath  string
-	Logger      *slog.Logger
+	// Logger gets the queries that took SlowQuery or longer (nil: none).
+	Logger *slog.Logger
+	// SlowQuery is the threshold; 0 means DefaultSlowQuery.
+	SlowQuery time.Duration
 }
 
 // Open connects to the database and checks that it answers. It does not
@@ -49,7 +51,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	cfg := &gorm.Config{
 		TranslateError: true,
-		Logger:         logger.Discard,
+		Logger:         newSlowQueries(o.Logger, o.SlowQuery),
 		NowFunc:        func() time.Time { return time.Now().UTC() },
 	}
 	dial := gorm.Dialector(postgres.New(postgres.Config{Conn: sqlDB}))
