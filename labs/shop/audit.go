@@ -31,6 +31,9 @@ func (a *auditor) pass(ctx context.Context, in *instance) {
 		in.env.Metrics.Gauge("pending_messages", float64(b.Pending))
 		in.env.Metrics.Gauge("stream_lag", float64(b.Lag))
 	}
+	if n, err := in.inboxRows(ctx); err == nil {
+		in.env.Metrics.Gauge("inbox_rows", float64(n))
+	}
 	if in.cfg.outbox {
 		if n, err := in.outboxBacklog(ctx); err == nil {
 			in.env.Metrics.Gauge("outbox_backlog", float64(n))

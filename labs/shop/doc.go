@@ -71,7 +71,11 @@
 //	    "charges"}], "authorisation_calls", "answers_lost_to_timeouts",
 //	    "callbacks_received", "duplicate_callbacks_ignored", …}. PUT sets
 //	    any of the provider's knobs (rates 0-1, latency 0-2000 ms,
-//	    card_declines true or false: a card it always declines).
+//	    card_declines true or false: a card it always declines,
+//	    max_in_flight 0-1000: authorisations it works on at once for the
+//	    shop, 0 for no limit; a call beyond it is refused at once and
+//	    counted in "calls_refused", and the payment service tries again
+//	    after 50 ms).
 //	POST /burst
 //	    The lab's demonstration, not graded: {"orders", "concurrency",
 //	    "product_id", "qty", "wait_ms"}, each optional, placed at once on
@@ -99,7 +103,12 @@
 //	    State: the design and the counters since launch, {"orders":
 //	    {"placed", "confirmed", "cancelled", "pending"}, "messages":
 //	    {"processed", "claimed", "duplicates_skipped", "dead_lettered",
-//	    "pending", "lag", "lost_publishes"}, "payments": PaymentView, …}.
+//	    "pending", "lag", "lost_publishes", "inbox_rows", "inbox_swept"},
+//	    "payments": PaymentView, …}.
+//	GET /inbox
+//	    InboxView: {"rows", "swept", "retention_ms"}: the message ids the
+//	    services remember to skip redelivered copies (with
+//	    idempotency_keys=true), kept for dedup_retention_ms (0: forever).
 //
 // The clock (a built-in design only):
 //

@@ -90,7 +90,7 @@ func references() []labs.Reference {
 
 // Exercises are the shop lab's graded tasks.
 func (lab) Exercises() []labs.Exercise {
-	return []labs.Exercise{orderSagaExercise(), flashExercise()}
+	return []labs.Exercise{orderSagaExercise(), flashExercise(), onceExercise()}
 }
 
 // orderSagaExercise is step 1: the order saga's correctness.

@@ -32,6 +32,10 @@ func TestDesignValidation(t *testing.T) {
 		{"unknown field", map[string]any{"sagas": "choreography"}, "sagas"},
 		{"declining card", map[string]any{"card_declines": true, "payment_failure_rate": 0}, ""},
 		{"declining card not a bool", map[string]any{"card_declines": "yes"}, "card_declines"},
+		{"provider timeout too short", map[string]any{"provider_timeout_ms": 10}, "provider_timeout_ms"},
+		{"provider timeout sized", map[string]any{"provider_timeout_ms": 250, "consumers": 8}, ""},
+		{"negative inbox retention", map[string]any{"dedup_retention_ms": -1}, "dedup_retention_ms"},
+		{"inbox retention sized", map[string]any{"dedup_retention_ms": 3500}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -121,6 +125,8 @@ func FuzzParseProvider(f *testing.F) {
 	f.Add([]byte(`{"latency_ms": 1.5}`))
 	f.Add([]byte(`{"card_declines": true, "failure_rate": 0}`))
 	f.Add([]byte(`{"card_declines": "no"}`))
+	f.Add([]byte(`{"max_in_flight": 8}`))
+	f.Add([]byte(`{"max_in_flight": 1001}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		s, err := parseProvider(body, ProviderSettings{})
 		if err != nil {
@@ -134,6 +140,9 @@ func FuzzParseProvider(f *testing.F) {
 			if !(r >= 0 && r <= 1) {
 				t.Fatalf("accepted rate %v from %q", r, body)
 			}
+		}
+		if s.MaxInFlight < 0 || s.MaxInFlight > 1000 {
+			t.Fatalf("accepted max_in_flight %d from %q", s.MaxInFlight, body)
 		}
 		if s.LatencyMS < 0 || s.LatencyMS > 2000 {
 			t.Fatalf("accepted latency %d from %q", s.LatencyMS, body)
@@ -171,6 +180,8 @@ func TestRouteValidation(t *testing.T) {
 		{"PUT", "payment", `{"latency_ms": 1.5}`, 400, "latency_ms"},
 		{"PUT", "payment", `{"card_declines": "yes"}`, 400, "card_declines"},
 		{"PUT", "payment", `{"card_declines": 1}`, 400, "card_declines"},
+		{"PUT", "payment", `{"max_in_flight": -1}`, 422, "max_in_flight"},
+		{"PUT", "payment", `{"max_in_flight": "8"}`, 400, "max_in_flight"},
 		{"POST", "burst", `{"orders": 1001}`, 422, "orders"},
 		{"POST", "burst", `{"concurrency": 0}`, 422, "concurrency"},
 		{"POST", "burst", `{"product_id": "1"}`, 400, "product_id"},

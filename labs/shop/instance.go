@@ -50,6 +50,7 @@ type instance struct {
 	processed, claimed, dupSkipped, deadLet  atomic.Int64
 	lostPublishes, violations, notifications atomic.Int64
 	callbacks, dupCallbacks, charges         atomic.Int64
+	inboxSwept                               atomic.Int64
 
 	logMu   sync.Mutex
 	lastLog map[string]time.Time
@@ -96,6 +97,9 @@ func newInstance(ctx context.Context, env labs.Env, cfg config, resume bool) (*i
 		return nil, fmt.Errorf("shop: start the services: %w", err)
 	}
 	in.spawn(in.audit.run(in))
+	if cfg.idem && cfg.dedupRetention > 0 {
+		in.spawn(in.sweepInbox)
+	}
 	in.router = in.routes()
 	return in, nil
 }
@@ -259,8 +263,8 @@ func (in *instance) transact(ctx context.Context, svc string, dedupe *event, fn 
 	}
 	defer func() { _ = tx.Rollback() }()
 	if dedupe != nil && in.cfg.idem {
-		res, err := tx.ExecContext(ctx, in.env.Rebind(`INSERT INTO shop_lab_processed (instance, service, event_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`),
-			in.env.Instance, svc, dedupe.ID)
+		res, err := tx.ExecContext(ctx, in.env.Rebind(`INSERT INTO shop_lab_inbox (instance, service, event_id, at_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+			in.env.Instance, svc, dedupe.ID, in.now().UnixMilli())
 		if err != nil {
 			return false, fmt.Errorf("record message %s: %w", dedupe.ID, err)
 		}
@@ -396,7 +400,11 @@ type State struct {
 		Processed         int64 `json:"processed"`
 		Claimed           int64 `json:"claimed"`
 		DuplicatesSkipped int64 `json:"duplicates_skipped"`
-		DeadLettered      int64 `json:"dead_lettered"`
+		// InboxRows are the message ids the services remember now (their
+		// inboxes); InboxSwept were deleted after dedup_retention_ms.
+		InboxRows    int64 `json:"inbox_rows"`
+		InboxSwept   int64 `json:"inbox_swept"`
+		DeadLettered int64 `json:"dead_lettered"`
 		// Pending were delivered and not acknowledged; Lag were published
 		// and not delivered yet.
 		Pending int64 `json:"pending"`
@@ -429,6 +437,10 @@ func (in *instance) State(ctx context.Context) (any, error) {
 		return nil, err
 	}
 	s.Messages.Pending, s.Messages.Lag = bl.Pending, bl.Lag
+	if s.Messages.InboxRows, err = in.inboxRows(ctx); err != nil {
+		return nil, err
+	}
+	s.Messages.InboxSwept = in.inboxSwept.Load()
 	s.Payments = in.prov.view()
 	s.Provider = s.Payments.Provider
 	s.Notifications, s.InvariantViolations = in.notifications.Load(), in.violations.Load()

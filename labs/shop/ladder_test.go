@@ -16,6 +16,12 @@ import (
 // ladderSays names, per exercise above the first step, known-bad reference
 // and check it fails, what the check's message must say.
 var ladderSays = map[string]map[string]map[string]string{
+	"shop-exactly-once": {
+		"inbox-kept-forever":     {chkOnceBudget: "With dedup_retention_ms 0 every id is kept forever"},
+		"inbox-forgets-too-soon": {chkOnceEffects: "dedup_retention_ms 1000 ms forgot the message ids before the copies came back"},
+		"no-idempotency":         {chkOnceEffects: "With idempotency_keys=false the consumers keep no inbox"},
+		"dual-write":             {chkOnceEffects: "With outbox=false a consumer commits and then publishes"},
+	},
 	"shop-flash-sale": {
 		"naive-reservation":                      {chkFlashOversell: "With reservation=naive_read_then_write"},
 		"no-idempotency":                         {chkFlashOnce: "With idempotency_keys=false the order service ignores the key"},

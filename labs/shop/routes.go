@@ -52,6 +52,7 @@ func (in *instance) routes() *labhttp.Router {
 		{"POST /poison", in.handlePoison},
 		{"GET /dead-letters", in.handleDeadLetters},
 		{"GET /stats", in.handleStats},
+		{"GET /inbox", in.handleInbox},
 		{"GET /clock", in.handleClock},
 		{"POST /clock/step", in.handleClockStep},
 	} {

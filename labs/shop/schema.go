@@ -30,7 +30,7 @@ func productOK(id int) bool { return id >= 1 && id <= len(Catalogue) }
 // tables are the lab's tables, shared by all instances and keyed by the
 // instance column; Close deletes the instance's rows.
 var tables = []string{"shop_lab_inventory", "shop_lab_orders", "shop_lab_idempotency", "shop_lab_outbox",
-	"shop_lab_processed", "shop_lab_reservations", "shop_lab_payments", "shop_lab_provider_events", "shop_lab_steps"}
+	"shop_lab_inbox", "shop_lab_reservations", "shop_lab_payments", "shop_lab_provider_events", "shop_lab_steps"}
 
 // schema is the DDL; %s is the dialect's auto-increment primary key.
 var schema = []string{
@@ -73,13 +73,16 @@ var schema = []string{
 		created_ms BIGINT NOT NULL,
 		published_ms BIGINT)`,
 	`CREATE INDEX IF NOT EXISTS shop_lab_outbox_unpublished ON shop_lab_outbox (instance, published_ms, id)`,
-	// Each consumer group's record of the messages it has processed: its
-	// idempotency keys, written in the same transaction as its effects.
-	`CREATE TABLE IF NOT EXISTS shop_lab_processed (
+	// Each consumer group's inbox: the messages it has processed, by id,
+	// written in the same transaction as their effects, and when (rows
+	// older than dedup_retention_ms are swept away).
+	`CREATE TABLE IF NOT EXISTS shop_lab_inbox (
 		instance TEXT NOT NULL,
 		service TEXT NOT NULL,
 		event_id TEXT NOT NULL,
+		at_ms BIGINT NOT NULL,
 		PRIMARY KEY (instance, service, event_id))`,
+	`CREATE INDEX IF NOT EXISTS shop_lab_inbox_age ON shop_lab_inbox (instance, at_ms)`,
 	`CREATE TABLE IF NOT EXISTS shop_lab_reservations (
 		id %s,
 		instance TEXT NOT NULL,

@@ -183,7 +183,7 @@ func (in *instance) authorize(ctx context.Context, ev event) error {
 		// A redelivered message the service has processed: skip the
 		// provider call (the transaction below would skip it anyway).
 		var one int
-		err := in.env.DB.QueryRowContext(ctx, in.env.Rebind(`SELECT 1 FROM shop_lab_processed WHERE instance = ? AND service = ? AND event_id = ?`),
+		err := in.env.DB.QueryRowContext(ctx, in.env.Rebind(`SELECT 1 FROM shop_lab_inbox WHERE instance = ? AND service = ? AND event_id = ?`),
 			in.env.Instance, SvcPayment, ev.ID).Scan(&one)
 		if err == nil {
 			_, err := in.transact(ctx, SvcPayment, &ev, func(*sql.Tx, *work) error { return nil })

@@ -67,6 +67,7 @@ func (lab) Info() labs.Info {
 			{Title: "Saga latency, placed to settled", Series: []string{"saga_p50", "saga_p99"}, Kind: "latency"},
 			{Title: "Payments per 100 ms", Series: []string{"charges", "callbacks", "duplicate_callbacks_ignored"}, Kind: "count"},
 			{Title: "Invariant violations", Series: []string{"invariant_violations"}, Kind: "count"},
+			{Title: "Inbox: message ids the services remember (dedup_retention_ms)", Series: []string{"inbox_rows"}, Kind: "count"},
 		},
 	}
 }
@@ -76,6 +77,7 @@ func (lab) Fields() []labs.Field {
 	stockLo, stockHi := labs.Range(0, 100000)
 	latLo, latHi := labs.Range(0, 2000)
 	toLo, toHi := labs.Range(20, 5000)
+	retLo, retHi := labs.Range(0, 3600000)
 	conLo, conHi := labs.Range(1, 16)
 	delLo, delHi := labs.Range(1, 20)
 	idleLo, idleHi := labs.Range(100, 60000)
@@ -105,6 +107,10 @@ func (lab) Fields() []labs.Field {
 			Help: "The share of the provider's callbacks it delivers twice, as real providers do when they retry webhooks."},
 		{Name: "consumers", Label: "Consumers per service", Type: labs.Int, Default: 4, Min: conLo, Max: conHi,
 			Help: "Consumers in each service's consumer group: how many messages a service works on at once (a payment consumer waits for the provider)."},
+		{Name: "dedup_retention_ms", Label: "Inbox retention", Type: labs.Int, Default: 0, Min: retLo, Max: retHi, Unit: "ms",
+			Help: "With idempotency_keys=true each service keeps the id of every message it processed (its inbox) to skip a redelivered copy. " +
+				"This is how long an id is kept; 0 keeps them forever. Every id kept is a row: a long memory costs storage, a short one " +
+				"lets a copy redelivered later than this through as a new message."},
 		{Name: "max_deliveries", Label: "Deliveries before dead-letter", Type: labs.Int, Default: 5, Min: delLo, Max: delHi,
 			Help: "A message delivered this many times without an acknowledgement goes to the dead-letter stream instead of being tried again."},
 		{Name: "claim_idle_ms", Label: "Claim after idle", Type: labs.Int, Default: 1000, Min: idleLo, Max: idleHi, Unit: "ms",
@@ -139,23 +145,26 @@ type config struct {
 	consumers    int
 	maxDeliver   int
 	claimIdle    time.Duration
+	// dedupRetention is how long an inbox row is kept; 0 is forever.
+	dedupRetention time.Duration
 }
 
 func configOf(d labs.Design) config {
 	return config{
-		saga:         d.String("saga"),
-		reservation:  d.String("reservation"),
-		idem:         d.Bool("idempotency_keys"),
-		outbox:       d.Bool("outbox"),
-		failureRate:  d.Float("payment_failure_rate"),
-		cardDeclines: d.Bool("card_declines"),
-		initialStock: d.Int("initial_stock"),
-		latency:      time.Duration(d.Int("payment_latency_ms")) * time.Millisecond,
-		provTimeout:  time.Duration(d.Int("provider_timeout_ms")) * time.Millisecond,
-		dupRate:      d.Float("duplicate_callback_rate"),
-		consumers:    d.Int("consumers"),
-		maxDeliver:   d.Int("max_deliveries"),
-		claimIdle:    time.Duration(d.Int("claim_idle_ms")) * time.Millisecond,
+		saga:           d.String("saga"),
+		reservation:    d.String("reservation"),
+		idem:           d.Bool("idempotency_keys"),
+		outbox:         d.Bool("outbox"),
+		failureRate:    d.Float("payment_failure_rate"),
+		cardDeclines:   d.Bool("card_declines"),
+		initialStock:   d.Int("initial_stock"),
+		latency:        time.Duration(d.Int("payment_latency_ms")) * time.Millisecond,
+		provTimeout:    time.Duration(d.Int("provider_timeout_ms")) * time.Millisecond,
+		dupRate:        d.Float("duplicate_callback_rate"),
+		consumers:      d.Int("consumers"),
+		maxDeliver:     d.Int("max_deliveries"),
+		claimIdle:      time.Duration(d.Int("claim_idle_ms")) * time.Millisecond,
+		dedupRetention: time.Duration(d.Int("dedup_retention_ms")) * time.Millisecond,
 	}
 }
 
