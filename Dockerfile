@@ -31,6 +31,9 @@ USER 65532:65532
 ENV WORKBOOK_ADDR=:8080 WORKBOOK_DATA_DIR=/data WORKBOOK_LOG_FORMAT=json
 VOLUME /data
 EXPOSE 8080
+# The web server: /readyz answers 200; `server grader`: it found the
+# database and Redis answering in the last 20 s.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["/server", "healthcheck"]
 ENTRYPOINT ["/server"]
 
 FROM scratch AS prebuilt
@@ -40,4 +43,7 @@ USER 65532:65532
 ENV WORKBOOK_ADDR=:8080 WORKBOOK_DATA_DIR=/data WORKBOOK_LOG_FORMAT=json
 VOLUME /data
 EXPOSE 8080
+# The web server: /readyz answers 200; `server grader`: it found the
+# database and Redis answering in the last 20 s.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["/server", "healthcheck"]
 ENTRYPOINT ["/server"]

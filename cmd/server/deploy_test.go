@@ -110,3 +110,44 @@ func checkNginxOverwritesXFF(t *testing.T) {
 		}
 	}
 }
+
+// Every long-running service of the stack has a health check, the image
+// has one of its own, and each process gets time to stop cleanly.
+func TestComposeChecksHealthAndStopsGracefully(t *testing.T) {
+	raw, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Healthcheck struct {
+				Test []string `yaml:"test"`
+			} `yaml:"healthcheck"`
+			StopGrace string `yaml:"stop_grace_period"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &compose); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"postgres", "redis", "app", "grader", "nginx"} {
+		svc, ok := compose.Services[name]
+		if !ok || len(svc.Healthcheck.Test) == 0 {
+			t.Errorf("service %s has no health check", name)
+		}
+	}
+	for _, name := range []string{"app", "grader"} {
+		if compose.Services[name].StopGrace == "" {
+			t.Errorf("service %s has no stop_grace_period: Docker kills it after 10 s", name)
+		}
+	}
+	df, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stage := range strings.Split(string(df), "\nFROM ")[1:] {
+		name := strings.Fields(stage)[len(strings.Fields(strings.SplitN(stage, "\n", 2)[0]))-1]
+		if strings.Contains(stage, "ENTRYPOINT") && !strings.Contains(stage, "HEALTHCHECK") {
+			t.Errorf("the image's stage %s has no HEALTHCHECK", name)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,7 @@ func TestGraderCommandGradesWhatTheWebEnqueues(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	t.Setenv("TMPDIR", t.TempDir()) // where the grader says it is healthy
 	var logs syncBuffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"grader"}, config.MapEnv(env), io.Discard, &logs) }()
@@ -74,6 +76,7 @@ func TestGraderCommandGradesWhatTheWebEnqueues(t *testing.T) {
 	if heard < 2 {
 		t.Errorf("heard %d progress messages over Redis from the grader process", heard)
 	}
+	checkGraderHealth(t, env)
 	cancel()
 	select {
 	case code := <-done:
@@ -84,6 +87,9 @@ func TestGraderCommandGradesWhatTheWebEnqueues(t *testing.T) {
 		t.Fatal("the grader did not stop")
 	}
 	checkJSONLog(t, logs.String())
+	if code := healthcheck(config.MapEnv(env), io.Discard); code == exitOK {
+		t.Error("healthcheck passes for a grader that has stopped")
+	}
 	if !strings.Contains(logs.String(), `"msg":"submission graded"`) || !strings.Contains(logs.String(), `"score":100`) {
 		t.Errorf("no graded line with its score in the log:\n%s", logs.String())
 	}
@@ -143,5 +149,24 @@ func followGrading(t *testing.T, g *grader.Grader, changes <-chan string, id str
 		if res.Terminal() || time.Now().After(deadline) {
 			return res, heard
 		}
+	}
+}
+
+// checkGraderHealth: `server healthcheck` in a running grader's container
+// passes while it finds the database and Redis answering, and fails once
+// it has not said so for longer than graderStale.
+func checkGraderHealth(t *testing.T, env map[string]string) {
+	t.Helper()
+	var errb syncBuffer
+	if code := healthcheck(config.MapEnv(env), &errb); code != exitOK {
+		t.Errorf("healthcheck of a running grader: exit %d: %s", code, errb.String())
+	}
+	old := time.Now().Add(-2 * graderStale)
+	if err := os.Chtimes(graderAliveFile(), old, old); err != nil {
+		t.Fatal(err)
+	}
+	errb = syncBuffer{}
+	if code := healthcheck(config.MapEnv(env), &errb); code != exitFail || !strings.Contains(errb.String(), "database and Redis") {
+		t.Errorf("healthcheck of a grader silent for %v: exit %d: %s", 2*graderStale, code, errb.String())
 	}
 }

@@ -6,11 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/sdworkbook/workbook/internal/app"
 	"github.com/sdworkbook/workbook/internal/config"
@@ -120,6 +117,10 @@ func graderOnly(ctx context.Context, cfg config.Config, log *slog.Logger) error 
 		return err
 	}
 	defer a.Close()
+	bctx, stop := context.WithCancel(ctx)
+	beating := make(chan struct{})
+	go func() { beatWhileHealthy(bctx, a); close(beating) }()
+	defer func() { stop(); <-beating }()
 	return a.Run(ctx)
 }
 
@@ -135,28 +136,5 @@ func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io
 		return exitFail
 	}
 	fmt.Fprintf(stdout, "database (%s) is up to date\n", st.Dialect())
-	return exitOK
-}
-
-// healthcheck asks the local server's /readyz, for container health checks
-// in images that have no shell or curl.
-func healthcheck(getenv config.Getenv, stderr io.Writer) int {
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "healthcheck: %v\n", err)
-		return exitConfig
-	}
-	_, port, _ := net.SplitHostPort(cfg.Addr)
-	client := &http.Client{Timeout: 3 * time.Second}
-	resp, err := client.Get("http://" + net.JoinHostPort("127.0.0.1", port) + "/readyz")
-	if err != nil {
-		fmt.Fprintf(stderr, "healthcheck: %v\n", err)
-		return exitFail
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "healthcheck: /readyz answered %s\n", resp.Status)
-		return exitFail
-	}
 	return exitOK
 }
