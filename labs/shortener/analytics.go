@@ -89,6 +89,7 @@ func (c *clickCounter) takeDue(now time.Time) map[string]int64 {
 	}
 	batch := c.pending
 	c.pending, c.held = map[string]int64{}, 0
+	c.pushes.Add(1) // counted when taken, so a reader never sees it late
 	return batch
 }
 
@@ -137,6 +138,7 @@ func (c *clickCounter) push(ctx context.Context) {
 	c.pending, c.held = map[string]int64{}, 0
 	c.mu.Unlock()
 	if len(batch) > 0 {
+		c.pushes.Add(1)
 		c.send(ctx, batch)
 	}
 }
@@ -165,7 +167,6 @@ func (c *clickCounter) send(ctx context.Context, batch map[string]int64) {
 		c.mu.Unlock()
 		return
 	}
-	c.pushes.Add(1)
 	c.toRedis.Add(n)
 	c.in.env.Metrics.Count("clicks_to_redis", float64(n))
 }

@@ -87,7 +87,10 @@
 // clock, one after another, and judges which tier answered each (X-Served-By)
 // against a near-cache budget (local_capacity, least recently used evicted
 // per stripe), then counts clicks through a crash at its worst moment
-// (POST crash) against the Redis writes click_push_ms costs.
+// (POST crash) against the Redis writes click_push_ms costs. Step 3
+// (shortener-grow) starts the design on 4 shards with 5,000 links, grows
+// it to 5 with POST reshard and judges the share that moved, the shards'
+// shares afterwards (GET shards) and the ring's size (vnodes × shards).
 //
 // # The build exercise
 //

@@ -31,6 +31,8 @@ func TestLab(t *testing.T) {
 				{"cache on the lab clock", testCacheClock},
 				{"clicks on the lab clock", testClicksClock},
 				{"analytics", testAnalytics},
+				{"crash", testCrash},
+				{"ring size", testRingSize},
 				{"restart", testRestart},
 				{"reshard", testReshard},
 				{"code space", testCodeSpace},

@@ -14,6 +14,9 @@ const (
 	chkRedisShare  = "Redis takes few of the redirects"
 	chkClicksKept  = "a crash loses few clicks"
 	chkClickWrites = "counting clicks costs Redis few writes"
+	chkFewMoved    = "growing to 5 shards moves few links"
+	chkBalanced    = "the 5 shards stay balanced"
+	chkRingSize    = "the ring fits every router"
 )
 
 // viralExercise is step 2: a link goes viral; its redirects must skip the
@@ -75,5 +78,58 @@ func viralReferences() []labs.Reference {
 		bad("clicks pushed every 100 ms", labs.Design{"click_push_ms": 100}, chkClicksKept),
 		bad("clicks pushed every 10 ms", labs.Design{"click_push_ms": 10}, chkClickWrites),
 		bad("no analytics (301)", labs.Design{"analytics": false}, chkClicksKept),
+	}
+}
+
+// growExercise is step 3: a fifth shard joins, moving few links, leaving
+// the shards even, with a ring small enough for every router to keep.
+func growExercise() labs.Exercise {
+	return labs.Exercise{
+		ID: "shortener-grow", Lab: "shortener", Step: 3,
+		Title:   "Growing from 4 shards to 5 while moving few links",
+		NeedsDB: true,
+		Card: []string{
+			fmt.Sprintf("The links live on %d shards; a %dth joins (POST reshard {\"shards\": %d}).", growFrom, growTo, growTo),
+			fmt.Sprintf("The move copies at most %.0f%% of the links (the new shard's fair share is 20%%), and every link still redirects afterwards.", 100*maxMovedShare),
+			fmt.Sprintf("Afterwards every shard holds %.1f to %.1f times its fair share: none is a hot spot, none sits idle.", minShardShare, maxShardShare),
+			fmt.Sprintf("Every router keeps the whole map of where links live: at %d shards it has at most %s entries (ring points).", growTo, labs.Thousands(maxRingPoints)),
+		},
+		Scale: fmt.Sprintf("The grader starts the design on %d shards (whatever its shards field says), creates %s links with POST batch beside the 1,000 demo links (5,000 in all), "+
+			"moves to %d shards and follows every %dth link through r/{code}, none of which was cached before. "+
+			"Codes are random, so the shares move by a percent or so between gradings; the bounds leave room for that. Nothing is timed.",
+			growFrom, labs.Thousands(growCreate), growTo, growFollowStep),
+		Hint: "Read the URL shortener case study on sharding: how many links modulo moves when the count changes, and what virtual nodes do for consistent hashing. " +
+			"Then size vnodes: enough points for even shards, few enough for the routers.",
+		Checks: []labs.Check{
+			{Name: chkFewMoved, Points: 40, Run: checkFewMoved,
+				Requirement: fmt.Sprintf("Growing from %d to %d shards moves at most %.0f%% of the 5,000 links, and every %dth link, followed afterwards, redirects to its URL.",
+					growFrom, growTo, 100*maxMovedShare, growFollowStep)},
+			{Name: chkBalanced, Points: 35, Run: checkBalanced,
+				Requirement: fmt.Sprintf("After the move each of the %d shards holds %.1f to %.1f times a fifth of the links (GET shards).", growTo, minShardShare, maxShardShare)},
+			{Name: chkRingSize, Points: 25, Run: checkRingSize,
+				Requirement: fmt.Sprintf("At %d shards the ring has at most %s points (vnodes_per_shard × shards; a modulo layout has none).", growTo, labs.Thousands(maxRingPoints))},
+		},
+		References: growReferences(),
+	}
+}
+
+// growGood is consistent hashing with 128 points per shard: 640 at 5
+// shards, each shard within about 10% of its share.
+func growGood() labs.Design {
+	return labs.Design{"sharding": ShardConsistent, "vnodes": 128}
+}
+
+func growReferences() []labs.Reference {
+	bad := func(name string, changes labs.Design, fails ...string) labs.Reference {
+		d := growGood()
+		maps.Copy(d, changes)
+		return labs.Reference{Name: name, Design: d, Fails: fails}
+	}
+	return []labs.Reference{
+		{Name: "good", Design: growGood()},
+		bad("modulo", labs.Design{"sharding": ShardModulo}, chkFewMoved),
+		bad("4 points per shard", labs.Design{"vnodes": 4}, chkFewMoved, chkBalanced),
+		bad("16 points per shard", labs.Design{"vnodes": 16}, chkBalanced),
+		bad("1,024 points per shard", labs.Design{"vnodes": 1024}, chkRingSize),
 	}
 }

@@ -30,6 +30,15 @@ var ladderSays = map[string]map[string]map[string]string{
 		"clicks pushed every 10 ms":  {chkClickWrites: "click_push_ms 10 pushes more often"},
 		"no analytics (301)":         {chkClicksKept: "With analytics off the redirects answer 301"},
 	},
+	"shortener-grow": {
+		"modulo": {chkFewMoved: "With sharding modulo a link stays only where hash mod 4 equals hash mod 5"},
+		"4 points per shard": {
+			chkFewMoved: "With consistent_hash and vnodes 4",
+			chkBalanced: "With vnodes 4 each shard owns only 4 arcs",
+		},
+		"16 points per shard":    {chkBalanced: "With vnodes 16 each shard owns only 16 arcs"},
+		"1,024 points per shard": {chkRingSize: "vnodes 1024 is more points than the balance needs"},
+	},
 }
 
 func ladderExercise(tb testing.TB, id string) labs.Exercise {

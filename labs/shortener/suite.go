@@ -78,7 +78,7 @@ var references = []labs.Reference{
 // Exercises are the shortener's graded tasks: choosing a design of the
 // lab's own shortener, and building one.
 func (l lab) Exercises() []labs.Exercise {
-	return []labs.Exercise{l.basics(), viralExercise(), buildExercise()}
+	return []labs.Exercise{l.basics(), viralExercise(), growExercise(), buildExercise()}
 }
 
 // basics is the design exercise.
