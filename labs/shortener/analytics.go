@@ -124,7 +124,13 @@ func (c *clickCounter) run(ctx context.Context, done chan struct{}) {
 			}
 			if now.Sub(last) >= flushEvery {
 				last = now
-				c.flush(ctx)
+				// A flush started finishes even when a stop or crash comes
+				// meanwhile, which waits for it: cut between the database's
+				// commit and its answer, the clicks would go back to Redis
+				// and be counted twice.
+				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+				c.flush(fctx)
+				cancel()
 			}
 		}
 	}

@@ -20,7 +20,7 @@ type localCache struct {
 const localStripes = 64
 
 type localStripe struct {
-	mu  sync.Mutex
+	mu  sync.RWMutex
 	m   map[string]*list.Element
 	lru list.List // of *localItem, most recently used at the front
 }
@@ -49,19 +49,30 @@ func (c *localCache) stripeOf(code string) *localStripe {
 	return &c.stripes[h%localStripes]
 }
 
+// get finds code. A hot code is usually the stripe's most recently used
+// already, so it is read under the read lock alone; only a code further
+// back takes the write lock to move to the front.
 func (c *localCache) get(code string, now int64) (entry, bool) {
 	s := c.stripeOf(code)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
 	el, ok := s.m[code]
-	if !ok {
+	var it localItem
+	front := false
+	if ok {
+		it = *el.Value.(*localItem)
+		front = s.lru.Front() == el
+	}
+	s.mu.RUnlock()
+	if !ok || now >= it.until {
 		return entry{}, false
 	}
-	it := el.Value.(*localItem)
-	if now >= it.until {
-		return entry{}, false
+	if !front {
+		s.mu.Lock()
+		if s.m[code] == el {
+			s.lru.MoveToFront(el)
+		}
+		s.mu.Unlock()
 	}
-	s.lru.MoveToFront(el)
 	return it.e, true
 }
 

@@ -36,6 +36,9 @@ func testCrash(t *testing.T, env labs.Env) {
 		t.Fatalf("crash report %+v; want 2 clicks lost and 1 code dropped", rep)
 	}
 	served(tierRedis) // the near cache starts empty
+	if cs := mustDecode[ClickState](t, serve(in, http.MethodGet, "clicks", "")); cs.InProcess != 1 || cs.Pushes != 1 || cs.LostInCrash != 2 || cs.PushMS != 50 {
+		t.Errorf("GET clicks %+v", cs)
+	}
 	c, err := in.clicks.counts(ctx, l.Code)
 	if err != nil || c.InRedis != 2 || c.InProcess != 1 || c.Total != 3 {
 		t.Fatalf("after the crash: %+v, %v; want 2 in Redis and 1 in process", c, err)

@@ -42,3 +42,24 @@ func (in *instance) crash() CrashReport {
 func (in *instance) handleCrash(w http.ResponseWriter, r *http.Request) {
 	labhttp.WriteJSON(w, http.StatusOK, in.crash())
 }
+
+// ClickState is the answer to GET clicks: where counting stands, read
+// from memory alone (no database query), so a check can poll it often.
+type ClickState struct {
+	Analytics   bool  `json:"analytics"`
+	PushMS      int64 `json:"click_push_ms"`
+	InProcess   int64 `json:"in_process"` // what a crash now would lose
+	Pushes      int64 `json:"pushes"`     // writes of clicks to Redis so far
+	ToRedis     int64 `json:"to_redis"`
+	ToDatabase  int64 `json:"to_database"`
+	LostInCrash int64 `json:"lost_in_crashes"`
+}
+
+func (in *instance) handleClicks(w http.ResponseWriter, r *http.Request) {
+	var s ClickState
+	if c := in.clicks; c != nil {
+		s = ClickState{Analytics: true, PushMS: in.cfg.pushEvery.Milliseconds(), InProcess: c.pendingClicks(), Pushes: c.pushes.Load(),
+			ToRedis: c.toRedis.Load(), ToDatabase: c.toDB.Load(), LostInCrash: c.lost.Load()}
+	}
+	labhttp.WriteJSON(w, http.StatusOK, s)
+}

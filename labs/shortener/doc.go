@@ -67,6 +67,10 @@
 //	    lost, and the near cache starts empty; Redis and the database keep
 //	    what they hold. A CrashReport: {"clicks_lost", "local_dropped",
 //	    "message"}.
+//	GET /clicks
+//	    Where click counting stands, from memory alone: {"analytics",
+//	    "click_push_ms", "in_process", "pushes", "to_redis", "to_database",
+//	    "lost_in_crashes"}.
 //
 // What the checks use: POST shorten, GET r/{code} (status and Location),
 // POST batch with urls (the 10,000 links, and the links of the restart

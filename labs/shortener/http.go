@@ -34,6 +34,7 @@ func (in *instance) routes() *labhttp.Router {
 	rt.HandleFunc("POST /reshard", in.handleReshard)
 	rt.HandleFunc("GET /stats", in.handleStats)
 	rt.HandleFunc("POST /crash", in.handleCrash)
+	rt.HandleFunc("GET /clicks", in.handleClicks)
 	return rt
 }
 

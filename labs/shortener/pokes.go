@@ -13,6 +13,8 @@ func pokes() []labs.Poke {
 		{Label: "Reshard (dry run)", Method: "POST", Path: "reshard", Body: `{"shards": 5, "dry_run": true}`,
 			Help: "How many links would move to another shard."},
 		{Label: "Reshard onto the ring", Method: "POST", Path: "reshard", Body: `{"shards": 5, "sharding": "consistent_hash"}`},
+		{Label: "Click counting", Method: "GET", Path: "clicks",
+			Help: "Clicks held in process (what a crash now would lose), pushes to Redis so far, and clicks lost in crashes."},
 		{Label: "Crash the process", Method: "POST", Path: "crash",
 			Help: "The redirect process dies and a new one takes over: clicks counted in process but not yet pushed to Redis are lost, and the near cache starts empty."},
 		{Label: "Create a batch", Method: "POST", Path: "batch", Body: `{"count": 1000}`, Help: "Creates links in bulk to compare collisions."},

@@ -96,6 +96,10 @@ func (lab) Info() labs.Info {
 			"GET shards to see how the links spread. POST reshard with {\"shards\": 5, \"dry_run\": true}: under modulo about 80% of the links would move. " +
 				"Then POST reshard {\"shards\": 4, \"sharding\": \"consistent_hash\"} (changing the scheme moves most of them once) and {\"shards\": 5}: about 1/5 move.",
 			"Turn analytics on: redirects answer 302 with Cache-Control: no-store, and GET links/{code} shows the clicks still in process, in Redis and flushed to the database.",
+			"With analytics on and click_push_ms 5000, redirect a link a few times and POST crash: the clicks still held in process are lost, the ones already pushed to Redis are not. " +
+				"A shorter interval loses fewer and costs Redis more writes (GET stats click_pushes).",
+			"Relaunch with consistent_hash and vnodes 4, then POST reshard {\"shards\": 5}: GET shards shows some shards with far more than a fifth of the links. " +
+				"With vnodes 128 they even out, and the ring has 640 points (ring_points in GET stats).",
 		},
 		Pokes: pokes(),
 		Key:   &labs.KeyNumber{Label: "Lookups served without the database", Kind: labs.KeyRatio, Of: []string{"local_hits", "redis_hits"}, Rest: []string{"db_hits"}},

@@ -50,14 +50,14 @@ func runClicks(ctx context.Context, t *labs.Trial) (*clickRun, error) {
 			}
 			run.sent++
 		}
-		st, _, err := stats(ctx, tg)
+		st, err := labs.CallJSON[ClickState](ctx, tg, http.MethodGet, "/clicks", nil, http.StatusOK)
 		if err != nil {
 			return nil, err
 		}
-		held = st.ClicksPending
+		held = st.InProcess
 		run.peak = max(run.peak, held)
 		if step == clickSteps-1 {
-			run.pushes = st.Totals.ClickPushes
+			run.pushes = st.Pushes
 		}
 	}
 	crash, err := labs.CallJSON[CrashReport](ctx, tg, http.MethodPost, "/crash", nil, http.StatusOK)
