@@ -101,7 +101,7 @@ func checkNginxOverwritesXFF(t *testing.T) {
 	if len(xff) == 0 {
 		t.Error("nginx sets no X-Forwarded-For")
 	}
-	if !regexp.MustCompile(`(?m)^\s*proxy_set_header\s+X-Request-ID\s+\$request_id;`).MatchString(parts[0]) {
+	if !regexp.MustCompile(`(?m)^\s*proxy_set_header\s+X-Request-ID\s+\$workbook_request_id;`).MatchString(parts[0]) {
 		t.Error("nginx passes no X-Request-ID to the app: its access log and the app's would not share an id")
 	}
 	for _, m := range xff {
