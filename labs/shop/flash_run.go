@@ -29,7 +29,7 @@ const (
 	flashMaxInFlight  = 8
 	flashBoundMS      = 2000
 	flashMaxCallsPer  = 1.4 // provider calls per paid order
-	flashWait         = 15 * time.Second
+	flashWait         = 8 * time.Second
 )
 
 // flashRun is what one flash sale showed.
