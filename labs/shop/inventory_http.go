@@ -135,8 +135,12 @@ func (in *instance) handlePaymentPut(w http.ResponseWriter, r *http.Request) err
 	}
 	was := in.prov.settings()
 	in.prov.configure(s)
-	in.env.Metrics.Eventf("info", "payment provider: failure rate %.2f, latency %d ms, timeout rate %.2f, duplicate callbacks %.2f",
-		s.FailureRate, s.LatencyMS, s.TimeoutRate, s.DuplicateCallbackRate)
+	limit := "no limit on authorisations in flight"
+	if s.MaxInFlight > 0 {
+		limit = fmt.Sprintf("at most %d authorisations in flight", s.MaxInFlight)
+	}
+	in.env.Metrics.Eventf("info", "payment provider: failure rate %.2f, latency %d ms, timeout rate %.2f, duplicate callbacks %.2f, %s",
+		s.FailureRate, s.LatencyMS, s.TimeoutRate, s.DuplicateCallbackRate, limit)
 	switch {
 	case s.CardDeclines && !was.CardDeclines:
 		in.env.Metrics.Eventf("warn", "the customer's card now always declines: every order from here on is cancelled, and the saga releases its reserved stock")

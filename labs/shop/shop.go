@@ -45,8 +45,9 @@ func (lab) Info() labs.Info {
 			"saga=choreography each service reacts to the previous service's events; with orchestration the order service sends " +
 			"commands and hears replies. A service's database change and the messages it sends are one transaction when outbox is on " +
 			"(a relay publishes the outbox rows); with outbox off it commits and then XADDs, and a crash in between loses the message. " +
-			"Consumers acknowledge a message after their commit; a message a dead consumer left pending is claimed with XAUTOCLAIM " +
-			"after claim_idle_ms, and dead-lettered after max_deliveries. The provider authorises after payment_latency_ms, declines " +
+			"With idempotency_keys each service records the ids of the messages it processed (its inbox) and skips copies; dedup_retention_ms " +
+			"bounds how long it remembers them. Consumers acknowledge a message after their commit; a message a dead consumer left pending is claimed with XAUTOCLAIM " +
+			"after claim_idle_ms, and dead-lettered after max_deliveries. The provider authorises after payment_latency_ms (the payment service waits provider_timeout_ms for each answer), declines " +
 			"payment_failure_rate of cards, and calls back, sometimes twice; the shop captures the money on the callback. Every " +
 			"inventory write is checked against available + reserved + sold = initial stock, and every order keeps a timeline of its saga.",
 		Try: []string{
@@ -56,6 +57,9 @@ func (lab) Info() labs.Info {
 			"PUT payment with {\"duplicate_callback_rate\": 1} and place a few orders, or POST orders/{order_id}/callback?times=10: with idempotency_keys=false GET orders/{order_id} shows several charges for one order; with true the duplicates are ignored.",
 			"POST consumers/inventory/kill?consumer=all, place a few orders, GET consumers to see them pending, then POST consumers/inventory/restart: with outbox=true every order settles; with outbox=false the orders whose events died with the consumer stay pending.",
 			"POST crash-after-commit?count=3 and place three orders: with outbox=false they are committed but never published and stay pending; with outbox=true the relay publishes them anyway (and, crashing after its publish, twice).",
+			"PUT payment with {\"card_declines\": true} and place an order: the provider declines the card, and the order's timeline shows the compensations (stock released, order cancelled).",
+			"PUT payment with {\"max_in_flight\": 2, \"latency_ms\": 200}, then POST burst with {\"orders\": 20}: GET payment counts the calls the provider refused while the payment consumers waited for a slot.",
+			"Relaunch with dedup_retention_ms=1000, place orders and GET inbox: the ids the services remember drain a second after each message; with 0 they pile up.",
 			"POST relay/stop, place orders and GET outbox: the rows wait in the outbox; POST relay/start and watch them drain. POST poison and watch its delivery count rise until GET dead-letters lists it.",
 		},
 		Pokes: pokes(),
