@@ -24,6 +24,8 @@ export WORKBOOK_APP_IMAGE=$project:latest
 export WORKBOOK_POSTGRES_IMAGE=${WORKBOOK_POSTGRES_IMAGE:-workbook-local/postgres:15}
 export WORKBOOK_REDIS_IMAGE=${WORKBOOK_REDIS_IMAGE:-workbook-local/redis:7}
 export WORKBOOK_NGINX_IMAGE=${WORKBOOK_NGINX_IMAGE:-workbook-local/nginx:1.30}
+# The stack has no default database password; a throwaway one per run.
+export POSTGRES_PASSWORD=${POSTGRES_PASSWORD:-$(od -An -N12 -tx1 /dev/urandom | tr -d " \n")}
 export WORKBOOK_GRADER_NETWORK=$project-grading
 net=$((RANDOM % 250 + 1))
 export WORKBOOK_NETWORK_SUBNET=10.213.$net.0/24 WORKBOOK_NGINX_ADDRESS=10.213.$net.10

@@ -23,6 +23,8 @@ export WORKBOOK_APP_IMAGE=$project:latest
 export WORKBOOK_POSTGRES_IMAGE=${WORKBOOK_POSTGRES_IMAGE:-workbook-local/postgres:15}
 export WORKBOOK_REDIS_IMAGE=${WORKBOOK_REDIS_IMAGE:-workbook-local/redis:7}
 export WORKBOOK_NGINX_IMAGE=${WORKBOOK_NGINX_IMAGE:-workbook-local/nginx:1.30}
+# The stack has no default database password; a throwaway one per run.
+export POSTGRES_PASSWORD=${POSTGRES_PASSWORD:-$(od -An -N12 -tx1 /dev/urandom | tr -d " \n")}
 export WORKBOOK_GRADER_NETWORK=$project-grading
 # The stack's network has a fixed subnet with nginx at a fixed address (the
 # app's only trusted proxy); a subnet of this run's own keeps runs apart.

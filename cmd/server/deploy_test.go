@@ -13,8 +13,9 @@ import (
 )
 
 // composeDefault replaces compose's ${NAME:-default} by its default, as
-// the stack runs when nothing is set.
-var composeDefault = regexp.MustCompile(`\$\{[A-Z_]+:-([^}]*)\}`)
+// the stack runs when nothing is set, and a required ${NAME:?message} by
+// a stand-in value.
+var composeDefault = regexp.MustCompile(`\$\{[A-Z_]+(?::-([^}]*)|:\?[^}]*)\}`)
 
 // TestComposeTrustsOnlyNginx: in the shipped stack the app believes
 // X-Forwarded-For from nginx's fixed address and nothing else, and nginx
@@ -39,7 +40,16 @@ func TestComposeTrustsOnlyNginx(t *testing.T) {
 			} `yaml:"ipam"`
 		} `yaml:"networks"`
 	}
-	if err := yaml.Unmarshal([]byte(composeDefault.ReplaceAllString(string(raw), "$1")), &compose); err != nil {
+	if !strings.Contains(string(raw), "${POSTGRES_PASSWORD:?") || strings.Contains(string(raw), "${POSTGRES_PASSWORD:-") {
+		t.Error("the stack has a default database password; it must require POSTGRES_PASSWORD")
+	}
+	filled := composeDefault.ReplaceAllStringFunc(string(raw), func(m string) string {
+		if v, ok := strings.CutPrefix(m[strings.Index(m, ":"):], ":-"); ok {
+			return strings.TrimSuffix(v, "}")
+		}
+		return "stand-in"
+	})
+	if err := yaml.Unmarshal([]byte(filled), &compose); err != nil {
 		t.Fatal(err)
 	}
 	var nginxNets map[string]struct {
