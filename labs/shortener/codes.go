@@ -177,6 +177,32 @@ func (l layout) shardOf(code string) int {
 	return l.ring[i].shard
 }
 
+// ringShares is each shard's share of the hash space, as a multiple of
+// its fair share (1 is exactly 1/shards): the arcs its ring points end,
+// or 1 each under modulo. Links spread as these shares say, give or take
+// the chance of their random codes.
+func (l layout) ringShares() []float64 {
+	out := make([]float64, l.shards)
+	if l.sharding != ShardConsistent || len(l.ring) == 0 {
+		for i := range out {
+			out[i] = 1
+		}
+		return out
+	}
+	const space = 18446744073709551616.0 // 2^64
+	for i, p := range l.ring {
+		prev := l.ring[len(l.ring)-1].h // the arc wrapping past zero
+		if i > 0 {
+			prev = l.ring[i-1].h
+		}
+		out[p.shard] += float64(p.h-prev) / space // unsigned wrap-around gives the arc
+	}
+	for i := range out {
+		out[i] *= float64(l.shards)
+	}
+	return out
+}
+
 // expectedMove is the share of keys a move from l to m should relocate:
 // exact for modulo (the share of hash residues whose shard changes), the
 // arc the new or removed shards cover for consistent hashing, and "most"

@@ -3,6 +3,7 @@ package shortener
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -120,5 +121,29 @@ func TestLadderFieldsValidated(t *testing.T) {
 	c := configOf(labs.Design{"codegen": GenRandom, "code_length": 7, "cache": CacheRedis, "cache_ttl_ms": 1000, "shards": 4, "sharding": ShardModulo})
 	if err := c.valid(); err != nil || c.localCap != defaultLocalCap || c.pushEvery != defaultPushEvery || c.vnodes != defaultVnodes {
 		t.Errorf("config %+v: %v", c, err)
+	}
+}
+
+// Ring shares add up to the number of shards, are 1 each under modulo,
+// and even out with more points per shard.
+func TestRingShares(t *testing.T) {
+	spread := func(vn int) float64 {
+		s := newRingLayout(5, ShardConsistent, vn).ringShares()
+		sum := 0.0
+		for _, x := range s {
+			sum += x
+		}
+		if sum < 4.999 || sum > 5.001 {
+			t.Errorf("vnodes %d: shares %v add up to %f", vn, s, sum)
+		}
+		return slices.Max(s) - slices.Min(s)
+	}
+	if a, b := spread(4), spread(400); b >= a || b > 0.2 {
+		t.Errorf("spread %f with 4 points, %f with 400", a, b)
+	}
+	for _, x := range newLayout(3, ShardModulo).ringShares() {
+		if x != 1 {
+			t.Errorf("modulo share %f", x)
+		}
 	}
 }

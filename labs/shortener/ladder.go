@@ -91,21 +91,21 @@ func growExercise() labs.Exercise {
 		Card: []string{
 			fmt.Sprintf("The links live on %d shards; a %dth joins (POST reshard {\"shards\": %d}).", growFrom, growTo, growTo),
 			fmt.Sprintf("The move copies at most %.0f%% of the links (the new shard's fair share is 20%%), and every link still redirects afterwards.", 100*maxMovedShare),
-			fmt.Sprintf("Afterwards every shard holds %.1f to %.1f times its fair share: none is a hot spot, none sits idle.", minShardShare, maxShardShare),
+			fmt.Sprintf("Afterwards every shard owns %.2f to %.2f times its fair share of the hash space, so it holds about as much of the links: none is a hot spot, none sits idle.", minShardShare, maxShardShare),
 			fmt.Sprintf("Every router keeps the whole map of where links live: at %d shards it has at most %s entries (ring points).", growTo, labs.Thousands(maxRingPoints)),
 		},
-		Scale: fmt.Sprintf("The grader starts the design on %d shards (whatever its shards field says), creates %s links with POST batch beside the 1,000 demo links (5,000 in all), "+
+		Scale: fmt.Sprintf("The grader starts the design on %d shards (whatever its shards field says), creates %s links with POST batch beside the 1,000 demo links (%s in all), "+
 			"moves to %d shards and follows every %dth link through r/{code}, none of which was cached before. "+
-			"Codes are random, so the shares move by a percent or so between gradings; the bounds leave room for that. Nothing is timed.",
-			growFrom, labs.Thousands(growCreate), growTo, growFollowStep),
+			"Balance is judged on the hash space each shard owns, which the design alone decides; the links' shares are reported beside it (their codes are random). Nothing is timed.",
+			growFrom, labs.Thousands(growCreate), labs.Thousands(growCreate+seedLinks), growTo, growFollowStep),
 		Hint: "Read the URL shortener case study on sharding: how many links modulo moves when the count changes, and what virtual nodes do for consistent hashing. " +
 			"Then size vnodes: enough points for even shards, few enough for the routers.",
 		Checks: []labs.Check{
 			{Name: chkFewMoved, Points: 40, Run: checkFewMoved,
-				Requirement: fmt.Sprintf("Growing from %d to %d shards moves at most %.0f%% of the 5,000 links, and every %dth link, followed afterwards, redirects to its URL.",
-					growFrom, growTo, 100*maxMovedShare, growFollowStep)},
+				Requirement: fmt.Sprintf("Growing from %d to %d shards moves at most %.0f%% of the %s links, and every %dth link, followed afterwards, redirects to its URL.",
+					growFrom, growTo, 100*maxMovedShare, labs.Thousands(growCreate+seedLinks), growFollowStep)},
 			{Name: chkBalanced, Points: 35, Run: checkBalanced,
-				Requirement: fmt.Sprintf("After the move each of the %d shards holds %.1f to %.1f times a fifth of the links (GET shards).", growTo, minShardShare, maxShardShare)},
+				Requirement: fmt.Sprintf("After the move each of the %d shards owns %.2f to %.2f times a fifth of the hash space (GET shards ring_share; the links follow it, give or take their random codes).", growTo, minShardShare, maxShardShare)},
 			{Name: chkRingSize, Points: 25, Run: checkRingSize,
 				Requirement: fmt.Sprintf("At %d shards the ring has at most %s points (vnodes_per_shard × shards; a modulo layout has none).", growTo, labs.Thousands(maxRingPoints))},
 		},

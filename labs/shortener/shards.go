@@ -19,11 +19,14 @@ type ShardsView struct {
 
 // ShardInfo is one shard table.
 type ShardInfo struct {
-	Shard  int      `json:"shard"`
-	Table  string   `json:"table"`
-	Links  int64    `json:"links"`
-	Share  float64  `json:"share"`
-	Sample []string `json:"sample"` // its first codes in code order
+	Shard int     `json:"shard"`
+	Table string  `json:"table"`
+	Links int64   `json:"links"`
+	Share float64 `json:"share"`
+	// RingShare is the share of the hash space the shard owns, as a
+	// multiple of its fair share (1 under modulo).
+	RingShare float64  `json:"ring_share"`
+	Sample    []string `json:"sample"` // its first codes in code order
 }
 
 // CodeShard says where one code lives.
@@ -68,12 +71,13 @@ func (in *instance) shardsView(ctx context.Context, code string) (ShardsView, er
 	for _, n := range counts {
 		v.Links += n
 	}
+	ring := l.ringShares()
 	for i, n := range counts {
 		sample, err := in.sampleCodes(ctx, i, 5)
 		if err != nil {
 			return v, err
 		}
-		si := ShardInfo{Shard: i, Table: in.tab.shard(i), Links: n, Sample: sample}
+		si := ShardInfo{Shard: i, Table: in.tab.shard(i), Links: n, Sample: sample, RingShare: ring[i]}
 		if v.Links > 0 {
 			si.Share = float64(n) / float64(v.Links)
 		}
