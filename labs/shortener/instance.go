@@ -41,6 +41,7 @@ type instance struct {
 	seqFull          bool
 	space            uint64
 	local            *localCache // redis_and_local only
+	codes            *codeSource
 	flights          singleflight.Group
 	hot              []string // the demo links' codes, by number
 	rebuilt          bool     // built on existing tables
@@ -62,7 +63,7 @@ type instance struct {
 }
 
 func newInstance(ctx context.Context, env labs.Env, cfg config) (*instance, error) {
-	in := &instance{env: env, cfg: cfg, rdb: env.Redis, tab: tablesFor(env.Instance), space: space(cfg.codeLen),
+	in := &instance{env: env, cfg: cfg, rdb: env.Redis, tab: tablesFor(env.Instance), space: space(cfg.codeLen), codes: newCodeSource(env),
 		warnSpace: labs.Throttle{Every: time.Second}, warnR: labs.Throttle{Every: time.Second}}
 	if cfg.cache == CacheLocal {
 		in.local = newLocalCache(cfg.localCap)
@@ -82,7 +83,10 @@ func newInstance(ctx context.Context, env labs.Env, cfg config) (*instance, erro
 	}()
 	if found {
 		// A restart on the same database: the tables say where links live.
+		// Its codes are drawn from the cryptographic source: a seeded one
+		// would draw again the codes taken before the restart.
 		in.layout, in.rebuilt = l, true
+		in.codes = &codeSource{}
 		if err := in.createShardTables(ctx, env.DB, l.shards); err != nil {
 			return nil, fmt.Errorf("shortener: %w", err)
 		}
@@ -143,7 +147,7 @@ func (in *instance) seed(ctx context.Context) error {
 		case GenSequence:
 			code = encode(first+uint64(i), in.cfg.codeLen)
 		case GenRandom:
-			for code = randomCode(in.cfg.codeLen); taken[code]; code = randomCode(in.cfg.codeLen) {
+			for code = in.codes.code(in.cfg.codeLen); taken[code]; code = in.codes.code(in.cfg.codeLen) {
 			}
 		default:
 			attempt := 0
@@ -201,7 +205,7 @@ func (in *instance) nextCode(ctx context.Context, url string, attempt int) (stri
 	case GenHash:
 		return hashCode(url, attempt, in.cfg.codeLen), nil
 	default:
-		return randomCode(in.cfg.codeLen), nil
+		return in.codes.code(in.cfg.codeLen), nil
 	}
 }
 
