@@ -41,7 +41,7 @@ func loadMachine(tb testing.TB) (stop func()) {
 	var procs []*exec.Cmd
 	for range runtime.NumCPU() {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), spinEnv+"=1")
+		cmd.Env = append(os.Environ(), spinEnv+"="+strconv.Itoa(os.Getpid()))
 		if err := cmd.Start(); err != nil {
 			tb.Fatal(err)
 		}
