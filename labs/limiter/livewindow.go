@@ -51,8 +51,11 @@ func firstWindow(shots []shot) []shot {
 // many admitted requests could have been decided in the window before it,
 // at most (sent before it was answered, answered after a window and
 // clockSlack before it was sent), fewer than the quota. It holds whatever
-// the machine's speed. Refusals after the first window are not judged: a
-// count that never expires refuses there, which the recovery check owns.
+// the machine's speed. A request let through failing open counts here as
+// possibly in the count: a Redis call that timed out may still have run
+// (the script counted it, the answer came too late). Refusals after the
+// first window are not judged: a count that never expires refuses there,
+// which the recovery check owns.
 func refusedEarly(shots []shot) (at, before int, ok bool) {
 	bySent := append([]shot(nil), shots...)
 	sort.SliceStable(bySent, func(i, j int) bool { return bySent[i].sent.Before(bySent[j].sent) })
@@ -63,7 +66,7 @@ func refusedEarly(shots []shot) (at, before int, ok bool) {
 		}
 		n := 0
 		for _, s := range bySent {
-			if s.counted() && s.sent.Before(r.recv) && s.recv.After(r.sent.Add(-window)) {
+			if s.allowed && s.sent.Before(r.recv) && s.recv.After(r.sent.Add(-window)) {
 				n++
 			}
 		}

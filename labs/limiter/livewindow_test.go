@@ -77,6 +77,20 @@ func TestRefusedEarly(t *testing.T) {
 	if at, before, early := refusedEarly(run(20, 90, 5, after(19))); !early || at != 20 || before != 19 {
 		t.Errorf("19 then a refusal: at %d, before %d, early %v", at, before, early)
 	}
+	// 9 counted and 11 let through failing open, then a refusal: a Redis
+	// call that timed out may still have counted its request, so the
+	// refusal may be right (a busy Redis, not a strict count).
+	busy := run(21, 5, 3, after(20))
+	for i := 9; i < 20; i++ {
+		busy[i].failOpen = true
+	}
+	if at, before, early := refusedEarly(busy); early {
+		t.Errorf("a refusal after 9 counted and 11 failing open proved early: at %d, before %d", at, before)
+	}
+	busy[8].failOpen, busy[8].allowed = false, false
+	if at, _, early := refusedEarly(busy); !early || at != 9 {
+		t.Errorf("a refusal after 8 counted: at %d, early %v; want at 9", at, early)
+	}
 	// A refusal after the first window is not judged, even with no
 	// admission in the 2 s before it.
 	old := append(run(20, 1, 5, after(20)), at(2200, 5, false))
