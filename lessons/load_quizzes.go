@@ -23,6 +23,7 @@ type quizQuestionMeta struct {
 	Correct     []int    `yaml:"correct"`
 	Answer      *float64 `yaml:"answer"`
 	Tolerance   float64  `yaml:"tolerance"`
+	Estimate    bool     `yaml:"estimate"`
 	Unit        string   `yaml:"unit"`
 	Explanation string   `yaml:"explanation"`
 }
@@ -69,7 +70,7 @@ func (raw quizQuestionMeta) question(p *problems, f, where string) *QuizQuestion
 	if strings.TrimSpace(raw.Explanation) == "" {
 		p.add(f, "%s: needs an explanation", where)
 	}
-	qq := &QuizQuestion{ID: raw.ID, Kind: raw.Kind, Correct: raw.Correct, Tolerance: raw.Tolerance, Unit: raw.Unit}
+	qq := &QuizQuestion{ID: raw.ID, Kind: raw.Kind, Correct: raw.Correct, Tolerance: raw.Tolerance, Estimate: raw.Estimate, Unit: raw.Unit}
 	qq.Prompt, _ = renderInline(raw.Prompt)
 	qq.Explanation, _ = renderInline(raw.Explanation)
 	switch raw.Kind {
@@ -86,11 +87,17 @@ func (raw quizQuestionMeta) question(p *problems, f, where string) *QuizQuestion
 		} else {
 			qq.Answer = *raw.Answer
 		}
+		if raw.Estimate && raw.Answer != nil && *raw.Answer == 0 {
+			p.add(f, "%s: an estimate needs a non-zero answer", where)
+		}
 		if raw.Tolerance < 0 {
 			p.add(f, "%s: tolerance must not be negative", where)
 		}
 	default:
 		p.add(f, "%s: kind must be single, multiple or numeric", where)
+	}
+	if raw.Estimate && raw.Kind != KindNumeric {
+		p.add(f, "%s: only a numeric question can be an estimate", where)
 	}
 	return qq
 }

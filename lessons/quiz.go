@@ -25,15 +25,31 @@ type Quiz struct {
 
 // QuizQuestion is one question of a quiz.
 type QuizQuestion struct {
-	ID          string
-	Kind        string
-	Prompt      template.HTML
-	Choices     []template.HTML
-	Correct     []int
-	Answer      float64
-	Tolerance   float64
+	ID        string
+	Kind      string
+	Prompt    template.HTML
+	Choices   []template.HTML
+	Correct   []int
+	Answer    float64
+	Tolerance float64
+	// Estimate marks a back-of-the-envelope answer: it is also accepted
+	// within EstimateShare of Answer, so rounding a day to 10⁵ s passes.
+	Estimate    bool
 	Unit        string
 	Explanation template.HTML
+}
+
+// EstimateShare is how far, as a share of the answer, an estimate may be
+// off and still be right: rounding a day to 10⁵ s or a month to 2.5 × 10⁶ s
+// moves an answer by about 14%.
+const EstimateShare = 0.15
+
+// Allowed is how far an answer may be from Answer and still be right.
+func (qq *QuizQuestion) Allowed() float64 {
+	if qq.Estimate {
+		return max(qq.Tolerance, EstimateShare*math.Abs(qq.Answer))
+	}
+	return qq.Tolerance
 }
 
 // Answers are a learner's raw answers: question id → submitted values
@@ -107,7 +123,7 @@ func (qq *QuizQuestion) grade(vals []string) QuestionResult {
 			return r
 		}
 		r.Number = &n
-		r.Correct = math.Abs(n-qq.Answer) <= qq.Tolerance+1e-9
+		r.Correct = math.Abs(n-qq.Answer) <= qq.Allowed()*(1+1e-12)+1e-9
 	default:
 		seen := map[int]bool{}
 		for _, v := range vals {

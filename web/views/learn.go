@@ -183,6 +183,15 @@ func contains(xs []int, x int) bool {
 
 func formatNumber(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
+// toleranceText says how close a numeric answer had to be: an estimate
+// within a share of the answer, anything else within its tolerance.
+func toleranceText(q *lessons.QuizQuestion) string {
+	if q.Estimate && q.Allowed() > q.Tolerance {
+		return "an estimate: within " + formatNumber(lessons.EstimateShare*100) + "%"
+	}
+	return "± " + formatNumber(q.Tolerance)
+}
+
 type rating struct {
 	Value int
 	Label string
