@@ -86,6 +86,8 @@ func TestSpotTheBugExercises(t *testing.T) {
 		"bug-stampede-global-mutex": "one global mutex for every key",
 		"bug-token-bucket-seconds":  "the token bucket refills in whole seconds",
 		"bug-redis-nil":             "Redis errors ignored; redis.Nil not told apart",
+		"bug-breaker-half-open":     "half-open resets the failure count and admits every call",
+		"bug-lua-undeclared-key":    "a Lua script builds a key it was not given in KEYS",
 	}
 	found := map[string]string{}
 	for _, l := range c.Lessons {
