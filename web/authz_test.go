@@ -108,6 +108,7 @@ func TestEveryRouteIsAuthorized(t *testing.T) {
 			rows = append(rows, labRouteCases(w)...)
 			rows = append(rows, classRouteCases(w)...)
 			rows = append(rows, accountRouteCases(w)...)
+			rows = append(rows, drillRouteCases(t, a, w)...)
 			checkEveryRouteHasARow(t, a, rows)
 			for _, r := range rows {
 				checkRouteCase(t, w, r)

@@ -408,8 +408,13 @@ func (s *Server) progressPage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	dr, err := s.drillProgress(c, currentUser(c).ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	s.render(c, http.StatusOK, views.Page{Title: "Progress", Section: "progress", DueCards: d.ReviewsDue, DueKnown: true},
-		views.ProgressView(views.ProgressPage{D: d, Ladders: ladders}))
+		views.ProgressView(views.ProgressPage{D: d, Ladders: ladders, Drills: dr}))
 }
 
 func (s *Server) tickOutcome(c *gin.Context) {

@@ -83,7 +83,8 @@ func (s *Server) authRoutes(app *gin.RouterGroup) {
 }
 
 // learnRoutes are the pages of reading and practising: lessons, quizzes,
-// interview questions, flashcard review, progress and search.
+// interview questions, flashcard review, progress, search and estimation
+// drills.
 func (s *Server) learnRoutes(app *gin.RouterGroup) {
 	app.GET("/lessons", s.lessonsIndex)
 	app.GET("/lessons/diagrams/:file", s.diagram)
@@ -100,6 +101,10 @@ func (s *Server) learnRoutes(app *gin.RouterGroup) {
 	app.GET("/progress", s.requireUser, s.progressPage)
 	app.POST("/progress/outcomes", s.requireUser, s.tickOutcome)
 	app.GET("/search", s.search)
+	app.GET("/drills", s.drillsIndex)
+	app.GET("/drills/attempts/:id", s.requireUser, s.drillAttemptPage)
+	app.GET("/drills/:kind", s.drillPage)
+	app.POST("/drills/:kind", s.submitDrill)
 }
 
 // classRoutes are an instructor's classes, their assignments and the

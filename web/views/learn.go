@@ -151,6 +151,8 @@ type ProgressPage struct {
 	D progress.Dashboard
 	// Ladders is the learner's step reached on each lab's exercise ladder.
 	Ladders []LadderStanding
+	// Drills are the learner's estimation drill figures.
+	Drills DrillProgress
 }
 
 // LadderStanding is how far a learner has climbed one lab's ladder.
