@@ -1186,6 +1186,8 @@ func drillHint(a drills.Ask) string {
 	switch {
 	case a.Unit.Exact:
 		return "A whole number: it must be exact."
+	case a.Unit.Bytes > 0 && a.Unit.Rate:
+		return "In " + a.Unit.Symbol + ", or with another unit, like 1.2 GB/s or 10 Gbps."
 	case a.Unit.Bytes > 0:
 		return "In " + a.Unit.Symbol + ", or with another unit, like 12 TB or 800 GB."
 	}
