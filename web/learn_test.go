@@ -130,6 +130,16 @@ func (w *learnRun) takeQuiz(t *testing.T) {
 	if d.Find(".history tbody tr").Length() != 2 {
 		t.Error("attempts are not listed")
 	}
+	// An estimate is right within 15%: 6,000 for 6,944 requests a second.
+	resp = w.b.post("/lessons/design-principles/quiz", url.Values{"q.peak-qps": {"6,000"}})
+	wantStatus(t, resp, http.StatusOK)
+	d = doc(t, resp)
+	if got := testid(d, "quiz-score"); !strings.HasPrefix(got, "1 / ") {
+		t.Errorf("an estimate within 15%% scored %q", got)
+	}
+	if !strings.Contains(d.Text(), "an estimate: within 15%") {
+		t.Error("the result does not say an estimate is right within 15%")
+	}
 }
 
 // answerQuestion: an empty answer to an interview question is refused,
