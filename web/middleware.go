@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"runtime/debug"
@@ -38,37 +39,33 @@ func (s *Server) requestLog(c *gin.Context) {
 	if c.Request.URL.Path == "/healthz" {
 		return // probes every few seconds would drown the log
 	}
-	attrs := []any{
-		"request_id", id,
-		"method", c.Request.Method,
-		"path", logPath(c.Request.URL.Path),
-		"status", c.Writer.Status(),
-		"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
-		"ip", c.ClientIP(),
-		"bytes", c.Writer.Size(),
-		"queries", queries.Load(),
-	}
+	// Typed attributes in a fixed array: no value is boxed, and the slice
+	// stays on the stack (the request line is written on every request).
+	var buf [10]slog.Attr
+	attrs := append(buf[:0],
+		slog.String("request_id", id),
+		slog.String("method", c.Request.Method),
+		slog.String("path", logPath(c.Request.URL.Path)),
+		slog.Int("status", c.Writer.Status()),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		slog.String("ip", c.ClientIP()),
+		slog.Int("bytes", c.Writer.Size()),
+		slog.Int64("queries", queries.Load()),
+	)
 	if u := currentUser(c); u != nil {
-		attrs = append(attrs, "user_id", u.ID)
+		attrs = append(attrs, slog.Int64("user_id", u.ID))
 	}
 	if len(c.Errors) > 0 {
-		attrs = append(attrs, "err", c.Errors.String())
+		attrs = append(attrs, slog.String("err", c.Errors.String()))
 	}
-	level := "info"
+	level := slog.LevelInfo
 	switch st := c.Writer.Status(); {
 	case st >= 500:
-		level = "error"
+		level = slog.LevelError
 	case st >= 400 && st != http.StatusNotFound && st != http.StatusUnauthorized && !labLimited(c, st):
-		level = "warn"
+		level = slog.LevelWarn
 	}
-	switch level {
-	case "error":
-		s.log.Error("request", attrs...)
-	case "warn":
-		s.log.Warn("request", attrs...)
-	default:
-		s.log.Info("request", attrs...)
-	}
+	s.log.LogAttrs(c.Request.Context(), level, "request", attrs...)
 }
 
 // labLimited reports a lab instance's 429: a rate limiter lab saying no
