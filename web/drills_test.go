@@ -222,10 +222,10 @@ func errorPageText(t *testing.T, resp *http.Response) string {
 	return strings.Join(strings.Fields(page.Text()), " ")
 }
 
-// TestDrillAttemptLimit: a burst of attempts stores exactly the per-minute
+// TestDrillAttemptBurstKeepsTheLimit: a burst of attempts stores exactly the per-minute
 // limit; the rest are graded, answered 429 and not kept; a minute later
 // attempts are kept again.
-func TestDrillAttemptLimit(t *testing.T) {
+func TestDrillAttemptBurstKeepsTheLimit(t *testing.T) {
 	for _, be := range testenv.Backends(t) {
 		t.Run(be.Name, func(t *testing.T) {
 			a := MustStart(t, be, nil)
