@@ -46,6 +46,15 @@ var Stages = []Stage{
 	{"tradeoffs", "Bottlenecks and trade-offs", false},
 }
 
+// StageIDs are the stages' ids in order.
+func StageIDs() []string {
+	out := make([]string, len(Stages))
+	for i, s := range Stages {
+		out[i] = s.ID
+	}
+	return out
+}
+
 // StageByID returns a stage by its id.
 func StageByID(id string) (Stage, bool) {
 	for _, s := range Stages {
@@ -60,6 +69,16 @@ func StageByID(id string) (Stage, bool) {
 const (
 	MinCheckpoints = 3
 	MaxCheckpoints = 6
+)
+
+// Bounds of what a learner keeps.
+const (
+	// MaxAnswerChars bounds a stage's answer.
+	MaxAnswerChars = 20000
+	// MaxSessions bounds the sessions one account keeps.
+	MaxSessions = 200
+	// DefaultMinutes is a session's time limit.
+	DefaultMinutes = 45
 )
 
 // Step is one stage of one problem.

@@ -109,6 +109,7 @@ func TestEveryRouteIsAuthorized(t *testing.T) {
 			rows = append(rows, classRouteCases(w)...)
 			rows = append(rows, accountRouteCases(w)...)
 			rows = append(rows, drillRouteCases(t, a, w)...)
+			rows = append(rows, interviewRouteCases(t, a, w)...)
 			checkEveryRouteHasARow(t, a, rows)
 			for _, r := range rows {
 				checkRouteCase(t, w, r)

@@ -22,6 +22,7 @@ func (s *Server) routes(r *gin.Engine) {
 	s.authRoutes(app)
 
 	s.learnRoutes(app)
+	s.interviewRoutes(app)
 
 	app.GET("/labs", s.labsIndex)
 	app.GET("/labs/:lab", s.labPage)

@@ -22,6 +22,7 @@ import (
 	"github.com/sdworkbook/workbook/internal/config"
 	"github.com/sdworkbook/workbook/internal/mail"
 	"github.com/sdworkbook/workbook/internal/store"
+	"github.com/sdworkbook/workbook/interviews"
 	"github.com/sdworkbook/workbook/labs"
 	"github.com/sdworkbook/workbook/lessons"
 	"github.com/sdworkbook/workbook/progress"
@@ -90,6 +91,7 @@ type Server struct {
 	loginLimits auth.LoginLimits
 	hasher      *auth.Hasher
 	library     *lessons.Library
+	interviews  *interviews.Set // the mock interview problems
 	labs        *labs.Manager
 	replicas    *http.Transport // to the replicas holding lab instances
 	grader      *grader.Grader
@@ -137,7 +139,7 @@ func New(d Deps) (*Server, error) {
 	if d.Config.LoginIPLimit > 0 {
 		s.loginLimits.PerIP = int64(d.Config.LoginIPLimit)
 	}
-	if s.mail, err = newMailQueue(d.Config, d.Logger); err != nil {
+	if err = s.openParts(d); err != nil {
 		return nil, err
 	}
 	s.labs = d.Labs
@@ -227,4 +229,14 @@ func (s *Server) CleanSessions(ctx context.Context, interval time.Duration) {
 			}
 		}
 	}
+}
+
+// openParts opens what the server builds beside its dependencies: the
+// mail queue and the mock interview problems.
+func (s *Server) openParts(d Deps) (err error) {
+	if s.mail, err = newMailQueue(d.Config, d.Logger); err != nil {
+		return err
+	}
+	s.interviews, err = interviews.Load(interviews.Embedded(), s.lessonExists)
+	return err
 }
