@@ -183,7 +183,7 @@ func TestInterviewDiagram(t *testing.T) {
 			for raw, field := range map[string]string{
 				`{"nodes":[`: "diagram",
 				`{"nodes":[{"id":"a","kind":"cache","label":"","x":1,"y":1}],"edges":[]}`: "nodes[0].label",
-				`{"nodes":[],"edges":[{"from":"a","to":"b","label":""}]}`:                  "edges[0].from",
+				`{"nodes":[],"edges":[{"from":"a","to":"b","label":""}]}`:                 "edges[0].from",
 			} {
 				resp := jsonPost(t, ada, diagram, url.Values{"op": {"replace"}, "diagram": {raw}})
 				wantStatus(t, resp, http.StatusUnprocessableEntity)
