@@ -87,3 +87,21 @@ func genLimiter(p *Problem, r *rand.Rand) {
 	p.step(sprintf("Fixed window: %s × %s bytes = %s bytes = %s.", clientsT, keyT, Sci(fixed), p.text("fixed")),
 		sprintf("Sliding log: %s × %s entries × %s bytes = %s bytes = %s, %s times the fixed window.", clientsT, limitT, entryT, Sci(log), p.text("log"), Num(log/fixed)))
 }
+
+func genVideo(p *Problem, r *rand.Rand) {
+	uploads, minutes := pick(r, 100e3, 200e3, 500e3, 1e6, 2e6), pick(r, 3., 5, 8, 10)
+	mbps, years := pick(r, 4., 6, 8, 12), pick(r, 1., 2, 3, 5)
+	uploadsT := p.in("uploads_per_day", uploads, Count(uploads))
+	minutesT := p.in("minutes", minutes, Num(minutes))
+	mbpsT := p.in("megabits_per_second", mbps, Num(mbps))
+	yearsT := p.in("years", years, Num(years))
+	p.say(sprintf("Creators upload %s videos a day, %s minutes long on average.", uploadsT, minutesT),
+		sprintf("The renditions kept of a video together take %s Mbit/s of playing time, and videos are kept for %s years.", mbpsT, yearsT))
+	perVideo := minutes * 60 * mbps * 1e6 / 8
+	daily := uploads * perVideo
+	p.ask("per_day", "Storage added a day", unitTB, daily/1e12)
+	p.ask("total", "Storage after those years", unitPB, daily*365*years/1e15)
+	p.step(sprintf("One video: %s min × 60 s × %s Mbit/s ÷ 8 bits a byte = %s.", minutesT, mbpsT, Bytes(perVideo)),
+		sprintf("A day: %s × %s = %s.", uploadsT, Bytes(perVideo), p.text("per_day")),
+		sprintf("Kept %s years: × 365 × %s (a year ≈ 400 days) = %s.", yearsT, yearsT, p.text("total")))
+}

@@ -5,9 +5,11 @@ import "math/rand/v2"
 // kinds is every kind, in the order the drills page lists them.
 var kinds = []Kind{
 	{ID: "peak-qps", Title: "Requests per second at peak", Summary: "Daily users and their requests to the average and peak load.", gen: genPeakQPS},
+	{ID: "read-write", Title: "Reads and writes", Summary: "Daily actions and a read:write ratio to peak reads and writes a second.", gen: genReadWrite},
 	{ID: "servers-needed", Title: "Servers needed", Summary: "Peak load, a server's measured capacity and a target utilisation to a fleet size.", gen: genServers},
 	{ID: "bandwidth", Title: "Bandwidth", Summary: "Page views and page weight to average and peak egress.", gen: genBandwidth},
 	{ID: "storage-per-year", Title: "Storage per year", Summary: "Writes, record size and copies to the data added a day and a year.", gen: genStorage},
+	{ID: "video-storage", Title: "Video storage with retention", Summary: "Uploads, length, bitrate and how long they are kept to storage a day and in all.", gen: genVideo},
 	{ID: "cache-size", Title: "Cache for the hot 20%", Summary: "Distinct items read a day and their size to a cache's memory and nodes.", gen: genCache},
 	{ID: "read-replicas", Title: "Read replicas needed", Summary: "Reads, writes and a node's capacity to a replica count, replaying writes included.", gen: genReplicas},
 	{ID: "queue-backlog", Title: "Queue backlog and consumers", Summary: "A burst against a consumer group: the backlog, the time to drain it, the consumers to keep up.", gen: genQueue},
@@ -105,4 +107,22 @@ func genFanout(p *Problem, r *rand.Rand) {
 	p.step(sprintf("Posts a day: %s × %s = %s; each is written to %s timelines: %s writes a day.", dauT, postsT, Sci(dau*posts), follT, Sci(writes)),
 		sprintf("A day ≈ 10⁵ s: about %s writes/s on average (86,400 s: %s); at peak × %s: %s.", Num(writes/1e5), Num(writes/day), peakT, p.text("peak_writes")),
 		sprintf("Memory: %s timelines × %s entries × %s bytes = %s bytes = %s.", dauT, capT, entryT, Sci(mem), p.text("memory")))
+}
+
+func genReadWrite(p *Problem, r *rand.Rand) {
+	dau, actions := dailyUsers(r), pick(r, 10., 20, 50, 100)
+	ratio, peak := pick(r, 4., 9, 19, 49, 99), pick(r, 2., 3, 5)
+	dauT := p.in("daily_users", dau, Count(dau))
+	actionsT := p.in("actions_per_user", actions, Num(actions))
+	ratioT := p.in("read_write_ratio", ratio, Num(ratio))
+	peakT := p.in("peak_factor", peak, Num(peak))
+	p.say(sprintf("%s daily active users make %s requests each a day, %s reads for every write (%s:1).", dauT, actionsT, ratioT, ratioT),
+		sprintf("The busiest hour carries %s times the average.", peakT))
+	total := dau * actions
+	writes := total / (ratio + 1)
+	p.ask("writes", "Peak writes per second", unitWrites, writes/day*peak)
+	p.ask("reads", "Peak reads per second", unitReads, writes*ratio/day*peak)
+	p.step(sprintf("Requests a day: %s × %s = %s; one in %s is a write: %s writes a day.", dauT, actionsT, Sci(total), Num(ratio+1), Sci(writes)),
+		sprintf("A day ≈ 10⁵ s: about %s writes/s on average (86,400 s: %s); at peak × %s: %s.", Num(writes/1e5), Num(writes/day), peakT, p.text("writes")),
+		sprintf("Reads are %s times the writes: %s.", ratioT, p.text("reads")))
 }

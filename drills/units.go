@@ -22,6 +22,7 @@ type Unit struct {
 var (
 	unitRequests  = Unit{Symbol: "requests/s", Rate: true, Words: []string{"requests/s", "request/s", "req/s", "rps", "qps", "/s", "persecond", "requestspersecond", "requests"}}
 	unitWrites    = Unit{Symbol: "writes/s", Rate: true, Words: []string{"writes/s", "write/s", "/s", "persecond", "writespersecond", "writes"}}
+	unitReads     = Unit{Symbol: "reads/s", Rate: true, Words: []string{"reads/s", "read/s", "rps", "qps", "/s", "persecond", "readspersecond", "reads"}}
 	unitQueries   = Unit{Symbol: "queries/s", Rate: true, Words: []string{"queries/s", "query/s", "qps", "/s", "persecond", "queriespersecond", "queries"}}
 	unitMessages  = Unit{Symbol: "messages", Words: []string{"messages", "message", "msgs", "msg"}}
 	unitMinutes   = Unit{Symbol: "minutes", Words: []string{"minutes", "minute", "mins", "min"}}
@@ -34,6 +35,7 @@ var (
 	unitChars     = Unit{Symbol: "characters", Exact: true, Words: []string{"characters", "character", "chars", "char"}}
 	unitGB        = Unit{Symbol: "GB", Bytes: 1e9}
 	unitTB        = Unit{Symbol: "TB", Bytes: 1e12}
+	unitPB        = Unit{Symbol: "PB", Bytes: 1e15}
 	unitMBps      = Unit{Symbol: "MB/s", Bytes: 1e6, Rate: true}
 	unitGbps      = Unit{Symbol: "Gbit/s", Bytes: 1e9 / 8, Rate: true}
 )
