@@ -70,7 +70,7 @@
     kinds.forEach(function (k) {
       var b = document.createElement("button");
       b.type = "button";
-      b.className = "ghost small";
+      b.className = "ghost";
       b.textContent = k.title;
       b.setAttribute("aria-pressed", "false");
       b.setAttribute("data-kind", k.id);
