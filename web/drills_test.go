@@ -196,6 +196,11 @@ func savedAttempts(t *testing.T, a *testApp, b *browser) {
 	if got := strings.TrimSpace(d.Find(`[data-testid="drill-row-cache-size"] [data-testid="best"]`).Text()); got != "1 min 35 s" {
 		t.Errorf("cache-size best %q", got)
 	}
+	resp = b.get("/drills")
+	wantStatus(t, resp, http.StatusOK)
+	if got := strings.Join(strings.Fields(doc(t, resp).Find(`[data-testid="drill-peak-qps"] [data-testid="drill-figures"]`).Text()), " "); got != "2 of 3 right · streak 1" {
+		t.Errorf("the drills page shows %q for peak-qps", got)
+	}
 	href, ok := d.Find(`[data-testid="drill-recent"] a`).First().Attr("href")
 	if !ok {
 		t.Fatal("no recent attempt linked")
