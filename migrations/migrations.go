@@ -123,3 +123,20 @@ func Version(ctx context.Context, db *sql.DB, d Dialect) (int64, error) {
 	}
 	return p.GetDBVersion(ctx)
 }
+
+// Latest is the newest schema version this build ships for d: a database
+// at a higher one was made by a newer build.
+func Latest(d Dialect) (int64, error) {
+	entries, err := fs.ReadDir(files, string(d))
+	if err != nil {
+		return 0, err
+	}
+	var latest int64
+	for _, e := range entries {
+		var v int64
+		if _, err := fmt.Sscanf(e.Name(), "%d_", &v); err == nil && v > latest {
+			latest = v
+		}
+	}
+	return latest, nil
+}

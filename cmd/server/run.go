@@ -33,7 +33,7 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 		return exitOK
 	case "healthcheck":
 		return healthcheck(getenv, stderr)
-	case "serve", "migrate", "admin", "grader":
+	case "serve", "migrate", "admin", "grader", "backup", "restore":
 	default:
 		fmt.Fprintf(stderr, "server: unknown command %q (try --help)\n", cmd)
 		return exitConfig
@@ -46,6 +46,23 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 	logOut := newAsyncWriter(stderr)
 	defer logOut.Close()
 	log := newLogger(cfg, logOut)
+	switch cmd {
+	case "backup":
+		return backup(ctx, cfg, args, stdout, stderr)
+	case "restore":
+		return restore(ctx, cfg, args, stdout, stderr)
+	}
+	if cfg.DatabaseURL == "" && cmd != "admin" {
+		// Every process serving, grading or migrating from the SQLite
+		// database holds the data directory's lock (shared), so a restore
+		// knows none is running.
+		lock, err := lockDataDir(cfg.DataDir, false)
+		if err != nil {
+			log.Error("server stopped", "err", err)
+			return exitFail
+		}
+		defer lock.Close()
+	}
 	switch cmd {
 	case "migrate":
 		return migrate(ctx, cfg, log, stdout)

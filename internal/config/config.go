@@ -254,6 +254,9 @@ Usage:
   server migrate                    apply database migrations and exit
   server grader                     grade submissions only (no web server), sharing the database and Redis
   server healthcheck                exit 0 when the local server's /readyz answers 200
+  server backup FILE                copy the SQLite database to a new FILE, safe while serving
+                                    (on PostgreSQL it prints the pg_dump command to use)
+  server restore FILE               replace the SQLite database with a backup, the server stopped
   server admin create-user --email E --password-file F [--role learner|instructor|admin]
   server admin reset-password --email E --password-file F
                                     set an account's password and end its sessions
