@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -70,7 +72,7 @@ func (s *Store) AddDrillAttempt(ctx context.Context, a *DrillAttempt, lim DrillL
 	if apperr.Is(err, apperr.TooMany) {
 		return err
 	}
-	return mapErr(err, "drill attempt")
+	return s.learnerChanged(ctx, mapErr(err, "drill attempt"), a.UserID)
 }
 
 // DrillAttemptOf returns one of a learner's attempts; another learner's is
@@ -110,8 +112,29 @@ const StreakWindow = 1000
 // recentDrills is how many attempts DrillStats lists.
 const recentDrills = 10
 
-// DrillStatsOf computes a learner's drill figures with two queries.
+// clone copies figures so a cached copy is never shared.
+func (d DrillStats) clone() DrillStats {
+	d.Kinds = maps.Clone(d.Kinds)
+	d.Recent = slices.Clone(d.Recent)
+	return d
+}
+
+// DrillStatsOf returns a learner's drill figures: from the learner cache
+// when it has them, else with two queries.
 func (s *Store) DrillStatsOf(ctx context.Context, userID int64) (DrillStats, error) {
+	e, gen, ok := s.cachedLearner(userID)
+	if ok && e.hasDrills {
+		return e.drills.clone(), nil
+	}
+	st, err := s.drillStats(ctx, userID)
+	if err != nil {
+		return st, err
+	}
+	s.keepLearner(userID, gen, func(e *learnerEntry) { e.drills, e.hasDrills = st.clone(), true })
+	return st, nil
+}
+
+func (s *Store) drillStats(ctx context.Context, userID int64) (DrillStats, error) {
 	st := DrillStats{Kinds: map[string]DrillKindStats{}}
 	var rows []struct {
 		Kind     string

@@ -50,6 +50,8 @@ type learnerEntry struct {
 	hasReviews  bool
 	best        []BestScore // best score per exercise (graders write these)
 	hasBest     bool
+	drills      DrillStats // estimation drill figures
+	hasDrills   bool
 }
 
 // CacheLearners turns the learner cache on: copies are served for at most
