@@ -191,6 +191,10 @@ func (s *Server) apiJoinClass(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	if cl.InstructorID == currentUser(c).ID {
+		s.fail(c, apperr.Fields(map[string]string{"join_code": ownClassJoin}))
+		return
+	}
 	if err := s.store.JoinClass(c.Request.Context(), cl.ID, currentUser(c).ID, s.now()); err != nil {
 		s.fail(c, err)
 		return

@@ -22,6 +22,10 @@ func (s *Server) joinPage(c *gin.Context) {
 		views.JoinView(views.JoinPage{Class: classRef(cl), SignedIn: currentUser(c) != nil}))
 }
 
+// ownClassJoin is what an instructor reads who tries to join the class
+// they teach: they would show up as a learner in its own gradebook.
+const ownClassJoin = "You teach this class, so you cannot join it as a learner: its gradebook lists only its learners. To try it as a learner, use a second account."
+
 func (s *Server) joinClass(c *gin.Context) {
 	code := c.Param("code")
 	if code == "" {
@@ -45,6 +49,11 @@ func (s *Server) joinClass(c *gin.Context) {
 		}
 		m.Code, m.CodeError = code, "No class has this join code. Codes are 8 letters and digits, like K7QM2XPA."
 		s.render(c, http.StatusUnprocessableEntity, views.Page{Title: "Classes", Section: "classes"}, views.ClassesView(m))
+		return
+	}
+	if cl.InstructorID == currentUser(c).ID {
+		s.flash(c, "info", ownClassJoin)
+		c.Redirect(http.StatusSeeOther, "/classes/"+strconv.FormatInt(cl.ID, 10))
 		return
 	}
 	if err := s.store.JoinClass(c.Request.Context(), cl.ID, currentUser(c).ID, s.now()); err != nil {

@@ -122,6 +122,17 @@ func (w *classRun) join(t *testing.T) {
 		t.Error("no message for a wrong code")
 	}
 	wantStatus(t, w.bob.post("/classes/join", url.Values{"code": {strings.ToLower(w.code)}}), http.StatusSeeOther)
+	// The instructor cannot join their own class as a learner, by the
+	// link or the API: they would be a row of its gradebook.
+	resp = w.teacher.post("/join/"+w.code, nil)
+	wantStatus(t, resp, http.StatusSeeOther)
+	if !strings.Contains(doc(t, w.teacher.get(resp.Header.Get("Location"))).Text(), "You teach this class") {
+		t.Error("no sentence for an instructor joining their own class")
+	}
+	fieldError(t, w.teacher.api(http.MethodPost, "/api/classes/join", `{"join_code": "`+w.code+`"}`), "join_code")
+	if strings.Contains(doc(t, w.teacher.get("/classes/"+w.id)).Find(`[data-testid="gradebook"]`).Text(), "teacher@example.com") {
+		t.Error("the instructor is a learner in their own class's gradebook")
+	}
 	otherCode := testid(doc(t, w.teacher.get("/classes/"+w.other)), "join-code")
 	wantStatus(t, w.ada.post("/join/"+otherCode, nil), http.StatusSeeOther) // in two classes
 	if n := doc(t, w.ada.get("/classes")).Find(`[data-testid="classes-joined"] li`).Length(); n != 2 {

@@ -155,12 +155,15 @@ type Member struct {
 	JoinedAt time.Time
 }
 
-// Members returns a class's learners by email.
+// Members returns a class's learners by email; its instructor is never
+// one (joining one's own class is refused, and a membership from before
+// that rule is left out).
 func (s *Store) Members(ctx context.Context, classID int64) ([]Member, error) {
 	var rows []Member
 	err := s.db.WithContext(ctx).Model(&User{}).Select("users.*, class_members.joined_at").
 		Joins("JOIN class_members ON class_members.user_id = users.id").
-		Where("class_members.class_id = ?", classID).Order("users.email").Scan(&rows).Error
+		Joins("JOIN classes ON classes.id = class_members.class_id").
+		Where("class_members.class_id = ? AND users.id <> classes.instructor_id", classID).Order("users.email").Scan(&rows).Error
 	return rows, mapErr(err, "members")
 }
 
