@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"regexp"
@@ -51,6 +52,14 @@ func TestEveryStateChangingRouteRefusesCrossOrigin(t *testing.T) {
 				if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "cross-origin request refused") {
 					t.Errorf("%s %s with %v (token %v): %d %q, want the cross-origin refusal", r.Method, path, h, bearer, resp.StatusCode, body)
 				}
+				if strings.HasPrefix(path, "/api/") {
+					var e struct {
+						Error struct{ Code, Message string }
+					}
+					if json.Unmarshal(body, &e) != nil || e.Error.Code != "forbidden" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+						t.Errorf("%s %s: the refusal is not the API's JSON error: %s %q", r.Method, path, resp.Header.Get("Content-Type"), body)
+					}
+				}
 			}
 		}
 		resp := sendWith(b, r.Method, path, map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": a.URL}, false)
@@ -84,4 +93,31 @@ func sendWith(b *browser, method, path string, h map[string]string, bearer bool)
 		return resp
 	}
 	return b.do(req)
+}
+
+// A script that asks for JSON gets the API's error shape from the exports
+// and from the cross-origin refusal, wherever the path.
+func TestErrorsInJSONWhenAsked(t *testing.T) {
+	a := MustStart(t, testenv.Backend{Name: "embedded", DataDir: t.TempDir()}, nil)
+	b := MustRegister(t, a, "json-errors@example.org")
+	for _, tc := range []struct {
+		method, path string
+		h            map[string]string
+		status       int
+		code         string
+	}{
+		{http.MethodGet, "/classes/999999/results.json", map[string]string{"Accept": "application/json"}, http.StatusNotFound, "not_found"},
+		{http.MethodGet, "/classes/999999/gradebook.csv", map[string]string{"Accept": "application/json"}, http.StatusNotFound, "not_found"},
+		{http.MethodPost, "/classes", map[string]string{"Accept": "application/json", "Sec-Fetch-Site": "cross-site"}, http.StatusForbidden, "forbidden"},
+	} {
+		resp := sendWith(b, tc.method, tc.path, tc.h, false)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var e struct {
+			Error struct{ Code, Message string }
+		}
+		if resp.StatusCode != tc.status || json.Unmarshal(body, &e) != nil || e.Error.Code != tc.code || e.Error.Message == "" {
+			t.Errorf("%s %s: %d %q, want %d with the JSON error %q", tc.method, tc.path, resp.StatusCode, body, tc.status, tc.code)
+		}
+	}
 }

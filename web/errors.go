@@ -48,9 +48,12 @@ var titles = map[int]string{
 }
 
 // wantsJSON reports whether the client should get JSON rather than a page.
-func wantsJSON(c *gin.Context) bool {
-	return strings.HasPrefix(c.Request.URL.Path, "/api/") ||
-		strings.Contains(c.GetHeader("Accept"), "application/json")
+func wantsJSON(c *gin.Context) bool { return requestWantsJSON(c.Request) }
+
+// requestWantsJSON: the API, or a client that asks for JSON (a script
+// fetching an export with Accept: application/json).
+func requestWantsJSON(r *http.Request) bool {
+	return strings.HasPrefix(r.URL.Path, "/api/") || strings.Contains(r.Header.Get("Accept"), "application/json")
 }
 
 // fail answers with err: a JSON error for API clients, the error page for

@@ -176,6 +176,12 @@ func New(d Deps) (*Server, error) {
 		s.log.Warn("cross-origin request refused", "method", r.Method, "path", logPath(r.URL.Path),
 			"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
 		securityHeaders(w.Header())
+		if requestWantsJSON(r) {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write(crossOriginJSON)
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusForbidden)
 		_, _ = w.Write([]byte("403 Forbidden: cross-origin request refused\n"))
@@ -189,6 +195,9 @@ func New(d Deps) (*Server, error) {
 	s.handler = gz(cop.Handler(engine))
 	return s, nil
 }
+
+// crossOriginJSON is the API's error shape for a cross-origin refusal.
+var crossOriginJSON = []byte(`{"error":{"code":"forbidden","message":"cross-origin request refused: a request that changes something must come from this site's own pages, or from a script that sends no browser Origin or Sec-Fetch-Site header."}}` + "\n")
 
 // newEngine is gin without routes. The client's address (c.ClientIP) is
 // the peer's, unless the peer is one of the configured proxies (none by
