@@ -106,12 +106,13 @@ type Question struct {
 // Card is a flashcard.
 type Card struct {
 	// ID is stable across content edits that keep the card's place:
-	// "lesson/SLUG/N" or "question/SLUG".
+	// "lesson/SLUG/N" or "question/SLUG" ("interview/SLUG/STAGE" for the
+	// cards the progress package makes of missed interview checkpoints).
 	ID     string
 	Front  string
 	Back   template.HTML
 	Source string // lesson or question slug
-	Kind   string // "lesson" or "question"
+	Kind   string // "lesson", "question" or "interview"
 }
 
 // Evidence is one thing that ticks an outcome.

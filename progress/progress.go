@@ -14,6 +14,7 @@ import (
 	"github.com/sdworkbook/workbook/internal/apperr"
 	"github.com/sdworkbook/workbook/internal/srs"
 	"github.com/sdworkbook/workbook/internal/store"
+	"github.com/sdworkbook/workbook/interviews"
 	"github.com/sdworkbook/workbook/lessons"
 )
 
@@ -31,6 +32,9 @@ type Service struct {
 	Now     func() time.Time
 	// Labs is nil until the grader provides it; lab evidence is then unmet.
 	Labs LabEvidence
+	// Interviews are the mock interview problems, whose missed
+	// checkpoints join the deck; nil adds none.
+	Interviews *interviews.Set
 }
 
 // deck lists the cards a learner studies: those of the lessons they opened
@@ -52,12 +56,18 @@ func (s *Service) deck(ctx context.Context, userID int64) ([]lessons.Card, error
 	for i, a := range qa {
 		answered[i] = a.QuestionSlug
 	}
-	return s.deckOf(opened, answered), nil
+	var closed []store.ClosedStage
+	if s.Interviews != nil {
+		if closed, err = s.Store.ClosedInterviewStages(ctx, userID); err != nil {
+			return nil, err
+		}
+	}
+	return s.deckOf(opened, answered, closed), nil
 }
 
-// deckOf is the deck of a learner who opened these lessons and answered
-// these questions.
-func (s *Service) deckOf(opened, answered []string) []lessons.Card {
+// deckOf is the deck of a learner who opened these lessons, answered
+// these questions and closed these stages of mock interviews.
+func (s *Service) deckOf(opened, answered []string, closed []store.ClosedStage) []lessons.Card {
 	in := map[string]bool{}
 	for _, slug := range opened {
 		in["lesson:"+slug] = true
@@ -71,7 +81,7 @@ func (s *Service) deckOf(opened, answered []string) []lessons.Card {
 			out = append(out, c)
 		}
 	}
-	return out
+	return append(out, s.interviewCards(closed)...)
 }
 
 // startOfDay is the start of now's day in UTC, when a new day's cards
@@ -81,7 +91,7 @@ func startOfDay(now time.Time) time.Time { return now.UTC().Truncate(24 * time.H
 // DueCount is how many cards wait in the review queue (ReviewQueue's
 // Total) of the learner whose navigation record this is.
 func (s *Service) DueCount(r store.NavRecord) int {
-	deck := s.deckOf(r.Lessons, r.Questions)
+	deck := s.deckOf(r.Lessons, r.Questions, r.Interviews)
 	due := map[string]bool{}
 	introducedToday := 0
 	for _, c := range r.Cards {

@@ -225,6 +225,19 @@ func (s *Server) sessionRow(sess store.InterviewSession) views.InterviewSessionR
 	return r
 }
 
+// interviewRows are the signed-in learner's sessions, newest first.
+func (s *Server) interviewRows(c *gin.Context) ([]views.InterviewSessionRow, error) {
+	rows, err := s.store.InterviewsOf(c.Request.Context(), currentUser(c).ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]views.InterviewSessionRow, len(rows))
+	for i, r := range rows {
+		out[i] = s.sessionRow(r)
+	}
+	return out, nil
+}
+
 func (s *Server) interviewTimer(c *gin.Context) {
 	_, sess, ok := s.ownSession(c)
 	if !ok {

@@ -413,8 +413,13 @@ func (s *Server) progressPage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	sessions, err := s.interviewRows(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	s.render(c, http.StatusOK, views.Page{Title: "Progress", Section: "progress", DueCards: d.ReviewsDue, DueKnown: true},
-		views.ProgressView(views.ProgressPage{D: d, Ladders: ladders, Drills: dr}))
+		views.ProgressView(views.ProgressPage{D: d, Ladders: ladders, Drills: dr, Interviews: sessions}))
 }
 
 func (s *Server) tickOutcome(c *gin.Context) {

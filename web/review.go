@@ -72,6 +72,12 @@ func (s *Server) reviewPage(c *gin.Context) {
 
 // cardSource names where a card comes from and links it.
 func (s *Server) cardSource(kind, source string) (name, href string) {
+	if kind == "interview" {
+		if p, ok := s.interviews.Problem(source); ok {
+			return "From your mock interview “" + p.Title + "”", "/interviews/" + p.Slug
+		}
+		return "", ""
+	}
 	if kind == "lesson" {
 		if l, ok := s.catalog().Lesson(source); ok {
 			return "From the lesson “" + l.Title + "”", "/lessons/" + l.Slug

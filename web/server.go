@@ -147,7 +147,8 @@ func New(d Deps) (*Server, error) {
 	a.addPictures(s.labs.Labs())
 	s.labsOpen = len(s.labs.Labs()) > 0
 	s.grader = d.Grader
-	s.progress = &progress.Service{Catalog: s.library.Catalog, Store: d.Store, Now: now, Labs: s.grader.LabEvidence}
+	s.progress = &progress.Service{Catalog: s.library.Catalog, Store: d.Store, Now: now, Labs: s.grader.LabEvidence,
+		Interviews: s.interviews}
 	s.books = gradebook.Sources{Store: d.Store, Progress: s.progress, Catalog: s.library.Catalog, Exercise: s.exercise, Ladders: s.ladders()}
 	s.sessions = &sessions{
 		store:  d.Store,

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -111,8 +113,29 @@ func (s *Store) InterviewOf(ctx context.Context, userID, id int64) (InterviewSes
 }
 
 // InterviewsOf returns a learner's sessions with their stages, newest
-// first.
+// first; kept with the learner's record when the cache is on.
 func (s *Store) InterviewsOf(ctx context.Context, userID int64) ([]InterviewSession, error) {
+	e, gen, ok := s.cachedLearner(userID)
+	if ok && e.hasInterviews {
+		return cloneSessions(e.interviews), nil
+	}
+	rows, err := s.readInterviews(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	s.keepLearner(userID, gen, func(e *learnerEntry) { e.interviews, e.hasInterviews = cloneSessions(rows), true })
+	return rows, nil
+}
+
+func cloneSessions(rows []InterviewSession) []InterviewSession {
+	out := slices.Clone(rows)
+	for i := range out {
+		out[i].Stages = slices.Clone(out[i].Stages)
+	}
+	return out
+}
+
+func (s *Store) readInterviews(ctx context.Context, userID int64) ([]InterviewSession, error) {
 	var rows []InterviewSession
 	db := s.db.WithContext(ctx)
 	if err := db.Where("user_id = ?", userID).Order("started_at DESC, id DESC").Find(&rows).Error; err != nil {
@@ -239,4 +262,57 @@ func stageChanges(st InterviewStage, u StageUpdate, now time.Time) (map[string]a
 		upd["ticked"] = string(b)
 	}
 	return upd, nil
+}
+
+// ClosedStage is a closed stage of one of a learner's sessions: which
+// checkpoints were ticked out of how many.
+type ClosedStage struct {
+	Problem     string
+	Stage       string
+	Checkpoints int
+	Ticked      string // JSON array of indexes
+}
+
+// TickedIndexes returns the indexes of the checkpoints ticked.
+func (c ClosedStage) TickedIndexes() []int {
+	return InterviewStage{Ticked: c.Ticked}.TickedIndexes()
+}
+
+// closedStagesSQL selects a learner's closed stages as (problem/stage/
+// ticked, checkpoints); slugs and stage ids hold no slash.
+const closedStagesSQL = "SELECT 'interview' AS kind, s.problem_slug || '/' || st.stage || '/' || st.ticked AS ref, " +
+	"st.checkpoints AS a, 0 AS b FROM interview_stages st JOIN interview_sessions s ON s.id = st.session_id " +
+	"WHERE s.user_id = ? AND st.closed_at IS NOT NULL"
+
+// ClosedInterviewStages returns every closed stage of a learner's
+// sessions, whose missed checkpoints the review queue asks about.
+func (s *Store) ClosedInterviewStages(ctx context.Context, userID int64) ([]ClosedStage, error) {
+	e, gen, ok := s.cachedLearner(userID)
+	if ok && e.hasClosed {
+		return slices.Clone(e.closed), nil
+	}
+	var rows []struct {
+		Kind, Ref string
+		A, B      int64
+	}
+	if err := s.db.WithContext(ctx).Raw(closedStagesSQL, userID).Scan(&rows).Error; err != nil {
+		return nil, mapErr(err, "mock interviews")
+	}
+	out := make([]ClosedStage, 0, len(rows))
+	for _, r := range rows {
+		if c, ok := closedStageOf(r.Ref, r.A); ok {
+			out = append(out, c)
+		}
+	}
+	s.keepLearner(userID, gen, func(e *learnerEntry) { e.closed, e.hasClosed = slices.Clone(out), true })
+	return out, nil
+}
+
+// closedStageOf reads a row of closedStagesSQL.
+func closedStageOf(ref string, checkpoints int64) (ClosedStage, bool) {
+	parts := strings.SplitN(ref, "/", 3)
+	if len(parts) != 3 {
+		return ClosedStage{}, false
+	}
+	return ClosedStage{Problem: parts[0], Stage: parts[1], Ticked: parts[2], Checkpoints: int(checkpoints)}, true
 }

@@ -34,24 +34,28 @@ const maxCachedLearners = 20_000
 const maxCachedAttempts = 500
 
 type learnerEntry struct {
-	until       time.Time
-	progress    []LessonProgress
-	hasProgress bool
-	attempts    []QuizAttempt // every attempt, newest first, when fewer than maxCachedAttempts
-	hasAttempts bool
-	answers     []QuestionAnswer
-	hasAnswers  bool
-	cards       []CardState
-	hasCards    bool
-	ticks       []OutcomeTick
-	hasTicks    bool
-	reviews     []CardReview // since reviewsFrom, oldest first (card, grade and time)
-	reviewsFrom time.Time
-	hasReviews  bool
-	best        []BestScore // best score per exercise (graders write these)
-	hasBest     bool
-	drills      DrillStats // estimation drill figures
-	hasDrills   bool
+	until         time.Time
+	progress      []LessonProgress
+	hasProgress   bool
+	attempts      []QuizAttempt // every attempt, newest first, when fewer than maxCachedAttempts
+	hasAttempts   bool
+	answers       []QuestionAnswer
+	hasAnswers    bool
+	cards         []CardState
+	hasCards      bool
+	ticks         []OutcomeTick
+	hasTicks      bool
+	reviews       []CardReview // since reviewsFrom, oldest first (card, grade and time)
+	reviewsFrom   time.Time
+	hasReviews    bool
+	best          []BestScore // best score per exercise (graders write these)
+	hasBest       bool
+	drills        DrillStats // estimation drill figures
+	hasDrills     bool
+	interviews    []InterviewSession // mock interviews with their stages, newest first
+	hasInterviews bool
+	closed        []ClosedStage // closed stages of mock interviews
+	hasClosed     bool
 }
 
 // CacheLearners turns the learner cache on: copies are served for at most

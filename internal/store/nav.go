@@ -14,6 +14,8 @@ type NavRecord struct {
 	Cards     []NavCard // card schedules
 	Unread    int       // unread notices
 	Waiting   int       // submissions waiting for the instructor's look, up to the limit asked
+	// Interviews are the closed stages of the learner's mock interviews.
+	Interviews []ClosedStage
 }
 
 // NavCard is one card schedule as the navigation needs it.
@@ -33,8 +35,9 @@ func (s *Store) NavRecord(ctx context.Context, userID int64, now, today time.Tim
 		"SELECT 'card', card_id, CASE WHEN due_at <= ? THEN 1 ELSE 0 END, CASE WHEN created_at >= ? THEN 1 ELSE 0 END " +
 			"FROM card_states WHERE user_id = ?",
 		"SELECT 'notices', '', COUNT(*), 0 FROM notices WHERE user_id = ? AND read_at IS NULL",
+		closedStagesSQL,
 	}
-	args := []any{userID, userID, now.UTC(), today.UTC(), userID, userID}
+	args := []any{userID, userID, now.UTC(), today.UTC(), userID, userID, userID}
 	if waitingFor != 0 {
 		parts = append(parts, "SELECT 'waiting', '', COUNT(*), 0 FROM (?) AS waiting")
 		args = append(args, s.waitingQuery(ctx, waitingFor).Distinct("submissions.id").Limit(limit))
@@ -59,6 +62,10 @@ func (s *Store) NavRecord(ctx context.Context, userID int64, now, today time.Tim
 			r.Unread = int(row.A)
 		case "waiting":
 			r.Waiting = int(row.A)
+		case "interview":
+			if c, ok := closedStageOf(row.Ref, row.A); ok {
+				r.Interviews = append(r.Interviews, c)
+			}
 		}
 	}
 	return r, nil

@@ -153,6 +153,8 @@ type ProgressPage struct {
 	Ladders []LadderStanding
 	// Drills are the learner's estimation drill figures.
 	Drills DrillProgress
+	// Interviews are the learner's mock interviews, newest first.
+	Interviews []InterviewSessionRow
 }
 
 // LadderStanding is how far a learner has climbed one lab's ladder.
