@@ -167,26 +167,7 @@ func New(d Deps) (*Server, error) {
 	s.routes(engine)
 	s.engine = engine
 
-	// Cross-origin protection for every state-changing request: browsers
-	// send Sec-Fetch-Site (or Origin), and a cross-site POST is refused.
-	cop := http.NewCrossOriginProtection()
-	if d.Config.BaseURL != "" {
-		_ = cop.AddTrustedOrigin(d.Config.BaseURL)
-	}
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.log.Warn("cross-origin request refused", "method", r.Method, "path", logPath(r.URL.Path),
-			"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
-		securityHeaders(w.Header())
-		if requestWantsJSON(r) {
-			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-			w.WriteHeader(http.StatusForbidden)
-			_, _ = w.Write(crossOriginJSON)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusForbidden)
-		_, _ = w.Write([]byte("403 Forbidden: cross-origin request refused\n"))
-	}))
+	cop := s.crossOriginProtection(d.Config.BaseURL)
 	// Compress text responses (pages, CSS, JS, SVG, JSON) for clients
 	// that accept it; a lesson page shrinks to about a quarter.
 	gz, err := gzhttp.NewWrapper(gzhttp.MinSize(1024), gzhttp.ExceptContentTypes([]string{"text/event-stream"}))
@@ -249,4 +230,28 @@ func (s *Server) openParts(d Deps) (err error) {
 	}
 	s.interviews, err = interviews.Load(interviews.Embedded(), s.lessonExists)
 	return err
+}
+
+// crossOriginProtection guards every state-changing request: browsers
+// send Sec-Fetch-Site (or Origin), and a cross-site POST is refused.
+func (s *Server) crossOriginProtection(baseURL string) *http.CrossOriginProtection {
+	cop := http.NewCrossOriginProtection()
+	if baseURL != "" {
+		_ = cop.AddTrustedOrigin(baseURL)
+	}
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.log.Warn("cross-origin request refused", "method", r.Method, "path", logPath(r.URL.Path),
+			"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+		securityHeaders(w.Header())
+		if requestWantsJSON(r) {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write(crossOriginJSON)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte("403 Forbidden: cross-origin request refused\n"))
+	}))
+	return cop
 }
