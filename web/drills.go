@@ -2,12 +2,14 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sdworkbook/workbook/drills"
 	"github.com/sdworkbook/workbook/internal/apperr"
@@ -22,6 +24,42 @@ var drillLimits = store.DrillLimits{PerMinute: 20, PerDay: 500}
 // maxDrillTime is the longest an attempt may be counted as taking; a
 // problem left open longer has no time.
 const maxDrillTime = 24 * time.Hour
+
+// drillIssuedKey is the Redis key holding when a signed-in learner was
+// shown the problem of seed (Unix milliseconds). The time an attempt took
+// is measured from it, never from the form, so a best time is honest.
+func drillIssuedKey(userID, seed int64) string {
+	return "drills:issued:" + strconv.FormatInt(userID, 10) + ":" + strconv.FormatInt(seed, 10)
+}
+
+// issueDrill notes when a signed-in learner was shown a problem. Without
+// it the attempt is still graded and saved, with no time.
+func (s *Server) issueDrill(c *gin.Context, seed int64) {
+	u := currentUser(c)
+	if u == nil {
+		return
+	}
+	if err := s.rdb.Set(c.Request.Context(), drillIssuedKey(u.ID, seed), s.now().UnixMilli(), maxDrillTime).Err(); err != nil {
+		_ = c.Error(err)
+	}
+}
+
+// drillStart is when the learner was shown the problem of seed; when that
+// is not known (or not plausible) it is now, so the attempt has no time.
+func (s *Server) drillStart(c *gin.Context, userID, seed int64, now time.Time) time.Time {
+	ms, err := s.rdb.Get(c.Request.Context(), drillIssuedKey(userID, seed)).Int64()
+	if err != nil {
+		if !errors.Is(err, goredis.Nil) {
+			_ = c.Error(err)
+		}
+		return now
+	}
+	t := time.UnixMilli(ms)
+	if t.After(now) || now.Sub(t) > maxDrillTime {
+		return now
+	}
+	return t
+}
 
 // drillsIndex lists every kind of drill, with the learner's figures.
 func (s *Server) drillsIndex(c *gin.Context) {
@@ -59,7 +97,8 @@ func (s *Server) drillPage(c *gin.Context) {
 	if !ok {
 		return
 	}
-	m := views.DrillPage{Problem: k.Generate(drills.NewSeed()), Started: s.now().UnixMilli(), SignedIn: currentUser(c) != nil}
+	m := views.DrillPage{Problem: k.Generate(drills.NewSeed()), SignedIn: currentUser(c) != nil}
+	s.issueDrill(c, m.Problem.Seed)
 	s.renderDrill(c, http.StatusOK, m)
 }
 
@@ -82,14 +121,14 @@ func (s *Server) submitDrill(c *gin.Context) {
 	form, now, u := c.Request.PostForm, s.now(), currentUser(c)
 	seed, err := strconv.ParseInt(form.Get("seed"), 10, 64)
 	if err != nil || seed < 0 {
-		m := views.DrillPage{Problem: k.Generate(drills.NewSeed()), Started: now.UnixMilli(), SignedIn: u != nil,
+		m := views.DrillPage{Problem: k.Generate(drills.NewSeed()), SignedIn: u != nil,
 			Message: "We could not tell which problem you answered, so here is a new one; nothing was recorded."}
+		s.issueDrill(c, m.Problem.Seed)
 		s.renderDrill(c, http.StatusUnprocessableEntity, m)
 		return
 	}
 	p := k.Generate(seed)
-	started := drillStart(form.Get("started"), now)
-	m := views.DrillPage{Problem: p, Started: started.UnixMilli(), SignedIn: u != nil, Values: map[string]string{}}
+	m := views.DrillPage{Problem: p, SignedIn: u != nil, Values: map[string]string{}}
 	for _, a := range p.Asks {
 		m.Values[a.ID] = clipText(form.Get(a.ID), 2*drills.MaxEstimateLen)
 	}
@@ -103,7 +142,7 @@ func (s *Server) submitDrill(c *gin.Context) {
 	m.Result = &res
 	status := http.StatusOK
 	if u != nil {
-		status = s.saveDrill(c, u.ID, p, res, started, now, &m)
+		status = s.saveDrill(c, u.ID, p, res, s.drillStart(c, u.ID, seed, now), now, &m)
 	}
 	s.renderDrill(c, status, m)
 }
@@ -135,23 +174,12 @@ func (s *Server) saveDrill(c *gin.Context, userID int64, p drills.Problem, res d
 		}
 		return http.StatusInternalServerError
 	}
+	// The time counts once: the same problem sent again has none.
+	if err := s.rdb.Del(c.Request.Context(), drillIssuedKey(userID, p.Seed)).Err(); err != nil {
+		_ = c.Error(err)
+	}
 	m.Saved = true
 	return http.StatusOK
-}
-
-// drillStart reads when the problem was shown (Unix milliseconds);
-// anything missing, in the future or older than maxDrillTime is now, so
-// such an attempt counts as taking no time and never as a best time.
-func drillStart(raw string, now time.Time) time.Time {
-	ms, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		return now
-	}
-	t := time.UnixMilli(ms)
-	if t.After(now) || now.Sub(t) > maxDrillTime {
-		return now
-	}
-	return t
 }
 
 // clipText keeps at most n bytes of what was typed, on a rune boundary.

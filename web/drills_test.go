@@ -26,7 +26,6 @@ func drillForm(t *testing.T, b *browser, kind string) (drills.Problem, url.Value
 	d := doc(t, resp)
 	form := d.Find(`[data-testid="drill-form"]`)
 	seedText, _ := form.Find(`input[name="seed"]`).Attr("value")
-	started, _ := form.Find(`input[name="started"]`).Attr("value")
 	seed, err := strconv.ParseInt(seedText, 10, 64)
 	if err != nil {
 		t.Fatalf("seed %q: %v", seedText, err)
@@ -41,7 +40,7 @@ func drillForm(t *testing.T, b *browser, kind string) (drills.Problem, url.Value
 			t.Fatalf("no labelled field for %s", a.ID)
 		}
 	}
-	return p, url.Values{"seed": {seedText}, "started": {started}}
+	return p, url.Values{"seed": {seedText}}
 }
 
 // answer fills every estimate: right ones at the answer, others at half.
@@ -170,10 +169,12 @@ func savedAttempts(t *testing.T, a *testApp, b *browser) {
 		took  time.Duration
 	}{{"peak-qps", true, 50 * time.Second}, {"peak-qps", false, 20 * time.Second},
 		{"cache-size", true, 95 * time.Second}, {"peak-qps", true, 40 * time.Second}}
+	var last url.Values
 	for _, s := range steps {
 		p, hidden := drillForm(t, b, s.kind)
 		a.advance(s.took)
-		resp := b.post("/drills/"+s.kind, answer(p, hidden, s.right))
+		last = answer(p, hidden, s.right)
+		resp := b.post("/drills/"+s.kind, last)
 		wantStatus(t, resp, http.StatusOK)
 		if testid(doc(t, resp), "drill-saved") == "" {
 			t.Fatal("a signed-in attempt does not say it was saved")
@@ -209,6 +210,18 @@ func savedAttempts(t *testing.T, a *testApp, b *browser) {
 	wantStatus(t, resp, http.StatusOK)
 	if got := testid(doc(t, resp), "drill-score"); got != "2 of 2 within 15%" {
 		t.Errorf("the stored attempt re-graded as %q", got)
+	}
+	// The time counts once: the same problem sent again is saved with none.
+	a.advance(time.Second)
+	wantStatus(t, b.post("/drills/peak-qps", last), http.StatusOK)
+	resp = b.get("/progress")
+	wantStatus(t, resp, http.StatusOK)
+	d = doc(t, resp)
+	if got := d.Find(`[data-testid="drill-recent"] li`).First().Text(); !strings.Contains(got, "no time recorded") {
+		t.Errorf("a problem sent twice took %q the second time", strings.Join(strings.Fields(got), " "))
+	}
+	if got := testid(d, "drill-best"); got != "40 s" {
+		t.Errorf("best time %q after a second sending", got)
 	}
 	other := MustRegister(t, a, "other-drills@example.org")
 	theirs, missing := other.get(href), other.get("/drills/attempts/999999")

@@ -87,7 +87,8 @@ func (s *Store) DrillAttemptOf(ctx context.Context, userID, id int64) (DrillAtte
 type DrillKindStats struct {
 	Kind              string
 	Attempts, Correct int
-	// BestMS is the fastest correct attempt, in milliseconds (0: none yet).
+	// BestMS is the fastest correct attempt with a time, in milliseconds
+	// (0: none yet).
 	BestMS int64
 	// Streak is the correct attempts in a row, the latest first.
 	Streak int
@@ -144,7 +145,7 @@ func (s *Store) drillStats(ctx context.Context, userID int64) (DrillStats, error
 	}
 	db := s.db.WithContext(ctx)
 	err := db.Model(&DrillAttempt{}).Select("kind, COUNT(*) AS attempts, "+
-		"SUM(CASE WHEN correct THEN 1 ELSE 0 END) AS correct, MIN(CASE WHEN correct THEN duration_ms END) AS best_ms").
+		"SUM(CASE WHEN correct THEN 1 ELSE 0 END) AS correct, MIN(CASE WHEN correct AND duration_ms > 0 THEN duration_ms END) AS best_ms").
 		Where("user_id = ?", userID).Group("kind").Scan(&rows).Error
 	if err != nil {
 		return st, mapErr(err, "drill attempts")

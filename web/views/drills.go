@@ -18,8 +18,6 @@ type DrillKindRow struct {
 // DrillPage is one problem: its form, or its graded result.
 type DrillPage struct {
 	Problem drills.Problem
-	// Started is when the problem was shown, Unix milliseconds.
-	Started int64
 	// Values are the estimates as typed; Errors say, by field, why one
 	// could not be read; Message sums up above the form.
 	Values, Errors map[string]string
