@@ -25,12 +25,16 @@ var drillLimits = store.DrillLimits{PerMinute: 20, PerDay: 500}
 // problem left open longer has no time.
 const maxDrillTime = 24 * time.Hour
 
-// drillIssuedKey is the Redis key holding when a signed-in learner was
-// shown the problem of seed (Unix milliseconds). The time an attempt took
-// is measured from it, never from the form, so a best time is honest.
-func drillIssuedKey(userID, seed int64) string {
-	return "drills:issued:" + strconv.FormatInt(userID, 10) + ":" + strconv.FormatInt(seed, 10)
+// drillIssuedKey is the Redis hash of when a signed-in learner was shown
+// each problem, by seed (Unix milliseconds). The time an attempt took is
+// measured from it, never from the form, so a best time is honest.
+func drillIssuedKey(userID int64) string {
+	return "drills:issued:" + strconv.FormatInt(userID, 10)
 }
+
+// maxIssuedDrills bounds the problems a learner's hash remembers: past
+// it, it starts over, and the problems shown before have no time.
+const maxIssuedDrills = 50
 
 // issueDrill notes when a signed-in learner was shown a problem. Without
 // it the attempt is still graded and saved, with no time.
@@ -39,7 +43,23 @@ func (s *Server) issueDrill(c *gin.Context, seed int64) {
 	if u == nil {
 		return
 	}
-	if err := s.rdb.Set(c.Request.Context(), drillIssuedKey(u.ID, seed), s.now().UnixMilli(), maxDrillTime).Err(); err != nil {
+	ctx, key, field := c.Request.Context(), drillIssuedKey(u.ID), strconv.FormatInt(seed, 10)
+	var n *goredis.IntCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.HSet(ctx, key, field, s.now().UnixMilli())
+		n = p.HLen(ctx, key)
+		p.Expire(ctx, key, maxDrillTime)
+		return nil
+	})
+	if err == nil && n.Val() > maxIssuedDrills {
+		_, err = s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			p.Del(ctx, key)
+			p.HSet(ctx, key, field, s.now().UnixMilli())
+			p.Expire(ctx, key, maxDrillTime)
+			return nil
+		})
+	}
+	if err != nil {
 		_ = c.Error(err)
 	}
 }
@@ -47,7 +67,7 @@ func (s *Server) issueDrill(c *gin.Context, seed int64) {
 // drillStart is when the learner was shown the problem of seed; when that
 // is not known (or not plausible) it is now, so the attempt has no time.
 func (s *Server) drillStart(c *gin.Context, userID, seed int64, now time.Time) time.Time {
-	ms, err := s.rdb.Get(c.Request.Context(), drillIssuedKey(userID, seed)).Int64()
+	ms, err := s.rdb.HGet(c.Request.Context(), drillIssuedKey(userID), strconv.FormatInt(seed, 10)).Int64()
 	if err != nil {
 		if !errors.Is(err, goredis.Nil) {
 			_ = c.Error(err)
@@ -175,7 +195,7 @@ func (s *Server) saveDrill(c *gin.Context, userID int64, p drills.Problem, res d
 		return http.StatusInternalServerError
 	}
 	// The time counts once: the same problem sent again has none.
-	if err := s.rdb.Del(c.Request.Context(), drillIssuedKey(userID, p.Seed)).Err(); err != nil {
+	if err := s.rdb.HDel(c.Request.Context(), drillIssuedKey(userID), strconv.FormatInt(p.Seed, 10)).Err(); err != nil {
 		_ = c.Error(err)
 	}
 	m.Saved = true
