@@ -312,3 +312,31 @@ func drillRouteCases(t *testing.T, a *testApp, w *authzWorld) []routeCase {
 		{method: "GET", pattern: "/drills/attempts/:id", policy: owner, path: attempt, unknown: "/drills/attempts/999999"},
 	}
 }
+
+// TestDrillIssuedProblemsAreBounded: a learner's shown problems are
+// remembered up to a bound; past it the oldest have no time, and an
+// attempt at one is still graded and saved.
+func TestDrillIssuedProblemsAreBounded(t *testing.T) {
+	for _, be := range testenv.Backends(t) {
+		t.Run(be.Name, func(t *testing.T) {
+			a := MustStart(t, be, nil)
+			b := MustRegister(t, a, "reload@example.org")
+			first, hidden := drillForm(t, b, "peak-qps")
+			for range maxIssuedDrills {
+				wantStatus(t, b.get("/drills/peak-qps"), http.StatusOK)
+			}
+			a.advance(30 * time.Second)
+			resp := b.post("/drills/peak-qps", answer(first, hidden, true))
+			wantStatus(t, resp, http.StatusOK)
+			resp = b.get("/progress")
+			wantStatus(t, resp, http.StatusOK)
+			d := doc(t, resp)
+			if got := d.Find(`[data-testid="drill-recent"] li`).First().Text(); !strings.Contains(got, "no time recorded") {
+				t.Errorf("a problem shown %d problems ago took %q", maxIssuedDrills, strings.Join(strings.Fields(got), " "))
+			}
+			if testid(d, "drill-attempts") != "1" {
+				t.Errorf("attempts %q, want 1", testid(d, "drill-attempts"))
+			}
+		})
+	}
+}
