@@ -26,6 +26,8 @@ type Sources struct {
 	// Ladders are the labs' exercise ladders, whose step reached each
 	// row shows.
 	Ladders []Ladder
+	// Interview names a mock interview problem by slug.
+	Interview func(slug string) (title string, ok bool)
 }
 
 // Column is one assignment.
@@ -53,6 +55,9 @@ type Cell struct {
 	Overridden bool      `json:"overridden"` // the best score is an instructor's
 	Best       string    `json:"best_submission,omitempty"`
 	BestAt     time.Time `json:"best_at,omitempty"`
+	// Link is the staff's page of the best attempt when it is not a
+	// submission (a mock interview's review page).
+	Link string `json:"-"`
 }
 
 // Row is one learner.
@@ -97,6 +102,10 @@ type evidence struct {
 	reviews map[string]store.SubmissionReview
 	quizzes []store.QuizAttempt
 	sums    map[int64]progress.Summary
+	// interviews are the members' sessions on assigned problems, with
+	// this class's reviews of them.
+	interviews       []store.InterviewSession
+	interviewReviews map[int64]store.InterviewReview
 }
 
 func (src Sources) build(ctx context.Context, class store.Class, only int64) (Book, error) {
@@ -139,6 +148,8 @@ func (src Sources) column(cat *lessons.Catalog, a store.Assignment) Column {
 		if l, ok := cat.Lesson(a.Ref); ok {
 			col.Title = "Quiz: " + l.Title
 		}
+	case store.AssignInterview:
+		src.interviewColumn(&col)
 	}
 	return col
 }
@@ -188,6 +199,9 @@ func (src Sources) evidence(ctx context.Context, classID int64, members []store.
 	if ev.quizzes, err = src.Store.QuizAttemptsOf(ctx, ids, slugs); err != nil {
 		return ev, err
 	}
+	if err = src.interviewEvidence(ctx, classID, ids, cols, &ev); err != nil {
+		return ev, err
+	}
 	if src.Progress != nil {
 		if ev.sums, err = src.Progress.Summaries(ctx, ids); err != nil {
 			return ev, err
@@ -207,6 +221,8 @@ func row(m store.Member, cols []Column, ev evidence) Row {
 			cell = exerciseCell(m.ID, col, ev)
 		case store.AssignQuiz:
 			cell = quizCell(m.ID, col, ev.quizzes)
+		case store.AssignInterview:
+			cell = interviewCell(m.ID, col, ev)
 		default:
 			cell = Cell{Max: col.Max}
 		}

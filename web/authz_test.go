@@ -398,8 +398,8 @@ func checkNothingRefusedIsGone(t *testing.T, a *testApp, w *authzWorld) {
 	if _, err := a.store.ClassByID(ctx, w.class.ID); err != nil {
 		t.Error("the class is gone")
 	}
-	if as2, _ := a.store.Assignments(ctx, w.class.ID); len(as2) != 2 {
-		t.Errorf("the class has %d of its 2 assignments", len(as2))
+	if as2, _ := a.store.Assignments(ctx, w.class.ID); len(as2) != 3 {
+		t.Errorf("the class has %d of its 3 assignments", len(as2))
 	}
 	if s2, _ := a.store.SubmissionByID(ctx, w.sub.ID); s2.Status != store.StatusGraded {
 		t.Errorf("the submission is %s", s2.Status)

@@ -30,7 +30,7 @@ func (s *Server) assignmentOptions() []views.AssignOption {
 			out = append(out, views.AssignOption{Value: store.AssignQuiz + ":" + l.Slug, Label: "Quiz: " + l.Title})
 		}
 	}
-	return out
+	return append(out, s.interviewOptions()...)
 }
 
 func (s *Server) addAssignment(c *gin.Context) {
@@ -51,7 +51,7 @@ func (s *Server) addAssignment(c *gin.Context) {
 		}
 	}
 	if !valid {
-		s.flash(c, "error", "Pick an exercise or a quiz from the list.")
+		s.flash(c, "error", "Pick an exercise, a quiz or a mock interview from the list.")
 		c.Redirect(http.StatusSeeOther, back+"#assignments")
 		return
 	}

@@ -154,6 +154,14 @@ func (s *Server) renderSession(c *gin.Context, status int, p *interviews.Problem
 			}
 		}
 	}
+	reviews, err := s.store.ReviewsOfInterview(c.Request.Context(), sess.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	for _, r := range reviews {
+		m.Reviews = append(m.Reviews, views.SessionReviewView{ClassName: r.ClassName, Score: r.Score, Feedback: r.Feedback})
+	}
 	s.render(c, status, views.Page{Title: "Mock interview: " + p.Title, Section: "interviews"}, views.InterviewSessionView(m))
 }
 

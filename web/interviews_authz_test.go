@@ -22,7 +22,17 @@ func interviewRouteCases(t *testing.T, a *testApp, w *authzWorld) []routeCase {
 	}
 	base := "/interviews/chat/sessions/" + strconv.FormatInt(sess.ID, 10)
 	missing := "/interviews/chat/sessions/999999"
+	// The teacher's class assigns chat, so its staff review ada's session
+	// there; the rival's class does not, so the rival reaches it nowhere.
+	if err := a.store.AddAssignment(context.Background(), &store.Assignment{ClassID: w.class.ID, Kind: store.AssignInterview,
+		Ref: "chat", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	review := w.classBase() + "/interviews/" + strconv.FormatInt(sess.ID, 10)
 	return []routeCase{
+		{method: "GET", pattern: "/classes/:id/interviews/:sid", policy: class, path: review, unknown: w.classBase() + "/interviews/999999"},
+		{method: "POST", pattern: "/classes/:id/interviews/:sid/review", policy: class, path: review + "/review",
+			form: url.Values{"feedback": {"good"}}, unknown: w.classBase() + "/interviews/999999/review"},
 		{method: "GET", pattern: "/interviews", policy: public, path: "/interviews"},
 		{method: "GET", pattern: "/interviews/:slug", policy: public, path: "/interviews/chat", unknown: "/interviews/no-such-problem"},
 		{method: "POST", pattern: "/interviews/:slug/sessions", policy: user, path: "/interviews/chat/sessions",

@@ -126,6 +126,8 @@ func (s *Server) classRoutes(app *gin.RouterGroup) {
 	app.GET("/classes/:id/submissions/:sid/archive", s.requireUser, s.classArchive)
 	app.POST("/classes/:id/submissions/:sid/review", s.requireUser, s.saveReview)
 	app.POST("/classes/:id/submissions/:sid/regrade", s.requireUser, s.regradeOne)
+	app.GET("/classes/:id/interviews/:sid", s.requireUser, s.interviewReviewPage)
+	app.POST("/classes/:id/interviews/:sid/review", s.requireUser, s.saveInterviewReview)
 }
 
 // accountRoutes are the signed-in person's own pages: account, tokens,

@@ -149,7 +149,8 @@ func New(d Deps) (*Server, error) {
 	s.grader = d.Grader
 	s.progress = &progress.Service{Catalog: s.library.Catalog, Store: d.Store, Now: now, Labs: s.grader.LabEvidence,
 		Interviews: s.interviews}
-	s.books = gradebook.Sources{Store: d.Store, Progress: s.progress, Catalog: s.library.Catalog, Exercise: s.exercise, Ladders: s.ladders()}
+	s.books = gradebook.Sources{Store: d.Store, Progress: s.progress, Catalog: s.library.Catalog, Exercise: s.exercise, Ladders: s.ladders(),
+		Interview: s.problemTitle}
 	s.sessions = &sessions{
 		store:  d.Store,
 		idle:   d.Config.SessionIdle,

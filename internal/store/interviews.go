@@ -141,23 +141,7 @@ func (s *Store) readInterviews(ctx context.Context, userID int64) ([]InterviewSe
 	if err := db.Where("user_id = ?", userID).Order("started_at DESC, id DESC").Find(&rows).Error; err != nil {
 		return nil, mapErr(err, "mock interviews")
 	}
-	if len(rows) == 0 {
-		return rows, nil
-	}
-	ids := make([]int64, len(rows))
-	at := map[int64]int{}
-	for i, r := range rows {
-		ids[i], at[r.ID] = r.ID, i
-	}
-	var stages []InterviewStage
-	if err := db.Where("session_id IN ?", ids).Find(&stages).Error; err != nil {
-		return nil, mapErr(err, "mock interviews")
-	}
-	for _, st := range stages {
-		i := at[st.SessionID]
-		rows[i].Stages = append(rows[i].Stages, st)
-	}
-	return rows, nil
+	return rows, s.attachStages(ctx, rows)
 }
 
 // SetInterviewRunning pauses (run false) or resumes a learner's session's

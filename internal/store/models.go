@@ -189,5 +189,5 @@ func Models() []any {
 		&CardState{}, &CardReview{}, &OutcomeTick{}, &Submission{}, &SubmissionCheck{},
 		&Class{}, &ClassMember{}, &Assignment{}, &SubmissionReview{},
 		&APIToken{}, &Invitation{}, &SetupToken{}, &EmailToken{}, &Identity{},
-		&SubmissionArchive{}, &SubmissionLog{}, &DrillAttempt{}, &InterviewSession{}, &InterviewStage{}}
+		&SubmissionArchive{}, &SubmissionLog{}, &DrillAttempt{}, &InterviewSession{}, &InterviewStage{}, &InterviewReview{}}
 }

@@ -29,6 +29,22 @@ CREATE TABLE interview_stages (
     PRIMARY KEY (session_id, stage)
 );
 
+-- An instructor's review of a session, in a class that assigns its
+-- problem: the checkpoints the instructor ticks per stage (a JSON object
+-- of stage to indexes), the score they make (percent) and feedback.
+CREATE TABLE interview_reviews (
+    session_id  INTEGER NOT NULL REFERENCES interview_sessions (id) ON DELETE CASCADE,
+    class_id    INTEGER NOT NULL REFERENCES classes (id) ON DELETE CASCADE,
+    ticked      TEXT NOT NULL DEFAULT '{}',
+    score       INTEGER NOT NULL,
+    feedback    TEXT NOT NULL DEFAULT '',
+    reviewer_id INTEGER REFERENCES users (id) ON DELETE SET NULL,
+    updated_at  DATETIME NOT NULL,
+    PRIMARY KEY (session_id, class_id)
+);
+CREATE INDEX interview_reviews_class_idx ON interview_reviews (class_id);
+
 -- +goose Down
+DROP TABLE interview_reviews;
 DROP TABLE interview_stages;
 DROP TABLE interview_sessions;

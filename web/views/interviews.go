@@ -68,6 +68,8 @@ type InterviewSessionPage struct {
 	Current string
 	Scores  []StageScore
 	Percent int
+	// Reviews are the instructors' reviews of the session.
+	Reviews []SessionReviewView
 }
 
 // InterviewStageView is one stage of a session as the learner sees it.
@@ -105,4 +107,26 @@ func i64toa(n int64) string { return strconv.FormatInt(n, 10) }
 func stageTitle(id string) string {
 	st, _ := interviews.StageByID(id)
 	return st.Title
+}
+
+// InterviewReviewPage is a class's staff's view of a learner's session:
+// the answers and diagrams, and the rubric to score it with.
+type InterviewReviewPage struct {
+	Class   ClassRef
+	Learner string // the learner's email
+	Session InterviewSessionPage
+	Action  string // where the review form posts
+	// Ticked are the staff's ticks by stage, as saved (or as sent back).
+	Ticked   map[string][]bool
+	Reviewed bool
+	Score    int
+	Feedback string
+	Error    string
+}
+
+// SessionReviewView is an instructor's review as the learner reads it.
+type SessionReviewView struct {
+	ClassName string
+	Score     int
+	Feedback  string
 }
