@@ -75,7 +75,7 @@ func (s *Server) interviewReviewModel(c *gin.Context, cl store.Class, sess store
 	}
 	rv, reviewed := reviews[sess.ID]
 	m := views.InterviewReviewPage{Class: classRef(cl), Learner: learner.Email, Session: s.sessionModel(p, sess),
-		Action: "/classes/" + strconv.FormatInt(cl.ID, 10) + "/interviews/" + strconv.FormatInt(sess.ID, 10) + "/review",
+		Action:   "/classes/" + strconv.FormatInt(cl.ID, 10) + "/interviews/" + strconv.FormatInt(sess.ID, 10) + "/review",
 		Reviewed: reviewed, Score: rv.Score, Feedback: rv.Feedback, Ticked: map[string][]bool{}}
 	byStage := rv.TickedByStage()
 	for _, st := range m.Session.Stages {

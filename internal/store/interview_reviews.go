@@ -16,8 +16,8 @@ const AssignInterview = "interview"
 // checkpoints they tick per stage, the score that makes (percent), and
 // feedback the learner reads.
 type InterviewReview struct {
-	SessionID  int64 `gorm:"primaryKey"`
-	ClassID    int64 `gorm:"primaryKey"`
+	SessionID  int64  `gorm:"primaryKey"`
+	ClassID    int64  `gorm:"primaryKey"`
 	Ticked     string // JSON object: stage → checkpoint indexes
 	Score      int
 	Feedback   string
