@@ -25,7 +25,13 @@ export WORKBOOK_POSTGRES_IMAGE=${WORKBOOK_POSTGRES_IMAGE:-workbook-local/postgre
 export WORKBOOK_REDIS_IMAGE=${WORKBOOK_REDIS_IMAGE:-workbook-local/redis:7}
 export WORKBOOK_NGINX_IMAGE=${WORKBOOK_NGINX_IMAGE:-workbook-local/nginx:1.30}
 # The stack has no default database password; a throwaway one per run.
-export POSTGRES_PASSWORD=${POSTGRES_PASSWORD:-$(od -An -N12 -tx1 /dev/urandom | tr -d " \n")}
+# The stack reads the database password from a secret file only (as the
+# README tells an operator to make it); a throwaway one per run, readable
+# by the app's user alone.
+secrets=$(mktemp -d)
+export POSTGRES_PASSWORD_FILE=$secrets/postgres_password
+head -c 18 /dev/urandom | base64 >"$POSTGRES_PASSWORD_FILE"
+if [ "$(id -u)" = 0 ]; then chown 65532 "$POSTGRES_PASSWORD_FILE" && chmod 0400 "$POSTGRES_PASSWORD_FILE"; else chmod 0444 "$POSTGRES_PASSWORD_FILE"; fi
 export WORKBOOK_GRADER_NETWORK=$project-grading
 net=$((RANDOM % 250 + 1))
 export WORKBOOK_NETWORK_SUBNET=10.213.$net.0/24 WORKBOOK_NGINX_ADDRESS=10.213.$net.10
@@ -42,7 +48,7 @@ go build -o "$tmp/chaosclient" ./cmd/chaosclient
 DOCKER_BUILDKIT=1 "$docker_cli" build -q --target prebuilt -t "$WORKBOOK_APP_IMAGE" . >/dev/null
 step "images built"
 trap 'compose logs --no-color app grader nginx > /tmp/workbook-chaos.log 2>&1 || true; compose down -v >/dev/null 2>&1 || true
-	docker rmi "$WORKBOOK_APP_IMAGE" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+	docker rmi "$WORKBOOK_APP_IMAGE" >/dev/null 2>&1 || true; rm -rf "$tmp"; rm -rf "$secrets"' EXIT
 compose up -d
 base=http://127.0.0.1:$port
 for _ in $(seq 1 240); do

@@ -24,7 +24,13 @@ export WORKBOOK_POSTGRES_IMAGE=${WORKBOOK_POSTGRES_IMAGE:-workbook-local/postgre
 export WORKBOOK_REDIS_IMAGE=${WORKBOOK_REDIS_IMAGE:-workbook-local/redis:7}
 export WORKBOOK_NGINX_IMAGE=${WORKBOOK_NGINX_IMAGE:-workbook-local/nginx:1.30}
 # The stack has no default database password; a throwaway one per run.
-export POSTGRES_PASSWORD=${POSTGRES_PASSWORD:-$(od -An -N12 -tx1 /dev/urandom | tr -d " \n")}
+# The stack reads the database password from a secret file only (as the
+# README tells an operator to make it); a throwaway one per run, readable
+# by the app's user alone.
+secrets=$(mktemp -d)
+export POSTGRES_PASSWORD_FILE=$secrets/postgres_password
+head -c 18 /dev/urandom | base64 >"$POSTGRES_PASSWORD_FILE"
+if [ "$(id -u)" = 0 ]; then chown 65532 "$POSTGRES_PASSWORD_FILE" && chmod 0400 "$POSTGRES_PASSWORD_FILE"; else chmod 0444 "$POSTGRES_PASSWORD_FILE"; fi
 export WORKBOOK_GRADER_NETWORK=$project-grading
 # The stack's network has a fixed subnet with nginx at a fixed address (the
 # app's only trusted proxy); a subnet of this run's own keeps runs apart.
@@ -46,7 +52,7 @@ plain=$project-plain
 plain_base=http://127.0.0.1:$((port + 1))
 trap 'compose logs --no-color app grader > /tmp/workbook-smoke-app.log 2>&1 || true; compose down -v >/dev/null 2>&1 || true
 	docker logs "$plain" > /tmp/workbook-smoke-plain.log 2>&1 || true; docker rm -f -v "$plain" >/dev/null 2>&1 || true
-	docker rmi "$WORKBOOK_APP_IMAGE" >/dev/null 2>&1 || true; rm -f "$chaosclient"' EXIT
+	docker rmi "$WORKBOOK_APP_IMAGE" >/dev/null 2>&1 || true; rm -f "$chaosclient"; rm -rf "$secrets"' EXIT
 docker run -d --name "$plain" -p "127.0.0.1:$((port + 1)):8080" "$WORKBOOK_APP_IMAGE" >/dev/null
 compose up -d
 base=http://127.0.0.1:$port

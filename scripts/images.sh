@@ -51,9 +51,20 @@ slim=(--dpkgopt='path-exclude=/usr/share/doc/*'
 	--dpkgopt='path-exclude=/usr/share/man/*'
 	--dpkgopt='path-exclude=/usr/share/locale/*')
 
+# current TAG RECIPE: whether the image TAG is present and built from
+# RECIPE (a digest of what it is built from, in its label); an image of an
+# older recipe, or from before recipes were labelled, is built again.
+current() { # tag recipe
+	present "$1" || return 1
+	[ "$(docker image inspect -f '{{index .Config.Labels "org.sdworkbook.recipe"}}' "$1")" = "$2" ] && return 0
+	echo "image $1 is of an older recipe: building it again" >&2
+	return 1
+}
+
 build() { # tag packages entrypoint-dir port [suite]
-	local tag=$1 pkgs=$2 dir=$3 port=$4 from=${5:-$suite}
-	present "$tag" && return
+	local tag=$1 pkgs=$2 dir=$3 port=$4 from=${5:-$suite} recipe
+	recipe=$(printf '%s %s %s\n' "$pkgs" "$port" "$from" | cat - "$here/images/$dir/entrypoint.sh" | sha256sum | cut -c1-16)
+	current "$tag" "$recipe" && return
 	local tmp
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' RETURN
@@ -66,6 +77,7 @@ build() { # tag packages entrypoint-dir port [suite]
 		--change 'ENTRYPOINT ["/usr/local/bin/entrypoint.sh"]' \
 		--change "EXPOSE $port" \
 		--change 'ENV LANG=C.UTF-8' \
+		--change "LABEL org.sdworkbook.recipe=$recipe" \
 		"$tmp/rootfs.tar" "$tag" >/dev/null
 	echo "built $tag" >&2
 }

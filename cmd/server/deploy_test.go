@@ -2,8 +2,11 @@ package main
 
 import (
 	"net/netip"
+	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -30,8 +33,11 @@ func TestComposeTrustsOnlyNginx(t *testing.T) {
 		Services map[string]struct {
 			Environment map[string]string `yaml:"environment"`
 			Networks    yaml.Node         `yaml:"networks"` // a list or a map
-
+			Secrets     []string          `yaml:"secrets"`
 		} `yaml:"services"`
+		Secrets map[string]struct {
+			File string `yaml:"file"`
+		} `yaml:"secrets"`
 		Networks map[string]struct {
 			IPAM struct {
 				Config []struct {
@@ -40,8 +46,8 @@ func TestComposeTrustsOnlyNginx(t *testing.T) {
 			} `yaml:"ipam"`
 		} `yaml:"networks"`
 	}
-	if !strings.Contains(string(raw), "${POSTGRES_PASSWORD:?") || strings.Contains(string(raw), "${POSTGRES_PASSWORD:-") {
-		t.Error("the stack has a default database password; it must require POSTGRES_PASSWORD")
+	if regexp.MustCompile(`\$\{POSTGRES_PASSWORD[:}]`).Match(raw) {
+		t.Error("the stack passes the database password through the environment; it must come from the secret file")
 	}
 	filled := composeDefault.ReplaceAllStringFunc(string(raw), func(m string) string {
 		if v, ok := strings.CutPrefix(m[strings.Index(m, ":"):], ":-"); ok {
@@ -72,16 +78,38 @@ func TestComposeTrustsOnlyNginx(t *testing.T) {
 	if p, err := netip.ParsePrefix(subnets[0].Subnet); err != nil || !p.Contains(addr) {
 		t.Errorf("nginx's address %s is not in the network's subnet %q", addr, subnets[0].Subnet)
 	}
+	checkPasswordIsASecret(t, compose.Services["postgres"].Secrets, compose.Services["postgres"].Environment["POSTGRES_PASSWORD_FILE"], compose.Secrets["postgres_password"].File)
+	for _, svc := range []string{"app", "grader"} {
+		checkPasswordIsASecret(t, compose.Services[svc].Secrets, compose.Services[svc].Environment["DATABASE_PASSWORD_FILE"], compose.Secrets["postgres_password"].File)
+	}
 	env := compose.Services["app"].Environment
+	pw := filepath.Join(t.TempDir(), "postgres_password")
+	if err := os.WriteFile(pw, []byte("stand-in\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env["DATABASE_PASSWORD_FILE"] = pw
 	cfg, err := config.Load(config.MapEnv(env))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if u, err := url.Parse(cfg.DatabaseURL); err != nil || u.User.String() != "workbook:stand-in" {
+		t.Errorf("the app's database URL with the secret's password: %q", cfg.DatabaseURL)
 	}
 	if len(cfg.TrustedProxies) != 1 || cfg.TrustedProxies[0] != nginx {
 		t.Errorf("the app trusts %q as proxies; want exactly nginx's address %s", cfg.TrustedProxies, nginx)
 	}
 
 	checkNginxOverwritesXFF(t)
+}
+
+// checkPasswordIsASecret: a service reads the database password from the
+// postgres_password secret, mounted where its variable points, and the
+// secret is a file.
+func checkPasswordIsASecret(t *testing.T, secrets []string, fileVar, secretFile string) {
+	t.Helper()
+	if !slices.Contains(secrets, "postgres_password") || fileVar != "/run/secrets/postgres_password" || secretFile == "" {
+		t.Errorf("a service does not read the database password from the postgres_password secret file (secrets %v, variable %q, file %q)", secrets, fileVar, secretFile)
+	}
 }
 
 // checkNginxOverwritesXFF: every location that passes to the app sets

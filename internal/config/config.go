@@ -60,6 +60,7 @@ var Vars = []Var{
 	{"WORKBOOK_ADDR", ":8080", "address to listen on", false},
 	{"WORKBOOK_DATA_DIR", "./data", "directory for the SQLite database and other local state", false},
 	{"DATABASE_URL", "", "PostgreSQL URL (postgres://user:pass@host:5432/db); empty: SQLite in the data dir", true},
+	{"DATABASE_PASSWORD", "", "the password for DATABASE_URL when the URL carries none: give it as DATABASE_PASSWORD_FILE (a compose or Kubernetes secret) to keep it out of the environment", true},
 	{"REDIS_URL", "", "Redis URL (redis://host:6379/0); empty: an embedded Redis-protocol server on loopback, with a random password", true},
 	{"WORKBOOK_BASE_URL", "", "public URL, e.g. https://workbook.example.org; https makes cookies Secure with the __Host- prefix", false},
 	{"WORKBOOK_REPLICA_URL", "", "where the other replicas reach this one (http://app-1:8080), to serve a learner's lab instance that this replica runs; unique per replica; empty: http://<hostname>:<port of WORKBOOK_ADDR>", false},
@@ -104,7 +105,7 @@ func Load(getenv Getenv) (Config, error) {
 	c := Config{
 		Addr:          r.str("WORKBOOK_ADDR"),
 		DataDir:       r.str("WORKBOOK_DATA_DIR"),
-		DatabaseURL:   r.str("DATABASE_URL"),
+		DatabaseURL:   r.databaseURL(),
 		RedisURL:      r.str("REDIS_URL"),
 		BaseURL:       r.str("WORKBOOK_BASE_URL"),
 		ReplicaURL:    r.str("WORKBOOK_REPLICA_URL"),
@@ -281,6 +282,30 @@ Environment (each may also be given as NAME_FILE, a file holding the value):
 type reader struct {
 	getenv Getenv
 	err    error
+}
+
+// databaseURL is DATABASE_URL with DATABASE_PASSWORD put in, when given:
+// a secret file holds the password alone, and the URL stays plain.
+func (r *reader) databaseURL() string {
+	raw, pw := r.str("DATABASE_URL"), r.str("DATABASE_PASSWORD")
+	if pw == "" {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case raw == "":
+		r.fail("DATABASE_PASSWORD", errors.New("set without DATABASE_URL, whose password it is"))
+	case err != nil || u.User == nil || u.User.Username() == "":
+		r.fail("DATABASE_PASSWORD", errors.New("DATABASE_URL must name the user (postgres://user@host:5432/db) for the password to go with"))
+	default:
+		if _, has := u.User.Password(); has {
+			r.fail("DATABASE_PASSWORD", errors.New("DATABASE_URL already carries a password: give it in one place"))
+			return raw
+		}
+		u.User = url.UserPassword(u.User.Username(), pw)
+		return u.String()
+	}
+	return raw
 }
 
 func (r *reader) fail(name string, err error) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,6 +139,36 @@ func TestRegistrationPolicy(t *testing.T) {
 		c, err := Load(MapEnv(map[string]string{"WORKBOOK_REGISTRATION": mode}))
 		if err != nil || c.Registration.Mode != strings.ToLower(mode) || !c.Registration.DomainAllowed("x@y.z") {
 			t.Errorf("%s: %+v, %v", mode, c.Registration, err)
+		}
+	}
+}
+
+// A password kept in a file of its own (a compose secret) goes into a
+// DATABASE_URL that names the user only; given twice, or without a URL
+// or a user, it is refused, naming the variable.
+func TestDatabasePasswordFromAFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "postgres_password")
+	if err := os.WriteFile(p, []byte("s3cr:t/@pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(MapEnv(map[string]string{"DATABASE_URL": "postgres://workbook@postgres:5432/workbook?sslmode=disable", "DATABASE_PASSWORD_FILE": p}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(c.DatabaseURL)
+	if err != nil || u.User.Username() != "workbook" || u.Host != "postgres:5432" || u.RawQuery != "sslmode=disable" {
+		t.Fatalf("DATABASE_URL with the password: %q (%v)", c.DatabaseURL, err)
+	}
+	if pw, _ := u.User.Password(); pw != "s3cr:t/@pw" {
+		t.Errorf("the password read back from the URL is %q", pw)
+	}
+	for _, env := range []map[string]string{
+		{"DATABASE_PASSWORD_FILE": p},
+		{"DATABASE_URL": "postgres://workbook:other@postgres/workbook", "DATABASE_PASSWORD_FILE": p},
+		{"DATABASE_URL": "postgres://postgres/workbook", "DATABASE_PASSWORD": "x"},
+	} {
+		if _, err := Load(MapEnv(env)); err == nil || !strings.Contains(err.Error(), "DATABASE_PASSWORD") {
+			t.Errorf("%v: error %v, want one naming DATABASE_PASSWORD", env, err)
 		}
 	}
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Entrypoint for the locally built PostgreSQL image. It honours the same
-# variables as the official image (POSTGRES_USER, POSTGRES_PASSWORD,
-# POSTGRES_DB) and, like it, initialises the cluster with a temporary server
+# variables as the official image (POSTGRES_USER, POSTGRES_PASSWORD or
+# POSTGRES_PASSWORD_FILE, POSTGRES_DB) and, like it, initialises the cluster with a temporary server
 # first, so "ready to accept connections" is logged twice on a fresh start.
 set -eu
 BIN=/usr/lib/postgresql/15/bin
@@ -9,6 +9,9 @@ PGDATA=${PGDATA:-/var/lib/postgresql/data}
 export PGDATA
 : "${POSTGRES_USER:=postgres}"
 : "${POSTGRES_DB:=$POSTGRES_USER}"
+if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
+	POSTGRES_PASSWORD=$(cat "$POSTGRES_PASSWORD_FILE")
+fi
 : "${POSTGRES_PASSWORD:=}"
 
 if [ "${1:-}" = "postgres" ]; then shift; fi
