@@ -103,6 +103,8 @@ type env struct {
 	// environment, for staff; "" otherwise.
 	detail string
 	base   labs.Env
+	// kind is EnvContainers or EnvEmbedded, for the metrics.
+	kind string
 }
 
 // Why a job grades on the built-in Redis and SQLite, as learners read it.
@@ -243,7 +245,7 @@ func (e *environments) containers(ctx context.Context, job string, needDB bool) 
 		name = "Graded in containers: " + product("Redis", rdImage) + " and " + product("PostgreSQL", pgImage) + "."
 	}
 	e.log.Debug("grading containers started", "redis", rdImage, "postgres", pgImage, "network", e.network)
-	out := env{name: name, base: labs.Env{Redis: rc.Client, Log: e.log, Now: time.Now}}
+	out := env{name: name, kind: EnvContainers, base: labs.Env{Redis: rc.Client, Log: e.log, Now: time.Now}}
 	if needDB {
 		db, dialect, err := sqlopen.Open(ctx, sqlopen.Options{PostgresURL: pg.URL})
 		if err != nil {
@@ -280,7 +282,7 @@ func (e *environments) embedded(ctx context.Context, needDB bool, why, detail st
 	if err != nil {
 		return env{}, nil, fmt.Errorf("%w: %w", labs.ErrEnvironment, err)
 	}
-	out := env{name: "Graded on the built-in Redis: " + why + ".", detail: detail,
+	out := env{name: "Graded on the built-in Redis: " + why + ".", detail: detail, kind: EnvEmbedded,
 		base: labs.Env{Redis: rc.Client, Log: e.log, Now: time.Now}}
 	release := func() { rc.Close() }
 	if !needDB {

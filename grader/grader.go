@@ -77,6 +77,19 @@ type Options struct {
 	// GoImage, PythonImage and RelayImage are the sandbox's images (see
 	// internal/sandbox); "" takes its defaults.
 	GoImage, PythonImage, RelayImage string
+	// Hooks report what the workers do, for the operator's metrics.
+	Hooks Hooks
+}
+
+// Hooks are told what the workers do; a nil one is skipped. They run on
+// the worker's goroutine, so they must be quick.
+type Hooks struct {
+	// Graded: a run of exercise recorded its result with status, took
+	// after the run started.
+	Graded func(exercise, status string, took time.Duration)
+	// EnvironmentStarted: an environment of kind (EnvContainers or
+	// EnvEmbedded) started in took.
+	EnvironmentStarted func(kind string, took time.Duration)
 }
 
 // Environment modes.
@@ -287,3 +300,9 @@ func (g *Grader) Exercises(labID string) []labs.Exercise { return g.reg.Exercise
 
 // Exercise finds an exercise by id.
 func (g *Grader) Exercise(id string) (labs.Lab, labs.Exercise, bool) { return g.reg.Exercise(id) }
+
+// Counts are the submissions by status and the grading queue's jobs by
+// state, read from the database.
+func (g *Grader) Counts(ctx context.Context) (submissions, jobs map[string]int64, err error) {
+	return g.st.GradingCounts(ctx, queue)
+}

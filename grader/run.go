@@ -24,11 +24,12 @@ type run struct {
 	stopRenew func()
 	sub       store.Submission
 	log       *slog.Logger
+	started   time.Time
 }
 
 // startRun announces the run and keeps its lease renewed until end.
 func (g *Grader) startRun(ctx context.Context, sub store.Submission) *run {
-	r := &run{g: g, ctx: ctx, sub: sub,
+	r := &run{g: g, ctx: ctx, sub: sub, started: time.Now(),
 		log: g.log.With("submission", sub.ID, "run", sub.Run, "exercise", sub.Exercise)}
 	g.publish(ctx, sub.ID, "running")
 	r.leaseCtx, r.loseLease = context.WithCancelCause(ctx)
@@ -65,6 +66,9 @@ func (r *run) finish(o store.Outcome) error {
 		}
 		r.log.Info("submission graded", attrs...)
 		r.g.publish(fctx, r.sub.ID, o.Status)
+		if h := r.g.opts.Hooks.Graded; h != nil {
+			h(r.sub.Exercise, o.Status, time.Since(r.started))
+		}
 	}
 	return nil
 }
@@ -114,6 +118,9 @@ func (r *run) runSuite(l labs.Lab, ex labs.Exercise, d labs.Design, lastTry bool
 	env, release, err := g.envs.acquire(jctx, r.sub.ID, ex.NeedsDB)
 	if err != nil {
 		return g.infraFailure(r.ctx, jctx, r.log, r.sub, r.finish, r.again, lastTry, env, err)
+	}
+	if h := g.opts.Hooks.EnvironmentStarted; h != nil {
+		h(env.kind, time.Since(start))
 	}
 	defer release()
 	if env.detail != "" {

@@ -430,3 +430,20 @@ func (m *Manager) StopAll(ctx context.Context) {
 		_ = m.remove(ctx, r)
 	}
 }
+
+// RunningByLab counts the instances running on this replica by lab, every
+// lab of the registry included (at zero), for the operator's metrics.
+func (m *Manager) RunningByLab() map[string]int {
+	out := make(map[string]int, len(m.reg.Labs()))
+	for _, l := range m.reg.Labs() {
+		out[l.Info().ID] = 0
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range m.instances {
+		if r.Instance() != nil {
+			out[r.labID]++
+		}
+	}
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -21,7 +22,23 @@ type Limit struct {
 // guards (a password hash), in one atomic step, so a concurrent burst
 // cannot slip past a limit while earlier attempts are still being checked.
 type Limiter struct {
-	rdb *goredis.Client
+	rdb     *goredis.Client
+	refused func(action string)
+}
+
+// OnRefused has f told of every attempt Take refuses, with the action its
+// limits guard (the second part of the key: "login", "register", "reset",
+// "verify", "sso"…), for the operator's metrics. Call it before use.
+func (l *Limiter) OnRefused(f func(action string)) { l.refused = f }
+
+// action is the action a limit's key guards: "login" for
+// "throttle:login:pair:…".
+func action(key string) string {
+	parts := strings.SplitN(key, ":", 3)
+	if len(parts) < 3 || parts[0] != "throttle" {
+		return "other"
+	}
+	return parts[1]
 }
 
 // NewLimiter counts in rdb.
@@ -75,6 +92,9 @@ func (l *Limiter) Take(ctx context.Context, limits ...Limit) (time.Duration, err
 	ms, err := takeScript.Run(ctx, l.rdb, keys, args...).Int64()
 	if err != nil {
 		return 0, err
+	}
+	if ms > 0 && l.refused != nil && len(keys) > 0 {
+		l.refused(action(keys[0]))
 	}
 	return time.Duration(ms) * time.Millisecond, nil
 }
