@@ -187,6 +187,8 @@ func siteRouteCases(t *testing.T, a *testApp) []routeCase {
 	return []routeCase{
 		{method: "GET", pattern: "/healthz", policy: public, path: "/healthz"},
 		{method: "GET", pattern: "/readyz", policy: public, path: "/readyz"},
+		// From loopback, as here; TestMetricsAccess covers other hosts.
+		{method: "GET", pattern: "/metrics", policy: public, path: "/metrics"},
 		{method: "GET", pattern: "/static/*path", policy: public, path: "/static/app.css"},
 		{method: "HEAD", pattern: "/static/*path", policy: public, path: "/static/app.css"},
 		{method: "GET", pattern: "/", policy: public, path: "/"},

@@ -127,6 +127,7 @@ func (s *Server) apiSubmissionEvents(c *gin.Context) {
 		defer stop()
 		changes = ch
 	}
+	defer s.metrics.StreamOpened("submission")()
 	send, keepAlive := eventStream(c)
 	if res.Terminal() {
 		send("done", res)

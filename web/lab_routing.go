@@ -117,6 +117,7 @@ func (s *Server) forward(c *gin.Context, lab, id string, owner int64, to labs.Re
 		// here does; the browser connects again.
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
+		defer s.metrics.StreamOpened("forwarded")()
 		go func() {
 			select {
 			case <-s.ending.ch:

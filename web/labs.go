@@ -249,6 +249,7 @@ func (s *Server) apiLoad(c *gin.Context, r *labs.Running) {
 		s.fail(c, apperr.Fields(ferrs))
 		return
 	}
+	s.metrics.LoadRunStarted(r.LabID())
 	sum, err := s.labs.Load(c.Request.Context(), r, spec)
 	if err != nil {
 		s.fail(c, labErr(err))
@@ -267,6 +268,7 @@ func (s *Server) apiEvents(c *gin.Context, r *labs.Running) {
 		return
 	}
 	defer cancel()
+	defer s.metrics.StreamOpened("lab")()
 	send, keepAlive := eventStream(c)
 	if !send("init", gin.H{"charts": r.Lab.Info().Charts, "points": pts, "events": evs}) {
 		return

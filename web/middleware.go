@@ -36,6 +36,9 @@ func (s *Server) requestLog(c *gin.Context) {
 	c.Request = c.Request.WithContext(ctx)
 	c.Header("X-Request-ID", id)
 	c.Next()
+	took := time.Since(start)
+	s.metrics.HTTP.Observe(c.FullPath(), c.Request.Method, c.Writer.Status(), took,
+		c.Writer.Header().Get("Content-Type") == "text/event-stream")
 	if c.Request.URL.Path == "/healthz" {
 		return // probes every few seconds would drown the log
 	}
@@ -47,7 +50,7 @@ func (s *Server) requestLog(c *gin.Context) {
 		slog.String("method", c.Request.Method),
 		slog.String("path", logPath(c.Request.URL.Path)),
 		slog.Int("status", c.Writer.Status()),
-		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 		slog.String("ip", c.ClientIP()),
 		slog.Int("bytes", c.Writer.Size()),
 		slog.Int64("queries", queries.Load()),

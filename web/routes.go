@@ -14,6 +14,8 @@ func (s *Server) routes(r *gin.Engine) {
 	// Probes and static files: no session lookup.
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
+	// Prometheus: loopback or the token; anyone else gets the 404 page.
+	r.GET("/metrics", s.metricsEndpoint, s.loadSession, s.notFound)
 	r.GET("/static/*path", s.static)
 	r.HEAD("/static/*path", s.static)
 
@@ -58,6 +60,7 @@ func (s *Server) routes(r *gin.Engine) {
 
 	r.NoRoute(s.loadSession, s.notFound)
 	r.NoMethod(s.loadSession, s.methodNotAllowed)
+	s.metricsRoutes(r) // requests are counted by these routes' patterns
 }
 
 // authRoutes are the routes of signing in and out, and of the links that

@@ -21,6 +21,7 @@ import (
 	"github.com/sdworkbook/workbook/internal/auth"
 	"github.com/sdworkbook/workbook/internal/config"
 	"github.com/sdworkbook/workbook/internal/mail"
+	"github.com/sdworkbook/workbook/internal/metrics"
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/interviews"
 	"github.com/sdworkbook/workbook/labs"
@@ -46,12 +47,15 @@ type Deps struct {
 	Now func() time.Time
 	// Hasher hashes and checks passwords.
 	Hasher *auth.Hasher
+	// Metrics is what /metrics exports; nil makes a registry of the
+	// site's own (the one dependency that is optional).
+	Metrics *metrics.Metrics
 }
 
 // DepsOf are the parts of a wired application the site needs.
 func DepsOf(a *app.App) Deps {
 	d := Deps{Config: a.Config, Store: a.Store, Logger: a.Log, Library: a.Library, Labs: a.Labs, Grader: a.Grader,
-		Now: a.Now, Hasher: a.Hasher}
+		Now: a.Now, Hasher: a.Hasher, Metrics: a.Metrics}
 	if a.Redis != nil {
 		d.Redis = a.Redis.Client
 	}
@@ -103,6 +107,9 @@ type Server struct {
 	handler     http.Handler
 	engine      *gin.Engine // the route table, for tests that walk it
 
+	metrics        *metrics.Metrics
+	metricsHandler http.Handler // serves metrics' registry
+
 	warnPlainBaseURL  sync.Once    // logs plainBaseURLWarning once
 	submissionStreams *streamSlots // live grading streams on this replica
 	ending            *streamsEnd  // closed when this replica shuts down
@@ -136,6 +143,7 @@ func New(d Deps) (*Server, error) {
 		submissionStreams: newStreamSlots(maxSubmissionStreams, maxStreamsPerUser),
 		ending:            newStreamsEnd(),
 	}
+	s.useMetrics(d.Metrics)
 	if d.Config.LoginIPLimit > 0 {
 		s.loginLimits.PerIP = int64(d.Config.LoginIPLimit)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/sdworkbook/workbook/grader"
 	"github.com/sdworkbook/workbook/internal/auth"
 	"github.com/sdworkbook/workbook/internal/config"
+	"github.com/sdworkbook/workbook/internal/metrics"
 	"github.com/sdworkbook/workbook/internal/redis"
 	"github.com/sdworkbook/workbook/internal/store"
 	"github.com/sdworkbook/workbook/labs"
@@ -74,6 +75,9 @@ type App struct {
 	Grader   *grader.Grader
 	Hasher   *auth.Hasher
 	Site     Site // nil for a grader-only process
+	// Metrics is the registry the site serves at /metrics (a grader-only
+	// process records into it but serves nothing).
+	Metrics *metrics.Metrics
 
 	opened  time.Time
 	closers []func() // in the order Open took what they let go of
@@ -87,7 +91,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 	if o.Logger == nil {
 		return nil, errors.New("app: Options.Logger is required")
 	}
-	a = &App{Config: cfg, Log: o.Logger, Now: o.Now, Registry: o.Registry, Hasher: o.Hasher, opened: time.Now()}
+	a = &App{Config: cfg, Log: o.Logger, Now: o.Now, Registry: o.Registry, Hasher: o.Hasher, opened: time.Now(), Metrics: metrics.New()}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -129,6 +133,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (a *App, err error)
 	if err := a.openGrader(ctx, o.Grader); err != nil {
 		return a, err
 	}
+	a.watch()
 	if o.Site == nil {
 		return a, nil
 	}
@@ -194,6 +199,9 @@ func (a *App) openGrader(ctx context.Context, edit func(*grader.Options)) error 
 	if edit != nil {
 		edit(&opts)
 	}
+	if opts.Hooks.Graded == nil && opts.Hooks.EnvironmentStarted == nil {
+		opts.Hooks = grader.Hooks{Graded: a.Metrics.Graded, EnvironmentStarted: a.Metrics.EnvironmentStarted}
+	}
 	gr, err := grader.New(a.Store, a.Redis.Client, a.Log.With("component", "grader"), opts, a.Registry)
 	if err != nil {
 		return err
@@ -203,6 +211,20 @@ func (a *App) openGrader(ctx context.Context, edit func(*grader.Options)) error 
 		gr.PrepareContainers(ctx, grader.ContainerOptions{Owner: graderOwner(cfg), Network: cfg.GraderNetwork})
 	}
 	return nil
+}
+
+// watch exports the gauges read at scrape time: this replica's lab
+// instances and the database's grading counts.
+func (a *App) watch() {
+	a.Metrics.Watch(metrics.Sources{
+		LabInstances: a.Labs.RunningByLab,
+		Grading: func(ctx context.Context) (metrics.GradingCounts, error) {
+			subs, jobs, err := a.Grader.Counts(ctx)
+			return metrics.GradingCounts{Submissions: subs, Jobs: jobs}, err
+		},
+		Log: a.Log,
+		Now: a.Now,
+	})
 }
 
 // stopGrader stops grading before the database closes: a job still

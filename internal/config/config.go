@@ -40,6 +40,7 @@ type Config struct {
 	LogFormat      string        // WORKBOOK_LOG_FORMAT
 	Dev            bool          // WORKBOOK_DEV
 	DebugAddr      string        // WORKBOOK_DEBUG_ADDR
+	MetricsToken   string        // WORKBOOK_METRICS_TOKEN; empty: /metrics answers loopback only
 	GraderWorkers  int           // WORKBOOK_GRADER_WORKERS
 	GraderTimeout  time.Duration // WORKBOOK_GRADER_TIMEOUT
 	GraderEnv      string        // WORKBOOK_GRADER_ENVIRONMENT
@@ -84,6 +85,7 @@ var Vars = []Var{
 	{"WORKBOOK_LOG_FORMAT", "text", "text or json", false},
 	{"WORKBOOK_DEV", "false", "development mode: reload content and templates' data on change", false},
 	{"WORKBOOK_DEBUG_ADDR", "", "address of a listener for Go's profiler (/debug/pprof/: goroutines, heap); keep it on loopback, e.g. 127.0.0.1:6060; empty: none", false},
+	{"WORKBOOK_METRICS_TOKEN", "", "bearer token for GET /metrics from other hosts (Authorization: Bearer …), at least 16 characters; empty: only loopback clients are answered", true},
 	{"WORKBOOK_GRADER_WORKERS", "2", "submissions this process grades at once; 0: only enqueue (separate `server grader` processes grade)", false},
 	{"WORKBOOK_GRADER_TIMEOUT", "90s", "time limit for grading one submission, environment start included", false},
 	{"WORKBOOK_GRADER_ENVIRONMENT", "auto", "where to grade: containers, embedded, or auto (containers when a Docker engine answers)", false},
@@ -120,6 +122,7 @@ func Load(getenv Getenv) (Config, error) {
 		LogFormat:     r.oneOf("WORKBOOK_LOG_FORMAT", "text", "json"),
 		Dev:           r.boolean("WORKBOOK_DEV"),
 		DebugAddr:     r.str("WORKBOOK_DEBUG_ADDR"),
+		MetricsToken:  r.str("WORKBOOK_METRICS_TOKEN"),
 		GraderWorkers: r.integer("WORKBOOK_GRADER_WORKERS", 0, 64),
 		GraderTimeout: r.duration("WORKBOOK_GRADER_TIMEOUT"),
 		GraderEnv:     r.oneOf("WORKBOOK_GRADER_ENVIRONMENT", "auto", "containers", "embedded"),
@@ -154,6 +157,9 @@ func (c *Config) check() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("WORKBOOK_DATA_DIR: must not be empty")
+	}
+	if t := c.MetricsToken; t != "" && (len(t) < 16 || strings.ContainsAny(t, " \t\r\n")) {
+		return errors.New("WORKBOOK_METRICS_TOKEN: must be at least 16 characters, without spaces")
 	}
 	return nil
 }
