@@ -45,7 +45,7 @@ func New() *Metrics {
 		loadRuns: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "lab_load_runs_total",
 			Help: "Server-side load runs started against lab instances, by lab."}, []string{"lab"}),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "throttled_attempts_total",
-			Help: "Attempts refused because a limit was spent (login, register, reset, verify, sso, setup), by action."}, []string{"action"}),
+			Help: "Attempts refused because a limit was spent (login, register, reset, verify, sso), by action."}, []string{"action"}),
 		grading: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: "grading_duration_seconds",
 			Help:    "Time from a grading run's start to its recorded result, by exercise and status, in the processes that grade.",
 			Buckets: []float64{0.5, 1, 2, 5, 10, 20, 30, 60, 90, 120, 180, 300}}, []string{"exercise", "status"}),
