@@ -25,6 +25,7 @@ func (s *Server) interviewRoutes(app *gin.RouterGroup) {
 	app.POST("/interviews/:slug/sessions", s.requireUser, s.startInterview)
 	app.GET("/interviews/:slug/sessions/:id", s.requireUser, s.interviewSession)
 	app.POST("/interviews/:slug/sessions/:id/timer", s.requireUser, s.interviewTimer)
+	app.POST("/interviews/:slug/sessions/:id/delete", s.requireUser, s.deleteInterview)
 	app.POST("/interviews/:slug/sessions/:id/stages/:stage", s.requireUser, s.interviewAnswer)
 	app.POST("/interviews/:slug/sessions/:id/stages/:stage/ticks", s.requireUser, s.interviewTicks)
 	app.POST("/interviews/:slug/sessions/:id/stages/:stage/diagram", s.requireUser, s.interviewDiagram)
@@ -231,6 +232,21 @@ func (s *Server) sessionRow(sess store.InterviewSession) views.InterviewSessionR
 	}
 	r.Percent = percentOf(r.Scores)
 	return r
+}
+
+// deleteInterview deletes the learner's session, making room under the
+// limit; its cards leave the review queue with it.
+func (s *Server) deleteInterview(c *gin.Context) {
+	p, sess, ok := s.ownSession(c)
+	if !ok {
+		return
+	}
+	if err := s.store.DeleteInterview(c.Request.Context(), currentUser(c).ID, sess.ID); err != nil {
+		s.failOr404(c, err)
+		return
+	}
+	s.flash(c, "success", "Session deleted.")
+	c.Redirect(http.StatusSeeOther, "/interviews/"+p.Slug)
 }
 
 // interviewRows are the signed-in learner's sessions, newest first.

@@ -38,6 +38,8 @@ func interviewRouteCases(t *testing.T, a *testApp, w *authzWorld) []routeCase {
 		{method: "POST", pattern: "/interviews/:slug/sessions", policy: user, path: "/interviews/chat/sessions",
 			unknown: "/interviews/no-such-problem/sessions"},
 		{method: "GET", pattern: "/interviews/:slug/sessions/:id", policy: owner, path: base, unknown: missing},
+		{method: "POST", pattern: "/interviews/:slug/sessions/:id/delete", policy: owner, path: base + "/delete", destructive: true,
+			unknown: missing + "/delete"},
 		{method: "POST", pattern: "/interviews/:slug/sessions/:id/timer", policy: owner, path: base + "/timer", unknown: missing + "/timer"},
 		{method: "POST", pattern: "/interviews/:slug/sessions/:id/stages/:stage", policy: owner, path: base + "/stages/requirements",
 			form: url.Values{"answer": {"a"}}, unknown: missing + "/stages/requirements"},

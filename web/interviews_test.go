@@ -257,9 +257,17 @@ func TestInterviewSessionLimit(t *testing.T) {
 			if !strings.Contains(readBody(t, resp), "most one account keeps") {
 				t.Error("the refusal does not say why")
 			}
-			if rows, _ := a.store.InterviewsOf(ctx, u.ID); len(rows) != interviews.MaxSessions {
-				t.Errorf("%d sessions, want %d", len(rows), interviews.MaxSessions)
+			rows, _ := a.store.InterviewsOf(ctx, u.ID)
+			if len(rows) != interviews.MaxSessions {
+				t.Fatalf("%d sessions, want %d", len(rows), interviews.MaxSessions)
 			}
+			// Deleting one makes room; another learner cannot delete it.
+			one := sessionURL(rows[0])
+			bob := MustRegister(t, a, "bob@example.com")
+			wantStatus(t, bob.post(one+"/delete", nil), http.StatusNotFound)
+			wantStatus(t, ada.post(one+"/delete", nil), http.StatusSeeOther)
+			wantStatus(t, ada.get(one), http.StatusNotFound)
+			startSession(t, ada)
 		})
 	}
 }

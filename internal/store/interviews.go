@@ -300,3 +300,13 @@ func closedStageOf(ref string, checkpoints int64) (ClosedStage, bool) {
 	}
 	return ClosedStage{Problem: parts[0], Stage: parts[1], Ticked: parts[2], Checkpoints: int(checkpoints)}, true
 }
+
+// DeleteInterview deletes one of a learner's sessions with its stages and
+// reviews; another learner's is not found.
+func (s *Store) DeleteInterview(ctx context.Context, userID, id int64) error {
+	res := s.db.WithContext(ctx).Where("id = ? AND user_id = ?", id, userID).Delete(&InterviewSession{})
+	if res.Error == nil && res.RowsAffected == 0 {
+		return mapErr(gorm.ErrRecordNotFound, "mock interview")
+	}
+	return s.learnerChanged(ctx, mapErr(res.Error, "mock interview"), userID)
+}
