@@ -103,3 +103,24 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+// The distribution counts every learner in the tenth of the points their
+// best score falls in (full marks in the last), those without one apart,
+// and the median of those with one.
+func TestDistributions(t *testing.T) {
+	b := Book{Columns: []Column{{Title: "Quota", Max: 100}, {Title: "Quiz", Max: 7}}}
+	for _, s := range [][2]*int{{ip(100), ip(7)}, {ip(95), nil}, {ip(0), ip(3)}, {nil, ip(6)}, {ip(55), ip(0)}} {
+		b.Rows = append(b.Rows, Row{Cells: []Cell{{Score: s[0]}, {Score: s[1]}}})
+	}
+	d := b.Distributions()
+	if want := [10]int{1, 0, 0, 0, 0, 1, 0, 0, 0, 2}; d[0].Bins != want || d[0].None != 1 || d[0].Median != 55 || d[0].Scored() != 4 || d[0].Most() != 2 {
+		t.Errorf("quota: %+v", d[0])
+	}
+	// 7 of 7 → 9, 3 of 7 → 4 (42%), 6 of 7 → 8 (85%), 0 → 0.
+	if want := [10]int{1, 0, 0, 0, 1, 0, 0, 0, 1, 1}; d[1].Bins != want || d[1].None != 1 || d[1].Median != 3 {
+		t.Errorf("quiz: %+v", d[1])
+	}
+	if e := (Book{Columns: []Column{{Max: 10}}}).Distributions(); e[0].Median != -1 || e[0].Most() != 1 {
+		t.Errorf("an empty class: %+v", e[0])
+	}
+}

@@ -208,8 +208,24 @@ func (w *classRun) checkSortAndFilter(t *testing.T) {
 	if first, _ := sorted.Find(`[data-testid="gb-row"]`).First().Attr("data-email"); first != "ada@example.com" {
 		t.Errorf("sorted by the exercise, first row is %s", first)
 	}
-	if n := doc(t, w.teacher.get("/classes/"+w.id+"?only=late")).Find(`[data-testid="gb-row"]`).Length(); n != 1 {
+	late := doc(t, w.teacher.get("/classes/" + w.id + "?only=late"))
+	if n := late.Find(`[data-testid="gb-row"]`).Length(); n != 1 {
 		t.Errorf("late filter shows %d rows, want 1", n)
+	}
+	// The distributions describe the whole class whatever the filter: two
+	// learners, one score on each assignment (ada's exercise, bob's quiz
+	// at 7 of 10, in the 70% bar).
+	dists := late.Find(`[data-testid="distribution"]`)
+	if dists.Length() != len(w.as) {
+		t.Fatalf("%d score distributions, want one per assignment (%d)", dists.Length(), len(w.as))
+	}
+	for i := range dists.Length() {
+		if got := dists.Eq(i).Find(`[data-testid="distribution-summary"]`).Text(); !strings.HasPrefix(got, "Scored: 1 of 2 learners, median ") {
+			t.Errorf("distribution %d says %q", i, got)
+		}
+	}
+	if bars := dists.Eq(1).Find("rect.dist-bar"); bars.Length() != 1 || !strings.HasPrefix(bars.Find("title").Text(), "70–79%: 1 learner") {
+		t.Errorf("the quiz's distribution has %d bars (%q), want one at 70–79%%", bars.Length(), bars.Find("title").Text())
 	}
 }
 

@@ -51,9 +51,10 @@ func (s *Server) gradebookPage(c *gin.Context, cl store.Class) {
 	if only != "late" && only != "missing" {
 		only = ""
 	}
+	dists := book.Distributions()
 	book.Filter(q, only)
 	book.Sort(sortKey, c.Query("dir") == "desc")
-	m := views.GradebookPage{Class: classRef(cl), Book: book, JoinURL: s.joinURL(c, cl.JoinCode), Query: q, Only: only, Sort: sortKey,
+	m := views.GradebookPage{Class: classRef(cl), Book: book, Distributions: dists, JoinURL: s.joinURL(c, cl.JoinCode), Query: q, Only: only, Sort: sortKey,
 		Desc: c.Query("dir") == "desc", Now: s.now()}
 	m.Options = unassigned(s.assignmentOptions(), book.Columns)
 	s.render(c, http.StatusOK, views.Page{Title: cl.Name, Section: "classes"}, views.GradebookView(m))

@@ -28,14 +28,16 @@ type AssignOption struct{ Value, Label string }
 
 // GradebookPage is the model of /classes/{id} for its instructor.
 type GradebookPage struct {
-	Class       ClassRef
-	Book        gradebook.Book
-	JoinURL     string
-	Query, Only string
-	Sort        string
-	Desc        bool
-	Options     []AssignOption
-	Now         time.Time
+	Class ClassRef
+	Book  gradebook.Book
+	// Distributions describe the whole class, before any filter.
+	Distributions []gradebook.Distribution
+	JoinURL       string
+	Query, Only   string
+	Sort          string
+	Desc          bool
+	Options       []AssignOption
+	Now           time.Time
 }
 
 // sortLink is the URL that sorts the gradebook by key, flipping the
