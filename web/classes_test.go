@@ -208,7 +208,7 @@ func (w *classRun) checkSortAndFilter(t *testing.T) {
 	if first, _ := sorted.Find(`[data-testid="gb-row"]`).First().Attr("data-email"); first != "ada@example.com" {
 		t.Errorf("sorted by the exercise, first row is %s", first)
 	}
-	late := doc(t, w.teacher.get("/classes/" + w.id + "?only=late"))
+	late := doc(t, w.teacher.get("/classes/"+w.id+"?only=late"))
 	if n := late.Find(`[data-testid="gb-row"]`).Length(); n != 1 {
 		t.Errorf("late filter shows %d rows, want 1", n)
 	}
