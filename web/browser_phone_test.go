@@ -62,4 +62,8 @@ func TestBrowserPagesOnAPhoneInTheDark(t *testing.T) {
 		do(chromedp.Navigate(a.URL+p.path), chromedp.WaitReady(`footer`))
 		fits(p.name)
 	}
+	// A mock interview's session, with its diagram boards.
+	do(chromedp.Navigate(a.URL+"/interviews/chat"), chromedp.Click(`[data-testid="start"]`),
+		chromedp.WaitVisible(`[data-testid="diagram-svg-high-level"]`))
+	fits("mock-interview")
 }
