@@ -247,3 +247,13 @@ func TestMetricNames(t *testing.T) {
 		t.Fatalf("%v", got)
 	}
 }
+
+// BenchmarkObserve is what the request middleware adds to a request.
+func BenchmarkObserve(b *testing.B) {
+	m := New()
+	m.HTTP.SetRoutes([]Route{{"GET", "/s/:code"}})
+	b.ReportAllocs()
+	for b.Loop() {
+		m.HTTP.Observe("/s/:code", "GET", 301, time.Millisecond, false)
+	}
+}
