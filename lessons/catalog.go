@@ -43,6 +43,7 @@ var Topics = []Topic{
 	{"case-studies", "Case studies"},
 	{"migrations", "Zero-downtime migrations"},
 	{"debugging", "Debugging outages"},
+	{"dns-cdn", "DNS and CDNs"},
 }
 
 // labID is the form of a lab's id. Which labs exist is the lab
