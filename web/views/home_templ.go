@@ -58,7 +58,7 @@ func HomeView(p Page, h Home) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if p.LabsOpen {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<p class=\"lead\">Read a short lesson, then launch a real rate limiter, circuit breaker or cache on Redis and PostgreSQL, push load through it, inject faults and watch what happens on live charts.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<p class=\"lead\">Read a short lesson, then launch a real rate limiter, circuit breaker, cache, URL shortener or order saga on Redis and PostgreSQL, push load through it, inject faults and watch what happens on live charts.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -163,12 +163,12 @@ func HomeView(p Page, h Home) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "\" alt=\"A request flowing through a load balancer, app servers, a cache and a database, with a chart of latency\" width=\"420\" height=\"300\"></section><section class=\"how\"><div class=\"step\"><h2>Read</h2><p>Nineteen lessons, from CAP to sagas, CDNs and four case studies, with diagrams, worked numbers and spot-the-bug exercises.</p></div><div class=\"step\"><h2>Practise</h2><p>Quizzes with estimation questions, interview questions with model answers, and flashcards on a spaced schedule.</p></div>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "\" alt=\"A request flowing through a load balancer, app servers, a cache and a database, with a chart of latency\" width=\"420\" height=\"300\"></section><section class=\"how\"><div class=\"step\"><h2>Read</h2><p>Nineteen lessons, from CAP to sagas, CDNs and four case studies, with diagrams, worked numbers and spot-the-bug exercises.</p></div><div class=\"step\"><h2>Practise</h2><p><a href=\"/interviews\">Mock interviews</a> with a diagram board and rubrics, <a href=\"/drills\">estimation drills</a> with fresh numbers every time, quizzes, and flashcards on a spaced schedule.</p></div>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		if p.LabsOpen {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<div class=\"step\"><h2>Build</h2><p>Live labs on real Redis and a real database: launch a design, poke it, push load, break its dependencies, and watch the charts.</p></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<div class=\"step\"><h2>Build</h2><p>Five live labs on real Redis and a real database: launch a design, push load, break its dependencies and watch the charts; then submit a design, or your own service, to the grader.</p></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
