@@ -44,6 +44,7 @@ var Topics = []Topic{
 	{"migrations", "Zero-downtime migrations"},
 	{"debugging", "Debugging outages"},
 	{"dns-cdn", "DNS and CDNs"},
+	{"api-design", "API styles and protocols"},
 }
 
 // labID is the form of a lab's id. Which labs exist is the lab
