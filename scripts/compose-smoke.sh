@@ -30,13 +30,20 @@ export WORKBOOK_NGINX_IMAGE=${WORKBOOK_NGINX_IMAGE:-workbook-local/nginx:1.30}
 secrets=$(mktemp -d)
 export POSTGRES_PASSWORD_FILE=$secrets/postgres_password
 head -c 18 /dev/urandom | base64 >"$POSTGRES_PASSWORD_FILE"
-if [ "$(id -u)" = 0 ]; then chown 65532 "$POSTGRES_PASSWORD_FILE" && chmod 0400 "$POSTGRES_PASSWORD_FILE"; else chmod 0444 "$POSTGRES_PASSWORD_FILE"; fi
+# The metrics token too (deploy/compose.metrics.yml opens /metrics through
+# nginx to a scraper holding it).
+export METRICS_TOKEN_FILE=$secrets/metrics_token
+od -An -N16 -tx1 /dev/urandom | tr -d " \n" >"$METRICS_TOKEN_FILE"
+for f in "$POSTGRES_PASSWORD_FILE" "$METRICS_TOKEN_FILE"; do
+	if [ "$(id -u)" = 0 ]; then chown 65532 "$f" && chmod 0400 "$f"; else chmod 0444 "$f"; fi
+done
 export WORKBOOK_GRADER_NETWORK=$project-grading
 # The stack's network has a fixed subnet with nginx at a fixed address (the
 # app's only trusted proxy); a subnet of this run's own keeps runs apart.
 net=$((RANDOM % 250 + 1))
 export WORKBOOK_NETWORK_SUBNET=10.213.$net.0/24 WORKBOOK_NGINX_ADDRESS=10.213.$net.10
-compose() { docker-compose --compatibility -p "$project" "$@"; }
+compose_files="-f docker-compose.yml -f deploy/compose.metrics.yml"
+compose() { docker-compose $compose_files --compatibility -p "$project" "$@"; }
 docker_cli=$(command -v /usr/bin/docker || command -v docker)
 t0=$SECONDS
 step() { echo "[$((SECONDS - t0)) s] $*"; }
@@ -62,6 +69,14 @@ for _ in $(seq 1 120); do
 done
 curl -fs "$base/readyz"; echo
 step "stack ready"
+
+# /metrics through nginx: the token opens it, and without it is a 404.
+token=$(cat "$METRICS_TOKEN_FILE")
+curl -fsS -H "Authorization: Bearer $token" "$base/metrics" | grep -q '^workbook_http_requests_total{' ||
+	{ echo "no request metrics through nginx with the token" >&2; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' "$base/metrics")
+[ "$code" = 404 ] || { echo "/metrics through nginx without the token answered $code, want 404" >&2; exit 1; }
+step "metrics scraped through nginx with the token (404 without it)"
 
 jar=$(mktemp)
 code=$(curl -s -o /dev/null -w '%{http_code}' -c "$jar" -b "$jar" -H "Origin: $base" \
@@ -208,6 +223,19 @@ if ! grep -q '"score":100' <<<"${results[limiter-build]:-}"; then
 fi
 [ $failed -eq 0 ] || exit 1
 echo "every lab graded by the grader service in containers, and the cache lab in a plain docker run"
+
+# A backup as the README says (pg_dump of the live database, custom
+# format), restored into a database of its own with pg_restore: it holds
+# every account, submission and check result the stack has.
+compose exec -T postgres pg_dump -U workbook --format=custom --no-owner workbook >"$secrets/workbook.dump"
+compose exec -T postgres createdb -U workbook workbook_restored
+compose exec -T postgres pg_restore -U workbook --no-owner --dbname workbook_restored <"$secrets/workbook.dump"
+rows() { compose exec -T postgres psql -U workbook -d "$1" -Atc \
+	"SELECT (SELECT count(*) FROM users) || ' ' || (SELECT count(*) FROM submissions) || ' ' || (SELECT count(*) FROM submission_checks)"; }
+live=$(rows workbook) restored=$(rows workbook_restored)
+[ "$live" = "$restored" ] || { echo "the restored backup holds $restored accounts, submissions and checks; the database $live" >&2; exit 1; }
+read -r accounts subs checks <<<"$restored"
+step "backed up with pg_dump ($(wc -c <"$secrets/workbook.dump") bytes) and restored: $accounts accounts, $subs submissions, $checks check results, as in the live database"
 # A short chaos run (scripts/chaos.sh runs the long one): a learner and a
 # visitor keep using the stack's pages, API and a lab instance through
 # nginx while the replica holding that instance is killed and Redis is
@@ -216,6 +244,6 @@ echo "every lab graded by the grader service in containers, and the cache lab in
 # over), a request waits more than 5 s, the app is not back within 2 s of
 # Redis, or a page that needs no Redis fails.
 step "chaos: the lab instance's replica killed, then Redis stopped"
-"$chaosclient" -base "$base" -compose "docker-compose --compatibility -p $project" -docker "$docker_cli" \
+"$chaosclient" -base "$base" -compose "docker-compose $compose_files --compatibility -p $project" -docker "$docker_cli" \
 	-phases replica,redis -outage 8s -submit=false
 step "compose smoke test passed"
