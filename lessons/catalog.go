@@ -45,6 +45,7 @@ var Topics = []Topic{
 	{"debugging", "Debugging outages"},
 	{"dns-cdn", "DNS and CDNs"},
 	{"api-design", "API styles and protocols"},
+	{"storage-engines", "SQL, NoSQL and storage engines"},
 }
 
 // labID is the form of a lab's id. Which labs exist is the lab
