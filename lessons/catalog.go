@@ -46,6 +46,7 @@ var Topics = []Topic{
 	{"dns-cdn", "DNS and CDNs"},
 	{"api-design", "API styles and protocols"},
 	{"storage-engines", "SQL, NoSQL and storage engines"},
+	{"consensus", "Consensus, leader election and clocks"},
 }
 
 // labID is the form of a lab's id. Which labs exist is the lab

@@ -63,7 +63,7 @@ func HomeView(p Page, h Home) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<p class=\"lead\">Twenty-one lessons from CAP to sagas, CDNs, API design and storage engines, with the numbers worked out and the classic bugs taken apart. Check yourself with quizzes and interview questions, and keep it all with spaced review.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<p class=\"lead\">Twenty-two lessons from CAP to sagas, CDNs, API design, storage engines and consensus, with the numbers worked out and the classic bugs taken apart. Check yourself with quizzes and interview questions, and keep it all with spaced review.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -163,7 +163,7 @@ func HomeView(p Page, h Home) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "\" alt=\"A request flowing through a load balancer, app servers, a cache and a database, with a chart of latency\" width=\"420\" height=\"300\"></section><section class=\"how\"><div class=\"step\"><h2>Read</h2><p>Twenty-one lessons, from CAP to sagas, CDNs, API design, storage engines and four case studies, with diagrams, worked numbers and spot-the-bug exercises.</p></div><div class=\"step\"><h2>Practise</h2><p><a href=\"/interviews\">Mock interviews</a> with a diagram board and rubrics, <a href=\"/drills\">estimation drills</a> with fresh numbers every time, quizzes, and flashcards on a spaced schedule.</p></div>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "\" alt=\"A request flowing through a load balancer, app servers, a cache and a database, with a chart of latency\" width=\"420\" height=\"300\"></section><section class=\"how\"><div class=\"step\"><h2>Read</h2><p>Twenty-two lessons, from CAP to sagas, CDNs, API design, storage engines, consensus and four case studies, with diagrams, worked numbers and spot-the-bug exercises.</p></div><div class=\"step\"><h2>Practise</h2><p><a href=\"/interviews\">Mock interviews</a> with a diagram board and rubrics, <a href=\"/drills\">estimation drills</a> with fresh numbers every time, quizzes, and flashcards on a spaced schedule.</p></div>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
