@@ -22,6 +22,10 @@ type buildCase struct {
 	name, dir, lang string
 	fails           []string
 	patch           string
+	// mayFail are checks a race in the service fails only when its
+	// requests happen to interleave: the machine's scheduling decides, so
+	// either verdict is right.
+	mayFail []string
 }
 
 // buildCases are the references (full marks), the starter kits as a
@@ -29,7 +33,7 @@ type buildCase struct {
 // the Python reference, each failing exactly its named checks.
 func buildCases() []buildCase {
 	flaw := func(name string, fails ...string) buildCase {
-		return buildCase{"flaw " + name, "testdata/build/python", labs.LangPython, fails, "testdata/build/flaw-" + name + ".diff"}
+		return buildCase{name: "flaw " + name, dir: "testdata/build/python", lang: labs.LangPython, fails: fails, patch: "testdata/build/flaw-" + name + ".diff"}
 	}
 	return []buildCase{
 		{name: "go reference", dir: "testdata/build/go", lang: labs.LangGo},
@@ -41,7 +45,12 @@ func buildCases() []buildCase {
 		flaw("no-expiry", checkRecovers, checkRetry),
 		flaw("no-timeout", checkPaused),
 		flaw("retry-after-1", checkRetry),
-		flaw("read-then-write", checkConcurrency, checkSpan),
+		// Reading the count, deciding and writing it back in separate
+		// steps loses updates only when requests interleave: 200 at once
+		// always do, but the span check's 30 at once are sometimes served
+		// one after another on a busy machine, and then none is lost.
+		{name: "flaw read-then-write", dir: "testdata/build/python", lang: labs.LangPython, fails: []string{checkConcurrency},
+			patch: "testdata/build/flaw-read-then-write.diff", mayFail: []string{checkSpan}},
 		flaw("off-by-one", checkLimit, checkConcurrency, checkReplicated, checkSpan),
 		flaw("one-key", checkKeys),
 	}
@@ -143,7 +152,7 @@ func gradeBuild(t *testing.T, ex labs.Exercise, bc buildCase) {
 		if r.Skipped || r.MaxPoints == 0 {
 			t.Errorf("%s was skipped or scored nothing: %+v", r.Name, r)
 		}
-		if !r.Passed {
+		if !r.Passed && !slices.Contains(bc.mayFail, r.Name) {
 			failed = append(failed, r.Name)
 		}
 	}
