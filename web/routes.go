@@ -45,6 +45,7 @@ func (s *Server) routes(r *gin.Engine) {
 
 	// The API: JSON, with the same session cookie as the pages or a
 	// personal access token.
+	r.GET("/api/openapi.json", s.openAPI) // public: no session
 	api := r.Group("/api", s.loadSessionOrToken)
 	api.GET("/labs", s.apiLabs)
 	api.POST("/labs/:lab/instances", s.requireUser, s.apiLaunch)

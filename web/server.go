@@ -89,6 +89,7 @@ type Server struct {
 	log         *slog.Logger
 	now         func() time.Time
 	assets      *assets
+	apiDoc      apiDocument // GET /api/openapi.json
 	sessions    *sessions
 	navs        *navCache // the nav's counts per user
 	limiter     *auth.Limiter
@@ -127,6 +128,10 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	doc, err := buildAPIDocument()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:         d.Config,
 		store:       d.Store,
@@ -134,6 +139,7 @@ func New(d Deps) (*Server, error) {
 		log:         d.Logger,
 		now:         now,
 		assets:      a,
+		apiDoc:      doc,
 		limiter:     auth.NewLimiter(d.Redis),
 		loginLimits: auth.DefaultLoginLimits,
 		hasher:      d.Hasher,
