@@ -247,7 +247,7 @@ func (e *environments) containers(ctx context.Context, job string, needDB bool) 
 	e.log.Debug("grading containers started", "redis", rdImage, "postgres", pgImage, "network", e.network)
 	out := env{name: name, kind: EnvContainers, base: labs.Env{Redis: rc.Client, Log: e.log, Now: time.Now}}
 	if needDB {
-		db, dialect, err := sqlopen.Open(ctx, sqlopen.Options{PostgresURL: pg.URL})
+		db, dialect, err := sqlopen.Open(ctx, sqlopen.Options{PostgresURL: pg.URL, ConnectTimeout: sqlopen.GradingConnectTimeout})
 		if err != nil {
 			release()
 			return env{}, nil, fmt.Errorf("%w: %w", labs.ErrEnvironment, err)

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -31,7 +32,18 @@ type Options struct {
 	// PostgresURL selects PostgreSQL; empty selects SQLite at SQLitePath.
 	PostgresURL string
 	SQLitePath  string
+	// ConnectTimeout bounds opening a connection to PostgreSQL when the
+	// URL sets none: 3 s when zero (see connectTimeout). A grading's own
+	// database takes GradingConnectTimeout.
+	ConnectTimeout time.Duration
 }
+
+// GradingConnectTimeout is how long a connection to a grading's own
+// PostgreSQL may take to open. No check stops that database, so a long
+// wait fails nothing a learner designed; a short one would let a busy
+// machine, whose new connections can take seconds to authenticate, fail
+// a check (a pool growing under 50 concurrent writes once did).
+const GradingConnectTimeout = 30 * time.Second
 
 // Open connects and checks, within 10 seconds, that the database answers.
 func Open(ctx context.Context, o Options) (*sql.DB, Dialect, error) {
@@ -43,7 +55,7 @@ func Open(ctx context.Context, o Options) (*sql.DB, Dialect, error) {
 	if o.PostgresURL != "" {
 		dialect = Postgres
 		var c driver.Connector
-		if c, err = openPostgres(withConnectTimeout(o.PostgresURL)); err == nil {
+		if c, err = openPostgres(withConnectTimeout(o.PostgresURL, o.ConnectTimeout)); err == nil {
 			db = sql.OpenDB(c)
 			db.SetMaxOpenConns(20)
 			db.SetMaxIdleConns(10)
@@ -71,11 +83,16 @@ func Open(ctx context.Context, o Options) (*sql.DB, Dialect, error) {
 // long as the request does; with it, the request gets its 503 in seconds.
 const connectTimeout = "3"
 
-// withConnectTimeout adds connect_timeout to a PostgreSQL URL or
-// keyword/value string that has none.
-func withConnectTimeout(dsn string) string {
+// withConnectTimeout adds connect_timeout (d in whole seconds, or
+// connectTimeout when d is zero) to a PostgreSQL URL or keyword/value
+// string that has none.
+func withConnectTimeout(dsn string, d time.Duration) string {
 	if strings.Contains(dsn, "connect_timeout") {
 		return dsn
+	}
+	secs := connectTimeout
+	if d > 0 {
+		secs = strconv.Itoa(max(1, int(d.Seconds())))
 	}
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
@@ -83,11 +100,11 @@ func withConnectTimeout(dsn string) string {
 			return dsn // the driver says what is wrong with it
 		}
 		q := u.Query()
-		q.Set("connect_timeout", connectTimeout)
+		q.Set("connect_timeout", secs)
 		u.RawQuery = q.Encode()
 		return u.String()
 	}
-	return strings.TrimSpace(dsn) + " connect_timeout=" + connectTimeout
+	return strings.TrimSpace(dsn) + " connect_timeout=" + secs
 }
 
 // sqliteURIPath escapes the characters a file: URI gives a meaning to, so

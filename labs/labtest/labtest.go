@@ -38,7 +38,8 @@ func Envs(tb testing.TB, id string) []Named {
 func Env(tb testing.TB, b testenv.Backend, id string) labs.Env {
 	tb.Helper()
 	ctx := context.Background()
-	db, dialect, err := sqlopen.Open(ctx, sqlopen.Options{PostgresURL: b.DatabaseURL, SQLitePath: filepath.Join(b.DataDir, "lab.db")})
+	db, dialect, err := sqlopen.Open(ctx, sqlopen.Options{PostgresURL: b.DatabaseURL, SQLitePath: filepath.Join(b.DataDir, "lab.db"),
+		ConnectTimeout: sqlopen.GradingConnectTimeout}) // as the grader opens a grading's database
 	if err != nil {
 		tb.Fatal(err)
 	}
