@@ -166,17 +166,24 @@ loaded='^TestBuildExerciseUnderLoad$'
 if [ "${WORKBOOK_SKIP_COMPOSE:-}" != 1 ]; then
 	group compose-smoke scripts/compose-smoke.sh
 fi
-# Each lab's reference designs (the good one and the classic mistakes of
-# every exercise) graded by its check suites, in process and against a
-# service reached by URL, on both backends: hundreds of whole gradings,
-# which the race detector slows five- to tenfold. They run without it; the
-# race detector covers the same code in each lab's other tests (concurrent
-# requests, crashes, faults, a suite's broken steps), and the stability
-# test below grades every reference again on a loaded machine.
+# Every package but web under the race detector; then each lab's
+# reference designs (the good one and the classic mistakes of every
+# exercise) graded by its check suites, in process and against a service
+# reached by URL, on both backends: hundreds of whole gradings, which the
+# race detector slows five- to tenfold. They run without it, after the
+# race run in the same group, so the machine carries no more test
+# processes while the build exercises grade services on real time; the
+# race detector covers the same code in each lab's other tests
+# (concurrent requests, crashes, faults, a suite's broken steps), and the
+# stability test below grades every reference again on a loaded machine.
 references='^(TestSuiteReferences|TestLadderReferences|TestSuiteGradesAServiceByURL)$'
-group references go test -count=1 -timeout 20m -run "$references" ./labs/...
-# Every package but web under the race detector.
-group race go test -race -count=1 -timeout 20m -skip "$sandboxed|$loaded|$references" $(go list ./... | grep -vx 'github.com/sdworkbook/workbook/web')
+race_then_references() { # both runs, whatever the first gave
+	local rc=0
+	go test -race -count=1 -timeout 20m -skip "$sandboxed|$loaded|$references" $(go list ./... | grep -vx 'github.com/sdworkbook/workbook/web') || rc=$?
+	go test -count=1 -timeout 20m -run "$references" ./labs/... || rc=$?
+	return "$rc"
+}
+group race race_then_references
 # The web package's tests are request flows over the pure-Go SQLite, which
 # the race detector slows about sixfold (90 s become 500 s): they run
 # without it, and its tests of concurrent requests (bursts, streams, the
@@ -191,7 +198,7 @@ group web web_tests
 
 # Grades you can trust: every exercise's reference designs graded on a
 # deliberately loaded machine must score what their references say (each
-# was graded once more by its lab's tests in "references";
+# was graded once more by its lab's tests in "race";
 # scripts/grading-stability.sh runs a longer version), and the limiter
 # build exercise's services must fail exactly their named checks among
 # those that judge runs of requests on real time. It runs beside the
@@ -251,7 +258,6 @@ fuzz_all() {
 
 wait_group race
 wait_group web
-wait_group references
 [ "$fuzztime" = "0" ] || group fuzz fuzz_all
 wait_group build-exercises
 group stability stability
